@@ -1,0 +1,416 @@
+//! Connection commands: PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT.
+//! They act on the connection's [`Session`], never on a shard.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{errors, is, Command, Keys, Route};
+use crate::config::{DATABASES, P};
+use crate::node::{ClientInfo, Core};
+use crate::protocol::Reply;
+
+/// Per-connection state that commands read and change.
+pub struct Session {
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub client: Arc<ClientInfo>,
+    /// QUIT was received: reply, then close.
+    pub quit: bool,
+}
+
+impl Session {
+    pub fn new(client: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Session {
+            db: 0,
+            resp3: false,
+            authenticated,
+            client,
+            quit: false,
+        }
+    }
+
+    fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.client.db.store(db as u8, Ordering::Relaxed);
+    }
+}
+
+const fn conn(name: &'static str, arity: i32, flags: u32) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::None,
+        route: Route::Connection,
+        run: None,
+    }
+}
+
+pub static COMMANDS: &[Command] = &[
+    conn("ping", -1, FAST | STALE),
+    conn("echo", 2, FAST | STALE),
+    conn("select", 2, LOADING | STALE | FAST),
+    conn(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+    ),
+    conn(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+    ),
+    conn(
+        "quit",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+    ),
+    conn(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+    ),
+    conn("client", -2, NOSCRIPT | LOADING | STALE),
+];
+
+/// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).
+pub fn run(name: &str, s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    match name {
+        "ping" => ping(s, argv),
+        "echo" => Reply::Bulk(argv[1].clone()),
+        "select" => select(s, argv),
+        "auth" => auth(s, core, argv),
+        "hello" => hello(s, core, argv),
+        "quit" => {
+            s.quit = true;
+            Reply::ok()
+        }
+        "reset" => {
+            s.set_db(0);
+            s.resp3 = false;
+            s.client.resp.store(2, Ordering::Relaxed);
+            s.authenticated = core.node.config.string(P::Requirepass).is_empty();
+            s.client
+                .name
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            Reply::status("RESET")
+        }
+        "client" => client(s, core, argv),
+        _ => Reply::error(errors::unknown_command(argv)),
+    }
+}
+
+fn ping(s: &Session, argv: &[Bytes]) -> Reply {
+    match argv.len() {
+        1 => Reply::status("PONG"),
+        2 => Reply::Bulk(argv[1].clone()),
+        _ => {
+            let _ = s;
+            Reply::error(errors::wrong_args("ping"))
+        }
+    }
+}
+
+fn select(s: &mut Session, argv: &[Bytes]) -> Reply {
+    let Some(db) = crate::util::numbers::parse_i64(&argv[1]) else {
+        return Reply::error(errors::NOT_INTEGER);
+    };
+    if db < 0 || db >= DATABASES as i64 {
+        return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
+    }
+    s.set_db(db as usize);
+    Reply::ok()
+}
+
+/// Checks a username/password pair against `requirepass` (only the
+/// `default` user exists).
+fn check_password(core: &Core, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    let required = core.node.config.string(P::Requirepass);
+    if user == b"default" && (required.is_empty() || required.as_bytes() == pass) {
+        Ok(())
+    } else {
+        Err(Reply::error(errors::WRONGPASS))
+    }
+}
+
+fn auth(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    let (user, pass) = match argv.len() {
+        2 => (&b"default"[..], &argv[1]),
+        3 => (&argv[1][..], &argv[2]),
+        _ => return Reply::error(errors::SYNTAX),
+    };
+    if argv.len() == 2 && core.node.config.string(P::Requirepass).is_empty() {
+        return Reply::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    match check_password(core, user, pass) {
+        Ok(()) => {
+            s.authenticated = true;
+            Reply::ok()
+        }
+        Err(e) => e,
+    }
+}
+
+fn hello(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    let mut resp3 = s.resp3;
+    let mut i = 1;
+    if let Some(v) = argv.get(1) {
+        match crate::util::numbers::parse_i64(v) {
+            Some(2) => resp3 = false,
+            Some(3) => resp3 = true,
+            Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
+            None => return Reply::error("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    let mut name = None;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if is(&argv[i], "AUTH") && more >= 2 {
+            if let Err(e) = check_password(core, &argv[i + 1], &argv[i + 2]) {
+                return e;
+            }
+            s.authenticated = true;
+            i += 3;
+        } else if is(&argv[i], "SETNAME") && more >= 1 {
+            if let Err(e) = valid_client_name(&argv[i + 1]) {
+                return e;
+            }
+            name = Some(argv[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            ));
+        }
+    }
+    if !s.authenticated {
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = name {
+        *s.client.name.lock().unwrap_or_else(|e| e.into_inner()) =
+            String::from_utf8_lossy(&name).into_owned();
+    }
+    s.resp3 = resp3;
+    s.client
+        .resp
+        .store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    let text = |t: &str| Reply::bulk(t.as_bytes());
+    Reply::Map(vec![
+        (text("server"), text("redis")),
+        (text("version"), text(crate::REDIS_VERSION)),
+        (text("proto"), Reply::Int(if resp3 { 3 } else { 2 })),
+        (text("id"), Reply::Int(s.client.id as i64)),
+        (text("mode"), text("standalone")),
+        (text("role"), text("master")),
+        (text("modules"), Reply::Array(Vec::new())),
+    ])
+}
+
+fn valid_client_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ))
+    }
+}
+
+fn lock(m: &std::sync::Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn client(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    let sub = argv[1].to_ascii_lowercase();
+    let wrong = || {
+        Reply::error(format!(
+            "ERR wrong number of arguments for 'client|{}' command",
+            String::from_utf8_lossy(&sub)
+        ))
+    };
+    match (sub.as_slice(), argv.len()) {
+        (b"id", 2) => Reply::Int(s.client.id as i64),
+        (b"getname", 2) => {
+            let name = lock(&s.client.name);
+            if name.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::bulk(name.as_bytes())
+            }
+        }
+        (b"setname", 3) => match valid_client_name(&argv[2]) {
+            Ok(()) => {
+                *lock(&s.client.name) = String::from_utf8_lossy(&argv[2]).into_owned();
+                Reply::ok()
+            }
+            Err(e) => e,
+        },
+        (b"setinfo", 4) => {
+            let value = String::from_utf8_lossy(&argv[3]).into_owned();
+            if value.contains(|c: char| !('!'..='~').contains(&c)) {
+                return Reply::error(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&argv[2]).to_ascii_uppercase()
+                ));
+            }
+            if is(&argv[2], "lib-name") {
+                *lock(&s.client.lib_name) = value;
+            } else if is(&argv[2], "lib-ver") {
+                *lock(&s.client.lib_ver) = value;
+            } else {
+                return Reply::error(format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(&argv[2])
+                ));
+            }
+            Reply::ok()
+        }
+        (b"info", 2) => Reply::Verbatim("txt", Bytes::from(client_line(&s.client))),
+        (b"list", _) => client_list(core, argv),
+        (b"kill", 3..) => client_kill(s, core, argv),
+        (b"help", 2) => Reply::Array(
+            [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ID",
+                "    Return the ID of the current connection.",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr (LIB-NAME, LIB-VER).",
+                "INFO",
+                "    Return information about the current client connection.",
+                "LIST [TYPE normal] [ID <id> [<id> ...]]",
+                "    Return information about client connections.",
+                "KILL <ip:port> | KILL <option> <value> [...]",
+                "    Kill connections: ID, ADDR, LADDR, SKIPME.",
+            ]
+            .iter()
+            .map(|l| Reply::Status((*l).into()))
+            .collect(),
+        ),
+        (b"id" | b"getname" | b"setname" | b"setinfo" | b"info" | b"kill" | b"help", _) => wrong(),
+        _ => Reply::error(errors::unknown_subcommand(&argv[1], "client")),
+    }
+}
+
+/// One CLIENT LIST line, in Redis 7's field order.
+fn client_line(c: &ClientInfo) -> String {
+    let now = crate::shard::now_ms();
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}\n",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        lock(&c.name),
+        c.created.elapsed().as_secs(),
+        now.saturating_sub(c.last_command_ms.load(Ordering::Relaxed)) / 1000,
+        c.db.load(Ordering::Relaxed),
+        c.resp.load(Ordering::Relaxed),
+        lock(&c.lib_name),
+        lock(&c.lib_ver),
+        c.shard,
+    )
+}
+
+fn client_list(core: &Core, argv: &[Bytes]) -> Reply {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if is(&argv[i], "type") && i + 1 < argv.len() {
+            let t = argv[i + 1].to_ascii_lowercase();
+            if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"pubsub") {
+                return Reply::error(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(&argv[i + 1])
+                ));
+            }
+            if t != b"normal" {
+                return Reply::Verbatim("txt", Bytes::new());
+            }
+            i += 2;
+        } else if is(&argv[i], "id") && i + 1 < argv.len() {
+            let mut list = Vec::new();
+            for a in &argv[i + 1..] {
+                match crate::util::numbers::parse_i64(a) {
+                    Some(n) if n > 0 => list.push(n as u64),
+                    _ => return Reply::error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            i = argv.len();
+        } else {
+            return Reply::error(errors::SYNTAX);
+        }
+    }
+    let text: String = core
+        .node
+        .clients()
+        .iter()
+        .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+        .map(|c| client_line(c))
+        .collect();
+    Reply::Verbatim("txt", Bytes::from(text))
+}
+
+fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
+        let n = core.node.kill_clients(|c| c.addr == addr);
+        return if n == 0 {
+            Reply::error("ERR No such client")
+        } else {
+            Reply::ok()
+        };
+    }
+    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut i = 2;
+    while i + 1 < argv.len() {
+        let v = String::from_utf8_lossy(&argv[i + 1]).into_owned();
+        if is(&argv[i], "id") {
+            match v.parse::<u64>() {
+                Ok(n) if n > 0 => id = Some(n),
+                _ => return Reply::error("ERR client-id should be greater than 0"),
+            }
+        } else if is(&argv[i], "addr") {
+            addr = Some(v);
+        } else if is(&argv[i], "laddr") {
+            laddr = Some(v);
+        } else if is(&argv[i], "skipme") {
+            skipme = match v.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Reply::error(errors::SYNTAX),
+            };
+        } else if is(&argv[i], "type") || is(&argv[i], "user") || is(&argv[i], "maxage") {
+            // Accepted filters with only normal clients and one user.
+        } else {
+            return Reply::error(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    if i != argv.len() {
+        return Reply::error(errors::SYNTAX);
+    }
+    let me = s.client.id;
+    let n = core.node.kill_clients(|c| {
+        id.is_none_or(|id| c.id == id)
+            && addr.as_ref().is_none_or(|a| &c.addr == a)
+            && laddr.as_ref().is_none_or(|a| &c.laddr == a)
+            && !(skipme && c.id == me)
+    });
+    Reply::Int(n as i64)
+}

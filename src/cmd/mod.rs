@@ -1,0 +1,275 @@
+//! The command table: every command's name, arity, flags, key positions and
+//! routing, and the code that runs it. One file per family; the connection
+//! and the shards both dispatch through [`lookup`].
+//!
+//! Shard-side commands only touch the keyspace and return a [`Reply`]; the
+//! same code serves a local call, a forwarded call and (later) Lua.
+
+pub mod args;
+pub mod connection;
+pub mod errors;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod server;
+pub mod sets;
+pub mod strings;
+pub mod zsets;
+
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use crate::protocol::Reply;
+use crate::shard::ShardState;
+use crate::store::Db;
+
+pub use args::*;
+
+/// Command flags (bit set), as reported by COMMAND.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const NOSCRIPT: u32 = 1 << 4;
+    pub const FAST: u32 = 1 << 5;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 6;
+    /// Allowed while a script is busy.
+    pub const ALLOW_BUSY: u32 = 1 << 7;
+    pub const LOADING: u32 = 1 << 8;
+    pub const STALE: u32 = 1 << 9;
+    /// Not allowed inside MULTI.
+    pub const NO_MULTI: u32 = 1 << 10;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// Where a command's keys are in its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    None,
+    /// `argv[first..=last]` by `step`; a negative `last` counts from the end.
+    Range {
+        first: usize,
+        last: i32,
+        step: usize,
+    },
+    /// A key count at `count_at`, the keys right after it; with `dest`,
+    /// `argv[1]` is a key too (ZUNIONSTORE dest numkeys ...).
+    Numkeys {
+        count_at: usize,
+        dest: bool,
+    },
+}
+
+/// How results of a command split over shards are gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gather {
+    /// Integer replies added up (DEL, EXISTS, DBSIZE).
+    SumInt,
+    /// Every part answered OK (MSET, FLUSHALL).
+    AllOk,
+    /// Array replies put back in key order (MGET).
+    ByKeyPosition,
+    /// Array replies concatenated (KEYS).
+    Concat,
+    /// One non-nil reply picked at random (RANDOMKEY).
+    AnyNonNil,
+}
+
+/// Which core runs a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The shard owning its keys (all must share it, else CROSSSLOT);
+    /// without keys, the connection's own shard.
+    Keyed,
+    /// Keys split per shard (step-sized groups stay together), then gathered.
+    Fanout(Gather),
+    /// Sent to every shard, then gathered.
+    AllShards(Gather),
+    /// SCAN: the cursor names the slot, hence the shard, to continue at.
+    Scan,
+    /// Runs on the connection (connection state or node-wide work).
+    Connection,
+}
+
+/// Shard-side code: touches only the keyspace, returns the reply.
+pub type ShardFn = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+pub struct Command {
+    /// Lower case, as COMMAND reports it.
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments (name included), -N at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Keys,
+    pub route: Route,
+    /// None for [`Route::Connection`] commands, which the server runs.
+    pub run: Option<ShardFn>,
+}
+
+impl Command {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = self.arity as i64;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// Indices of the key arguments in `argv`. Malformed key counts yield
+    /// what can be found; the command itself reports the error.
+    pub fn key_indices(&self, argv: &[Bytes]) -> Vec<usize> {
+        match self.keys {
+            Keys::None => Vec::new(),
+            Keys::Range { first, last, step } => {
+                let last = if last < 0 {
+                    argv.len() as i64 + last as i64
+                } else {
+                    last as i64
+                };
+                let last = last.min(argv.len() as i64 - 1);
+                (first..)
+                    .step_by(step.max(1))
+                    .take_while(|&i| (i as i64) <= last)
+                    .collect()
+            }
+            Keys::Numkeys { count_at, dest } => {
+                let n = argv
+                    .get(count_at)
+                    .and_then(|a| crate::util::numbers::parse_i64(a))
+                    .filter(|n| *n > 0)
+                    .unwrap_or(0) as usize;
+                let first = count_at + 1;
+                let end = first.saturating_add(n).min(argv.len());
+                let mut keys: Vec<usize> = if dest { vec![1] } else { Vec::new() };
+                keys.extend(first..end);
+                keys
+            }
+        }
+    }
+}
+
+/// What shard-side code sees while it runs.
+pub struct Ctx<'a> {
+    pub shard: &'a mut ShardState,
+    /// The client's selected database.
+    pub db: usize,
+    pub now_ms: u64,
+    pub resp3: bool,
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.shard.dbs[self.db]
+    }
+}
+
+/// All commands of every family.
+fn families() -> impl Iterator<Item = &'static Command> {
+    [
+        strings::COMMANDS,
+        keys::COMMANDS,
+        hashes::COMMANDS,
+        lists::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+static TABLE: LazyLock<HashMap<&'static str, &'static Command>> =
+    LazyLock::new(|| families().map(|c| (c.name, c)).collect());
+
+/// Longest command name looked up; longer names are unknown.
+const MAX_COMMAND_NAME_BYTES: usize = 32;
+
+/// Case-insensitive lookup without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    if name.len() > MAX_COMMAND_NAME_BYTES {
+        return None;
+    }
+    let mut buf = [0u8; MAX_COMMAND_NAME_BYTES];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// Every command, for COMMAND.
+pub fn all() -> impl Iterator<Item = &'static Command> {
+    families()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in all() {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(seen.insert(c.name), "duplicate command {}", c.name);
+            assert_eq!(c.run.is_none(), c.route == Route::Connection, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn key_positions() {
+        let argv: Vec<Bytes> = ["mset", "a", "1", "b", "2"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        let mset = Command {
+            name: "mset",
+            arity: -3,
+            flags: 0,
+            keys: Keys::Range {
+                first: 1,
+                last: -1,
+                step: 2,
+            },
+            route: Route::Keyed,
+            run: None,
+        };
+        assert_eq!(mset.key_indices(&argv), vec![1, 3]);
+        let z: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        let zc = Command {
+            keys: Keys::Numkeys {
+                count_at: 2,
+                dest: true,
+            },
+            ..mset
+        };
+        assert_eq!(zc.key_indices(&z), vec![1, 3, 4]);
+    }
+}

@@ -1,0 +1,380 @@
+//! Node commands that run on the connection: INFO CONFIG COMMAND TIME
+//! SHUTDOWN DEBUG, plus the dispatcher for every connection-route command.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+
+use super::connection::{self, Session};
+use super::flags::*;
+use super::{errors, is, Command, Keys, Route};
+use crate::node::Core;
+use crate::protocol::Reply;
+use crate::shard::mesh::Request;
+use crate::shard::ShardReport;
+
+const fn node(name: &'static str, arity: i32, flags: u32) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::None,
+        route: Route::Connection,
+        run: None,
+    }
+}
+
+pub static COMMANDS: &[Command] = &[
+    node("info", -1, LOADING | STALE),
+    node("config", -2, ADMIN | NOSCRIPT | LOADING | STALE),
+    node("command", -1, LOADING | STALE),
+    node("time", 1, LOADING | STALE | FAST),
+    node(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+    ),
+    node("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE),
+    node("lastsave", 1, LOADING | STALE | FAST),
+];
+
+/// Runs any [`Route::Connection`] command.
+pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    match c.name {
+        "info" => info(core, argv).await,
+        "config" => config(s, core, argv),
+        "command" => command(argv),
+        "time" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            Reply::Array(vec![
+                Reply::bulk(now.as_secs().to_string().as_bytes()),
+                Reply::bulk(now.subsec_micros().to_string().as_bytes()),
+            ])
+        }
+        "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
+        "shutdown" => shutdown(s, core, argv),
+        "debug" => debug(argv).await,
+        _ => connection::run(c.name, s, core, argv),
+    }
+}
+
+/// A statistics snapshot of every shard, in shard order.
+pub async fn reports(core: &Core) -> Vec<ShardReport> {
+    let mut waiting = Vec::new();
+    for shard in 0..core.node.shards() {
+        if shard == core.shard_id {
+            continue;
+        }
+        let (tx, rx) = oneshot::channel();
+        if core
+            .senders
+            .send(shard, Request::Report { reply: tx })
+            .await
+            .is_ok()
+        {
+            waiting.push(rx);
+        }
+    }
+    let mut all = vec![core.state.borrow().report()];
+    for rx in waiting {
+        if let Ok(r) = rx.await {
+            all.push(r);
+        }
+    }
+    all.sort_by_key(|r| r.id);
+    all
+}
+
+async fn info(core: &Core, argv: &[Bytes]) -> Reply {
+    let wanted: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let show = |section: &str| {
+        wanted.is_empty()
+            || wanted.iter().any(|w| {
+                w == section
+                    || w == "all"
+                    || w == "everything"
+                    || (w == "default" && section != "commandstats")
+            })
+    };
+    let reports = reports(core).await;
+    let node = &core.node;
+    let mut out = String::new();
+    if show("server") {
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{}\r\nshardis_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{}\r\n\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::process::id(),
+            node.run_id,
+            node.config.int(crate::config::P::Port),
+            node.started.elapsed().as_secs(),
+            node.started.elapsed().as_secs() / 86400,
+            node.config.int(crate::config::P::Hz),
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        );
+    }
+    if show("clients") {
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+            node.client_count(),
+            node.config.int(crate::config::P::Maxclients)
+        );
+    }
+    if show("memory") {
+        let used = crate::alloc::total_allocated_bytes().max(0);
+        let rss = crate::alloc::rss_bytes();
+        let _ = write!(
+            out,
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+            human(used as u64),
+            human(rss),
+        );
+        for r in &reports {
+            let _ = write!(
+                out,
+                "used_memory_shard_{}:{}\r\n",
+                r.id,
+                r.used_memory.max(0)
+            );
+        }
+        out.push_str("\r\n");
+    }
+    if show("stats") {
+        let commands: u64 = reports.iter().map(|r| r.stats.commands).sum();
+        let hits: u64 = reports.iter().map(|r| r.stats.keyspace_hits).sum();
+        let misses: u64 = reports.iter().map(|r| r.stats.keyspace_misses).sum();
+        let expired: u64 = reports.iter().map(|r| r.stats.expired_keys).sum();
+        let s = &node.stats;
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\r\n",
+            s.connections_received.load(Ordering::Relaxed),
+            s.net_input_bytes.load(Ordering::Relaxed),
+            s.net_output_bytes.load(Ordering::Relaxed),
+            s.rejected_connections.load(Ordering::Relaxed),
+        );
+    }
+    if show("shards") {
+        let _ = write!(out, "# Shards\r\nshards:{}\r\n", reports.len());
+        for r in &reports {
+            let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
+            let _ = write!(
+                out,
+                "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state=idle\r\n",
+                r.id,
+                r.core,
+                crate::shard::slot_range(r.id, reports.len()).start,
+                crate::shard::slot_range(r.id, reports.len()).end - 1,
+                r.stats.commands,
+                r.stats.forwarded_in,
+                r.used_memory.max(0),
+            );
+        }
+        out.push_str("\r\n");
+    }
+    if show("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for db in 0..crate::config::DATABASES {
+            let keys: usize = reports.iter().map(|r| r.keyspace[db].0).sum();
+            let expires: usize = reports.iter().map(|r| r.keyspace[db].1).sum();
+            if keys > 0 {
+                let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        out.push_str("\r\n");
+    }
+    if out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    Reply::Verbatim("txt", Bytes::from(out))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1024 => format!("{bytes}B"),
+        1024..1_048_576 => format!("{:.2}K", b / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.2}M", b / 1_048_576.0),
+        _ => format!("{:.2}G", b / 1_073_741_824.0),
+    }
+}
+
+fn config(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
+    let _ = s;
+    let cfg = &core.node.config;
+    let sub = &argv[1];
+    if is(sub, "get") && argv.len() >= 3 {
+        let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| &a[..]).collect();
+        let pairs = cfg.get_matching(&patterns);
+        Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes())))
+                .collect(),
+        )
+    } else if is(sub, "set") && argv.len() >= 4 && argv.len().is_multiple_of(2) {
+        let texts: Vec<String> = argv[2..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let pairs: Vec<(&str, &str)> = texts
+            .chunks(2)
+            .map(|p| (p[0].as_str(), p[1].as_str()))
+            .collect();
+        match cfg.set_many(&pairs) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        }
+    } else if is(sub, "resetstat") && argv.len() == 2 {
+        Reply::ok()
+    } else if is(sub, "rewrite") && argv.len() == 2 {
+        Reply::error("ERR The server is running without a config file")
+    } else if is(sub, "help") && argv.len() == 2 {
+        Reply::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "SET <directive> <value>",
+                "RESETSTAT",
+            ]
+            .iter()
+            .map(|l| Reply::Status((*l).into()))
+            .collect(),
+        )
+    } else if ["get", "set", "resetstat", "rewrite", "help"]
+        .iter()
+        .any(|n| is(sub, n))
+    {
+        Reply::error(format!(
+            "ERR wrong number of arguments for 'config|{}' command",
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ))
+    } else {
+        Reply::error(errors::unknown_subcommand(sub, "config"))
+    }
+}
+
+/// COMMAND's description of one command (Redis 7 shape, 10 fields).
+fn describe(c: &Command) -> Reply {
+    let (first, last, step) = match c.keys {
+        Keys::None => (0, 0, 0),
+        Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+        Keys::Numkeys { .. } => (0, 0, 0),
+    };
+    let flag_names = super::flags::NAMES
+        .iter()
+        .filter(|(f, _)| c.flags & f != 0)
+        .map(|(_, n)| Reply::Status((*n).into()))
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk(c.name.as_bytes()),
+        Reply::Int(c.arity as i64),
+        Reply::Set(flag_names),
+        Reply::Int(first),
+        Reply::Int(last),
+        Reply::Int(step),
+        Reply::Set(Vec::new()),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+fn command(argv: &[Bytes]) -> Reply {
+    let Some(sub) = argv.get(1) else {
+        return Reply::Array(super::all().map(describe).collect());
+    };
+    if is(sub, "count") && argv.len() == 2 {
+        Reply::Int(super::all().count() as i64)
+    } else if is(sub, "info") {
+        if argv.len() == 2 {
+            return Reply::Array(super::all().map(describe).collect());
+        }
+        Reply::Array(
+            argv[2..]
+                .iter()
+                .map(|n| super::lookup(n).map_or(Reply::NilArray, describe))
+                .collect(),
+        )
+    } else if is(sub, "docs") {
+        // redis-cli only needs a well-formed map; summaries are optional.
+        let names: Vec<&Command> = if argv.len() == 2 {
+            super::all().collect()
+        } else {
+            argv[2..].iter().filter_map(|n| super::lookup(n)).collect()
+        };
+        Reply::Map(
+            names
+                .into_iter()
+                .map(|c| (Reply::bulk(c.name.as_bytes()), Reply::Map(Vec::new())))
+                .collect(),
+        )
+    } else if is(sub, "list") && argv.len() == 2 {
+        Reply::Array(
+            super::all()
+                .map(|c| Reply::bulk(c.name.as_bytes()))
+                .collect(),
+        )
+    } else if is(sub, "getkeys") && argv.len() >= 3 {
+        let Some(c) = super::lookup(&argv[2]) else {
+            return Reply::error("ERR Invalid command specified");
+        };
+        let args = &argv[2..];
+        if !c.arity_ok(args.len()) {
+            return Reply::error("ERR Invalid number of arguments specified for command");
+        }
+        let keys = c.key_indices(args);
+        if keys.is_empty() {
+            return Reply::error("ERR The command has no key arguments");
+        }
+        Reply::Array(
+            keys.into_iter()
+                .map(|i| Reply::Bulk(args[i].clone()))
+                .collect(),
+        )
+    } else {
+        Reply::error(errors::unknown_subcommand(sub, "command"))
+    }
+}
+
+fn shutdown(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+    for a in &argv[1..] {
+        if is(a, "abort") {
+            return Reply::error("ERR No shutdown in progress.");
+        }
+        if is(a, "save") {
+            return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+        if !(is(a, "nosave") || is(a, "now") || is(a, "force")) {
+            return Reply::error(errors::SYNTAX);
+        }
+    }
+    eprintln!("User requested shutdown...");
+    core.node.begin_shutdown();
+    // Like Redis, a successful SHUTDOWN closes the connection without a
+    // reply; the caller sees the connection close.
+    s.quit = true;
+    Reply::NoReply
+}
+
+async fn debug(argv: &[Bytes]) -> Reply {
+    if is(&argv[1], "sleep") && argv.len() == 3 {
+        let Some(secs) = crate::util::numbers::parse_f64(&argv[2]) else {
+            return Reply::error(errors::NOT_FLOAT);
+        };
+        let secs = secs.clamp(0.0, 3600.0);
+        glommio::timer::sleep(std::time::Duration::from_secs_f64(secs)).await;
+        return Reply::ok();
+    }
+    Reply::error(errors::unknown_subcommand(&argv[1], "debug"))
+}

@@ -1,0 +1,470 @@
+//! Every limit (named constants, units last) and the runtime configuration
+//! that `CONFIG GET/SET`, the config file and `--name value` flags share.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+
+use crate::util::glob::glob_match;
+
+// ---- Protocol limits (Redis's values unless noted) ----
+
+/// Longest inline command, and longest `*N` / `$N` header line.
+pub const MAX_INLINE_BYTES: usize = 64 * 1024;
+/// Most arguments in one multibulk (Redis: INT_MAX). Memory is bounded
+/// separately by the query buffer limit, which counts parsed arguments too.
+pub const MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
+/// Before AUTH, a multibulk may have at most this many arguments.
+pub const MAX_UNAUTHENTICATED_MULTIBULK_LEN: i64 = 10;
+/// Before AUTH, a bulk may be at most this long.
+pub const MAX_UNAUTHENTICATED_BULK_BYTES: usize = 16 * 1024;
+/// Socket read size; the read buffer grows beyond it only for big bulks.
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Commands parsed from one read before replies are flushed, so one client's
+/// pipeline cannot make a connection's reply buffer grow without bound.
+pub const MAX_PIPELINE_BATCH_COMMANDS: usize = 1024;
+/// Reply bytes buffered before they are written out mid-batch.
+pub const MAX_REPLY_BUFFER_BYTES: usize = 1024 * 1024;
+/// Nesting of replies built by commands (Lua conversions check against it).
+pub const MAX_REPLY_DEPTH: usize = 64;
+
+// ---- Sharding and cross-core messaging ----
+
+/// Requests in flight from one core to another before senders wait.
+pub const MESH_CHANNEL_CAPACITY: usize = 1024;
+/// Databases, as Redis's default `databases 16`.
+pub const DATABASES: usize = 16;
+
+// ---- Keyspace ----
+
+/// Keys examined per shard and tick by active expiry.
+pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 200;
+/// Longest a string may grow through SETRANGE / APPEND (Redis: 512 MB).
+pub const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
+/// Most elements SCAN-like commands return per call regardless of COUNT.
+pub const MAX_SCAN_COUNT: usize = 100_000;
+
+// ---- Runtime configuration ----
+
+/// A configuration parameter's identity; index into [`PARAMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum P {
+    Bind,
+    Port,
+    Requirepass,
+    BusyReplyThreshold,
+    ProtoMaxBulkLen,
+    ClientQueryBufferLimit,
+    Maxclients,
+    Databases,
+    Hz,
+    Save,
+    Appendonly,
+    Loglevel,
+    Maxmemory,
+    MaxmemoryPolicy,
+    SpinBeforeParkUs,
+    PreemptTimerMs,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Int { min: i64, max: i64 },
+    Memory { min: i64, max: i64 },
+    Enum(&'static [&'static str]),
+    Str,
+}
+
+struct Param {
+    id: P,
+    name: &'static str,
+    alias: Option<&'static str>,
+    kind: Kind,
+    default: &'static str,
+    /// Changeable at run time by CONFIG SET.
+    mutable: bool,
+}
+
+const GB: i64 = 1024 * 1024 * 1024;
+
+/// Every parameter, in [`P`] order.
+const PARAMS: &[Param] = &[
+    Param {
+        id: P::Bind,
+        name: "bind",
+        alias: None,
+        kind: Kind::Str,
+        default: "127.0.0.1",
+        mutable: false,
+    },
+    Param {
+        id: P::Port,
+        name: "port",
+        alias: None,
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "6379",
+        mutable: false,
+    },
+    Param {
+        id: P::Requirepass,
+        name: "requirepass",
+        alias: None,
+        kind: Kind::Str,
+        default: "",
+        mutable: true,
+    },
+    Param {
+        id: P::BusyReplyThreshold,
+        name: "busy-reply-threshold",
+        alias: Some("lua-time-limit"),
+        kind: Kind::Int {
+            min: i64::MIN,
+            max: i64::MAX,
+        },
+        default: "5000",
+        mutable: true,
+    },
+    Param {
+        id: P::ProtoMaxBulkLen,
+        name: "proto-max-bulk-len",
+        alias: None,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: 512 * 1024 * 1024,
+        },
+        default: "536870912",
+        mutable: true,
+    },
+    Param {
+        id: P::ClientQueryBufferLimit,
+        name: "client-query-buffer-limit",
+        alias: None,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: GB,
+        },
+        default: "1073741824",
+        mutable: true,
+    },
+    Param {
+        id: P::Maxclients,
+        name: "maxclients",
+        alias: None,
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "10000",
+        mutable: true,
+    },
+    Param {
+        id: P::Databases,
+        name: "databases",
+        alias: None,
+        kind: Kind::Int { min: 16, max: 16 },
+        default: "16",
+        mutable: false,
+    },
+    Param {
+        id: P::Hz,
+        name: "hz",
+        alias: None,
+        kind: Kind::Int { min: 1, max: 500 },
+        default: "10",
+        mutable: true,
+    },
+    Param {
+        id: P::Save,
+        name: "save",
+        alias: None,
+        kind: Kind::Enum(&[""]),
+        default: "",
+        mutable: true,
+    },
+    Param {
+        id: P::Appendonly,
+        name: "appendonly",
+        alias: None,
+        kind: Kind::Enum(&["no"]),
+        default: "no",
+        mutable: true,
+    },
+    Param {
+        id: P::Loglevel,
+        name: "loglevel",
+        alias: None,
+        kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        default: "notice",
+        mutable: true,
+    },
+    Param {
+        id: P::Maxmemory,
+        name: "maxmemory",
+        alias: None,
+        kind: Kind::Memory { min: 0, max: 0 },
+        default: "0",
+        mutable: true,
+    },
+    Param {
+        id: P::MaxmemoryPolicy,
+        name: "maxmemory-policy",
+        alias: None,
+        kind: Kind::Enum(&["noeviction"]),
+        default: "noeviction",
+        mutable: true,
+    },
+    Param {
+        id: P::SpinBeforeParkUs,
+        name: "spin-before-park-us",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: 1_000_000,
+        },
+        default: "0",
+        mutable: false,
+    },
+    Param {
+        id: P::PreemptTimerMs,
+        name: "preempt-timer-ms",
+        alias: None,
+        kind: Kind::Int { min: 1, max: 1000 },
+        default: "100",
+        mutable: false,
+    },
+];
+
+/// The node's configuration, shared by every core. Numbers live in atomics
+/// so hot paths read them without a lock; strings sit behind a mutex that
+/// only AUTH and CONFIG take.
+pub struct Config {
+    numbers: Vec<AtomicI64>,
+    strings: Mutex<Vec<String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cfg = Config {
+            numbers: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
+            strings: Mutex::new(PARAMS.iter().map(|p| p.default.to_string()).collect()),
+        };
+        for p in PARAMS {
+            cfg.store(p, p.default).expect("defaults are valid");
+        }
+        cfg
+    }
+}
+
+impl Config {
+    /// A numeric (int, memory, bool, enum index) parameter.
+    pub fn int(&self, id: P) -> i64 {
+        self.numbers[id as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn string(&self, id: P) -> String {
+        self.lock_strings()[id as usize].clone()
+    }
+
+    fn lock_strings(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        // A poisoned lock only means a panic elsewhere; the strings are intact.
+        self.strings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets a parameter at start-up (file or flag): immutable ones allowed.
+    pub fn set_initial(&self, name: &str, value: &str) -> Result<(), String> {
+        let p = find(name)
+            .ok_or_else(|| format!("Bad directive or wrong number of arguments: '{name}'"))?;
+        self.store(p, value)
+    }
+
+    /// CONFIG SET of several pairs: all or nothing, with Redis 7's errors.
+    pub fn set_many(&self, pairs: &[(&str, &str)]) -> Result<(), String> {
+        let mut found = Vec::with_capacity(pairs.len());
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            let err = |why: &str| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            };
+            let p = find(name)
+                .ok_or_else(|| err("Unknown option or number of arguments for CONFIG SET"))?;
+            if !p.mutable {
+                return Err(err("can't set immutable config"));
+            }
+            if pairs[..i]
+                .iter()
+                .any(|(n, _)| find(n).is_some_and(|q| q.id == p.id))
+            {
+                return Err(err("duplicate parameter"));
+            }
+            parse_value(p, value).map_err(|why| err(&why))?;
+            found.push((p, *value));
+        }
+        for (p, value) in found {
+            self.store(p, value)?;
+        }
+        Ok(())
+    }
+
+    /// CONFIG GET: name/value pairs for every parameter (or alias) matching
+    /// any of the glob patterns.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for p in PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if patterns
+                    .iter()
+                    .any(|pat| glob_match(pat, name.as_bytes(), true))
+                    && !out.iter().any(|(n, _): &(String, String)| n == name)
+                {
+                    out.push((name.to_string(), self.render(p)));
+                }
+            }
+        }
+        out
+    }
+
+    fn render(&self, p: &Param) -> String {
+        match p.kind {
+            Kind::Str | Kind::Enum(_) => self.lock_strings()[p.id as usize].clone(),
+            Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
+        }
+    }
+
+    fn store(&self, p: &Param, value: &str) -> Result<(), String> {
+        let n = parse_value(p, value)?;
+        self.numbers[p.id as usize].store(n, Ordering::Relaxed);
+        if matches!(p.kind, Kind::Str | Kind::Enum(_)) {
+            let text = if matches!(p.kind, Kind::Enum(_)) {
+                value.to_ascii_lowercase()
+            } else {
+                value.to_string()
+            };
+            self.lock_strings()[p.id as usize] = text;
+        }
+        Ok(())
+    }
+}
+
+fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Validates a value; returns its numeric form (0 for strings).
+fn parse_value(p: &Param, value: &str) -> Result<i64, String> {
+    match p.kind {
+        Kind::Str => Ok(0),
+        Kind::Enum(choices) => choices
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(value))
+            .map(|i| i as i64)
+            .ok_or_else(|| {
+                "argument(s) must be one of the following: ".to_string() + &choices.join(", ")
+            }),
+        Kind::Int { min, max } => {
+            let n: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            check_range(n, min, max)
+        }
+        Kind::Memory { min, max } => {
+            let n =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            check_range(n, min, max)
+        }
+    }
+}
+
+fn check_range(n: i64, min: i64, max: i64) -> Result<i64, String> {
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// Redis memory notation: `100`, `1k` (1000), `1kb` (1024), `mb`, `gb`.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let units: [(&str, i64); 6] = [
+        ("kb", 1024),
+        ("mb", 1024 * 1024),
+        ("gb", GB),
+        ("k", 1000),
+        ("m", 1000 * 1000),
+        ("g", 1000 * 1000 * 1000),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = lower.strip_suffix(suffix) {
+            return num.parse::<i64>().ok()?.checked_mul(mul);
+        }
+    }
+    lower.parse().ok()
+}
+
+/// Reads a redis.conf-style file: `name value...` lines, `#` comments.
+pub fn parse_config_file(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if find(name).is_none() {
+            return Err(format!("line {}: unknown directive '{name}'", n + 1));
+        }
+        out.push((name.to_ascii_lowercase(), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// True when `name` is a parameter CONFIG knows (for `--name value` flags).
+pub fn is_param(name: &str) -> bool {
+    find(name).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_in_enum_order() {
+        for (i, p) in PARAMS.iter().enumerate() {
+            assert_eq!(p.id as usize, i, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn get_set_alias_and_errors() {
+        let c = Config::default();
+        assert_eq!(c.int(P::BusyReplyThreshold), 5000);
+        c.set_many(&[("lua-time-limit", "100")]).unwrap();
+        assert_eq!(c.int(P::BusyReplyThreshold), 100);
+        let got = c.get_matching(&[b"lua-*", b"busy-*"]);
+        assert!(got.contains(&("lua-time-limit".into(), "100".into())));
+        assert!(got.contains(&("busy-reply-threshold".into(), "100".into())));
+        assert!(c
+            .set_many(&[("port", "1")])
+            .unwrap_err()
+            .contains("immutable"));
+        assert!(c.set_many(&[("hz", "x")]).is_err());
+        assert!(c.set_many(&[("hz", "20"), ("nope", "1")]).is_err());
+        assert_eq!(c.int(P::Hz), 10, "a failed CONFIG SET changes nothing");
+        c.set_many(&[("proto-max-bulk-len", "2mb")]).unwrap();
+        assert_eq!(c.int(P::ProtoMaxBulkLen), 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn config_file() {
+        let parsed = parse_config_file("# c\nport 7000\nrequirepass \"s e\"\n").unwrap();
+        assert_eq!(parsed[1], ("requirepass".into(), "s e".into()));
+        assert!(parse_config_file("bogus 1").is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! shardis: a Redis-compatible, thread-per-core in-memory server.
+//!
+//! Each pinned core runs a glommio executor that owns one shard of the
+//! keyspace. See README.md for the design and DESIGN notes.
+
+pub mod alloc;
+pub mod cmd;
+pub mod config;
+pub mod node;
+pub mod protocol;
+pub mod server;
+pub mod shard;
+pub mod store;
+pub mod util;
+
+/// The Redis version shardis answers as (HELLO, INFO): the one whose
+/// semantics it follows.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,181 @@
+//! State shared by the whole node (every core): configuration, topology,
+//! clients, shutdown; and [`Core`], what one executor owns.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::shard::mesh::Senders;
+use crate::shard::ShardState;
+
+/// One connected client, visible to every core (CLIENT LIST / KILL).
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: RawFd,
+    /// Shard (core) whose executor serves the connection.
+    pub shard: usize,
+    pub created: Instant,
+    pub last_command_ms: AtomicU64,
+    pub db: AtomicU8,
+    pub resp: AtomicU8,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub killed: AtomicBool,
+}
+
+/// Node-wide counters.
+#[derive(Default)]
+pub struct NodeStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+pub struct Node {
+    pub config: Config,
+    /// Core id of each shard.
+    pub cores: Vec<usize>,
+    pub started: Instant,
+    pub run_id: String,
+    pub shutting_down: AtomicBool,
+    pub stats: NodeStats,
+    next_client_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Node {
+    pub fn new(config: Config, cores: Vec<usize>) -> Self {
+        let seed = crate::shard::now_ms() ^ std::process::id() as u64;
+        Node {
+            config,
+            cores,
+            started: Instant::now(),
+            run_id: (0..40)
+                .map(|i| {
+                    let x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i * 7)
+                        ^ (i as u64 * 31);
+                    char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+                })
+                .collect(),
+            shutting_down: AtomicBool::new(false),
+            stats: NodeStats::default(),
+            next_client_id: AtomicU64::new(1),
+            clients: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn shards(&self) -> usize {
+        self.cores.len()
+    }
+
+    fn lock_clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.lock_clients().len()
+    }
+
+    /// Registers a new connection; None when `maxclients` is reached.
+    pub fn register_client(
+        &self,
+        addr: String,
+        laddr: String,
+        fd: RawFd,
+        shard: usize,
+    ) -> Option<Arc<ClientInfo>> {
+        let mut clients = self.lock_clients();
+        let max = self.config.int(crate::config::P::Maxclients) as usize;
+        if clients.len() >= max {
+            return None;
+        }
+        let info = Arc::new(ClientInfo {
+            id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+            addr,
+            laddr,
+            fd,
+            shard,
+            created: Instant::now(),
+            last_command_ms: AtomicU64::new(crate::shard::now_ms()),
+            db: AtomicU8::new(0),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            killed: AtomicBool::new(false),
+        });
+        clients.insert(info.id, info.clone());
+        Some(info)
+    }
+
+    /// Must be called before the connection's socket is closed, so a
+    /// concurrent kill never touches a reused descriptor.
+    pub fn unregister_client(&self, id: u64) {
+        self.lock_clients().remove(&id);
+    }
+
+    pub fn clients(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock_clients().values().cloned().collect()
+    }
+
+    /// Kills the clients `pred` selects: marks them and shuts their sockets
+    /// down so a pending read wakes up. Returns how many.
+    pub fn kill_clients(&self, mut pred: impl FnMut(&ClientInfo) -> bool) -> usize {
+        let clients = self.lock_clients();
+        let mut n = 0;
+        for c in clients.values().filter(|c| pred(c)) {
+            c.killed.store(true, Ordering::Relaxed);
+            // SAFETY-free: shutdown(2) on a descriptor that the registry
+            // guarantees is still open (unregister happens before close).
+            shutdown_socket(c.fd);
+            n += 1;
+        }
+        n
+    }
+
+    /// Starts a clean shutdown: listeners stop, connections finish their
+    /// in-flight replies and close.
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            let clients = self.lock_clients();
+            for c in clients.values() {
+                shutdown_read(c.fd);
+            }
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+fn shutdown_socket(fd: RawFd) {
+    // SAFETY: shutdown(2) takes a plain integer and touches no memory of
+    // ours; the registry lock held by the caller keeps `fd` open.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
+fn shutdown_read(fd: RawFd) {
+    // SAFETY: as in `shutdown_socket`.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RD);
+    }
+}
+
+/// What one executor owns: its shard and its ends of the mesh.
+pub struct Core {
+    pub shard_id: usize,
+    pub node: Arc<Node>,
+    pub state: RefCell<ShardState>,
+    pub senders: Senders,
+}

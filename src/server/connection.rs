@@ -1,0 +1,330 @@
+//! One client connection: read, parse, route, gather, reply, in order.
+//!
+//! Commands parsed from one read form a batch. Local commands run in place;
+//! commands for other shards are queued per destination and sent as one
+//! message per shard; then every reply is encoded in request order and the
+//! batch is written with one syscall (or a few, for big replies).
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_channel::oneshot;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::route::{self, Piece, Plan};
+use crate::cmd::connection::Session;
+use crate::cmd::{self, errors, flags, Gather, Route};
+use crate::config::{MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P, READ_CHUNK_BYTES};
+use crate::node::{ClientInfo, Core};
+use crate::protocol::{ParseLimits, Reply, RequestParser};
+use crate::shard::mesh::Request;
+use crate::shard::Call;
+
+/// A reply that may not be known yet.
+enum Pending {
+    Ready(Reply),
+    /// Reply `index` of the batch sent to `shard`.
+    Remote {
+        shard: usize,
+        index: usize,
+    },
+    /// Pieces of a split command, each local (ready) or remote.
+    Split {
+        gather: Gather,
+        pieces: Vec<PieceReply>,
+        positions: Vec<Vec<usize>>,
+    },
+}
+
+enum PieceReply {
+    Ready(Reply),
+    Remote { shard: usize, index: usize },
+}
+
+/// Commands of the current batch waiting for other shards.
+struct Outbox {
+    calls: Vec<Vec<Call>>,
+    pending: Vec<(Pending, bool)>,
+}
+
+impl Outbox {
+    fn push_remote(&mut self, shard: usize, call: Call) -> usize {
+        self.calls[shard].push(call);
+        self.calls[shard].len() - 1
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+pub struct Connection {
+    core: Rc<Core>,
+    stream: TcpStream,
+    session: Session,
+    parser: RequestParser,
+    inbuf: BytesMut,
+    out: Vec<u8>,
+    outbox: Outbox,
+}
+
+pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
+    let shards = core.node.shards();
+    let authenticated = core.node.config.string(P::Requirepass).is_empty();
+    let mut conn = Connection {
+        session: Session::new(client, authenticated),
+        core,
+        stream,
+        parser: RequestParser::new(),
+        inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        out: Vec::with_capacity(READ_CHUNK_BYTES),
+        outbox: Outbox {
+            calls: (0..shards).map(|_| Vec::new()).collect(),
+            pending: Vec::new(),
+        },
+    };
+    let _ = conn.run().await;
+    let id = conn.session.client.id;
+    conn.core.node.unregister_client(id);
+    let _ = conn.stream.close().await;
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<()> {
+        let _ = self.stream.set_nodelay(true);
+        let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+        let mut argv: Vec<Bytes> = Vec::new();
+        loop {
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 || self.session.client.killed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let node = &self.core.node;
+            node.stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            self.inbuf.extend_from_slice(&chunk[..n]);
+            let limit = node.config.int(P::ClientQueryBufferLimit) as usize;
+            if self.inbuf.len() + self.parser.pending_bytes() > limit {
+                eprintln!(
+                    "closing client id={} addr={}: query buffer exceeds client-query-buffer-limit ({limit} bytes)",
+                    self.session.client.id, self.session.client.addr
+                );
+                return Ok(());
+            }
+            let mut commands = 0;
+            loop {
+                let limits = ParseLimits {
+                    max_bulk_bytes: self.core.node.config.int(P::ProtoMaxBulkLen) as usize,
+                    authenticated: self.session.authenticated,
+                };
+                match self.parser.parse(&mut self.inbuf, &mut argv, limits) {
+                    Ok(true) => {
+                        let args = std::mem::take(&mut argv);
+                        self.dispatch(args).await;
+                        commands += 1;
+                        if self.session.quit {
+                            self.flush().await?;
+                            return Ok(());
+                        }
+                        if commands >= MAX_PIPELINE_BATCH_COMMANDS
+                            || self.out.len() > MAX_REPLY_BUFFER_BYTES
+                        {
+                            self.flush().await?;
+                            commands = 0;
+                        }
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        self.resolve().await;
+                        Reply::error(e.reply_text()).encode(&mut self.out, self.session.resp3);
+                        self.flush().await?;
+                        return Ok(());
+                    }
+                }
+            }
+            self.flush().await?;
+            if self.core.node.is_shutting_down() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Routes one command: runs it here, queues it for another shard, or
+    /// (for connection commands) resolves everything queued and runs it.
+    async fn dispatch(&mut self, argv: Vec<Bytes>) {
+        let resp3 = self.session.resp3;
+        let reply = match self.check(&argv) {
+            Err(reply) => reply,
+            Ok(c) if c.route == Route::Connection => {
+                // Connection commands see the effects of everything before
+                // them, so resolve the queue first.
+                self.resolve().await;
+                let reply = crate::cmd::server::run(c, &mut self.session, &self.core, &argv).await;
+                reply.encode(&mut self.out, resp3);
+                return;
+            }
+            Ok(c) => {
+                self.session
+                    .client
+                    .last_command_ms
+                    .store(crate::shard::now_ms(), Ordering::Relaxed);
+                let own = self.core.shard_id;
+                match route::plan(c, &argv, own, self.core.node.shards()) {
+                    Plan::Refuse(reply) => reply,
+                    Plan::One(shard) => {
+                        let call = Call {
+                            cmd: c,
+                            db: self.session.db as u8,
+                            resp3,
+                            argv,
+                        };
+                        if shard == own {
+                            self.core.state.borrow_mut().execute(&call)
+                        } else {
+                            let index = self.outbox.push_remote(shard, call);
+                            self.outbox
+                                .pending
+                                .push((Pending::Remote { shard, index }, resp3));
+                            return;
+                        }
+                    }
+                    Plan::Split { gather, parts } => {
+                        self.split(c, gather, parts);
+                        return;
+                    }
+                }
+            }
+        };
+        if self.outbox.is_empty() {
+            reply.encode(&mut self.out, resp3);
+        } else {
+            self.outbox.pending.push((Pending::Ready(reply), resp3));
+        }
+    }
+
+    /// The checks every command passes before it runs, in Redis's order.
+    fn check(&self, argv: &[Bytes]) -> Result<&'static cmd::Command, Reply> {
+        let c = cmd::lookup(&argv[0]).ok_or_else(|| Reply::error(errors::unknown_command(argv)))?;
+        if !c.arity_ok(argv.len()) {
+            return Err(Reply::error(errors::wrong_args(c.name)));
+        }
+        if !self.session.authenticated && !c.has(flags::NO_AUTH) {
+            return Err(Reply::error(errors::NOAUTH));
+        }
+        Ok(c)
+    }
+
+    fn split(&mut self, c: &'static cmd::Command, gather: Gather, parts: Vec<Piece>) {
+        let own = self.core.shard_id;
+        let resp3 = self.session.resp3;
+        let mut pieces = Vec::with_capacity(parts.len());
+        let mut positions = Vec::with_capacity(parts.len());
+        for part in parts {
+            let call = Call {
+                cmd: c,
+                db: self.session.db as u8,
+                resp3,
+                argv: part.argv,
+            };
+            pieces.push(if part.shard == own {
+                PieceReply::Ready(self.core.state.borrow_mut().execute(&call))
+            } else {
+                let index = self.outbox.push_remote(part.shard, call);
+                PieceReply::Remote {
+                    shard: part.shard,
+                    index,
+                }
+            });
+            positions.push(part.positions);
+        }
+        self.outbox.pending.push((
+            Pending::Split {
+                gather,
+                pieces,
+                positions,
+            },
+            resp3,
+        ));
+    }
+
+    /// Sends the queued calls, waits for their replies and encodes every
+    /// pending reply in request order.
+    async fn resolve(&mut self) {
+        if self.outbox.pending.is_empty() {
+            return;
+        }
+        let mut receivers: Vec<Option<oneshot::Receiver<Vec<Reply>>>> = Vec::new();
+        for shard in 0..self.outbox.calls.len() {
+            let calls = std::mem::take(&mut self.outbox.calls[shard]);
+            if calls.is_empty() {
+                receivers.push(None);
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let sent = self
+                .core
+                .senders
+                .send(shard, Request::Batch { calls, reply: tx })
+                .await;
+            receivers.push(sent.ok().map(|_| rx));
+        }
+        let mut replies: Vec<Vec<Option<Reply>>> = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            let got = match rx {
+                Some(rx) => rx.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            replies.push(got.into_iter().map(Some).collect());
+        }
+        let mut take = |shard: usize, index: usize| -> Reply {
+            replies
+                .get_mut(shard)
+                .and_then(|r| r.get_mut(index))
+                .and_then(Option::take)
+                .unwrap_or_else(|| Reply::error("ERR shard unavailable (shutting down)"))
+        };
+        for (pending, resp3) in std::mem::take(&mut self.outbox.pending) {
+            let reply = match pending {
+                Pending::Ready(r) => r,
+                Pending::Remote { shard, index } => take(shard, index),
+                Pending::Split {
+                    gather,
+                    pieces,
+                    positions,
+                } => {
+                    let parts = pieces
+                        .into_iter()
+                        .map(|p| match p {
+                            PieceReply::Ready(r) => r,
+                            PieceReply::Remote { shard, index } => take(shard, index),
+                        })
+                        .collect();
+                    route::gather(gather, parts, &positions)
+                }
+            };
+            reply.encode(&mut self.out, resp3);
+        }
+    }
+
+    /// Resolves everything pending and writes all buffered replies.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.resolve().await;
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.core
+                .node
+                .stats
+                .net_output_bytes
+                .fetch_add(self.out.len() as u64, Ordering::Relaxed);
+            self.out.clear();
+            if self.out.capacity() > MAX_REPLY_BUFFER_BYTES {
+                self.out.shrink_to(READ_CHUNK_BYTES);
+            }
+        }
+        Ok(())
+    }
+}

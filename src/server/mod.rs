@@ -1,0 +1,234 @@
+//! Starting the node: one pinned glommio executor per shard, each accepting
+//! on the shared port, serving its shard's requests and expiring its keys.
+
+pub mod connection;
+pub mod route;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::channels::shared_channel::ConnectedReceiver;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P};
+use crate::node::{Core, Node};
+use crate::shard::mesh::{self, MeshEnds, Request};
+use crate::shard::ShardState;
+
+/// How often each core checks whether the node is shutting down.
+const SHUTDOWN_POLL_MS: u64 = 10;
+/// Longest a shutdown waits for connections to finish their replies.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the node until shutdown. Returns an error line for the user.
+pub fn run(node: Arc<Node>) -> Result<(), String> {
+    let addr = format!(
+        "{}:{}",
+        node.config.string(P::Bind),
+        node.config.int(P::Port)
+    );
+    check_port_free(&addr)?;
+    let ends = mesh::build(node.shards());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
+    let mut handles = Vec::new();
+    for (id, ends) in ends.into_iter().enumerate() {
+        let node = node.clone();
+        let addr = addr.clone();
+        let ready = ready_tx.clone();
+        let core = node.cores[id];
+        let preempt = Duration::from_millis(node.config.int(P::PreemptTimerMs) as u64);
+        let spin = Duration::from_micros(node.config.int(P::SpinBeforeParkUs) as u64);
+        let mut builder = LocalExecutorBuilder::new(Placement::Fixed(core))
+            .name(&format!("shard-{id}"))
+            .preempt_timer(preempt);
+        if !spin.is_zero() {
+            builder = builder.spin_before_park(spin);
+        }
+        let handle = builder
+            .spawn(move || async move { shard_main(id, node, ends, addr, ready).await })
+            .map_err(|e| explain_executor_error(&e.to_string()))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..handles.len() {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                node.begin_shutdown();
+                return Err(e);
+            }
+            Err(_) => return Err("a shard failed to start".into()),
+        }
+    }
+    println!(
+        "shardis {} ready: port {}, {} shard(s) on cores {:?}",
+        env!("CARGO_PKG_VERSION"),
+        node.config.int(P::Port),
+        node.shards(),
+        node.cores
+    );
+    for h in handles {
+        if h.join().is_err() {
+            return Err("a shard stopped with an error".into());
+        }
+    }
+    Ok(())
+}
+
+/// glommio binds with SO_REUSEPORT, which would let two servers share a
+/// port silently; a plain bind first (no listen: nobody can connect to it)
+/// turns that into a clear error.
+fn check_port_free(addr: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let sockaddr = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve bind address {addr} (check --bind)"))?;
+    let domain = socket2::Domain::for_address(sockaddr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)
+        .map_err(|e| format!("cannot create a socket: {e}"))?;
+    socket.bind(&sockaddr.into()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("cannot listen on {addr}: address already in use (is another server running? choose another --port)")
+        } else {
+            format!("cannot listen on {addr}: {e} (check --bind and --port)")
+        }
+    })
+}
+
+fn explain_executor_error(e: &str) -> String {
+    if e.contains("memlock")
+        || e.contains("locked")
+        || e.contains("ENOMEM")
+        || e.contains("Cannot allocate memory")
+    {
+        format!("cannot start a shard executor: {e}. io_uring needs locked memory: raise it with `ulimit -l unlimited` (or LimitMEMLOCK=infinity for systemd); see tuning/README.md")
+    } else if e.contains("io_uring")
+        || e.contains("Function not implemented")
+        || e.contains("Operation not permitted")
+    {
+        format!("cannot start a shard executor: {e}. shardis needs io_uring (Linux 5.8+, not disabled by sysctl kernel.io_uring_disabled or a seccomp profile)")
+    } else {
+        format!("cannot start a shard executor: {e}")
+    }
+}
+
+async fn shard_main(
+    id: usize,
+    node: Arc<Node>,
+    ends: MeshEnds,
+    addr: String,
+    ready: std::sync::mpsc::Sender<Result<usize, String>>,
+) {
+    let listener = match TcpListener::bind(addr.as_str()) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot listen on {addr}: {e}")));
+            return;
+        }
+    };
+    let (senders, receivers) = mesh::connect(ends).await;
+    let state = ShardState::new(id, node.cores[id], node.shards());
+    let core = Rc::new(Core {
+        shard_id: id,
+        node: node.clone(),
+        state: state.into(),
+        senders,
+    });
+    for rx in receivers {
+        glommio::spawn_local(serve_peer(core.clone(), rx)).detach();
+    }
+    glommio::spawn_local(expire_loop(core.clone())).detach();
+    let _ = ready.send(Ok(id));
+    accept_loop(core, listener).await;
+}
+
+/// Serves requests from one other shard, in the order they were sent.
+async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
+    while let Some(req) = rx.recv().await {
+        match req {
+            Request::Batch { calls, reply } => {
+                let mut state = core.state.borrow_mut();
+                state.stats.forwarded_in += calls.len() as u64;
+                let replies = calls.iter().map(|c| state.execute(c)).collect();
+                drop(state);
+                let _ = reply.send(replies);
+            }
+            Request::Report { reply } => {
+                let _ = reply.send(core.state.borrow().report());
+            }
+        }
+    }
+}
+
+/// Active expiry: a bounded amount of work, `hz` times a second.
+async fn expire_loop(core: Rc<Core>) {
+    while !core.node.is_shutting_down() {
+        let hz = core.node.config.int(P::Hz).max(1) as u64;
+        glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
+        core.state
+            .borrow_mut()
+            .expire_tick(ACTIVE_EXPIRE_KEYS_PER_TICK);
+    }
+}
+
+async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+    let node = core.node.clone();
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            while !node.is_shutting_down() {
+                glommio::timer::sleep(Duration::from_millis(SHUTDOWN_POLL_MS)).await;
+            }
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { break };
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        node.stats
+            .connections_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use std::os::fd::AsRawFd;
+        let addr = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let Some(client) = node.register_client(addr, laddr, stream.as_raw_fd(), core.shard_id)
+        else {
+            node.stats
+                .rejected_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            glommio::spawn_local(async move {
+                use futures_lite::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+                let _ = stream.close().await;
+            })
+            .detach();
+            continue;
+        };
+        glommio::spawn_local(connection::serve(core.clone(), stream, client)).detach();
+    }
+    drop(listener);
+    // Connections (on every core) finish their in-flight replies; this
+    // shard keeps serving requests from other cores until they are done.
+    let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+    while node.client_count() > 0 && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(SHUTDOWN_POLL_MS)).await;
+    }
+}

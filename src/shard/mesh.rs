@@ -1,0 +1,92 @@
+//! The cross-core mesh: one bounded channel for every ordered pair of
+//! shards, built before the executors start. Requests carry a oneshot for
+//! their replies, so replies need no channels of their own and a request
+//! loop never blocks on a reply queue (no cycle, no deadlock).
+
+use futures_channel::oneshot;
+use glommio::channels::shared_channel::{
+    self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
+};
+
+use super::{Call, ShardReport};
+use crate::config::MESH_CHANNEL_CAPACITY;
+use crate::protocol::Reply;
+
+/// What one core asks of another.
+pub enum Request {
+    /// Commands to run in order; the replies come back in the same order.
+    Batch {
+        calls: Vec<Call>,
+        reply: oneshot::Sender<Vec<Reply>>,
+    },
+    /// A statistics snapshot for INFO.
+    Report { reply: oneshot::Sender<ShardReport> },
+}
+
+/// One shard's ends of the mesh, before its executor connects them.
+pub struct MeshEnds {
+    /// `senders[j]`: to shard j (None for itself).
+    pub senders: Vec<Option<SharedSender<Request>>>,
+    /// `receivers[i]`: from shard i (None for itself).
+    pub receivers: Vec<Option<SharedReceiver<Request>>>,
+}
+
+/// Builds every shard's ends of a full mesh of `shards` shards.
+pub fn build(shards: usize) -> Vec<MeshEnds> {
+    let mut ends: Vec<MeshEnds> = (0..shards)
+        .map(|_| MeshEnds {
+            senders: (0..shards).map(|_| None).collect(),
+            receivers: (0..shards).map(|_| None).collect(),
+        })
+        .collect();
+    for from in 0..shards {
+        for to in 0..shards {
+            if from != to {
+                let (tx, rx) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
+                ends[from].senders[to] = Some(tx);
+                ends[to].receivers[from] = Some(rx);
+            }
+        }
+    }
+    ends
+}
+
+/// A shard's connected senders, used by every connection on its core.
+pub struct Senders {
+    to: Vec<Option<ConnectedSender<Request>>>,
+}
+
+impl Senders {
+    /// Sends `req` to shard `shard`; waits while its channel is full. Fails
+    /// only when the peer has stopped (shutdown).
+    pub async fn send(&self, shard: usize, req: Request) -> Result<(), ()> {
+        match self.to.get(shard) {
+            Some(Some(tx)) => tx.send(req).await.map_err(|_| ()),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Connects this executor's ends; must run on the shard's own executor.
+/// Each end waits for its peer, so the receivers connect in tasks of their
+/// own while the senders connect: no two shards wait on each other.
+pub async fn connect(ends: MeshEnds) -> (Senders, Vec<ConnectedReceiver<Request>>) {
+    let receiving: Vec<_> = ends
+        .receivers
+        .into_iter()
+        .flatten()
+        .map(|r| glommio::spawn_local(r.connect()))
+        .collect();
+    let mut to = Vec::with_capacity(ends.senders.len());
+    for s in ends.senders {
+        to.push(match s {
+            Some(s) => Some(s.connect().await),
+            None => None,
+        });
+    }
+    let mut from = Vec::new();
+    for r in receiving {
+        from.push(r.await);
+    }
+    (Senders { to }, from)
+}

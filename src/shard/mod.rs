@@ -1,0 +1,161 @@
+//! A shard: the keyspace one core owns, the loop that serves requests sent
+//! to it by other cores, and its statistics.
+
+pub mod mesh;
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use crate::cmd::{errors, Command, Ctx};
+use crate::config::DATABASES;
+use crate::protocol::Reply;
+use crate::store::Db;
+use crate::util::slot::SLOT_COUNT;
+
+/// The slots shard `id` of `shards` owns: contiguous, nearly equal ranges.
+pub fn slot_range(id: usize, shards: usize) -> Range<u16> {
+    let start = id * SLOT_COUNT / shards;
+    let end = (id + 1) * SLOT_COUNT / shards;
+    start as u16..end as u16
+}
+
+/// The shard that owns `slot` (inverse of [`slot_range`]).
+pub fn shard_of_slot(slot: u16, shards: usize) -> usize {
+    ((slot as usize + 1) * shards - 1) / SLOT_COUNT
+}
+
+pub fn shard_of_key(key: &[u8], shards: usize) -> usize {
+    shard_of_slot(crate::util::slot::key_hash_slot(key), shards)
+}
+
+/// Counters a shard keeps for INFO.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub commands: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub forwarded_in: u64,
+}
+
+/// A snapshot sent to whoever asks (INFO), taken on the shard's own core.
+#[derive(Debug, Clone)]
+pub struct ShardReport {
+    pub id: usize,
+    pub core: usize,
+    pub stats: ShardStats,
+    /// Per database: (keys, keys with an expiry).
+    pub keyspace: Vec<(usize, usize)>,
+    /// Bytes the shard's core has allocated and not freed.
+    pub used_memory: i64,
+}
+
+pub struct ShardState {
+    pub id: usize,
+    pub core: usize,
+    pub slots: Range<u16>,
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+    rng: u64,
+}
+
+impl ShardState {
+    pub fn new(id: usize, core: usize, shards: usize) -> Self {
+        let slots = slot_range(id, shards);
+        ShardState {
+            id,
+            core,
+            dbs: (0..DATABASES).map(|_| Db::new(slots.clone())).collect(),
+            slots,
+            stats: ShardStats::default(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        }
+    }
+
+    /// xorshift64*: fast, good enough for SPOP / RANDOMKEY choices.
+    pub fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Runs one shard-side command against this shard.
+    pub fn execute(&mut self, call: &Call) -> Reply {
+        let Some(run) = call.cmd.run else {
+            return Reply::error(errors::unknown_command(&call.argv));
+        };
+        self.stats.commands += 1;
+        let mut ctx = Ctx {
+            shard: self,
+            db: call.db as usize,
+            now_ms: now_ms(),
+            resp3: call.resp3,
+        };
+        run(&mut ctx, &call.argv)
+    }
+
+    pub fn report(&self) -> ShardReport {
+        ShardReport {
+            id: self.id,
+            core: self.core,
+            stats: self.stats,
+            keyspace: self
+                .dbs
+                .iter()
+                .map(|d| (d.len(), d.volatile_len()))
+                .collect(),
+            used_memory: crate::alloc::thread_allocated_bytes(),
+        }
+    }
+
+    /// One tick of active expiry over every database.
+    pub fn expire_tick(&mut self, budget: usize) {
+        let now = now_ms();
+        for db in &mut self.dbs {
+            let s = db.expire_step(budget, now);
+            self.stats.expired_keys += s.expired as u64;
+        }
+    }
+}
+
+/// A command to run on a shard: the same for local and forwarded calls.
+#[derive(Clone)]
+pub struct Call {
+    pub cmd: &'static Command,
+    pub db: u8,
+    pub resp3: bool,
+    pub argv: Vec<Bytes>,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_all_slots_and_invert() {
+        for shards in 1..=7 {
+            let mut next = 0u16;
+            for id in 0..shards {
+                let r = slot_range(id, shards);
+                assert_eq!(r.start, next);
+                next = r.end;
+                for slot in [r.start, r.end - 1] {
+                    assert_eq!(shard_of_slot(slot, shards), id);
+                }
+            }
+            assert_eq!(next as usize, SLOT_COUNT);
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! One logical database of one shard: the keys of the shard's slots, each
+//! slot in its own hash table, with lazy and active expiry.
+//!
+//! Per-slot tables give SCAN a cursor that is simply the next slot: every key
+//! present for a whole SCAN is returned, at any shard count, and the cursor
+//! walks the shards in slot order.
+
+use std::hash::BuildHasher;
+use std::ops::Range;
+
+use hashbrown::hash_table::Entry as TableEntry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::value::Value;
+use crate::util::glob::glob_match;
+use crate::util::slot::key_hash_slot;
+
+/// A key, its value and its expiry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    /// Unix time in ms at which the key expires; 0 when it does not.
+    pub expires_at_ms: u64,
+}
+
+impl Entry {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms != 0 && self.expires_at_ms <= now_ms
+    }
+}
+
+pub struct Db {
+    /// The shard's slots, in order; empty until the first key arrives.
+    tables: Vec<HashTable<Entry>>,
+    slots: Range<u16>,
+    hasher: DefaultHashBuilder,
+    keys: usize,
+    /// Keys with an expiry: active expiry skips databases without any.
+    volatile: usize,
+    /// Where active expiry continues (index into `tables`).
+    expire_cursor: usize,
+}
+
+/// Outcome of one step of active expiry.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireStats {
+    pub examined: usize,
+    pub expired: usize,
+}
+
+impl Db {
+    pub fn new(slots: Range<u16>) -> Self {
+        Db {
+            tables: Vec::new(),
+            slots,
+            hasher: DefaultHashBuilder::default(),
+            keys: 0,
+            volatile: 0,
+            expire_cursor: 0,
+        }
+    }
+
+    /// Keys stored, including expired ones not yet reclaimed (as DBSIZE).
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn owns(&self, key: &[u8]) -> bool {
+        self.slots.contains(&key_hash_slot(key))
+    }
+
+    fn locate(&self, key: &[u8]) -> (usize, u64) {
+        let slot = key_hash_slot(key);
+        assert!(
+            self.slots.contains(&slot),
+            "key routed to a shard that does not own its slot"
+        );
+        (
+            (slot - self.slots.start) as usize,
+            self.hasher.hash_one(key),
+        )
+    }
+
+    /// The live entry for `key`; an expired one is deleted on the way.
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.get_mut(key, now_ms).map(|e| &*e)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if self.tables.is_empty() {
+            return None;
+        }
+        let (t, hash) = self.locate(key);
+        let expired = self.tables[t]
+            .find(hash, |e| *e.key == *key)?
+            .is_expired(now_ms);
+        if expired {
+            self.remove(key);
+            return None;
+        }
+        self.tables[t].find_mut(hash, |e| *e.key == *key)
+    }
+
+    /// Live value of `key`, if any.
+    pub fn value(&mut self, key: &[u8], now_ms: u64) -> Option<&Value> {
+        self.get(key, now_ms).map(|e| &e.value)
+    }
+
+    pub fn value_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
+        self.get_mut(key, now_ms).map(|e| &mut e.value)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key`, dropping any old value and expiry.
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.insert(key, value, 0);
+    }
+
+    /// Stores `value` with an expiry (0: none), replacing any old entry.
+    pub fn insert(&mut self, key: &[u8], value: Value, expires_at_ms: u64) {
+        if self.tables.is_empty() {
+            self.tables = (0..self.slots.len()).map(|_| HashTable::new()).collect();
+        }
+        let (t, hash) = self.locate(key);
+        let hasher = &self.hasher;
+        match self.tables[t].entry(hash, |e| *e.key == *key, |e| hasher.hash_one(&e.key)) {
+            TableEntry::Occupied(mut o) => {
+                let e = o.get_mut();
+                if e.expires_at_ms != 0 {
+                    self.volatile -= 1;
+                }
+                e.value = value;
+                e.expires_at_ms = expires_at_ms;
+            }
+            TableEntry::Vacant(v) => {
+                v.insert(Entry {
+                    key: Box::from(key),
+                    value,
+                    expires_at_ms,
+                });
+                self.keys += 1;
+            }
+        }
+        if expires_at_ms != 0 {
+            self.volatile += 1;
+        }
+    }
+
+    /// Removes `key` whether or not it has expired.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.tables.is_empty() {
+            return None;
+        }
+        let (t, hash) = self.locate(key);
+        let entry = self.tables[t]
+            .find_entry(hash, |e| *e.key == *key)
+            .ok()?
+            .remove()
+            .0;
+        self.account_removed(&entry);
+        Some(entry)
+    }
+
+    /// Removes `key` if it is live; an expired key counts as absent.
+    pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let entry = self.remove(key)?;
+        (!entry.is_expired(now_ms)).then_some(entry)
+    }
+
+    fn account_removed(&mut self, entry: &Entry) {
+        self.keys -= 1;
+        if entry.expires_at_ms != 0 {
+            self.volatile -= 1;
+        }
+    }
+
+    /// Sets (or with 0 clears) the expiry of a live key; false if absent.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at_ms: u64, now_ms: u64) -> bool {
+        let Some(entry) = self.get_mut(key, now_ms) else {
+            return false;
+        };
+        let was_volatile = entry.expires_at_ms != 0;
+        entry.expires_at_ms = expires_at_ms;
+        match (was_volatile, expires_at_ms != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    pub fn clear(&mut self) {
+        self.tables = Vec::new();
+        self.keys = 0;
+        self.volatile = 0;
+        self.expire_cursor = 0;
+    }
+
+    /// Every live key matching `pattern` (None: all).
+    pub fn keys(&self, pattern: Option<&[u8]>, now_ms: u64) -> Vec<Box<[u8]>> {
+        let mut out = Vec::new();
+        for table in &self.tables {
+            for e in table.iter() {
+                if !e.is_expired(now_ms) && pattern.is_none_or(|p| glob_match(p, &e.key, false)) {
+                    out.push(e.key.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// One SCAN step starting at global slot `cursor`: whole slots are
+    /// visited until at least `count` keys were looked at. Returns the next
+    /// cursor (a global slot, or 0 at the shard's end... see [`Self::slots`])
+    /// and the live entries found, filtered by `accept`.
+    pub fn scan(
+        &self,
+        cursor: u16,
+        count: usize,
+        now_ms: u64,
+        mut accept: impl FnMut(&Entry) -> bool,
+    ) -> (Option<u16>, Vec<Box<[u8]>>) {
+        let mut out = Vec::new();
+        let mut examined = 0;
+        let mut slot = cursor.max(self.slots.start);
+        while slot < self.slots.end {
+            if let Some(table) = self.tables.get((slot - self.slots.start) as usize) {
+                for e in table.iter() {
+                    examined += 1;
+                    if !e.is_expired(now_ms) && accept(e) {
+                        out.push(e.key.clone());
+                    }
+                }
+            }
+            slot += 1;
+            if examined >= count {
+                break;
+            }
+        }
+        let next = (slot < self.slots.end).then_some(slot);
+        (next, out)
+    }
+
+    /// The slots this database holds.
+    pub fn slots(&self) -> Range<u16> {
+        self.slots.clone()
+    }
+
+    /// A uniformly chosen slot table, then a random live key in it.
+    pub fn random_key(&mut self, now_ms: u64, mut rand: impl FnMut() -> u64) -> Option<Box<[u8]>> {
+        // Bounded tries: a keyspace of expired keys must not spin forever.
+        for _ in 0..100 {
+            if self.keys == 0 || self.tables.is_empty() {
+                return None;
+            }
+            let nonempty: usize = self.tables.iter().filter(|t| !t.is_empty()).count();
+            let pick = (rand() % nonempty as u64) as usize;
+            let table = self.tables.iter().filter(|t| !t.is_empty()).nth(pick)?;
+            let i = (rand() % table.len() as u64) as usize;
+            let entry = table.iter().nth(i)?;
+            if !entry.is_expired(now_ms) {
+                return Some(entry.key.clone());
+            }
+            let key = entry.key.clone();
+            self.remove(&key);
+        }
+        None
+    }
+
+    /// Active expiry: examines up to `budget` keys from where the last step
+    /// stopped and deletes the expired ones.
+    pub fn expire_step(&mut self, budget: usize, now_ms: u64) -> ExpireStats {
+        let mut stats = ExpireStats::default();
+        if self.volatile == 0 || self.tables.is_empty() {
+            return stats;
+        }
+        let tables = self.tables.len();
+        let mut visited = 0;
+        while stats.examined < budget && visited < tables {
+            let t = self.expire_cursor % tables;
+            let table = &mut self.tables[t];
+            let before = table.len();
+            let mut removed_volatile = 0;
+            stats.examined += before;
+            table.retain(|e| {
+                let expired = e.is_expired(now_ms);
+                removed_volatile += expired as usize;
+                !expired
+            });
+            stats.expired += removed_volatile;
+            self.keys -= removed_volatile;
+            self.volatile -= removed_volatile;
+            self.expire_cursor = (t + 1) % tables;
+            visited += 1;
+        }
+        stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_expire() {
+        let mut db = Db::new(0..16384);
+        db.set(b"a", Value::Str(b"1".to_vec()));
+        db.insert(b"b", Value::Str(b"2".to_vec()), 100);
+        assert_eq!(db.len(), 2);
+        assert!(db.contains(b"b", 99));
+        assert!(!db.contains(b"b", 100));
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile_len(), 0);
+        db.insert(b"c", Value::Str(vec![]), 50);
+        let stats = db.expire_step(1_000_000, 60);
+        assert_eq!(stats.expired, 1);
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn scan_visits_everything() {
+        let mut db = Db::new(0..16384);
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), Value::Str(vec![]));
+        }
+        let mut cursor = Some(0);
+        let mut seen = 0;
+        while let Some(c) = cursor {
+            let (next, keys) = db.scan(c, 10, 0, |_| true);
+            seen += keys.len();
+            cursor = next;
+        }
+        assert_eq!(seen, 1000);
+    }
+}

@@ -1,0 +1,8 @@
+//! Small, dependency-free helpers shared by the command layer.
+
+/// Redis-compatible glob matching (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, ...).
+pub mod glob;
+/// Redis-compatible number parsing and formatting (`string2ll`, `strtod`, `%.17g`).
+pub mod numbers;
+/// Redis Cluster key-to-slot hashing (CRC16 with `{hash tag}` support).
+pub mod slot;

@@ -1,0 +1,147 @@
+//! End-to-end: start-up, protocol handling, routing and pipelining.
+
+mod common;
+
+use common::{assert_same_as_redis, Server, Step::*};
+
+#[test]
+fn ping_echo_and_inline() {
+    for shards in [1, 3] {
+        let s = Server::shardis(shards, &[]);
+        let mut c = s.client();
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+        assert_eq!(c.cmd(&["ping", "hi"]), "$2\r\nhi\r\n");
+        assert_eq!(c.cmd(&["ECHO", "x y"]), "$3\r\nx y\r\n");
+        c.send_raw(b"PING\r\n\r\necho \"a b\"\n");
+        assert_eq!(c.read_reply(), "+PONG\r\n");
+        assert_eq!(c.read_reply(), "$3\r\na b\r\n");
+    }
+}
+
+#[test]
+fn pipeline_across_shards_keeps_order() {
+    let s = Server::shardis(4, &[]);
+    let mut c = s.client();
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        batch.extend(common::encode(&[b"SET", format!("key:{i}").as_bytes(), format!("v{i}").as_bytes()]));
+        batch.extend(common::encode(&[b"GET", format!("key:{i}").as_bytes()]));
+        batch.extend(common::encode(&[b"PING"]));
+    }
+    c.send_raw(&batch);
+    for i in 0..500 {
+        assert_eq!(c.read_reply(), "+OK\r\n");
+        let v = format!("v{i}");
+        assert_eq!(c.read_reply(), format!("${}\r\n{v}\r\n", v.len()));
+        assert_eq!(c.read_reply(), "+PONG\r\n");
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), ":500\r\n");
+}
+
+#[test]
+fn fanout_commands_gather_in_key_order() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["MGET", "d", "nope", "a", "c", "b"]),
+        "*5\r\n$1\r\n4\r\n$-1\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(c.cmd(&["EXISTS", "a", "a", "b", "zz"]), ":3\r\n");
+    assert_eq!(c.cmd(&["DEL", "a", "b", "zz"]), ":2\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n");
+}
+
+#[test]
+fn unknown_commands_and_arity_match_redis() {
+    assert_same_as_redis(
+        2,
+        &[
+            Exact(&["NOSUCH", "a", "b"]),
+            Exact(&["nosuch"]),
+            Exact(&["GET"]),
+            Exact(&["GET", "a", "b"]),
+            Exact(&["SET", "k"]),
+            Exact(&["PING", "a", "b"]),
+        ],
+    );
+}
+
+#[test]
+fn protocol_errors_close_the_connection_like_redis() {
+    let cases: &[&[u8]] = &[
+        b"*1\r\n$x\r\n",
+        b"*abc\r\n",
+        b"*1\r\n+PING\r\n",
+        b"*1\r\n$-5\r\n",
+        b"SET \"a\n",
+        b"*3000000000\r\n",
+    ];
+    let ours = Server::shardis(2, &[]);
+    let reference = Server::redis(&[]);
+    for case in cases {
+        let mut a = ours.client();
+        let mut b = reference.client();
+        a.send_raw(case);
+        b.send_raw(case);
+        assert_eq!(a.read_reply(), b.read_reply(), "reply to {:?}", String::from_utf8_lossy(case));
+        assert!(a.is_closed(), "shardis keeps the connection after {:?}", String::from_utf8_lossy(case));
+        assert!(b.is_closed());
+    }
+}
+
+#[test]
+fn oversized_inline_and_bulk_are_refused() {
+    let s = Server::shardis(1, &["--proto-max-bulk-len", "1mb"]);
+    let mut c = s.client();
+    c.send_raw(&vec![b'a'; 70 * 1024]);
+    assert_eq!(c.read_reply(), "-ERR Protocol error: too big inline request\r\n");
+    assert!(c.is_closed());
+    let mut c = s.client();
+    c.send_raw(b"*2\r\n$3\r\nGET\r\n$2000000\r\n");
+    assert_eq!(c.read_reply(), "-ERR Protocol error: invalid bulk length\r\n");
+    // The server is still fine.
+    assert_eq!(s.client().cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn crossslot_and_hash_tags() {
+    let s = Server::shardis(4, &[]);
+    let mut c = s.client();
+    // Keys that share a hash tag share a shard: MSET is split or not, but a
+    // single-shard-only command must accept them.
+    assert_eq!(c.cmd(&["MSET", "{user1}:a", "1", "{user1}:b", "2"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["MGET", "{user1}:a", "{user1}:b"]), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+}
+
+#[test]
+fn shutdown_stops_the_server() {
+    let mut s = Server::shardis(2, &[]);
+    let mut c = s.client();
+    c.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(c.is_closed());
+    let status = s.wait_exit(std::time::Duration::from_secs(10)).expect("server exits");
+    assert!(status.success());
+}
+
+#[test]
+fn requirepass_gates_commands() {
+    let s = Server::shardis(2, &["--requirepass", "secret"]);
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["GET", "a"]), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(c.cmd(&["AUTH", "secret"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "a", "1"]), "+OK\r\n");
+}
+
+#[test]
+fn redis_crate_client_works() {
+    let s = Server::shardis(2, &[]);
+    let mut con = s.redis_client();
+    let _: () = redis::cmd("SET").arg("x").arg(42).query(&mut con).unwrap();
+    let v: i64 = redis::cmd("GET").arg("x").query(&mut con).unwrap();
+    assert_eq!(v, 42);
+}
