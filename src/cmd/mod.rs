@@ -185,6 +185,24 @@ impl Ctx<'_> {
     pub fn db(&mut self) -> &mut Db {
         &mut self.shard.dbs[self.db]
     }
+
+    /// The live value of `key` for a read command, counted in INFO as a
+    /// keyspace hit or miss. Write paths use `db().get_mut` instead.
+    pub fn read(&mut self, key: &[u8]) -> Option<&crate::store::Value> {
+        let shard = &mut *self.shard;
+        let value = shard.dbs[self.db].value(key, self.now_ms);
+        if value.is_some() {
+            shard.stats.keyspace_hits += 1;
+        } else {
+            shard.stats.keyspace_misses += 1;
+        }
+        value
+    }
+
+    /// A pseudo-random number (SPOP, SRANDMEMBER, RANDOMKEY ...).
+    pub fn random(&mut self) -> u64 {
+        self.shard.random()
+    }
 }
 
 /// All commands of every family.

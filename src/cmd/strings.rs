@@ -52,8 +52,7 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let now = ctx.now_ms;
-    match ctx.db().value(&argv[1], now) {
+    match ctx.read(&argv[1]) {
         None => Reply::Nil,
         Some(Value::Str(s)) => Reply::bulk(s),
         Some(_) => Reply::error(errors::WRONGTYPE),
