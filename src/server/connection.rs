@@ -164,7 +164,8 @@ impl Connection {
                 // them, so resolve the queue first.
                 self.resolve().await;
                 let reply = crate::cmd::server::run(c, &mut self.session, &self.core, &argv).await;
-                reply.encode(&mut self.out, resp3);
+                // HELLO answers in the protocol it switches to.
+                reply.encode(&mut self.out, self.session.resp3);
                 return;
             }
             Ok(c) => {

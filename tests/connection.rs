@@ -1,0 +1,251 @@
+//! End-to-end: connection and server commands, configuration, start-up.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_same_as_redis, Server, Step::*};
+
+#[test]
+fn select_isolates_databases_on_every_shard() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["MSET", "a", "0", "b", "0", "c", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SELECT", "5"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["MGET", "a", "b", "c"]),
+        "*3\r\n$-1\r\n$-1\r\n$-1\r\n"
+    );
+    assert_eq!(c.cmd(&["MSET", "a", "5", "b", "5"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n");
+    assert_eq!(c.cmd(&["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":3\r\n");
+    assert_eq!(c.cmd(&["GET", "a"]), "$1\r\n0\r\n");
+}
+
+#[test]
+fn connection_commands_match_redis() {
+    assert_same_as_redis(
+        2,
+        &[
+            Exact(&["SELECT", "16"]),
+            Exact(&["SELECT", "-1"]),
+            Exact(&["SELECT", "x"]),
+            Exact(&["SELECT", "15"]),
+            Exact(&["ECHO"]),
+            Exact(&["AUTH", "x"]),
+            Exact(&["AUTH", "default", "x"]),
+            Exact(&["HELLO", "4"]),
+            Exact(&["HELLO", "x"]),
+            Exact(&["HELLO", "3", "BOGUS"]),
+            Exact(&["CLIENT", "GETNAME"]),
+            Exact(&["CLIENT", "SETNAME", "my-name"]),
+            Exact(&["CLIENT", "GETNAME"]),
+            Exact(&["CLIENT", "SETNAME", "a b"]),
+            Exact(&["CLIENT", "NOSUCH"]),
+            Exact(&["CONFIG", "GET", "maxmemory"]),
+            Exact(&["CONFIG", "GET", "databases"]),
+            Exact(&["CONFIG", "SET", "nosuch", "1"]),
+            Exact(&["CONFIG", "NOSUCH"]),
+            Exact(&["COMMAND", "NOSUCH"]),
+            Exact(&["RESET"]),
+            Exact(&["QUIT"]),
+        ],
+    );
+}
+
+#[test]
+fn hello_switches_protocol_and_reset_restores_it() {
+    let s = Server::shardis(2, &[]);
+    let mut c = s.client();
+    let hello = c.cmd(&["HELLO", "3", "SETNAME", "conn1"]);
+    assert!(
+        hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+        "{hello}"
+    );
+    assert!(hello.contains("$5\r\nproto\r\n:3\r\n"));
+    assert_eq!(c.cmd(&["GET", "missing"]), "_\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), "$5\r\nconn1\r\n");
+    assert_eq!(c.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(c.cmd(&["GET", "missing"]), "$-1\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), "$-1\r\n");
+}
+
+#[test]
+fn hello_auth_and_noauth() {
+    let s = Server::shardis(1, &["--requirepass", "pw"]);
+    let mut c = s.client();
+    assert!(c
+        .cmd(&["HELLO", "3"])
+        .starts_with("-NOAUTH HELLO must be called"));
+    assert_eq!(c.cmd(&["PING"]), "-NOAUTH Authentication required.\r\n");
+    assert!(c
+        .cmd(&["HELLO", "2", "AUTH", "default", "pw"])
+        .starts_with("*14\r\n"));
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    // Unauthenticated clients get Redis's tighter frame limits.
+    let mut d = s.client();
+    d.send_raw(b"*20\r\n");
+    assert_eq!(
+        d.read_reply(),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    assert!(d.is_closed());
+}
+
+#[test]
+fn client_list_id_and_kill() {
+    let s = Server::shardis(2, &[]);
+    let mut a = s.client();
+    let mut b = s.client();
+    let id_b = b.cmd(&["CLIENT", "ID"]);
+    let id_b = id_b.trim_start_matches(':').trim();
+    assert_eq!(b.cmd(&["CLIENT", "SETNAME", "victim"]), "+OK\r\n");
+    let list = a.cmd(&["CLIENT", "LIST"]);
+    assert!(list.contains(&format!("id={id_b} ")), "{list}");
+    assert!(list.contains("name=victim "), "{list}");
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", id_b]), ":1\r\n");
+    assert!(b.is_closed());
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", id_b]), ":0\r\n");
+}
+
+#[test]
+fn config_get_set_and_aliases() {
+    let s = Server::shardis(2, &["--busy-reply-threshold", "1234"]);
+    let mut c = s.client();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "lua-time-limit"]),
+        "*2\r\n$14\r\nlua-time-limit\r\n$4\r\n1234\r\n"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "busy-reply-threshold"]),
+        "*2\r\n$20\r\nbusy-reply-threshold\r\n$2\r\n50\r\n"
+    );
+    assert!(c
+        .cmd(&["CONFIG", "SET", "port", "1"])
+        .contains("can't set immutable config"));
+    // A failed multi-set changes nothing.
+    assert!(c
+        .cmd(&["CONFIG", "SET", "hz", "20", "maxclients", "x"])
+        .starts_with("-ERR CONFIG SET failed"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "hz"]),
+        "*2\r\n$2\r\nhz\r\n$2\r\n10\r\n"
+    );
+}
+
+#[test]
+fn config_file_and_flag_precedence() {
+    let dir = std::env::temp_dir().join(format!("shardis-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("test.conf");
+    std::fs::write(&path, "# test\nhz 25\nmaxclients 77\n").unwrap();
+    let s = Server::shardis(
+        1,
+        &["--config", path.to_str().unwrap(), "--maxclients", "88"],
+    );
+    let mut c = s.client();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "hz"]),
+        "*2\r\n$2\r\nhz\r\n$2\r\n25\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxclients"]),
+        "*2\r\n$10\r\nmaxclients\r\n$2\r\n88\r\n"
+    );
+}
+
+#[test]
+fn start_failures_are_one_clear_line() {
+    let s = Server::shardis(1, &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--port", &s.port.to_string(), "--shards", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("address already in use"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--cores", "0-x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cores"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--hz", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--hz"));
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut s = Server::shardis(2, &[]);
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    // SAFETY-free: kill(2) via the command line tool.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(c.is_closed());
+    let exit = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(exit.success());
+}
+
+#[test]
+fn info_reports_sections_and_shards() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    c.cmd(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]);
+    c.cmd(&["SET", "e", "5", "EX", "100"]);
+    let info = c.cmd(&["INFO"]);
+    for field in [
+        "redis_version:",
+        "connected_clients:",
+        "used_memory:",
+        "total_commands_processed:",
+        "shard2:core=",
+    ] {
+        assert!(info.contains(field), "INFO lacks {field}: {info}");
+    }
+    assert!(info.contains("db0:keys=5,expires=1"), "{info}");
+    let only = c.cmd(&["INFO", "keyspace"]);
+    assert!(
+        only.contains("# Keyspace") && !only.contains("# Server"),
+        "{only}"
+    );
+}
+
+#[test]
+fn command_count_info_and_getkeys() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    assert!(c.cmd(&["COMMAND", "COUNT"]).starts_with(':'));
+    let info = c.cmd(&["COMMAND", "INFO", "get"]);
+    assert!(
+        info.starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n"),
+        "{info}"
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+}
+
+#[test]
+fn maxclients_rejects_extra_connections() {
+    let s = Server::shardis(1, &["--maxclients", "2"]);
+    let mut a = s.client();
+    let mut b = s.client();
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
+    let mut c = s.client();
+    assert_eq!(c.read_reply(), "-ERR max number of clients reached\r\n");
+}
