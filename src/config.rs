@@ -284,8 +284,9 @@ impl Config {
             let err = |why: &str| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
             };
-            let p = find(name)
-                .ok_or_else(|| err("Unknown option or number of arguments for CONFIG SET"))?;
+            let p = find(name).ok_or_else(|| {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            })?;
             if !p.mutable {
                 return Err(err("can't set immutable config"));
             }

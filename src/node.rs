@@ -122,8 +122,13 @@ impl Node {
         self.lock_clients().remove(&id);
     }
 
+    /// Live (not killed) clients.
     pub fn clients(&self) -> Vec<Arc<ClientInfo>> {
-        self.lock_clients().values().cloned().collect()
+        self.lock_clients()
+            .values()
+            .filter(|c| !c.killed.load(Ordering::Relaxed))
+            .cloned()
+            .collect()
     }
 
     /// Kills the clients `pred` selects: marks them and shuts their sockets
@@ -131,7 +136,12 @@ impl Node {
     pub fn kill_clients(&self, mut pred: impl FnMut(&ClientInfo) -> bool) -> usize {
         let clients = self.lock_clients();
         let mut n = 0;
-        for c in clients.values().filter(|c| pred(c)) {
+        // A killed client stays registered until its task sees the closed
+        // socket; it must not be found (or counted) a second time.
+        for c in clients
+            .values()
+            .filter(|c| !c.killed.load(Ordering::Relaxed) && pred(c))
+        {
             c.killed.store(true, Ordering::Relaxed);
             // SAFETY-free: shutdown(2) on a descriptor that the registry
             // guarantees is still open (unregister happens before close).
