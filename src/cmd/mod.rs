@@ -188,7 +188,7 @@ impl Ctx<'_> {
 
     /// The live value of `key` for a read command, counted in INFO as a
     /// keyspace hit or miss. Write paths use `db().get_mut` instead.
-    pub fn read(&mut self, key: &[u8]) -> Option<&crate::store::Value> {
+    pub fn read(&mut self, key: &[u8]) -> Option<crate::store::ValueRef<'_>> {
         let shard = &mut *self.shard;
         let value = shard.dbs[self.db].value(key, self.now_ms);
         if value.is_some() {

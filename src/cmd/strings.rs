@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{errors, Command, Ctx, Gather, Keys, Route};
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 
 const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
     Command {
@@ -54,7 +54,7 @@ pub static COMMANDS: &[Command] = &[
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     match ctx.read(&argv[1]) {
         None => Reply::Nil,
-        Some(Value::Str(s)) => Reply::bulk(s),
+        Some(ValueRef::Str(s)) => Reply::bulk(s),
         Some(_) => Reply::error(errors::WRONGTYPE),
     }
 }
@@ -74,7 +74,7 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
         argv[1..]
             .iter()
             .map(|k| match db.value(k, now) {
-                Some(Value::Str(s)) => Reply::bulk(s),
+                Some(ValueRef::Str(s)) => Reply::bulk(s),
                 _ => Reply::Nil,
             })
             .collect(),

@@ -11,24 +11,10 @@ use std::ops::Range;
 use hashbrown::hash_table::Entry as TableEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::value::Value;
+use super::entry::Entry;
+use super::value::{Value, ValueRef};
 use crate::util::glob::glob_match;
 use crate::util::slot::key_hash_slot;
-
-/// A key, its value and its expiry.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub key: Box<[u8]>,
-    pub value: Value,
-    /// Unix time in ms at which the key expires; 0 when it does not.
-    pub expires_at_ms: u64,
-}
-
-impl Entry {
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expires_at_ms != 0 && self.expires_at_ms <= now_ms
-    }
-}
 
 pub struct Db {
     /// The shard's slots, in order; empty until the first key arrives.
@@ -101,22 +87,23 @@ impl Db {
         }
         let (t, hash) = self.locate(key);
         let expired = self.tables[t]
-            .find(hash, |e| *e.key == *key)?
+            .find(hash, |e| e.key() == key)?
             .is_expired(now_ms);
         if expired {
             self.remove(key);
             return None;
         }
-        self.tables[t].find_mut(hash, |e| *e.key == *key)
+        self.tables[t].find_mut(hash, |e| e.key() == key)
     }
 
     /// Live value of `key`, if any.
-    pub fn value(&mut self, key: &[u8], now_ms: u64) -> Option<&Value> {
-        self.get(key, now_ms).map(|e| &e.value)
+    pub fn value(&mut self, key: &[u8], now_ms: u64) -> Option<ValueRef<'_>> {
+        self.get(key, now_ms).map(|e| e.value())
     }
 
+    /// Live value of `key` for changing in place (write paths only).
     pub fn value_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
-        self.get_mut(key, now_ms).map(|e| &mut e.value)
+        self.get_mut(key, now_ms).map(|e| e.value_mut())
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
@@ -135,21 +122,16 @@ impl Db {
         }
         let (t, hash) = self.locate(key);
         let hasher = &self.hasher;
-        match self.tables[t].entry(hash, |e| *e.key == *key, |e| hasher.hash_one(&e.key)) {
+        match self.tables[t].entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
             TableEntry::Occupied(mut o) => {
                 let e = o.get_mut();
-                if e.expires_at_ms != 0 {
+                if e.expires_at_ms() != 0 {
                     self.volatile -= 1;
                 }
-                e.value = value;
-                e.expires_at_ms = expires_at_ms;
+                *e = Entry::new(key, value, expires_at_ms);
             }
             TableEntry::Vacant(v) => {
-                v.insert(Entry {
-                    key: Box::from(key),
-                    value,
-                    expires_at_ms,
-                });
+                v.insert(Entry::new(key, value, expires_at_ms));
                 self.keys += 1;
             }
         }
@@ -165,7 +147,7 @@ impl Db {
         }
         let (t, hash) = self.locate(key);
         let entry = self.tables[t]
-            .find_entry(hash, |e| *e.key == *key)
+            .find_entry(hash, |e| e.key() == key)
             .ok()?
             .remove()
             .0;
@@ -181,7 +163,7 @@ impl Db {
 
     fn account_removed(&mut self, entry: &Entry) {
         self.keys -= 1;
-        if entry.expires_at_ms != 0 {
+        if entry.expires_at_ms() != 0 {
             self.volatile -= 1;
         }
     }
@@ -191,8 +173,8 @@ impl Db {
         let Some(entry) = self.get_mut(key, now_ms) else {
             return false;
         };
-        let was_volatile = entry.expires_at_ms != 0;
-        entry.expires_at_ms = expires_at_ms;
+        let was_volatile = entry.expires_at_ms() != 0;
+        entry.set_expires_at_ms(expires_at_ms);
         match (was_volatile, expires_at_ms != 0) {
             (false, true) => self.volatile += 1,
             (true, false) => self.volatile -= 1,
@@ -213,8 +195,8 @@ impl Db {
         let mut out = Vec::new();
         for table in &self.tables {
             for e in table.iter() {
-                if !e.is_expired(now_ms) && pattern.is_none_or(|p| glob_match(p, &e.key, false)) {
-                    out.push(e.key.clone());
+                if !e.is_expired(now_ms) && pattern.is_none_or(|p| glob_match(p, e.key(), false)) {
+                    out.push(Box::from(e.key()));
                 }
             }
         }
@@ -240,7 +222,7 @@ impl Db {
                 for e in table.iter() {
                     examined += 1;
                     if !e.is_expired(now_ms) && accept(e) {
-                        out.push(e.key.clone());
+                        out.push(Box::from(e.key()));
                     }
                 }
             }
@@ -270,10 +252,10 @@ impl Db {
             let table = self.tables.iter().filter(|t| !t.is_empty()).nth(pick)?;
             let i = (rand() % table.len() as u64) as usize;
             let entry = table.iter().nth(i)?;
+            let key: Box<[u8]> = Box::from(entry.key());
             if !entry.is_expired(now_ms) {
-                return Some(entry.key.clone());
+                return Some(key);
             }
-            let key = entry.key.clone();
             self.remove(&key);
         }
         None

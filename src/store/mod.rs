@@ -1,9 +1,11 @@
 //! The keyspace of one shard: databases, values and expiry.
 
 pub mod db;
+pub mod entry;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry};
-pub use value::Value;
+pub use db::Db;
+pub use entry::Entry;
+pub use value::{Value, ValueRef};
 pub use zset::ZSet;

@@ -1,4 +1,6 @@
-//! The value types a key can hold.
+//! The value types a key can hold: owned ([`Value`]) and borrowed
+//! ([`ValueRef`], what reads see; plain strings are stored inline in the
+//! entry, so a read borrows bytes rather than a `Value`).
 
 use std::collections::VecDeque;
 
@@ -6,36 +8,60 @@ use hashbrown::{HashMap, HashSet};
 
 use super::zset::ZSet;
 
-/// A key's value. Aggregates are boxed so an entry stays small.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Vec<u8>),
-    Hash(Box<HashMap<Box<[u8]>, Vec<u8>>>),
-    List(Box<VecDeque<Vec<u8>>>),
-    Set(Box<HashSet<Box<[u8]>>>),
-    ZSet(Box<ZSet>),
+    Hash(HashMap<Box<[u8]>, Vec<u8>>),
+    List(VecDeque<Vec<u8>>),
+    Set(HashSet<Box<[u8]>>),
+    ZSet(ZSet),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    Str(&'a [u8]),
+    Hash(&'a HashMap<Box<[u8]>, Vec<u8>>),
+    List(&'a VecDeque<Vec<u8>>),
+    Set(&'a HashSet<Box<[u8]>>),
+    ZSet(&'a ZSet),
 }
 
 impl Value {
-    /// The name TYPE reports.
-    pub fn type_name(&self) -> &'static str {
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Str(_) => "string",
-            Value::Hash(_) => "hash",
-            Value::List(_) => "list",
-            Value::Set(_) => "set",
-            Value::ZSet(_) => "zset",
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Hash(h) => ValueRef::Hash(h),
+            Value::List(l) => ValueRef::List(l),
+            Value::Set(s) => ValueRef::Set(s),
+            Value::ZSet(z) => ValueRef::ZSet(z),
         }
     }
 
-    /// Heap bytes held, an estimate for MEMORY USAGE and INFO.
-    pub fn heap_bytes(&self) -> usize {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        self.as_value_ref().type_name()
+    }
+}
+
+impl ValueRef<'_> {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(s) => s.capacity(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.capacity() + 48).sum(),
-            Value::List(l) => l.iter().map(|v| v.capacity() + 24).sum(),
-            Value::Set(s) => s.iter().map(|m| m.len() + 24).sum(),
-            Value::ZSet(z) => z.len() * 64,
+            ValueRef::Str(_) => "string",
+            ValueRef::Hash(_) => "hash",
+            ValueRef::List(_) => "list",
+            ValueRef::Set(_) => "set",
+            ValueRef::ZSet(_) => "zset",
+        }
+    }
+
+    pub fn to_owned_value(&self) -> Value {
+        match *self {
+            ValueRef::Str(s) => Value::Str(s.to_vec()),
+            ValueRef::Hash(h) => Value::Hash(h.clone()),
+            ValueRef::List(l) => Value::List(l.clone()),
+            ValueRef::Set(s) => Value::Set(s.clone()),
+            ValueRef::ZSet(z) => Value::ZSet(z.clone()),
         }
     }
 }

@@ -23,7 +23,7 @@ impl Ord for Score {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ZSet {
     pub scores: HashMap<Box<[u8]>, f64>,
     pub ordered: BTreeSet<(Score, Box<[u8]>)>,
