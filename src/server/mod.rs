@@ -30,6 +30,12 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         node.config.int(P::Port)
     );
     check_port_free(&addr)?;
+    // Creating one io_uring executor here turns a missing io_uring or a low
+    // locked-memory limit into one clear error before any thread starts.
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .make()
+        .map(drop)
+        .map_err(|e| explain_executor_error(&e.to_string()))?;
     let ends = mesh::build(node.shards());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -59,7 +65,10 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
                 node.begin_shutdown();
                 return Err(e);
             }
-            Err(_) => return Err("a shard failed to start".into()),
+            Err(_) => {
+                node.begin_shutdown();
+                return Err("a shard executor failed to start (see the error above)".into());
+            }
         }
     }
     println!(
@@ -100,7 +109,8 @@ fn check_port_free(addr: &str) -> Result<(), String> {
 }
 
 fn explain_executor_error(e: &str) -> String {
-    if e.contains("memlock")
+    let lower = e.to_ascii_lowercase();
+    if lower.contains("memlock")
         || e.contains("locked")
         || e.contains("ENOMEM")
         || e.contains("Cannot allocate memory")
@@ -143,6 +153,8 @@ async fn shard_main(
     }
     glommio::spawn_local(expire_loop(core.clone())).detach();
     let _ = ready.send(Ok(id));
+    // Dropped now, so start-up sees a disconnect if another shard fails.
+    drop(ready);
     accept_loop(core, listener).await;
 }
 
