@@ -1,30 +1,59 @@
-//! String commands: GET SET and friends.
+//! String commands: GET SET GETEX INCR APPEND SETRANGE MGET MSET and friends,
+//! with Redis 7.0's option grammar, error texts and expiry rules.
+//!
+//! Expiry deadlines are absolute Unix times in ms (`Entry::expires_at_ms`,
+//! 0 for none); relative ones (EX, PX) are taken from `ctx.now_ms`.
 
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{errors, Command, Ctx, Gather, Keys, Route};
+use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
+use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
+use crate::util::numbers::{format_double_human, parse_f64, parse_i64};
 
-const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Some(run),
-    }
+/// Shard-side code of this file: `?` on argument and type errors.
+type CmdResult = Result<Reply, Reply>;
+
+/// A single-key command whose key is `argv[1]`.
+macro_rules! keyed {
+    ($name:literal, $arity:expr, $flags:expr, $run:ident) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: Keys::Range {
+                first: 1,
+                last: 1,
+                step: 1,
+            },
+            route: Route::Keyed,
+            run: Some(|ctx, argv| reply($run(ctx, argv))),
+        }
+    };
 }
 
+/// Flags and arities as Redis 7.0's COMMAND INFO reports them.
 pub static COMMANDS: &[Command] = &[
-    keyed("get", 2, READONLY | FAST, get),
-    keyed("set", -3, WRITE | DENYOOM, set),
+    keyed!("get", 2, READONLY | FAST, get),
+    keyed!("set", -3, WRITE | DENYOOM, set),
+    keyed!("setnx", 3, WRITE | DENYOOM | FAST, setnx),
+    keyed!("setex", 4, WRITE | DENYOOM, setex),
+    keyed!("psetex", 4, WRITE | DENYOOM, psetex),
+    keyed!("getset", 3, WRITE | DENYOOM | FAST, getset),
+    keyed!("getdel", 2, WRITE | FAST, getdel),
+    keyed!("getex", -2, WRITE | FAST, getex),
+    keyed!("incr", 2, WRITE | DENYOOM | FAST, incr),
+    keyed!("decr", 2, WRITE | DENYOOM | FAST, decr),
+    keyed!("incrby", 3, WRITE | DENYOOM | FAST, incrby),
+    keyed!("decrby", 3, WRITE | DENYOOM | FAST, decrby),
+    keyed!("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat),
+    keyed!("append", 3, WRITE | DENYOOM | FAST, append),
+    keyed!("strlen", 2, READONLY | FAST, strlen),
+    keyed!("getrange", 4, READONLY, getrange),
+    keyed!("substr", 4, READONLY, getrange),
+    keyed!("setrange", 4, WRITE | DENYOOM, setrange),
     Command {
         name: "mget",
         arity: -2,
@@ -49,31 +78,499 @@ pub static COMMANDS: &[Command] = &[
         route: Route::Fanout(Gather::AllOk),
         run: Some(mset),
     },
+    // All-or-nothing, so it cannot be split: one shard or CROSSSLOT.
+    Command {
+        name: "msetnx",
+        arity: -3,
+        flags: WRITE | DENYOOM,
+        keys: Keys::Range {
+            first: 1,
+            last: -1,
+            step: 2,
+        },
+        route: Route::Keyed,
+        run: Some(|ctx, argv| reply(msetnx(ctx, argv))),
+    },
 ];
 
-fn get(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    match ctx.read(&argv[1]) {
-        None => Reply::Nil,
-        Some(ValueRef::Str(s)) => Reply::bulk(s),
-        Some(_) => Reply::error(errors::WRONGTYPE),
+const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
+/// Redis parses long doubles through a buffer of this size (`string2ld`):
+/// longer texts are not valid floats.
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+// ---- Helpers ----
+
+/// The string at `key` for a read command (counted as a keyspace hit or
+/// miss); `None` when absent, WRONGTYPE when it holds another type.
+fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
+    match ctx.read(key) {
+        None => Ok(None),
+        Some(ValueRef::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
     }
 }
 
-fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    if argv.len() != 3 {
-        return Reply::error(errors::SYNTAX);
-    }
-    ctx.db().set(&argv[1], Value::Str(argv[2].to_vec()));
-    Reply::ok()
-}
-
-fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+/// The string at `key` on a write path (its expiry is left alone).
+fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Vec<u8>>, Reply> {
     let now = ctx.now_ms;
-    let db = ctx.db();
+    match ctx.db().value_mut(key, now) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+    }
+}
+
+/// The string at `key` before a write that replaces it whole (INCR...):
+/// not counted as a keyspace hit or miss.
+fn peek_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
+    let now = ctx.now_ms;
+    match ctx.db().value(key, now) {
+        None => Ok(None),
+        Some(ValueRef::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+    }
+}
+
+/// Replaces the string at an existing `key`, keeping its expiry. The new
+/// value is stored inline (a counter stays one allocation).
+fn replace_str(ctx: &mut Ctx, key: &[u8], new: Vec<u8>) {
+    let now = ctx.now_ms;
+    if let Some(entry) = ctx.db().get_mut(key, now) {
+        entry.set_value(Value::Str(new));
+    }
+}
+
+/// Redis's `checkStringLength`: a string may not grow past the bulk limit.
+fn check_length(len: usize, added: usize) -> Result<usize, Reply> {
+    len.checked_add(added)
+        .filter(|&total| total <= MAX_STRING_BYTES)
+        .ok_or_else(|| Reply::error(errors::STRING_TOO_LONG))
+}
+
+fn invalid_expire(cmd: &str) -> Reply {
+    Reply::error(errors::INVALID_EXPIRE.replace("{}", cmd))
+}
+
+/// Does option `arg` spell `keyword`? Redis compares options as C strings,
+/// so anything after a NUL byte is ignored (`"NX\0junk"` is NX).
+fn opt_is(arg: &[u8], keyword: &str) -> bool {
+    let c_str = arg.split(|&b| b == 0).next().unwrap_or(arg);
+    is(c_str, keyword)
+}
+
+// ---- SET / GETEX options ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpireKind {
+    /// Seconds from now.
+    Ex,
+    /// Milliseconds from now.
+    Px,
+    /// Unix time in seconds.
+    Exat,
+    /// Unix time in milliseconds.
+    Pxat,
+}
+
+/// An expiry option and its (not yet parsed) argument.
+#[derive(Debug, Clone, Copy)]
+struct Expire<'a> {
+    kind: ExpireKind,
+    arg: &'a [u8],
+}
+
+impl Expire<'_> {
+    /// The absolute deadline in ms, as Redis's `getExpireMillisecondsOrReply`:
+    /// the time must be positive and the deadline must not overflow.
+    fn deadline_ms(&self, now_ms: u64, cmd: &str) -> Result<u64, Reply> {
+        let n = int_arg(self.arg)?;
+        let seconds = matches!(self.kind, ExpireKind::Ex | ExpireKind::Exat);
+        let relative = matches!(self.kind, ExpireKind::Ex | ExpireKind::Px);
+        let ms = Some(n)
+            .filter(|&n| n > 0)
+            .and_then(|n| {
+                if seconds {
+                    n.checked_mul(1000)
+                } else {
+                    Some(n)
+                }
+            })
+            .and_then(|ms| {
+                if relative {
+                    ms.checked_add(i64::try_from(now_ms).ok()?)
+                } else {
+                    Some(ms)
+                }
+            });
+        // Positive by construction: a valid, non-zero deadline.
+        ms.and_then(|ms| u64::try_from(ms).ok())
+            .ok_or_else(|| invalid_expire(cmd))
+    }
+}
+
+/// Options of SET (`[NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL]`) and GETEX
+/// (`[EX|PX|EXAT|PXAT t|PERSIST]`).
+#[derive(Debug, Default)]
+struct Options<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<Expire<'a>>,
+}
+
+/// Redis's `parseExtendedStringArgumentsOrReply`, condition for condition:
+/// conflicting options are a syntax error, while repeating one is allowed
+/// (the last expiry time wins).
+fn parse_options(args: &[Bytes], for_set: bool) -> Result<Options<'_>, Reply> {
+    let mut o = Options::default();
+    let mut j = 0;
+    while let Some(opt) = args.get(j) {
+        let next = args.get(j + 1);
+        let expire_kind = [
+            ("ex", ExpireKind::Ex),
+            ("px", ExpireKind::Px),
+            ("exat", ExpireKind::Exat),
+            ("pxat", ExpireKind::Pxat),
+        ]
+        .into_iter()
+        .find(|(name, _)| opt_is(opt, name))
+        .map(|(_, kind)| kind);
+        if for_set && opt_is(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && opt_is(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && opt_is(opt, "get") {
+            o.get = true;
+        } else if for_set && opt_is(opt, "keepttl") && o.expire.is_none() {
+            o.keepttl = true;
+        } else if !for_set && opt_is(opt, "persist") && o.expire.is_none() {
+            o.persist = true;
+        } else if let (Some(kind), Some(arg)) = (expire_kind, next) {
+            if o.keepttl || o.persist || o.expire.is_some_and(|e| e.kind != kind) {
+                return Err(Reply::error(errors::SYNTAX));
+            }
+            o.expire = Some(Expire { kind, arg });
+            j += 1;
+        } else {
+            return Err(Reply::error(errors::SYNTAX));
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// Redis's `setGenericCommand`: SET and its variants. The expiry is checked
+/// first, then GET's old value is read, then NX/XX decide.
+fn set_generic(
+    ctx: &mut Ctx,
+    (key, value): (&[u8], &[u8]),
+    opts: &Options,
+    cmd: &str,
+    ok: Reply,
+    aborted: Reply,
+) -> CmdResult {
+    let now = ctx.now_ms;
+    let deadline = opts.expire.map(|e| e.deadline_ms(now, cmd)).transpose()?;
+    let old = if opts.get {
+        Some(read_str(ctx, key)?.map_or(Reply::Nil, Reply::bulk))
+    } else {
+        None
+    };
+    let old_expiry = ctx.db().get(key, now).map(|e| e.expires_at_ms());
+    let found = old_expiry.is_some();
+    if (opts.nx && found) || (opts.xx && !found) {
+        return Ok(old.unwrap_or(aborted));
+    }
+    let expires_at = match deadline {
+        Some(d) => d,
+        None if opts.keepttl => old_expiry.unwrap_or(0),
+        None => 0,
+    };
+    if expires_at != 0 && expires_at <= now {
+        // An absolute deadline already past: the key is gone at once.
+        ctx.db().remove(key);
+    } else {
+        ctx.db().insert(key, Value::Str(value.to_vec()), expires_at);
+    }
+    Ok(old.unwrap_or(ok))
+}
+
+// ---- Commands ----
+
+/// GET key
+fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk))
+}
+
+/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
+fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let opts = parse_options(&argv[3..], true)?;
+    set_generic(
+        ctx,
+        (&argv[1], &argv[2]),
+        &opts,
+        "set",
+        Reply::ok(),
+        Reply::Nil,
+    )
+}
+
+/// SETNX key value: 1 if set, 0 if the key existed.
+fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let opts = Options {
+        nx: true,
+        ..Options::default()
+    };
+    set_generic(
+        ctx,
+        (&argv[1], &argv[2]),
+        &opts,
+        "setnx",
+        Reply::Int(1),
+        Reply::Int(0),
+    )
+}
+
+/// SETEX key seconds value
+fn setex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    set_with_expire(ctx, argv, ExpireKind::Ex, "setex")
+}
+
+/// PSETEX key milliseconds value
+fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    set_with_expire(ctx, argv, ExpireKind::Px, "psetex")
+}
+
+fn set_with_expire(ctx: &mut Ctx, argv: &[Bytes], kind: ExpireKind, cmd: &str) -> CmdResult {
+    let opts = Options {
+        expire: Some(Expire {
+            kind,
+            arg: &argv[2],
+        }),
+        ..Options::default()
+    };
+    set_generic(
+        ctx,
+        (&argv[1], &argv[3]),
+        &opts,
+        cmd,
+        Reply::ok(),
+        Reply::Nil,
+    )
+}
+
+/// GETSET key value: the old value; the new one has no expiry.
+fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let old = read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk);
+    ctx.db().set(&argv[1], Value::Str(argv[2].to_vec()));
+    Ok(old)
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let Some(old) = read_str(ctx, &argv[1])?.map(Reply::bulk) else {
+        return Ok(Reply::Nil);
+    };
+    ctx.db().remove(&argv[1]);
+    Ok(old)
+}
+
+/// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
+///
+/// As in Redis, a missing key answers nil before the time is validated.
+fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let opts = parse_options(&argv[2..], false)?;
+    let key = &argv[1];
+    let Some(value) = read_str(ctx, key)?.map(Reply::bulk) else {
+        return Ok(Reply::Nil);
+    };
+    let now = ctx.now_ms;
+    match opts
+        .expire
+        .map(|e| e.deadline_ms(now, "getex"))
+        .transpose()?
+    {
+        // Only EXAT / PXAT can name a past time.
+        Some(deadline) if deadline <= now => {
+            ctx.db().remove(key);
+        }
+        Some(deadline) => {
+            ctx.db().set_expiry(key, deadline, now);
+        }
+        None if opts.persist => {
+            ctx.db().set_expiry(key, 0, now);
+        }
+        None => {}
+    }
+    Ok(value)
+}
+
+/// INCR key
+fn incr(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], 1)
+}
+
+/// DECR key
+fn decr(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], -1)
+}
+
+/// INCRBY key increment
+fn incrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let by = int_arg(&argv[2])?;
+    incr_by(ctx, &argv[1], by)
+}
+
+/// DECRBY key decrement
+fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let by = int_arg(&argv[2])?;
+    // -i64::MIN does not exist; Redis refuses it up front.
+    let by = by
+        .checked_neg()
+        .ok_or_else(|| Reply::error(DECREMENT_OVERFLOW))?;
+    incr_by(ctx, &argv[1], by)
+}
+
+/// Adds `by` to the integer at `key` (absent: 0), keeping its expiry. The
+/// stored text must be exactly what Redis's `string2ll` accepts.
+fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    if let Some(s) = peek_str(ctx, key)? {
+        let current = parse_i64(s).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
+        let new = current
+            .checked_add(by)
+            .ok_or_else(|| Reply::error(errors::OVERFLOW))?;
+        replace_str(ctx, key, new.to_string().into_bytes());
+        return Ok(Reply::Int(new));
+    }
+    ctx.db().set(key, Value::Str(by.to_string().into_bytes()));
+    Ok(Reply::Int(by))
+}
+
+/// INCRBYFLOAT key increment: the new value as a bulk string.
+fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (key, by) = (&argv[1], &argv[2]);
+    if let Some(s) = peek_str(ctx, key)? {
+        let new = incr_by_float(s, by)?;
+        let reply = Reply::bulk(&new);
+        replace_str(ctx, key, new);
+        return Ok(reply);
+    }
+    let new = incr_by_float(b"0", by)?;
+    let reply = Reply::bulk(&new);
+    ctx.db().set(key, Value::Str(new));
+    Ok(reply)
+}
+
+/// The text of `current + incr` as INCRBYFLOAT stores and returns it.
+///
+/// Redis computes in C `long double` and prints with `"%.17Lf"` minus
+/// trailing zeros; this uses `f64` and the shortest round-trip text, which
+/// agree for everyday values (10.5 + 0.1 = 10.6) but not all (Redis gives
+/// 1000 + 0.1 = 1000.09999999999999998, accepts 1e400 and hex, prints huge
+/// values in full). Kept as one function so an exact long double emulation
+/// can replace it.
+fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, Reply> {
+    let value = long_double_arg(current)?;
+    let incr = long_double_arg(incr)?;
+    let sum = value + incr;
+    if !sum.is_finite() {
+        return Err(Reply::error(errors::INCR_NAN_OR_INF));
+    }
+    Ok(format_double_human(sum).into_bytes())
+}
+
+/// Redis's `string2ld` limits: strtod syntax, and shorter than its buffer.
+fn long_double_arg(text: &[u8]) -> Result<f64, Reply> {
+    Some(text)
+        .filter(|t| t.len() < MAX_LONG_DOUBLE_CHARS)
+        .and_then(parse_f64)
+        .ok_or_else(|| Reply::error(errors::NOT_FLOAT))
+}
+
+/// APPEND key value: the new length; the expiry is kept.
+fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (key, tail) = (&argv[1], &argv[2]);
+    if let Some(s) = write_str(ctx, key)? {
+        check_length(s.len(), tail.len())?;
+        s.extend_from_slice(tail);
+        return Ok(Reply::Int(s.len() as i64));
+    }
+    ctx.db().set(key, Value::Str(tail.to_vec()));
+    Ok(Reply::Int(tail.len() as i64))
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        read_str(ctx, &argv[1])?.map_or(0, |s| s.len() as i64),
+    ))
+}
+
+/// GETRANGE key start end (and its old name SUBSTR): inclusive, negative
+/// indices count from the end, out-of-range ones are clamped.
+fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let start = int_arg(&argv[2])?;
+    let end = int_arg(&argv[3])?;
+    let s = read_str(ctx, &argv[1])?.unwrap_or_default();
+    Ok(match byte_range(s.len(), start, end) {
+        Some((from, to)) => Reply::bulk(&s[from..=to]),
+        None => Reply::bulk(b""),
+    })
+}
+
+/// `getrangeCommand`'s index arithmetic: the inclusive byte range, or None
+/// when it is empty.
+fn byte_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let len = i64::try_from(len).ok()?;
+    // A negative index plus a non-negative length cannot overflow.
+    let start = if start < 0 { start + len } else { start }.max(0);
+    let end = if end < 0 { end + len } else { end }.max(0).min(len - 1);
+    if len == 0 || start > end {
+        return None;
+    }
+    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
+}
+
+/// SETRANGE key offset value: overwrites from `offset`, zero-padding as
+/// needed; the new length. The expiry is kept.
+fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (key, value) = (&argv[1], &argv[3]);
+    let offset = int_arg(&argv[2])?;
+    let offset = usize::try_from(offset).map_err(|_| Reply::error(OFFSET_OUT_OF_RANGE))?;
+    if let Some(s) = write_str(ctx, key)? {
+        if value.is_empty() {
+            return Ok(Reply::Int(s.len() as i64));
+        }
+        let end = check_length(offset, value.len())?;
+        if s.len() < end {
+            s.resize(end, 0);
+        }
+        s[offset..end].copy_from_slice(value);
+        return Ok(Reply::Int(s.len() as i64));
+    }
+    // Setting nothing on a missing key creates nothing.
+    if value.is_empty() {
+        return Ok(Reply::Int(0));
+    }
+    let end = check_length(offset, value.len())?;
+    let mut s = vec![0; end];
+    s[offset..].copy_from_slice(value);
+    ctx.db().set(key, Value::Str(s));
+    Ok(Reply::Int(end as i64))
+}
+
+/// MGET key [key ...]: nil for missing keys and other types.
+fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     Reply::Array(
         argv[1..]
             .iter()
-            .map(|k| match db.value(k, now) {
+            .map(|k| match ctx.read(k) {
                 Some(ValueRef::Str(s)) => Reply::bulk(s),
                 _ => Reply::Nil,
             })
@@ -81,13 +578,188 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     )
 }
 
+/// MSET key value [key value ...]
 fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     if argv.len().is_multiple_of(2) {
         return Reply::error(errors::wrong_args("mset"));
     }
     let db = ctx.db();
-    for pair in argv[1..].chunks(2) {
+    for pair in argv[1..].chunks_exact(2) {
         db.set(&pair[0], Value::Str(pair[1].to_vec()));
     }
     Reply::ok()
+}
+
+/// MSETNX key value [key value ...]: 1 if all were set, 0 (and nothing
+/// set) if any key existed.
+fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(Reply::error(errors::wrong_args("msetnx")));
+    }
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    if argv[1..].iter().step_by(2).any(|k| db.contains(k, now)) {
+        return Ok(Reply::Int(0));
+    }
+    for pair in argv[1..].chunks_exact(2) {
+        db.set(&pair[0], Value::Str(pair[1].to_vec()));
+    }
+    Ok(Reply::Int(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn option_grammar() {
+        let ok = |v: &[&str], set| parse_options(&args(v), set).is_ok();
+        assert!(ok(&["nx", "get", "ex", "10"], true));
+        assert!(ok(&["ex", "10", "ex", "20"], true));
+        assert!(ok(&["keepttl", "keepttl", "xx"], true));
+        assert!(ok(&["NX\0junk"], true));
+        assert!(!ok(&["nx", "xx"], true));
+        assert!(!ok(&["ex", "10", "px", "10"], true));
+        assert!(!ok(&["keepttl", "exat", "1"], true));
+        assert!(!ok(&["ex"], true));
+        assert!(!ok(&["persist"], true));
+        assert!(ok(&["persist", "persist"], false));
+        assert!(!ok(&["persist", "ex", "1"], false));
+        assert!(!ok(&["nx"], false));
+        assert!(!ok(&["get"], false));
+        let argv = args(&["px", "5", "PX", "7"]);
+        let o = parse_options(&argv, true).unwrap();
+        let e = o.expire.unwrap();
+        assert_eq!((e.kind, e.arg), (ExpireKind::Px, &b"7"[..]));
+    }
+
+    #[test]
+    fn deadlines() {
+        let d = |kind, arg: &str| {
+            Expire {
+                kind,
+                arg: arg.as_bytes(),
+            }
+            .deadline_ms(1_000, "set")
+        };
+        assert_eq!(d(ExpireKind::Ex, "2"), Ok(3_000));
+        assert_eq!(d(ExpireKind::Px, "2"), Ok(1_002));
+        assert_eq!(d(ExpireKind::Exat, "2"), Ok(2_000));
+        assert_eq!(d(ExpireKind::Pxat, "2"), Ok(2));
+        assert_eq!(
+            d(ExpireKind::Pxat, &i64::MAX.to_string()),
+            Ok(i64::MAX as u64)
+        );
+        let invalid = Err(invalid_expire("set"));
+        assert_eq!(d(ExpireKind::Ex, "0"), invalid);
+        assert_eq!(d(ExpireKind::Pxat, "-1"), invalid);
+        assert_eq!(d(ExpireKind::Ex, "9223372036854776"), invalid);
+        assert_eq!(d(ExpireKind::Ex, "9223372036854775"), invalid);
+        assert_eq!(
+            d(ExpireKind::Exat, "9223372036854775"),
+            Ok(9_223_372_036_854_775_000)
+        );
+        assert_eq!(d(ExpireKind::Px, &i64::MAX.to_string()), invalid);
+        assert_eq!(
+            d(ExpireKind::Ex, "1.5"),
+            Err(Reply::error(errors::NOT_INTEGER))
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range(11, 0, -1), Some((0, 10)));
+        assert_eq!(byte_range(11, -3, -5), None);
+        assert_eq!(byte_range(11, 5, 3), None);
+        assert_eq!(byte_range(11, -100, -99), Some((0, 0)));
+        assert_eq!(byte_range(11, i64::MIN, i64::MAX), Some((0, 10)));
+        assert_eq!(byte_range(0, 0, -1), None);
+        assert_eq!(byte_range(0, 0, 0), None);
+        assert_eq!(byte_range(3, 5, 10), None);
+    }
+
+    #[test]
+    fn float_increments() {
+        let f = |a: &str, b: &str| incr_by_float(a.as_bytes(), b.as_bytes());
+        assert_eq!(f("10.5", "0.1"), Ok(b"10.6".to_vec()));
+        assert_eq!(f("3", "1.1"), Ok(b"4.1".to_vec()));
+        assert_eq!(f("1.5", "-1.5"), Ok(b"0".to_vec()));
+        assert_eq!(f("5.0e3", "0"), Ok(b"5000".to_vec()));
+        assert_eq!(f("1", "inf"), Err(Reply::error(errors::INCR_NAN_OR_INF)));
+        assert_eq!(f("1", "nan"), Err(Reply::error(errors::NOT_FLOAT)));
+        assert_eq!(f("", "1"), Err(Reply::error(errors::NOT_FLOAT)));
+        assert_eq!(f(" 1", "1"), Err(Reply::error(errors::NOT_FLOAT)));
+        let long = format!("1.{}", "0".repeat(MAX_LONG_DOUBLE_CHARS - 3));
+        assert_eq!(f(&long, "1"), Ok(b"2".to_vec()));
+        let too_long = format!("{long}0");
+        assert_eq!(f(&too_long, "1"), Err(Reply::error(errors::NOT_FLOAT)));
+    }
+
+    #[test]
+    fn other_types_are_wrongtype() {
+        let mut shard = crate::shard::ShardState::new(0, 0, 1);
+        let mut ctx = Ctx {
+            shard: &mut shard,
+            db: 0,
+            now_ms: 1_000,
+            resp3: false,
+        };
+        let list = Value::List(std::iter::once(b"a".to_vec()).collect());
+        ctx.db().set(b"l", list);
+        let wrongtype = Reply::error(errors::WRONGTYPE);
+        let calls: &[&[&str]] = &[
+            &["get", "l"],
+            &["set", "l", "v", "GET"],
+            &["set", "l", "v", "NX", "GET"],
+            &["getset", "l", "v"],
+            &["getdel", "l"],
+            &["getex", "l"],
+            &["getex", "l", "EX", "0"],
+            &["incr", "l"],
+            &["decr", "l"],
+            &["incrby", "l", "1"],
+            &["decrby", "l", "1"],
+            &["incrbyfloat", "l", "x"],
+            &["append", "l", "x"],
+            &["strlen", "l"],
+            &["getrange", "l", "0", "-1"],
+            &["substr", "l", "0", "-1"],
+            &["setrange", "l", "0", "x"],
+            &["setrange", "l", "0", ""],
+        ];
+        for call in calls {
+            let cmd = super::super::lookup(call[0].as_bytes()).unwrap();
+            let got = (cmd.run.unwrap())(&mut ctx, &args(call));
+            assert_eq!(got, wrongtype, "{call:?}");
+        }
+        // Argument errors come first where Redis checks them first.
+        let run = |ctx: &mut Ctx, call: &[&str]| {
+            let cmd = super::super::lookup(call[0].as_bytes()).unwrap();
+            (cmd.run.unwrap())(ctx, &args(call))
+        };
+        let not_int = Reply::error(errors::NOT_INTEGER);
+        assert_eq!(run(&mut ctx, &["incrby", "l", "x"]), not_int);
+        assert_eq!(run(&mut ctx, &["getrange", "l", "x", "1"]), not_int);
+        let decr_min = Reply::error(DECREMENT_OVERFLOW);
+        assert_eq!(
+            run(&mut ctx, &["decrby", "l", "-9223372036854775808"]),
+            decr_min
+        );
+        assert_eq!(
+            run(&mut ctx, &["setrange", "l", "-1", ""]),
+            Reply::error(OFFSET_OUT_OF_RANGE)
+        );
+        // Writes that do not look at the old value replace it.
+        assert_eq!(run(&mut ctx, &["setnx", "l", "v"]), Reply::Int(0));
+        assert_eq!(run(&mut ctx, &["msetnx", "l", "v"]), Reply::Int(0));
+        let mget = run(&mut ctx, &["mget", "l"]);
+        assert_eq!(mget, Reply::Array(vec![Reply::Nil]));
+        assert_eq!(run(&mut ctx, &["set", "l", "v", "NX"]), Reply::Nil);
+        assert_eq!(run(&mut ctx, &["set", "l", "v"]), Reply::ok());
+        assert_eq!(run(&mut ctx, &["get", "l"]), Reply::bulk(b"v"));
+    }
 }

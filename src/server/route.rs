@@ -68,9 +68,13 @@ fn fanout(cmd: &Command, argv: &[Bytes], gather: Gather, own: usize, shards: usi
         return Plan::One(own);
     };
     let first_shard = shard_of_key(&argv[first], shards);
-    if keys
-        .iter()
-        .all(|&i| shard_of_key(&argv[i], shards) == first_shard)
+    // A key without its value (MSET a 1 b) is an arity error: run the
+    // command whole on one shard so it refuses before any part writes.
+    let incomplete = !(argv.len() - first).is_multiple_of(step);
+    if incomplete
+        || keys
+            .iter()
+            .all(|&i| shard_of_key(&argv[i], shards) == first_shard)
     {
         return Plan::One(first_shard);
     }
