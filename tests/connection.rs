@@ -249,3 +249,24 @@ fn maxclients_rejects_extra_connections() {
     let mut c = s.client();
     assert_eq!(c.read_reply(), "-ERR max number of clients reached\r\n");
 }
+
+#[test]
+fn config_resetstat_zeroes_counters_on_every_shard() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    for i in 0..30 {
+        c.cmd(&["GET", &format!("k{i}")]);
+    }
+    let stat = |c: &mut common::Raw, name: &str| -> u64 {
+        let info = c.cmd(&["INFO", "stats"]);
+        let line = info
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {info}"));
+        line[name.len() + 1..].trim().parse().unwrap()
+    };
+    assert_eq!(stat(&mut c, "keyspace_misses"), 30);
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    assert_eq!(stat(&mut c, "keyspace_misses"), 0);
+    assert!(stat(&mut c, "total_commands_processed") < 5);
+}

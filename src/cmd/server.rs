@@ -44,6 +44,7 @@ pub static COMMANDS: &[Command] = &[
 pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
     match c.name {
         "info" => info(core, argv).await,
+        "config" if is(&argv[1], "resetstat") && argv.len() == 2 => reset_stats(core).await,
         "config" => config(s, core, argv),
         "command" => command(argv),
         "time" => {
@@ -87,6 +88,39 @@ pub async fn reports(core: &Core) -> Vec<ShardReport> {
     }
     all.sort_by_key(|r| r.id);
     all
+}
+
+/// CONFIG RESETSTAT: zeroes the node's and every shard's counters.
+async fn reset_stats(core: &Core) -> Reply {
+    let mut waiting = Vec::new();
+    for shard in 0..core.node.shards() {
+        if shard == core.shard_id {
+            core.state.borrow_mut().stats = Default::default();
+            continue;
+        }
+        let (tx, rx) = oneshot::channel();
+        if core
+            .senders
+            .send(shard, Request::ResetStats { reply: tx })
+            .await
+            .is_ok()
+        {
+            waiting.push(rx);
+        }
+    }
+    for rx in waiting {
+        let _ = rx.await;
+    }
+    let s = &core.node.stats;
+    for counter in [
+        &s.connections_received,
+        &s.rejected_connections,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+    ] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    Reply::ok()
 }
 
 async fn info(core: &Core, argv: &[Bytes]) -> Reply {
@@ -235,8 +269,6 @@ fn config(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
             Ok(()) => Reply::ok(),
             Err(e) => Reply::error(e),
         }
-    } else if is(sub, "resetstat") && argv.len() == 2 {
-        Reply::ok()
     } else if is(sub, "rewrite") && argv.len() == 2 {
         Reply::error("ERR The server is running without a config file")
     } else if is(sub, "help") && argv.len() == 2 {

@@ -172,6 +172,10 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
             Request::Report { reply } => {
                 let _ = reply.send(core.state.borrow().report());
             }
+            Request::ResetStats { reply } => {
+                core.state.borrow_mut().stats = Default::default();
+                let _ = reply.send(());
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum Request {
     },
     /// A statistics snapshot for INFO.
     Report { reply: oneshot::Sender<ShardReport> },
+    /// CONFIG RESETSTAT: zero the shard's counters.
+    ResetStats { reply: oneshot::Sender<()> },
 }
 
 /// One shard's ends of the mesh, before its executor connects them.
