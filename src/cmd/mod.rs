@@ -138,22 +138,30 @@ impl Command {
         }
     }
 
-    /// Indices of the key arguments in `argv`. Malformed key counts yield
-    /// what can be found; the command itself reports the error.
-    pub fn key_indices(&self, argv: &[Bytes]) -> Vec<usize> {
+    /// Indices of the key arguments in `argv`, without allocating.
+    /// Malformed key counts yield what can be found; the command itself
+    /// reports the error.
+    pub fn key_positions(&self, argv: &[Bytes]) -> KeyPositions {
+        let none = KeyPositions {
+            dest: None,
+            next: 0,
+            end: 0,
+            step: 1,
+        };
         match self.keys {
-            Keys::None => Vec::new(),
+            Keys::None => none,
             Keys::Range { first, last, step } => {
-                let last = if last < 0 {
-                    argv.len() as i64 + last as i64
+                let end = if last < 0 {
+                    (argv.len() as i64 + last as i64 + 1).max(0) as usize
                 } else {
-                    last as i64
+                    (last as usize + 1).min(argv.len())
                 };
-                let last = last.min(argv.len() as i64 - 1);
-                (first..)
-                    .step_by(step.max(1))
-                    .take_while(|&i| (i as i64) <= last)
-                    .collect()
+                KeyPositions {
+                    dest: None,
+                    next: first,
+                    end,
+                    step: step.max(1),
+                }
             }
             Keys::Numkeys { count_at, dest } => {
                 let n = argv
@@ -162,12 +170,42 @@ impl Command {
                     .filter(|n| *n > 0)
                     .unwrap_or(0) as usize;
                 let first = count_at + 1;
-                let end = first.saturating_add(n).min(argv.len());
-                let mut keys: Vec<usize> = if dest { vec![1] } else { Vec::new() };
-                keys.extend(first..end);
-                keys
+                KeyPositions {
+                    dest: (dest && argv.len() > 1).then_some(1),
+                    next: first,
+                    end: first.saturating_add(n).min(argv.len()),
+                    step: 1,
+                }
             }
         }
+    }
+
+    /// [`Self::key_positions`] collected.
+    pub fn key_indices(&self, argv: &[Bytes]) -> Vec<usize> {
+        self.key_positions(argv).collect()
+    }
+}
+
+/// Iterator over a command's key positions.
+pub struct KeyPositions {
+    dest: Option<usize>,
+    next: usize,
+    end: usize,
+    step: usize,
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if let Some(d) = self.dest.take() {
+            return Some(d);
+        }
+        (self.next < self.end).then(|| {
+            let i = self.next;
+            self.next += self.step;
+            i
+        })
     }
 }
 

@@ -47,7 +47,7 @@ pub fn plan(cmd: &'static Command, argv: &[Bytes], own: usize, shards: usize) ->
 
 fn keyed(cmd: &Command, argv: &[Bytes], own: usize, shards: usize) -> Plan {
     let mut target = None;
-    for i in cmd.key_indices(argv) {
+    for i in cmd.key_positions(argv) {
         let shard = shard_of_key(&argv[i], shards);
         match target {
             None => target = Some(shard),
