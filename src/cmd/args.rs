@@ -125,3 +125,53 @@ pub fn too_many_repeats() -> Reply {
         "ERR value is out of range, a negative count may ask for at most {MAX_RANDOM_REPEATS} elements"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursors_follow_strtoul() {
+        for ok in ["0", "00", "+5", "-1", "", "18446744073709551615", "7\0junk"] {
+            assert!(scan_cursor(ok.as_bytes()).is_ok(), "{ok:?}");
+        }
+        assert_eq!(scan_cursor(b"-1"), Ok(u64::MAX));
+        for bad in [
+            " 0",
+            "0 ",
+            "-",
+            "+",
+            "x",
+            "1.5",
+            "0x10",
+            "18446744073709551616",
+        ] {
+            assert!(scan_cursor(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scan_options_in_any_order() {
+        let args = |a: &[&str]| {
+            a.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(scan_options(&args(&[])), Ok(None));
+        let a = args(&["COUNT", "5", "match", "a*", "MATCH", "b*"]);
+        assert_eq!(scan_options(&a), Ok(Some(&b"b*"[..])));
+        assert_eq!(scan_options(&args(&["MATCH", "*"])), Ok(None));
+        for bad in [
+            &["COUNT"][..],
+            &["COUNT", "0"],
+            &["MATCH"],
+            &["TYPE", "set"],
+        ] {
+            assert_eq!(scan_options(&args(bad)), Err(Reply::error(errors::SYNTAX)));
+        }
+        assert_eq!(
+            scan_options(&args(&["COUNT", "x"])),
+            Err(Reply::error(errors::NOT_INTEGER))
+        );
+    }
+}
