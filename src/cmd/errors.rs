@@ -24,6 +24,9 @@ pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
 pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
+/// A count of SRANDMEMBER / HRANDFIELD / ZRANDMEMBER outside -LONG_MAX..=LONG_MAX.
+pub const RANDOM_COUNT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 /// `ERR wrong number of arguments for 'get' command`
 pub fn wrong_args(name: &str) -> String {

@@ -1,5 +1,358 @@
-//! Hashes commands.
+//! Hash commands: HSET HGET HDEL HGETALL HINCRBY HSCAN HRANDFIELD ...
+//!
+//! HGETALL is a RESP3 map, as in Redis 7; HRANDFIELD ... WITHVALUES sends
+//! field-value pairs as 2-element arrays in RESP3 and flat in RESP2.
 
-use super::Command;
+use bytes::Bytes;
+use hashbrown::HashMap;
 
-pub static COMMANDS: &[Command] = &[];
+use super::flags::*;
+use super::sets::{empty_scan, random_indices};
+use super::{
+    errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
+    too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
+};
+use crate::protocol::Reply;
+use crate::store::Value;
+use crate::util::numbers::{format_double_human, parse_f64, parse_i64};
+
+type Hash = HashMap<Box<[u8]>, Vec<u8>>;
+
+type Result<T> = std::result::Result<T, Reply>;
+
+/// A table entry for a command on the key `argv[1]` whose code returns
+/// `Result<Reply, Reply>` (argument errors travel with `?`).
+macro_rules! keyed {
+    ($name:expr, $arity:expr, $flags:expr, $run:ident) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: Keys::Range {
+                first: 1,
+                last: 1,
+                step: 1,
+            },
+            route: Route::Keyed,
+            run: Some({
+                fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+                    reply($run(ctx, argv))
+                }
+                run
+            }),
+        }
+    };
+}
+
+pub static COMMANDS: &[Command] = &[
+    keyed!("hset", -4, WRITE | DENYOOM | FAST, hset),
+    keyed!("hmset", -4, WRITE | DENYOOM | FAST, hmset),
+    keyed!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx),
+    keyed!("hget", 3, READONLY | FAST, hget),
+    keyed!("hmget", -3, READONLY | FAST, hmget),
+    keyed!("hdel", -3, WRITE | FAST, hdel),
+    keyed!("hexists", 3, READONLY | FAST, hexists),
+    keyed!("hlen", 2, READONLY | FAST, hlen),
+    keyed!("hstrlen", 3, READONLY | FAST, hstrlen),
+    keyed!("hgetall", 2, READONLY, hgetall),
+    keyed!("hkeys", 2, READONLY, hkeys),
+    keyed!("hvals", 2, READONLY, hvals),
+    keyed!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby),
+    keyed!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat),
+    keyed!("hscan", -3, READONLY, hscan),
+    keyed!("hrandfield", -2, READONLY, hrandfield),
+];
+
+fn wrongtype() -> Reply {
+    Reply::error(errors::WRONGTYPE)
+}
+
+/// The hash at `key` for a read command (counted as a keyspace hit or miss).
+fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
+    match ctx.read(key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// The hash at `key` as a write command sees it before it changes anything
+/// (Redis's lookupKeyWrite: not counted as a hit or miss).
+fn peek_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
+    let now = ctx.now_ms;
+    match ctx.db().value(key, now) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// The hash at `key` for writing, created empty when missing: the caller
+/// adds a field to it (or deletes it when it ends up empty).
+fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash> {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    match db.value(key, now) {
+        None => db.set(key, Value::Hash(Box::default())),
+        Some(Value::Hash(_)) => {}
+        Some(_) => return Err(wrongtype()),
+    }
+    match db.value_mut(key, now) {
+        Some(Value::Hash(h)) => Ok(h),
+        _ => Err(wrongtype()),
+    }
+}
+
+/// Sets `field` to `value`; true when the field is new.
+fn put(hash: &mut Hash, field: &[u8], value: &[u8]) -> bool {
+    match hash.get_mut(field) {
+        Some(old) => {
+            old.clear();
+            old.extend_from_slice(value);
+            false
+        }
+        None => {
+            hash.insert(Box::from(field), value.to_vec());
+            true
+        }
+    }
+}
+
+/// HSET / HMSET key field value [field value ...]: the number of new fields.
+fn set_fields(ctx: &mut Ctx, argv: &[Bytes], name: &str) -> Result<i64> {
+    if argv.len() % 2 == 1 {
+        return Err(Reply::error(errors::wrong_args(name)));
+    }
+    let hash = hash_mut(ctx, &argv[1])?;
+    let created = argv[2..]
+        .chunks_exact(2)
+        .filter(|pair| put(hash, &pair[0], &pair[1]))
+        .count();
+    Ok(created as i64)
+}
+
+/// HSET key field value [field value ...]
+fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Int(set_fields(ctx, argv, "hset")?))
+}
+
+/// HMSET key field value [field value ...]
+fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    set_fields(ctx, argv, "hmset")?;
+    Ok(Reply::ok())
+}
+
+/// HSETNX key field value
+fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&argv[1], &argv[2][..]);
+    if peek_hash(ctx, key)?.is_some_and(|h| h.contains_key(field)) {
+        return Ok(Reply::Int(0));
+    }
+    put(hash_mut(ctx, key)?, field, &argv[3]);
+    Ok(Reply::Int(1))
+}
+
+/// HGET key field
+fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let value = read_hash(ctx, &argv[1])?.and_then(|h| h.get(&argv[2][..]));
+    Ok(value.map_or(Reply::Nil, |v| Reply::bulk(v)))
+}
+
+/// HMGET key field [field ...]
+fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let hash = read_hash(ctx, &argv[1])?;
+    Ok(Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|f| {
+                hash.and_then(|h| h.get(&f[..]))
+                    .map_or(Reply::Nil, |v| Reply::bulk(v))
+            })
+            .collect(),
+    ))
+}
+
+/// HDEL key field [field ...]
+fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, fields) = (&argv[1], &argv[2..]);
+    // Deleting nothing is no modification (WATCH keeps the key clean).
+    if !peek_hash(ctx, key)?.is_some_and(|h| fields.iter().any(|f| h.contains_key(&f[..]))) {
+        return Ok(Reply::Int(0));
+    }
+    let hash = hash_mut(ctx, key)?;
+    let deleted = fields
+        .iter()
+        .filter(|f| hash.remove(&f[..]).is_some())
+        .count();
+    if hash.is_empty() {
+        ctx.db().remove(key);
+    }
+    Ok(Reply::Int(deleted as i64))
+}
+
+/// HEXISTS key field
+fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let found = read_hash(ctx, &argv[1])?.is_some_and(|h| h.contains_key(&argv[2][..]));
+    Ok(Reply::Int(found as i64))
+}
+
+/// HLEN key
+fn hlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let len = read_hash(ctx, &argv[1])?.map_or(0, |h| h.len());
+    Ok(Reply::Int(len as i64))
+}
+
+/// HSTRLEN key field
+fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let len = read_hash(ctx, &argv[1])?
+        .and_then(|h| h.get(&argv[2][..]))
+        .map_or(0, |v| v.len());
+    Ok(Reply::Int(len as i64))
+}
+
+/// HGETALL key: a map (RESP2: a flat array of fields and values).
+fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let pairs = read_hash(ctx, &argv[1])?.map(|h| {
+        h.iter()
+            .map(|(f, v)| (Reply::bulk(f), Reply::bulk(v)))
+            .collect()
+    });
+    Ok(Reply::Map(pairs.unwrap_or_default()))
+}
+
+/// HKEYS key
+fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let fields = read_hash(ctx, &argv[1])?.map(|h| h.keys().map(|f| Reply::bulk(f)).collect());
+    Ok(Reply::Array(fields.unwrap_or_default()))
+}
+
+/// HVALS key
+fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let values = read_hash(ctx, &argv[1])?.map(|h| h.values().map(|v| Reply::bulk(v)).collect());
+    Ok(Reply::Array(values.unwrap_or_default()))
+}
+
+/// HINCRBY key field increment
+fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&argv[1], &argv[2][..]);
+    let incr = int_arg(&argv[3])?;
+    let current = match peek_hash(ctx, key)?.and_then(|h| h.get(field)) {
+        None => 0,
+        Some(v) => parse_i64(v).ok_or_else(|| Reply::error(errors::HASH_NOT_INTEGER))?,
+    };
+    let new = current
+        .checked_add(incr)
+        .ok_or_else(|| Reply::error(errors::OVERFLOW))?;
+    put(hash_mut(ctx, key)?, field, new.to_string().as_bytes());
+    Ok(Reply::Int(new))
+}
+
+/// HINCRBYFLOAT key field increment
+fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&argv[1], &argv[2][..]);
+    let incr = parse_long_double(&argv[3]).ok_or_else(|| Reply::error(errors::NOT_FLOAT))?;
+    if !incr.is_finite() {
+        return Err(Reply::error("ERR value is NaN or Infinity"));
+    }
+    let current = match peek_hash(ctx, key)?.and_then(|h| h.get(field)) {
+        None => 0.0,
+        Some(v) => parse_long_double(v).ok_or_else(|| Reply::error(errors::HASH_NOT_FLOAT))?,
+    };
+    let text =
+        long_double_sum(current, incr).ok_or_else(|| Reply::error(errors::INCR_NAN_OR_INF))?;
+    put(hash_mut(ctx, key)?, field, text.as_bytes());
+    Ok(Reply::bulk_string(text))
+}
+
+/// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+/// Redis's `string2ld`: strtold of the whole text, NaN rejected. Emulated
+/// with f64, which agrees for every value within f64's range and
+/// precision.
+fn parse_long_double(text: &[u8]) -> Option<f64> {
+    if text.len() >= MAX_LONG_DOUBLE_CHARS {
+        return None;
+    }
+    parse_f64(text)
+}
+
+/// The text HINCRBYFLOAT stores and replies: Redis adds two C long doubles
+/// and prints the sum with `%.17Lf`, trailing zeros trimmed; None when the
+/// sum is NaN or infinite. f64 with `format_double_human` prints the same
+/// for everyday values (10.5 + 0.1 = "10.6"); this is the one place to swap
+/// in a long-double emulation.
+fn long_double_sum(current: f64, incr: f64) -> Option<String> {
+    let sum = current + incr;
+    sum.is_finite().then(|| format_double_human(sum))
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]: every matching field
+/// and its value at once, with the next cursor 0 (as Redis answers for
+/// small encodings).
+fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    scan_cursor(&argv[2])?;
+    let Some(hash) = read_hash(ctx, &argv[1])? else {
+        return Ok(empty_scan());
+    };
+    let pattern = scan_options(&argv[3..])?;
+    let mut found = Vec::new();
+    for (field, value) in hash.iter().filter(|(f, _)| scan_accepts(pattern, f)) {
+        found.push(Reply::bulk(field));
+        found.push(Reply::bulk(value));
+    }
+    Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(found)]))
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let key = &argv[1];
+    let Some(count) = argv.get(2) else {
+        return hrandfield_one(ctx, key);
+    };
+    let count = random_count(count)?;
+    let withvalues = match argv.get(3) {
+        None => false,
+        Some(arg) if argv.len() == 4 && is(arg, "withvalues") => true,
+        Some(_) => return Err(Reply::error(errors::SYNTAX)),
+    };
+    // Redis doubles the count for the RESP2 reply length; it refuses
+    // counts where that could overflow.
+    if withvalues && count.unsigned_abs() > (i64::MAX / 2) as u64 {
+        return Err(Reply::error("ERR value is out of range"));
+    }
+    let Some(len) = read_hash(ctx, key)?.map(|h| h.len()) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
+        return Err(too_many_repeats());
+    }
+    let indices = random_indices(ctx, len, count);
+    let resp3 = ctx.resp3;
+    let Some(hash) = peek_hash(ctx, key)? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let entries: Vec<(&Box<[u8]>, &Vec<u8>)> = hash.iter().collect();
+    let mut out = Vec::with_capacity(indices.len() * if withvalues { 2 } else { 1 });
+    for (field, value) in indices.iter().filter_map(|&i| entries.get(i)) {
+        match (withvalues, resp3) {
+            (false, _) => out.push(Reply::bulk(field)),
+            (true, false) => {
+                out.push(Reply::bulk(field));
+                out.push(Reply::bulk(value));
+            }
+            (true, true) => out.push(Reply::Array(vec![Reply::bulk(field), Reply::bulk(value)])),
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+/// HRANDFIELD key: one random field, or nil.
+fn hrandfield_one(ctx: &mut Ctx, key: &[u8]) -> Result<Reply> {
+    let Some(len) = read_hash(ctx, key)?.map(|h| h.len()) else {
+        return Ok(Reply::Nil);
+    };
+    let i = (ctx.random() % len.max(1) as u64) as usize;
+    let field = peek_hash(ctx, key)?.and_then(|h| h.keys().nth(i));
+    Ok(field.map_or(Reply::Nil, |f| Reply::bulk(f)))
+}

@@ -1,5 +1,532 @@
-//! Sets commands.
+//! Set commands: SADD SREM SMEMBERS SPOP SINTER SUNION SDIFF SMOVE SSCAN ...
+//!
+//! Replies that Redis 7 sends as RESP3 sets (SMEMBERS, SINTER, SUNION,
+//! SDIFF, SPOP with a count) are [`Reply::Set`]; SRANDMEMBER with a count
+//! may repeat elements, so it is an array, as in Redis.
 
-use super::Command;
+use bytes::Bytes;
+use hashbrown::HashSet;
 
-pub static COMMANDS: &[Command] = &[];
+use super::flags::*;
+use super::{
+    errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
+    too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
+};
+use crate::protocol::Reply;
+use crate::store::Value;
+
+type Set = HashSet<Box<[u8]>>;
+
+/// A table entry for a command whose code returns `Result<Reply, Reply>`
+/// (argument errors travel with `?`).
+macro_rules! command {
+    ($name:expr, $arity:expr, $flags:expr, $keys:expr, $run:ident) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            route: Route::Keyed,
+            run: Some({
+                fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+                    reply($run(ctx, argv))
+                }
+                run
+            }),
+        }
+    };
+}
+
+/// The key is `argv[1]`.
+const FIRST: Keys = Keys::Range {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+/// Every argument after the name is a key.
+const ALL: Keys = Keys::Range {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+
+pub static COMMANDS: &[Command] = &[
+    command!("sadd", -3, WRITE | DENYOOM | FAST, FIRST, sadd),
+    command!("srem", -3, WRITE | FAST, FIRST, srem),
+    command!("smembers", 2, READONLY, FIRST, smembers),
+    command!("sismember", 3, READONLY | FAST, FIRST, sismember),
+    command!("smismember", -3, READONLY | FAST, FIRST, smismember),
+    command!("scard", 2, READONLY | FAST, FIRST, scard),
+    command!("spop", -2, WRITE | FAST, FIRST, spop),
+    command!("srandmember", -2, READONLY, FIRST, srandmember),
+    command!("sinter", -2, READONLY, ALL, sinter),
+    command!("sunion", -2, READONLY, ALL, sunion),
+    command!("sdiff", -2, READONLY, ALL, sdiff),
+    command!("sinterstore", -3, WRITE | DENYOOM, ALL, sinterstore),
+    command!("sunionstore", -3, WRITE | DENYOOM, ALL, sunionstore),
+    command!("sdiffstore", -3, WRITE | DENYOOM, ALL, sdiffstore),
+    command!(
+        "sintercard",
+        -3,
+        READONLY,
+        Keys::Numkeys {
+            count_at: 1,
+            dest: false
+        },
+        sintercard
+    ),
+    command!(
+        "smove",
+        4,
+        WRITE | FAST,
+        Keys::Range {
+            first: 1,
+            last: 2,
+            step: 1
+        },
+        smove
+    ),
+    command!("sscan", -3, READONLY, FIRST, sscan),
+];
+
+type Result<T> = std::result::Result<T, Reply>;
+
+fn wrongtype() -> Reply {
+    Reply::error(errors::WRONGTYPE)
+}
+
+/// The set at `key` for a read command (counted as a keyspace hit or miss).
+fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
+    match ctx.read(key) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// The set at `key` as a write command sees it before it changes anything
+/// (Redis's lookupKeyWrite: not counted as a hit or miss).
+fn peek_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
+    let now = ctx.now_ms;
+    match ctx.db().value(key, now) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// The set at `key` for writing, created empty when missing: the caller
+/// adds to it, or deletes it with [`delete_if_empty`].
+fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Set> {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    match db.value(key, now) {
+        None => db.set(key, Value::Set(Box::default())),
+        Some(Value::Set(_)) => {}
+        Some(_) => return Err(wrongtype()),
+    }
+    match db.value_mut(key, now) {
+        Some(Value::Set(s)) => Ok(s),
+        _ => Err(wrongtype()),
+    }
+}
+
+/// Deletes the set at `key` if it has become empty, as Redis does.
+fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    if matches!(db.value(key, now), Some(Value::Set(s)) if s.is_empty()) {
+        db.remove(key);
+    }
+}
+
+fn members_reply<'a>(members: impl IntoIterator<Item = &'a Box<[u8]>>) -> Vec<Reply> {
+    members.into_iter().map(|m| Reply::bulk(m)).collect()
+}
+
+/// Indices into a collection of `len` elements for a random-sample command
+/// (SRANDMEMBER, SPOP, HRANDFIELD): with `count >= 0`, `min(count, len)`
+/// distinct indices (all of them, in order, when `count >= len`); with
+/// `count < 0`, `|count|` indices that may repeat. The caller bounds a
+/// negative count by [`MAX_RANDOM_REPEATS`]; nothing here allocates more
+/// than `len` or that bound.
+pub(super) fn random_indices(ctx: &mut Ctx, len: usize, count: i64) -> Vec<usize> {
+    if len == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        let repeats = count.unsigned_abs().min(MAX_RANDOM_REPEATS);
+        return (0..repeats)
+            .map(|_| (ctx.random() % len as u64) as usize)
+            .collect();
+    }
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let mut indices: Vec<usize> = (0..len).collect();
+    if count >= len {
+        return indices;
+    }
+    // Partial Fisher-Yates: the first `count` slots become a uniform sample.
+    for i in 0..count {
+        let j = i + (ctx.random() % (len - i) as u64) as usize;
+        indices.swap(i, j);
+    }
+    indices.truncate(count);
+    indices
+}
+
+/// A uniformly chosen index below `len` (> 0).
+fn random_index(ctx: &mut Ctx, len: usize) -> usize {
+    (ctx.random() % len.max(1) as u64) as usize
+}
+
+/// SADD key member [member ...]
+fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, members) = (&argv[1], &argv[2..]);
+    // Adding nothing new is no modification (WATCH keeps the key clean).
+    if peek_set(ctx, key)?.is_some_and(|s| members.iter().all(|m| s.contains(&m[..]))) {
+        return Ok(Reply::Int(0));
+    }
+    let set = set_mut(ctx, key)?;
+    let added = members
+        .iter()
+        .filter(|m| set.insert(Box::from(&m[..])))
+        .count();
+    Ok(Reply::Int(added as i64))
+}
+
+/// SREM key member [member ...]
+fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (key, members) = (&argv[1], &argv[2..]);
+    let Some(set) = peek_set(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    if !members.iter().any(|m| set.contains(&m[..])) {
+        return Ok(Reply::Int(0));
+    }
+    let set = set_mut(ctx, key)?;
+    let removed = members.iter().filter(|m| set.remove(&m[..])).count();
+    delete_if_empty(ctx, key);
+    Ok(Reply::Int(removed as i64))
+}
+
+/// SMEMBERS key
+fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let members = read_set(ctx, &argv[1])?.map(members_reply);
+    Ok(Reply::Set(members.unwrap_or_default()))
+}
+
+/// SISMEMBER key member
+fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let found = read_set(ctx, &argv[1])?.is_some_and(|s| s.contains(&argv[2][..]));
+    Ok(Reply::Int(found as i64))
+}
+
+/// SMISMEMBER key member [member ...]
+fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let set = read_set(ctx, &argv[1])?;
+    Ok(Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|m| Reply::Int(set.is_some_and(|s| s.contains(&m[..])) as i64))
+            .collect(),
+    ))
+}
+
+/// SCARD key
+fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let len = read_set(ctx, &argv[1])?.map_or(0, |s| s.len());
+    Ok(Reply::Int(len as i64))
+}
+
+/// SPOP key [count]
+fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    match argv.len() {
+        2 => spop_one(ctx, &argv[1]),
+        3 => spop_count(ctx, &argv[1], &argv[2]),
+        _ => Err(Reply::error(errors::SYNTAX)),
+    }
+}
+
+fn spop_one(ctx: &mut Ctx, key: &[u8]) -> Result<Reply> {
+    let Some(len) = peek_set(ctx, key)?.map(|s| s.len()) else {
+        return Ok(Reply::Nil);
+    };
+    let i = random_index(ctx, len);
+    let set = set_mut(ctx, key)?;
+    let Some(member) = set.iter().nth(i).cloned() else {
+        return Ok(Reply::Nil);
+    };
+    set.remove(&member);
+    delete_if_empty(ctx, key);
+    Ok(Reply::bulk(&member))
+}
+
+fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
+    let count = match int_arg(count) {
+        Ok(n) if n >= 0 => n,
+        _ => return Err(Reply::error(errors::NOT_POSITIVE)),
+    };
+    let Some(len) = peek_set(ctx, key)?.map(|s| s.len()) else {
+        return Ok(Reply::Set(Vec::new()));
+    };
+    if count == 0 {
+        return Ok(Reply::Set(Vec::new()));
+    }
+    if count as u64 >= len as u64 {
+        // The whole set goes.
+        let now = ctx.now_ms;
+        return Ok(match ctx.db().remove_live(key, now) {
+            Some(entry) => match entry.value {
+                Value::Set(s) => Reply::Set(members_reply(s.iter())),
+                _ => Reply::Set(Vec::new()),
+            },
+            None => Reply::Set(Vec::new()),
+        });
+    }
+    let indices = random_indices(ctx, len, count);
+    let set = set_mut(ctx, key)?;
+    let all: Vec<&Box<[u8]>> = set.iter().collect();
+    let popped: Vec<Box<[u8]>> = indices
+        .iter()
+        .filter_map(|&i| all.get(i).map(|m| (*m).clone()))
+        .collect();
+    for m in &popped {
+        set.remove(m);
+    }
+    Ok(Reply::Set(members_reply(&popped)))
+}
+
+/// SRANDMEMBER key [count]
+fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let key = &argv[1];
+    let count = match argv.len() {
+        2 => None,
+        3 => Some(random_count(&argv[2])?),
+        _ => return Err(Reply::error(errors::SYNTAX)),
+    };
+    let Some(len) = read_set(ctx, key)?.map(|s| s.len()) else {
+        return Ok(if count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        });
+    };
+    let Some(count) = count else {
+        let i = random_index(ctx, len);
+        return Ok(peek_set(ctx, key)?
+            .and_then(|s| s.iter().nth(i))
+            .map_or(Reply::Nil, |m| Reply::bulk(m)));
+    };
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
+        return Err(too_many_repeats());
+    }
+    let indices = random_indices(ctx, len, count);
+    let Some(set) = peek_set(ctx, key)? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let all: Vec<&Box<[u8]>> = set.iter().collect();
+    Ok(Reply::Array(
+        indices
+            .iter()
+            .filter_map(|&i| all.get(i).map(|m| Reply::bulk(m)))
+            .collect(),
+    ))
+}
+
+/// The set algebra of SINTER, SUNION and SDIFF and their variants.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Combines the sets at `keys` (a missing key is an empty set). Every key
+/// is looked up first, so a key of another type is WRONGTYPE even after a
+/// missing one, as in Redis 7.
+fn combine(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set> {
+    let mut sizes = Vec::with_capacity(keys.len());
+    for key in keys {
+        sizes.push(read_set(ctx, key)?.map(|s| s.len()));
+    }
+    match op {
+        Op::Inter => intersect(ctx, keys, &sizes),
+        Op::Union => {
+            let mut out = Set::new();
+            for key in keys {
+                if let Some(s) = peek_set(ctx, key)? {
+                    for m in s {
+                        if !out.contains(m) {
+                            out.insert(m.clone());
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Op::Diff => {
+            let Some(first) = peek_set(ctx, &keys[0])? else {
+                return Ok(Set::new());
+            };
+            let mut out = first.clone();
+            for key in &keys[1..] {
+                if out.is_empty() {
+                    break;
+                }
+                let Some(s) = peek_set(ctx, key)? else {
+                    continue;
+                };
+                // Walk whichever side is smaller.
+                if s.len() < out.len() {
+                    for m in s {
+                        out.remove(m);
+                    }
+                } else {
+                    out.retain(|m| !s.contains(m));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Intersection: the smallest set's members, filtered by each other set,
+/// so the work is bounded by (smallest size) x (number of sets).
+fn intersect(ctx: &mut Ctx, keys: &[Bytes], sizes: &[Option<usize>]) -> Result<Set> {
+    let mut order: Vec<(usize, usize)> = Vec::with_capacity(sizes.len());
+    for (i, size) in sizes.iter().enumerate() {
+        match size {
+            Some(n) => order.push((*n, i)),
+            None => return Ok(Set::new()),
+        }
+    }
+    order.sort_unstable();
+    let Some(&(_, smallest)) = order.first() else {
+        return Ok(Set::new());
+    };
+    let mut out = peek_set(ctx, &keys[smallest])?.cloned().unwrap_or_default();
+    for &(_, i) in &order[1..] {
+        if out.is_empty() {
+            break;
+        }
+        if let Some(s) = peek_set(ctx, &keys[i])? {
+            out.retain(|m| s.contains(m));
+        }
+    }
+    Ok(out)
+}
+
+/// SINTER / SUNION / SDIFF key [key ...]
+fn combine_reply(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Result<Reply> {
+    let result = combine(ctx, &argv[1..], op)?;
+    Ok(Reply::Set(members_reply(&result)))
+}
+
+/// SINTERSTORE / SUNIONSTORE / SDIFFSTORE destination key [key ...]: the
+/// destination is replaced whatever its type, or deleted when the result
+/// is empty.
+fn combine_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Result<Reply> {
+    let result = combine(ctx, &argv[2..], op)?;
+    let len = result.len();
+    let db = ctx.db();
+    if len == 0 {
+        db.remove(&argv[1]);
+    } else {
+        db.set(&argv[1], Value::Set(Box::new(result)));
+    }
+    Ok(Reply::Int(len as i64))
+}
+
+fn sinter(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_reply(ctx, argv, Op::Inter)
+}
+
+fn sunion(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_reply(ctx, argv, Op::Union)
+}
+
+fn sdiff(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_reply(ctx, argv, Op::Diff)
+}
+
+fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_store(ctx, argv, Op::Inter)
+}
+
+fn sunionstore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_store(ctx, argv, Op::Union)
+}
+
+fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    combine_store(ctx, argv, Op::Diff)
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let numkeys = match int_arg(&argv[1]) {
+        Ok(n) if n > 0 => n as u64,
+        _ => return Err(Reply::error(errors::NUMKEYS_ZERO)),
+    };
+    if numkeys > (argv.len() - 2) as u64 {
+        return Err(Reply::error(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0;
+    let mut options = &argv[keys_end..];
+    while let Some((option, rest)) = options.split_first() {
+        match rest.split_first() {
+            Some((value, rest)) if is(option, "limit") => {
+                limit = match int_arg(value) {
+                    Ok(n) if n >= 0 => n as u64,
+                    _ => return Err(Reply::error("ERR LIMIT can't be negative")),
+                };
+                options = rest;
+            }
+            _ => return Err(Reply::error(errors::SYNTAX)),
+        }
+    }
+    let card = combine(ctx, &argv[2..keys_end], Op::Inter)?.len() as u64;
+    Ok(Reply::Int(
+        if limit > 0 { card.min(limit) } else { card } as i64
+    ))
+}
+
+/// SMOVE source destination member
+fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    let (src, dst, member) = (&argv[1], &argv[2], &argv[3][..]);
+    let Some(in_src) = peek_set(ctx, src)?.map(|s| s.contains(member)) else {
+        return Ok(Reply::Int(0));
+    };
+    peek_set(ctx, dst)?;
+    if src == dst || !in_src {
+        return Ok(Reply::Int(in_src as i64));
+    }
+    set_mut(ctx, src)?.remove(member);
+    delete_if_empty(ctx, src);
+    set_mut(ctx, dst)?.insert(Box::from(member));
+    Ok(Reply::Int(1))
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]: small enough to answer
+/// at once, like Redis does for small encodings: every matching member,
+/// with the next cursor 0.
+fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
+    scan_cursor(&argv[2])?;
+    let Some(set) = read_set(ctx, &argv[1])? else {
+        return Ok(empty_scan());
+    };
+    let pattern = scan_options(&argv[3..])?;
+    let found = set
+        .iter()
+        .filter(|m| scan_accepts(pattern, m))
+        .map(|m| Reply::bulk(m))
+        .collect();
+    Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(found)]))
+}
+
+/// The reply of a SCAN-family command on a missing key.
+pub(super) fn empty_scan() -> Reply {
+    Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())])
+}
