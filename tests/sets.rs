@@ -234,7 +234,10 @@ fn sscan_matches_redis() {
         Scan(&["SSCAN", "ints", "0", "COUNT", "1"], false),
         Scan(&["SSCAN", "s", "0", "MATCH", "*a"], false),
         Scan(&["SSCAN", "s", "0", "MATCH", "a\\*b"], false),
-        Scan(&["SSCAN", "s", "0", "MATCH", "[bg]*", "COUNT", "100"], false),
+        Scan(
+            &["SSCAN", "s", "0", "MATCH", "[bg]*", "COUNT", "100"],
+            false,
+        ),
         Scan(&["SSCAN", "s", "0", "MATCH", "*"], false),
         Scan(&["SSCAN", "s", "00"], false),
         Same(&["SSCAN", "s", "0", "MATCH", "none"]),
@@ -430,7 +433,10 @@ fn through_the_redis_crate() {
         .arg("elsewhere")
         .query::<Vec<String>>(&mut con)
         .unwrap_err();
-    assert!(err.to_string().to_uppercase().contains("CROSSSLOT"), "{err}");
+    assert!(
+        err.to_string().to_uppercase().contains("CROSSSLOT"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -360,40 +360,40 @@ fn expiry_is_set_kept_and_cleared_like_redis() {
     // Each key gets a 100 ms expiry (or a long one) and then a command that
     // should keep, clear or replace it; after 150 ms GET tells which.
     let before: &[Step] = &[
-        Exact(&["SET", "px", "v", "PX", "100"]),
+        Exact(&["SET", "px", "v", "PX", "400"]),
         Exact(&["SET", "ex", "v", "EX", "100"]),
         Exact(&["SETEX", "setex", "100", "v"]),
-        Exact(&["PSETEX", "psetex", "100", "v"]),
-        Exact(&["SET", "keep", "v", "PX", "100"]),
+        Exact(&["PSETEX", "psetex", "400", "v"]),
+        Exact(&["SET", "keep", "v", "PX", "400"]),
         Exact(&["SET", "keep", "v2", "KEEPTTL"]),
-        Exact(&["SET", "clear", "v", "PX", "100"]),
+        Exact(&["SET", "clear", "v", "PX", "400"]),
         Exact(&["SET", "clear", "v2"]),
-        Exact(&["SET", "clearget", "v", "PX", "100"]),
+        Exact(&["SET", "clearget", "v", "PX", "400"]),
         Exact(&["SET", "clearget", "v2", "GET"]),
-        Exact(&["SET", "nxkeep", "v", "PX", "100"]),
+        Exact(&["SET", "nxkeep", "v", "PX", "400"]),
         Exact(&["SET", "nxkeep", "v2", "NX"]),
-        Exact(&["SET", "xxnew", "v", "PX", "100"]),
+        Exact(&["SET", "xxnew", "v", "PX", "400"]),
         Exact(&["SET", "xxnew", "v2", "XX", "EX", "100"]),
-        Exact(&["SET", "incr", "1", "PX", "100"]),
+        Exact(&["SET", "incr", "1", "PX", "400"]),
         Exact(&["INCR", "incr"]),
-        Exact(&["SET", "float", "1", "PX", "100"]),
+        Exact(&["SET", "float", "1", "PX", "400"]),
         Exact(&["INCRBYFLOAT", "float", "1.5"]),
-        Exact(&["SET", "append", "a", "PX", "100"]),
+        Exact(&["SET", "append", "a", "PX", "400"]),
         Exact(&["APPEND", "append", "b"]),
-        Exact(&["SET", "setrange", "a", "PX", "100"]),
+        Exact(&["SET", "setrange", "a", "PX", "400"]),
         Exact(&["SETRANGE", "setrange", "3", "b"]),
-        Exact(&["SET", "getset", "a", "PX", "100"]),
+        Exact(&["SET", "getset", "a", "PX", "400"]),
         Exact(&["GETSET", "getset", "b"]),
-        Exact(&["SET", "persist", "a", "PX", "100"]),
+        Exact(&["SET", "persist", "a", "PX", "400"]),
         Exact(&["GETEX", "persist", "PERSIST"]),
         Exact(&["SET", "getex", "a"]),
-        Exact(&["GETEX", "getex", "PX", "100"]),
-        Exact(&["SET", "getexlong", "a", "PX", "100"]),
+        Exact(&["GETEX", "getex", "PX", "400"]),
+        Exact(&["SET", "getexlong", "a", "PX", "400"]),
         Exact(&["GETEX", "getexlong", "EX", "100"]),
-        Exact(&["SET", "getexplain", "a", "PX", "100"]),
+        Exact(&["SET", "getexplain", "a", "PX", "400"]),
         Exact(&["GETEX", "getexplain"]),
         Exact(&["MSET", "{m}a", "1", "{m}b", "2"]),
-        Exact(&["SET", "{m}c", "v", "PX", "100"]),
+        Exact(&["SET", "{m}c", "v", "PX", "400"]),
         Exact(&["MSETNX", "{m}c", "x", "{m}d", "y"]),
         Exact(&["GET", "px"]),
     ];
@@ -425,8 +425,8 @@ fn expiry_is_set_kept_and_cleared_like_redis() {
         Exact(&["GET", "px"]),
         Exact(&["DBSIZE"]),
     ];
-    assert_same_across_sleep(1, before, Duration::from_millis(150), after);
-    assert_same_across_sleep(3, before, Duration::from_millis(150), after);
+    assert_same_across_sleep(1, before, Duration::from_millis(700), after);
+    assert_same_across_sleep(3, before, Duration::from_millis(700), after);
 }
 
 #[test]

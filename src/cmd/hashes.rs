@@ -13,7 +13,7 @@ use super::{
     too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 use crate::util::numbers::{format_double_human, parse_f64, parse_i64};
 
 type Hash = HashMap<Box<[u8]>, Vec<u8>>;
@@ -71,7 +71,7 @@ fn wrongtype() -> Reply {
 fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
     match ctx.read(key) {
         None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(ValueRef::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrongtype()),
     }
 }
@@ -82,7 +82,7 @@ fn peek_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
     let now = ctx.now_ms;
     match ctx.db().value(key, now) {
         None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(ValueRef::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrongtype()),
     }
 }
@@ -93,8 +93,8 @@ fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash> {
     let now = ctx.now_ms;
     let db = ctx.db();
     match db.value(key, now) {
-        None => db.set(key, Value::Hash(Box::default())),
-        Some(Value::Hash(_)) => {}
+        None => db.set(key, Value::Hash(Default::default())),
+        Some(ValueRef::Hash(_)) => {}
         Some(_) => return Err(wrongtype()),
     }
     match db.value_mut(key, now) {

@@ -13,7 +13,7 @@ use super::{
     too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 
 type Set = HashSet<Box<[u8]>>;
 
@@ -99,7 +99,7 @@ fn wrongtype() -> Reply {
 fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
     match ctx.read(key) {
         None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(ValueRef::Set(s)) => Ok(Some(s)),
         Some(_) => Err(wrongtype()),
     }
 }
@@ -110,7 +110,7 @@ fn peek_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
     let now = ctx.now_ms;
     match ctx.db().value(key, now) {
         None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(ValueRef::Set(s)) => Ok(Some(s)),
         Some(_) => Err(wrongtype()),
     }
 }
@@ -121,8 +121,8 @@ fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Set> {
     let now = ctx.now_ms;
     let db = ctx.db();
     match db.value(key, now) {
-        None => db.set(key, Value::Set(Box::default())),
-        Some(Value::Set(_)) => {}
+        None => db.set(key, Value::Set(Default::default())),
+        Some(ValueRef::Set(_)) => {}
         Some(_) => return Err(wrongtype()),
     }
     match db.value_mut(key, now) {
@@ -135,7 +135,7 @@ fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Set> {
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if matches!(db.value(key, now), Some(Value::Set(s)) if s.is_empty()) {
+    if matches!(db.value(key, now), Some(ValueRef::Set(s)) if s.is_empty()) {
         db.remove(key);
     }
 }
@@ -276,7 +276,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
         // The whole set goes.
         let now = ctx.now_ms;
         return Ok(match ctx.db().remove_live(key, now) {
-            Some(entry) => match entry.value {
+            Some(entry) => match entry.into_value() {
                 Value::Set(s) => Reply::Set(members_reply(s.iter())),
                 _ => Reply::Set(Vec::new()),
             },
@@ -432,7 +432,7 @@ fn combine_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Result<Reply> {
     if len == 0 {
         db.remove(&argv[1]);
     } else {
-        db.set(&argv[1], Value::Set(Box::new(result)));
+        db.set(&argv[1], Value::Set(result));
     }
     Ok(Reply::Int(len as i64))
 }
