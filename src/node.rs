@@ -35,8 +35,6 @@ pub struct ClientInfo {
 pub struct NodeStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
 }
 
 pub struct Node {

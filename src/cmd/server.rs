@@ -112,12 +112,7 @@ async fn reset_stats(core: &Core) -> Reply {
         let _ = rx.await;
     }
     let s = &core.node.stats;
-    for counter in [
-        &s.connections_received,
-        &s.rejected_connections,
-        &s.net_input_bytes,
-        &s.net_output_bytes,
-    ] {
+    for counter in [&s.connections_received, &s.rejected_connections] {
         counter.store(0, Ordering::Relaxed);
     }
     Reply::ok()
@@ -193,8 +188,8 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
             out,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\r\n",
             s.connections_received.load(Ordering::Relaxed),
-            s.net_input_bytes.load(Ordering::Relaxed),
-            s.net_output_bytes.load(Ordering::Relaxed),
+            reports.iter().map(|r| r.stats.net_input_bytes).sum::<u64>(),
+            reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
             s.rejected_connections.load(Ordering::Relaxed),
         );
     }

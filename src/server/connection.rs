@@ -69,6 +69,8 @@ pub struct Connection {
     inbuf: BytesMut,
     out: Vec<u8>,
     outbox: Outbox,
+    /// The clock, read once per batch of commands.
+    now_ms: u64,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -85,6 +87,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
             calls: (0..shards).map(|_| Vec::new()).collect(),
             pending: Vec::new(),
         },
+        now_ms: 0,
     };
     let _ = conn.run().await;
     let id = conn.session.client.id;
@@ -102,10 +105,9 @@ impl Connection {
             if n == 0 || self.session.client.killed.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            self.core.state.borrow_mut().stats.net_input_bytes += n as u64;
+            self.now_ms = crate::shard::now_ms();
             let node = &self.core.node;
-            node.stats
-                .net_input_bytes
-                .fetch_add(n as u64, Ordering::Relaxed);
             self.inbuf.extend_from_slice(&chunk[..n]);
             let limit = node.config.int(P::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
@@ -123,8 +125,7 @@ impl Connection {
                 };
                 match self.parser.parse(&mut self.inbuf, &mut argv, limits) {
                     Ok(true) => {
-                        let args = std::mem::take(&mut argv);
-                        self.dispatch(args).await;
+                        self.dispatch(&mut argv).await;
                         commands += 1;
                         if self.session.quit {
                             self.flush().await?;
@@ -155,15 +156,16 @@ impl Connection {
 
     /// Routes one command: runs it here, queues it for another shard, or
     /// (for connection commands) resolves everything queued and runs it.
-    async fn dispatch(&mut self, argv: Vec<Bytes>) {
+    /// `argv` keeps its allocation when the command runs here.
+    async fn dispatch(&mut self, argv: &mut Vec<Bytes>) {
         let resp3 = self.session.resp3;
-        let reply = match self.check(&argv) {
+        let reply = match self.check(argv) {
             Err(reply) => reply,
             Ok(c) if c.route == Route::Connection => {
                 // Connection commands see the effects of everything before
                 // them, so resolve the queue first.
                 self.resolve().await;
-                let reply = crate::cmd::server::run(c, &mut self.session, &self.core, &argv).await;
+                let reply = crate::cmd::server::run(c, &mut self.session, &self.core, argv).await;
                 // HELLO answers in the protocol it switches to.
                 reply.encode(&mut self.out, self.session.resp3);
                 return;
@@ -172,7 +174,7 @@ impl Connection {
                 self.session
                     .client
                     .last_command_ms
-                    .store(crate::shard::now_ms(), Ordering::Relaxed);
+                    .store(self.now_ms, Ordering::Relaxed);
                 let own = self.core.shard_id;
                 match route::plan(c, &argv, own, self.core.node.shards()) {
                     Plan::Refuse(reply) => reply,
@@ -181,10 +183,12 @@ impl Connection {
                             cmd: c,
                             db: self.session.db as u8,
                             resp3,
-                            argv,
+                            argv: std::mem::take(argv),
                         };
                         if shard == own {
-                            self.core.state.borrow_mut().execute(&call)
+                            let reply = self.core.state.borrow_mut().execute(&call, self.now_ms);
+                            *argv = call.argv;
+                            reply
                         } else {
                             let index = self.outbox.push_remote(shard, call);
                             self.outbox
@@ -232,7 +236,7 @@ impl Connection {
                 argv: part.argv,
             };
             pieces.push(if part.shard == own {
-                PieceReply::Ready(self.core.state.borrow_mut().execute(&call))
+                PieceReply::Ready(self.core.state.borrow_mut().execute(&call, self.now_ms))
             } else {
                 let index = self.outbox.push_remote(part.shard, call);
                 PieceReply::Remote {
@@ -316,11 +320,7 @@ impl Connection {
         self.resolve().await;
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
-            self.core
-                .node
-                .stats
-                .net_output_bytes
-                .fetch_add(self.out.len() as u64, Ordering::Relaxed);
+            self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();
             if self.out.capacity() > MAX_REPLY_BUFFER_BYTES {
                 self.out.shrink_to(READ_CHUNK_BYTES);

@@ -165,7 +165,8 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
             Request::Batch { calls, reply } => {
                 let mut state = core.state.borrow_mut();
                 state.stats.forwarded_in += calls.len() as u64;
-                let replies = calls.iter().map(|c| state.execute(c)).collect();
+                let now = crate::shard::now_ms();
+                let replies = calls.iter().map(|c| state.execute(c, now)).collect();
                 drop(state);
                 let _ = reply.send(replies);
             }

@@ -37,6 +37,9 @@ pub struct ShardStats {
     pub keyspace_misses: u64,
     pub expired_keys: u64,
     pub forwarded_in: u64,
+    /// Bytes read from and written to the connections of this core.
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
 }
 
 /// A snapshot sent to whoever asks (INFO), taken on the shard's own core.
@@ -84,7 +87,9 @@ impl ShardState {
     }
 
     /// Runs one shard-side command against this shard.
-    pub fn execute(&mut self, call: &Call) -> Reply {
+    /// `now_ms` is read once per batch by the caller, as Redis caches its
+    /// clock per event-loop iteration.
+    pub fn execute(&mut self, call: &Call, now_ms: u64) -> Reply {
         let Some(run) = call.cmd.run else {
             return Reply::error(errors::unknown_command(&call.argv));
         };
@@ -92,7 +97,7 @@ impl ShardState {
         let mut ctx = Ctx {
             shard: self,
             db: call.db as usize,
-            now_ms: now_ms(),
+            now_ms,
             resp3: call.resp3,
         };
         run(&mut ctx, &call.argv)
