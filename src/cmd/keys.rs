@@ -1,54 +1,123 @@
-//! Generic key commands: DEL EXISTS TYPE EXPIRE TTL KEYS SCAN ...
+//! Generic key commands: DEL UNLINK EXISTS TOUCH TYPE, the EXPIRE and TTL
+//! families, PERSIST, KEYS SCAN RANDOMKEY DBSIZE, RENAME(NX), COPY, MOVE,
+//! FLUSHDB and FLUSHALL.
+//!
+//! Expiry times are Unix milliseconds; a stored 0 means "no expiry", which
+//! Redis reports as -1.
 
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{Command, Ctx, Gather, Keys, Route};
+use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
 use crate::protocol::Reply;
+use crate::util::glob::glob_match;
+use crate::util::slot::SLOT_COUNT;
+
+/// Keys 1..=1: the usual single-key command.
+const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        run: Some(run),
+    }
+}
+
+/// Keys 1..=2 on one shard (RENAME, COPY): CROSSSLOT otherwise.
+const fn two_keys(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
+        route: Route::Keyed,
+        run: Some(run),
+    }
+}
+
+/// Every argument is a key; split per shard and the counts added up.
+const fn counted(name: &'static str, flags: u32, run: super::ShardFn) -> Command {
+    Command {
+        name,
+        arity: -2,
+        flags,
+        keys: Keys::Range {
+            first: 1,
+            last: -1,
+            step: 1,
+        },
+        route: Route::Fanout(Gather::SumInt),
+        run: Some(run),
+    }
+}
+
+/// No keys: runs on every shard and the replies are gathered.
+const fn everywhere(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    gather: Gather,
+    run: super::ShardFn,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::None,
+        route: Route::AllShards(gather),
+        run: Some(run),
+    }
+}
 
 pub static COMMANDS: &[Command] = &[
+    counted("del", WRITE, del),
+    counted("unlink", WRITE | FAST, del),
+    counted("exists", READONLY | FAST, exists),
+    counted("touch", READONLY | FAST, exists),
+    keyed("type", 2, READONLY | FAST, type_),
+    keyed("expire", -3, WRITE | FAST, expire),
+    keyed("pexpire", -3, WRITE | FAST, pexpire),
+    keyed("expireat", -3, WRITE | FAST, expireat),
+    keyed("pexpireat", -3, WRITE | FAST, pexpireat),
+    keyed("ttl", 2, READONLY | FAST, ttl),
+    keyed("pttl", 2, READONLY | FAST, pttl),
+    keyed("expiretime", 2, READONLY | FAST, expiretime),
+    keyed("pexpiretime", 2, READONLY | FAST, pexpiretime),
+    keyed("persist", 2, WRITE | FAST, persist),
+    everywhere("keys", 2, READONLY, Gather::Concat, keys),
     Command {
-        name: "del",
+        name: "scan",
         arity: -2,
-        flags: WRITE,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 1,
-        },
-        route: Route::Fanout(Gather::SumInt),
-        run: Some(del),
-    },
-    Command {
-        name: "exists",
-        arity: -2,
-        flags: READONLY | FAST,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 1,
-        },
-        route: Route::Fanout(Gather::SumInt),
-        run: Some(exists),
-    },
-    Command {
-        name: "dbsize",
-        arity: 1,
-        flags: READONLY | FAST,
+        flags: READONLY,
         keys: Keys::None,
-        route: Route::AllShards(Gather::SumInt),
-        run: Some(dbsize),
+        route: Route::Scan,
+        run: Some(scan),
     },
-    Command {
-        name: "flushall",
-        arity: -1,
-        flags: WRITE,
-        keys: Keys::None,
-        route: Route::AllShards(Gather::AllOk),
-        run: Some(flushall),
-    },
+    two_keys("rename", 3, WRITE, rename),
+    two_keys("renamenx", 3, WRITE | FAST, renamenx),
+    everywhere("randomkey", 1, READONLY, Gather::AnyNonNil, randomkey),
+    everywhere("dbsize", 1, READONLY | FAST, Gather::SumInt, dbsize),
+    everywhere("flushdb", -1, WRITE, Gather::AllOk, flushdb),
+    everywhere("flushall", -1, WRITE, Gather::AllOk, flushall),
+    two_keys("copy", -3, WRITE | DENYOOM, copy),
+    keyed("move", 3, WRITE | FAST, move_),
 ];
 
+const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+/// SCAN's COUNT when none is given, as in Redis.
+const SCAN_DEFAULT_COUNT: usize = 10;
+
+/// DEL key [key ...] / UNLINK key [key ...]: how many live keys were removed.
 fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let db = ctx.db();
@@ -60,19 +129,560 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     )
 }
 
+/// EXISTS key [key ...] / TOUCH key [key ...]: how many of the keys exist
+/// (a key named twice counts twice).
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    Reply::Int(argv[1..].iter().filter(|k| db.contains(k, now)).count() as i64)
+    Reply::Int(argv[1..].iter().filter(|k| ctx.read(k).is_some()).count() as i64)
 }
 
+/// TYPE key
+fn type_(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    Reply::status(ctx.read(&argv[1]).map_or("none", |v| v.type_name()))
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+fn expire(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms as i64;
+    reply(expire_generic(ctx, argv, "expire", now, 1000))
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+fn pexpire(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms as i64;
+    reply(expire_generic(ctx, argv, "pexpire", now, 1))
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    reply(expire_generic(ctx, argv, "expireat", 0, 1000))
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    reply(expire_generic(ctx, argv, "pexpireat", 0, 1))
+}
+
+/// Which of NX XX GT LT were given.
+#[derive(Default)]
+struct ExpireConditions {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireConditions {
+    /// Parses the options after the time, with Redis's errors and checks.
+    fn parse(args: &[Bytes]) -> Result<Self, Reply> {
+        let mut c = ExpireConditions::default();
+        for opt in args {
+            if is(opt, "nx") {
+                c.nx = true;
+            } else if is(opt, "xx") {
+                c.xx = true;
+            } else if is(opt, "gt") {
+                c.gt = true;
+            } else if is(opt, "lt") {
+                c.lt = true;
+            } else {
+                // Redis's error formatting turns line breaks into spaces.
+                let text = String::from_utf8_lossy(opt).replace(['\r', '\n'], " ");
+                return Err(Reply::error(format!("ERR Unsupported option {text}")));
+            }
+        }
+        if c.nx && (c.xx || c.gt || c.lt) {
+            return Err(Reply::error(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if c.gt && c.lt {
+            return Err(Reply::error(
+                "ERR GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Whether a key whose expiry is `current` (None: persistent) may get
+    /// the expiry `when`. A missing expiry counts as infinite.
+    fn allow(&self, current: Option<i64>, when: i64) -> bool {
+        match current {
+            None => !self.xx && !self.gt,
+            Some(_) if self.nx => false,
+            Some(current) if self.gt && when <= current => false,
+            Some(current) => !(self.lt && when >= current),
+        }
+    }
+}
+
+/// The EXPIRE family: `argv[2]` in units of `unit_ms` milliseconds, plus
+/// `base_ms` (now for the relative forms, 0 for the absolute ones).
+fn expire_generic(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    name: &str,
+    base_ms: i64,
+    unit_ms: i64,
+) -> Result<Reply, Reply> {
+    let conditions = ExpireConditions::parse(&argv[3..])?;
+    let amount = int_arg(&argv[2])?;
+    // Redis refuses times that overflow a signed 64-bit millisecond count.
+    let when = amount
+        .checked_mul(unit_ms)
+        .and_then(|ms| ms.checked_add(base_ms))
+        .ok_or_else(|| Reply::error(errors::INVALID_EXPIRE.replace("{}", name)))?;
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let Some(current) = db.get(&argv[1], now).map(|e| e.expires_at_ms) else {
+        return Ok(Reply::Int(0));
+    };
+    let current = (current != 0).then_some(current as i64);
+    if !conditions.allow(current, when) {
+        return Ok(Reply::Int(0));
+    }
+    if when <= now as i64 {
+        // A deadline already past deletes the key, as Redis does.
+        db.remove(&argv[1]);
+    } else {
+        db.set_expiry(&argv[1], when as u64, now);
+    }
+    Ok(Reply::Int(1))
+}
+
+/// TTL key
+fn ttl(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &argv[1], false, false)
+}
+
+/// PTTL key
+fn pttl(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &argv[1], true, false)
+}
+
+/// EXPIRETIME key
+fn expiretime(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &argv[1], false, true)
+}
+
+/// PEXPIRETIME key
+fn pexpiretime(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &argv[1], true, true)
+}
+
+/// -2 without the key, -1 without an expiry, else the time left (or the
+/// deadline, `absolute`) in ms or in seconds rounded to nearest.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> Reply {
+    if ctx.read(key).is_none() {
+        return Reply::Int(-2);
+    }
+    let now = ctx.now_ms;
+    let expires_at = ctx.db().get(key, now).map_or(0, |e| e.expires_at_ms);
+    if expires_at == 0 {
+        return Reply::Int(-1);
+    }
+    let left = if absolute {
+        expires_at
+    } else {
+        expires_at.saturating_sub(now)
+    };
+    // Wide arithmetic: rounding a deadline near i64::MAX must not overflow.
+    let left = left as i128;
+    let out = if ms { left } else { (left + 500) / 1000 };
+    Reply::Int(out.min(i64::MAX as i128) as i64)
+}
+
+/// PERSIST key: 1 if an expiry was removed.
+fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    match db.get(&argv[1], now) {
+        Some(e) if e.expires_at_ms != 0 => Reply::Int(db.set_expiry(&argv[1], 0, now) as i64),
+        _ => Reply::Int(0),
+    }
+}
+
+/// A MATCH / KEYS pattern: None matches everything. Redis treats "*"
+/// specially, so it also matches the empty key (its matcher never does).
+fn pattern(p: &[u8]) -> Option<&[u8]> {
+    (p != b"*").then_some(p)
+}
+
+/// KEYS pattern (this shard's part; the shards' parts are concatenated).
+fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms;
+    let keys = ctx.db().keys(pattern(&argv[1]), now);
+    Reply::Array(keys.iter().map(|k| Reply::bulk(k)).collect())
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+///
+/// The cursor is the global slot to continue at (the router sent us to
+/// the shard owning it). Whole slots are visited, so a key present for the
+/// whole iteration is always returned. When this shard is done the cursor
+/// is the next shard's first slot, and 0 after the last slot.
+fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    reply(scan_generic(ctx, argv))
+}
+
+fn scan_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let mut count = SCAN_DEFAULT_COUNT;
+    let mut matching: Option<&[u8]> = None;
+    let mut type_name: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let (opt, value) = match argv.get(i + 1) {
+            Some(value) => (&argv[i], value),
+            None => return Err(Reply::error(errors::SYNTAX)),
+        };
+        if is(opt, "count") {
+            count = usize::try_from(int_arg(value)?)
+                .ok()
+                .filter(|&c| c >= 1)
+                .ok_or_else(|| Reply::error(errors::SYNTAX))?;
+        } else if is(opt, "match") {
+            matching = pattern(value);
+        } else if is(opt, "type") {
+            type_name = Some(value);
+        } else {
+            return Err(Reply::error(errors::SYNTAX));
+        }
+        i += 2;
+    }
+    // The router only sends cursors below SLOT_COUNT; anything else ends.
+    let cursor = std::str::from_utf8(&argv[1])
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|&c| (c as usize) < SLOT_COUNT);
+    let Some(cursor) = cursor else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let (next, found) = db.scan(cursor, count, now, |e| {
+        matching.is_none_or(|p| glob_match(p, &e.key, false))
+            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
+    });
+    let next = next.unwrap_or(db.slots().end) as usize;
+    let next = if next >= SLOT_COUNT { 0 } else { next };
+    Ok(scan_reply(
+        next,
+        found.iter().map(|k| Reply::bulk(k)).collect(),
+    ))
+}
+
+fn scan_reply(cursor: usize, keys: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_string(cursor.to_string()),
+        Reply::Array(keys),
+    ])
+}
+
+/// RENAME key newkey
+fn rename(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    rename_generic(ctx, argv, false)
+}
+
+/// RENAMENX key newkey
+fn renamenx(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    rename_generic(ctx, argv, true)
+}
+
+/// Moves the value and its expiry to the new name; with `nx` only when the
+/// new name is free. Renaming a key to itself only checks that it exists.
+fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Reply {
+    let (from, to) = (&argv[1], &argv[2]);
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    if !db.contains(from, now) {
+        return Reply::error(errors::NO_SUCH_KEY);
+    }
+    let done = if nx { Reply::Int(1) } else { Reply::ok() };
+    if from == to {
+        return if nx { Reply::Int(0) } else { done };
+    }
+    if nx && db.contains(to, now) {
+        return Reply::Int(0);
+    }
+    let Some(entry) = db.remove(from) else {
+        return Reply::error(errors::NO_SUCH_KEY);
+    };
+    db.insert(to, entry.value, entry.expires_at_ms);
+    done
+}
+
+/// RANDOMKEY (this shard's pick; the router picks among the shards').
+fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms;
+    // Db::random_key needs a generator while the database is borrowed:
+    // seed a local xorshift from the shard's one.
+    let mut x = ctx.random() | 1;
+    let rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    match ctx.db().random_key(now, rand) {
+        Some(key) => Reply::bulk(&key),
+        None => Reply::Nil,
+    }
+}
+
+/// DBSIZE: keys stored, counting expired ones not reclaimed yet, as Redis.
 fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> Reply {
     Reply::Int(ctx.db().len() as i64)
 }
 
-fn flushall(ctx: &mut Ctx, _argv: &[Bytes]) -> Reply {
+/// The optional ASYNC | SYNC of FLUSHDB and FLUSHALL; both free at once.
+fn flush_option_ok(argv: &[Bytes]) -> bool {
+    match argv {
+        [_] => true,
+        [_, mode] => is(mode, "async") || is(mode, "sync"),
+        _ => false,
+    }
+}
+
+/// FLUSHDB [ASYNC | SYNC]
+fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    if !flush_option_ok(argv) {
+        return Reply::error(errors::SYNTAX);
+    }
+    ctx.db().clear();
+    Reply::ok()
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    if !flush_option_ok(argv) {
+        return Reply::error(errors::SYNTAX);
+    }
     for db in &mut ctx.shard.dbs {
         db.clear();
     }
     Reply::ok()
+}
+
+/// A database index argument: Redis reads a C int, then range-checks it.
+fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, Reply> {
+    let n = int_arg(arg)?;
+    if n < i32::MIN as i64 || n > i32::MAX as i64 {
+        return Err(Reply::error(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < ctx.shard.dbs.len())
+        .ok_or_else(|| Reply::error(errors::DB_INDEX_OUT_OF_RANGE))
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    reply(copy_generic(ctx, argv))
+}
+
+fn copy_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let mut target = ctx.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if is(&argv[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if is(&argv[i], "db") && i + 1 < argv.len() {
+            target = db_index(ctx, &argv[i + 1])?;
+            i += 2;
+        } else {
+            return Err(Reply::error(errors::SYNTAX));
+        }
+    }
+    let (from, to) = (&argv[1], &argv[2]);
+    if target == ctx.db && from == to {
+        return Err(Reply::error(SAME_OBJECT));
+    }
+    let Some(value) = ctx.read(from).cloned() else {
+        return Ok(Reply::Int(0));
+    };
+    let now = ctx.now_ms;
+    let expires_at = ctx.db().get(from, now).map_or(0, |e| e.expires_at_ms);
+    let target = &mut ctx.shard.dbs[target];
+    if !replace && target.contains(to, now) {
+        return Ok(Reply::Int(0));
+    }
+    target.insert(to, value, expires_at);
+    Ok(Reply::Int(1))
+}
+
+/// MOVE key db: to another database of this shard (same slot, same shard).
+fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let target = match db_index(ctx, &argv[2]) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if target == ctx.db {
+        return Reply::error(SAME_OBJECT);
+    }
+    let key = &argv[1];
+    let now = ctx.now_ms;
+    if !ctx.db().contains(key, now) || ctx.shard.dbs[target].contains(key, now) {
+        return Reply::Int(0);
+    }
+    let Some(entry) = ctx.db().remove(key) else {
+        return Reply::Int(0);
+    };
+    ctx.shard.dbs[target].insert(key, entry.value, entry.expires_at_ms);
+    Reply::Int(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::ShardState;
+    use crate::store::Value;
+
+    /// The clock the commands see in these tests, in Unix ms.
+    const NOW_MS: u64 = 1_000_000;
+
+    fn run(shard: &mut ShardState, db: usize, args: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let cmd = super::super::lookup(args[0].as_bytes()).expect("known command");
+        let mut ctx = Ctx {
+            shard,
+            db,
+            now_ms: NOW_MS,
+            resp3: false,
+        };
+        (cmd.run.expect("shard-side command"))(&mut ctx, &argv)
+    }
+
+    fn bulks(keys: &[&str]) -> Reply {
+        Reply::Array(keys.iter().map(|k| Reply::bulk(k.as_bytes())).collect())
+    }
+
+    /// A shard of one with a key of every type (the aggregates are empty:
+    /// only their type matters here).
+    fn shard_with_every_type() -> ShardState {
+        let mut shard = ShardState::new(0, 0, 1);
+        let db = &mut shard.dbs[0];
+        db.set(b"str", Value::Str(b"v".to_vec()));
+        db.set(b"hash", Value::Hash(Box::default()));
+        db.set(b"list", Value::List(Box::default()));
+        db.set(b"set", Value::Set(Box::default()));
+        db.set(b"zset", Value::ZSet(Box::default()));
+        shard
+    }
+
+    #[test]
+    fn type_and_scan_type_filter() {
+        let mut shard = shard_with_every_type();
+        for t in ["string", "hash", "list", "set", "zset"] {
+            let key = if t == "string" { "str" } else { t };
+            assert_eq!(run(&mut shard, 0, &["type", key]), Reply::status(t));
+            let upper = t.to_ascii_uppercase();
+            let scan = run(
+                &mut shard,
+                0,
+                &["scan", "0", "TYPE", &upper, "COUNT", "100"],
+            );
+            assert_eq!(scan, Reply::Array(vec![Reply::bulk(b"0"), bulks(&[key])]));
+        }
+        assert_eq!(run(&mut shard, 0, &["type", "nope"]), Reply::status("none"));
+    }
+
+    #[test]
+    fn copy_rename_and_move_keep_type_and_expiry() {
+        let mut shard = shard_with_every_type();
+        assert_eq!(
+            run(&mut shard, 0, &["pexpire", "hash", "5000"]),
+            Reply::Int(1)
+        );
+        assert_eq!(
+            run(&mut shard, 0, &["copy", "hash", "h2", "db", "2"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(&mut shard, 2, &["type", "h2"]), Reply::status("hash"));
+        assert_eq!(run(&mut shard, 2, &["pttl", "h2"]), Reply::Int(5000));
+        // The copy is independent of the original.
+        assert_eq!(run(&mut shard, 0, &["copy", "str", "s2"]), Reply::Int(1));
+        if let Some(Value::Str(s)) = shard.dbs[0].value_mut(b"str", NOW_MS) {
+            s.push(b'!');
+        }
+        assert!(matches!(shard.dbs[0].value(b"s2", NOW_MS), Some(Value::Str(s)) if s == b"v"));
+        assert_eq!(run(&mut shard, 0, &["rename", "zset", "z2"]), Reply::ok());
+        assert_eq!(run(&mut shard, 0, &["type", "z2"]), Reply::status("zset"));
+        assert_eq!(run(&mut shard, 0, &["move", "list", "5"]), Reply::Int(1));
+        assert_eq!(run(&mut shard, 5, &["type", "list"]), Reply::status("list"));
+        assert_eq!(
+            run(&mut shard, 0, &["exists", "list", "zset"]),
+            Reply::Int(0)
+        );
+        assert_eq!(run(&mut shard, 0, &["dbsize"]), Reply::Int(5));
+    }
+
+    #[test]
+    fn expiry_arithmetic_at_a_fixed_clock() {
+        let mut shard = shard_with_every_type();
+        assert_eq!(run(&mut shard, 0, &["expire", "str", "10"]), Reply::Int(1));
+        assert_eq!(run(&mut shard, 0, &["pttl", "str"]), Reply::Int(10_000));
+        assert_eq!(run(&mut shard, 0, &["ttl", "str"]), Reply::Int(10));
+        assert_eq!(
+            run(&mut shard, 0, &["pexpiretime", "str"]),
+            Reply::Int(1_010_000)
+        );
+        assert_eq!(run(&mut shard, 0, &["expiretime", "str"]), Reply::Int(1010));
+        // 1499 ms rounds down, 1500 up.
+        assert_eq!(
+            run(&mut shard, 0, &["pexpire", "str", "1499"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(&mut shard, 0, &["ttl", "str"]), Reply::Int(1));
+        assert_eq!(
+            run(&mut shard, 0, &["pexpire", "str", "1500"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(&mut shard, 0, &["ttl", "str"]), Reply::Int(2));
+        // A deadline one ms ahead stays; one at "now" deletes.
+        assert_eq!(
+            run(&mut shard, 0, &["pexpireat", "str", "1000001"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(&mut shard, 0, &["pttl", "str"]), Reply::Int(1));
+        assert_eq!(
+            run(&mut shard, 0, &["pexpireat", "str", "1000000"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(&mut shard, 0, &["exists", "str"]), Reply::Int(0));
+        assert_eq!(shard.dbs[0].volatile_len(), 0);
+        // A key expired by the clock is absent to every command.
+        shard.dbs[0].insert(b"old", Value::Str(vec![]), NOW_MS - 1);
+        assert_eq!(run(&mut shard, 0, &["ttl", "old"]), Reply::Int(-2));
+        assert_eq!(run(&mut shard, 0, &["dbsize"]), Reply::Int(4));
+    }
+
+    #[test]
+    fn scan_cursor_moves_to_the_next_shard() {
+        // Shard 1 of 3 owns slots 5461..10922, shard 2 the rest.
+        let mut middle = ShardState::new(1, 0, 3);
+        let scan = run(&mut middle, 0, &["scan", "5461"]);
+        assert_eq!(
+            scan,
+            Reply::Array(vec![Reply::bulk(b"10922"), Reply::Array(vec![])])
+        );
+        let mut last = ShardState::new(2, 0, 3);
+        let scan = run(&mut last, 0, &["scan", "10922"]);
+        assert_eq!(
+            scan,
+            Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(vec![])])
+        );
+        // "c" is in slot 7365: a scan stops after the slot holding a key.
+        middle.dbs[0].set(b"c", Value::Str(vec![]));
+        let scan = run(&mut middle, 0, &["scan", "5461", "COUNT", "1"]);
+        assert_eq!(
+            scan,
+            Reply::Array(vec![Reply::bulk(b"7366"), bulks(&["c"])])
+        );
+    }
 }

@@ -7,6 +7,7 @@
 
 use std::hash::BuildHasher;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use hashbrown::hash_table::Entry as TableEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -261,34 +262,78 @@ impl Db {
         None
     }
 
-    /// Active expiry: examines up to `budget` keys from where the last step
-    /// stopped and deletes the expired ones.
+    /// Active expiry, after Redis's cycle: looks at about `budget` keys
+    /// from where the last step stopped and deletes the expired ones; while
+    /// more than a tenth of the keys with an expiry looked at had expired
+    /// (so many stale keys are likely left), it goes on with another
+    /// `budget`, up to one lap of the slots or [`EXPIRE_STEP_MAX`].
     pub fn expire_step(&mut self, budget: usize, now_ms: u64) -> ExpireStats {
+        let started = Instant::now();
         let mut stats = ExpireStats::default();
-        if self.volatile == 0 || self.tables.is_empty() {
-            return stats;
-        }
         let tables = self.tables.len();
         let mut visited = 0;
-        while stats.examined < budget && visited < tables {
-            let t = self.expire_cursor % tables;
-            let table = &mut self.tables[t];
-            let before = table.len();
-            let mut removed_volatile = 0;
-            stats.examined += before;
-            table.retain(|e| {
-                let expired = e.is_expired(now_ms);
-                removed_volatile += expired as usize;
-                !expired
-            });
-            stats.expired += removed_volatile;
-            self.keys -= removed_volatile;
-            self.volatile -= removed_volatile;
-            self.expire_cursor = (t + 1) % tables;
-            visited += 1;
+        while self.volatile > 0 && visited < tables {
+            let round = self.expire_round(budget, now_ms, tables - visited);
+            visited += round.tables;
+            stats.examined += round.examined;
+            stats.expired += round.expired;
+            let few_stale = round.expired * EXPIRE_STALE_RATIO <= round.volatile;
+            if few_stale || started.elapsed() >= EXPIRE_STEP_MAX {
+                break;
+            }
         }
         stats
     }
+
+    /// One round of [`Self::expire_step`]: whole slot tables, from the
+    /// cursor on, until `budget` keys were looked at or `max_tables` visited.
+    fn expire_round(&mut self, budget: usize, now_ms: u64, max_tables: usize) -> ExpireRound {
+        let mut round = ExpireRound::default();
+        let tables = self.tables.len();
+        while round.examined < budget && round.tables < max_tables {
+            let t = self.expire_cursor % tables;
+            self.expire_cursor = (t + 1) % tables;
+            round.tables += 1;
+            let table = &mut self.tables[t];
+            if table.is_empty() {
+                continue;
+            }
+            round.examined += table.len();
+            let mut volatile = 0;
+            let mut expired = 0;
+            table.retain(|e| {
+                volatile += (e.expires_at_ms != 0) as usize;
+                let gone = e.is_expired(now_ms);
+                expired += gone as usize;
+                !gone
+            });
+            // Give back the memory of tables that expiry mostly emptied.
+            if table.len() * 8 < table.capacity() {
+                let hasher = &self.hasher;
+                table.shrink_to(table.len(), |e| hasher.hash_one(&e.key));
+            }
+            round.volatile += volatile;
+            round.expired += expired;
+            self.keys -= expired;
+            self.volatile -= expired;
+        }
+        round
+    }
+}
+
+/// The longest one [`Db::expire_step`] keeps going while many keys are stale.
+pub const EXPIRE_STEP_MAX: Duration = Duration::from_millis(5);
+/// Active expiry goes on while more than 1 in this many keys with an
+/// expiry that it looked at had expired (Redis's 10% "acceptable stale").
+const EXPIRE_STALE_RATIO: usize = 10;
+
+/// What one round of active expiry did.
+#[derive(Debug, Default)]
+struct ExpireRound {
+    tables: usize,
+    examined: usize,
+    volatile: usize,
+    expired: usize,
 }
 
 #[cfg(test)]
@@ -309,6 +354,47 @@ mod tests {
         let stats = db.expire_step(1_000_000, 60);
         assert_eq!(stats.expired, 1);
         assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn expire_step_keeps_going_while_many_keys_are_stale() {
+        let mut db = Db::new(0..16384);
+        for i in 0..5000 {
+            db.insert(format!("k{i}").as_bytes(), Value::Str(vec![]), 100);
+        }
+        for i in 0..10 {
+            db.set(format!("p{i}").as_bytes(), Value::Str(vec![]));
+        }
+        // Nothing due yet: one round of about `budget` keys, then stop.
+        let stats = db.expire_step(200, 50);
+        assert_eq!(stats.expired, 0);
+        assert!(stats.examined < 400, "{stats:?}");
+        // All due: a step goes on past its first round (a slow machine
+        // may hit the time limit before the end of the lap).
+        let mut expired = db.expire_step(200, 100).expired;
+        assert!(expired > 400, "{expired}");
+        while expired < 5000 {
+            let stats = db.expire_step(200, 100);
+            assert!(stats.expired > 0);
+            expired += stats.expired;
+        }
+        assert_eq!((db.len(), db.volatile_len()), (10, 0));
+        assert_eq!(db.keys(None, 100).len(), 10);
+        // Nothing volatile left: no work at all.
+        assert_eq!(db.expire_step(200, 100).examined, 0);
+    }
+
+    #[test]
+    fn expire_step_with_few_stale_keys_does_one_round() {
+        let mut db = Db::new(0..16384);
+        for i in 0..5000 {
+            let at = if i % 50 == 0 { 10 } else { 1000 };
+            db.insert(format!("k{i}").as_bytes(), Value::Str(vec![]), at);
+        }
+        let stats = db.expire_step(200, 20);
+        assert!(stats.examined < 400, "{stats:?}");
+        assert_eq!(db.len(), 5000 - stats.expired);
+        assert_eq!(db.volatile_len(), db.len());
     }
 
     #[test]
