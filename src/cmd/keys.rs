@@ -233,7 +233,7 @@ fn expire_generic(
         .ok_or_else(|| Reply::error(errors::INVALID_EXPIRE.replace("{}", name)))?;
     let now = ctx.now_ms;
     let db = ctx.db();
-    let Some(current) = db.get(&argv[1], now).map(|e| e.expires_at_ms) else {
+    let Some(current) = db.get(&argv[1], now).map(|e| e.expires_at_ms()) else {
         return Ok(Reply::Int(0));
     };
     let current = (current != 0).then_some(current as i64);
@@ -276,7 +276,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> Reply {
         return Reply::Int(-2);
     }
     let now = ctx.now_ms;
-    let expires_at = ctx.db().get(key, now).map_or(0, |e| e.expires_at_ms);
+    let expires_at = ctx.db().get(key, now).map_or(0, |e| e.expires_at_ms());
     if expires_at == 0 {
         return Reply::Int(-1);
     }
@@ -296,7 +296,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let db = ctx.db();
     match db.get(&argv[1], now) {
-        Some(e) if e.expires_at_ms != 0 => Reply::Int(db.set_expiry(&argv[1], 0, now) as i64),
+        Some(e) if e.expires_at_ms() != 0 => Reply::Int(db.set_expiry(&argv[1], 0, now) as i64),
         _ => Reply::Int(0),
     }
 }
@@ -359,8 +359,8 @@ fn scan_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now_ms;
     let db = ctx.db();
     let (next, found) = db.scan(cursor, count, now, |e| {
-        matching.is_none_or(|p| glob_match(p, &e.key, false))
-            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
+        matching.is_none_or(|p| glob_match(p, e.key(), false))
+            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value().type_name().as_bytes()))
     });
     let next = next.unwrap_or(db.slots().end) as usize;
     let next = if next >= SLOT_COUNT { 0 } else { next };
@@ -406,7 +406,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Reply {
     let Some(entry) = db.remove(from) else {
         return Reply::error(errors::NO_SUCH_KEY);
     };
-    db.insert(to, entry.value, entry.expires_at_ms);
+    let expires_at_ms = entry.expires_at_ms();
+    db.insert(to, entry.into_value(), expires_at_ms);
     done
 }
 
@@ -500,11 +501,11 @@ fn copy_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     if target == ctx.db && from == to {
         return Err(Reply::error(SAME_OBJECT));
     }
-    let Some(value) = ctx.read(from).cloned() else {
+    let Some(value) = ctx.read(from).map(|v| v.to_owned_value()) else {
         return Ok(Reply::Int(0));
     };
     let now = ctx.now_ms;
-    let expires_at = ctx.db().get(from, now).map_or(0, |e| e.expires_at_ms);
+    let expires_at = ctx.db().get(from, now).map_or(0, |e| e.expires_at_ms());
     let target = &mut ctx.shard.dbs[target];
     if !replace && target.contains(to, now) {
         return Ok(Reply::Int(0));
@@ -530,7 +531,8 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let Some(entry) = ctx.db().remove(key) else {
         return Reply::Int(0);
     };
-    ctx.shard.dbs[target].insert(key, entry.value, entry.expires_at_ms);
+    let expires_at_ms = entry.expires_at_ms();
+    ctx.shard.dbs[target].insert(key, entry.into_value(), expires_at_ms);
     Reply::Int(1)
 }
 
@@ -568,10 +570,10 @@ mod tests {
         let mut shard = ShardState::new(0, 0, 1);
         let db = &mut shard.dbs[0];
         db.set(b"str", Value::Str(b"v".to_vec()));
-        db.set(b"hash", Value::Hash(Box::default()));
-        db.set(b"list", Value::List(Box::default()));
-        db.set(b"set", Value::Set(Box::default()));
-        db.set(b"zset", Value::ZSet(Box::default()));
+        db.set(b"hash", Value::Hash(Default::default()));
+        db.set(b"list", Value::List(Default::default()));
+        db.set(b"set", Value::Set(Default::default()));
+        db.set(b"zset", Value::ZSet(Default::default()));
         shard
     }
 
@@ -610,7 +612,9 @@ mod tests {
         if let Some(Value::Str(s)) = shard.dbs[0].value_mut(b"str", NOW_MS) {
             s.push(b'!');
         }
-        assert!(matches!(shard.dbs[0].value(b"s2", NOW_MS), Some(Value::Str(s)) if s == b"v"));
+        assert!(
+            matches!(shard.dbs[0].value(b"s2", NOW_MS), Some(crate::store::ValueRef::Str(s)) if s == b"v")
+        );
         assert_eq!(run(&mut shard, 0, &["rename", "zset", "z2"]), Reply::ok());
         assert_eq!(run(&mut shard, 0, &["type", "z2"]), Reply::status("zset"));
         assert_eq!(run(&mut shard, 0, &["move", "list", "5"]), Reply::Int(1));

@@ -176,7 +176,7 @@ impl Connection {
                     .last_command_ms
                     .store(self.now_ms, Ordering::Relaxed);
                 let own = self.core.shard_id;
-                match route::plan(c, &argv, own, self.core.node.shards()) {
+                match route::plan(c, argv, own, self.core.node.shards()) {
                     Plan::Refuse(reply) => reply,
                     Plan::One(shard) => {
                         let call = Call {

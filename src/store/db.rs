@@ -302,7 +302,7 @@ impl Db {
             let mut volatile = 0;
             let mut expired = 0;
             table.retain(|e| {
-                volatile += (e.expires_at_ms != 0) as usize;
+                volatile += (e.expires_at_ms() != 0) as usize;
                 let gone = e.is_expired(now_ms);
                 expired += gone as usize;
                 !gone
@@ -310,7 +310,7 @@ impl Db {
             // Give back the memory of tables that expiry mostly emptied.
             if table.len() * 8 < table.capacity() {
                 let hasher = &self.hasher;
-                table.shrink_to(table.len(), |e| hasher.hash_one(&e.key));
+                table.shrink_to(table.len(), |e| hasher.hash_one(e.key()));
             }
             round.volatile += volatile;
             round.expired += expired;
