@@ -24,7 +24,11 @@ fn pipeline_across_shards_keeps_order() {
     let mut c = s.client();
     let mut batch = Vec::new();
     for i in 0..500 {
-        batch.extend(common::encode(&[b"SET", format!("key:{i}").as_bytes(), format!("v{i}").as_bytes()]));
+        batch.extend(common::encode(&[
+            b"SET",
+            format!("key:{i}").as_bytes(),
+            format!("v{i}").as_bytes(),
+        ]));
         batch.extend(common::encode(&[b"GET", format!("key:{i}").as_bytes()]));
         batch.extend(common::encode(&[b"PING"]));
     }
@@ -42,7 +46,10 @@ fn pipeline_across_shards_keeps_order() {
 fn fanout_commands_gather_in_key_order() {
     let s = Server::shardis(3, &[]);
     let mut c = s.client();
-    assert_eq!(c.cmd(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]),
+        "+OK\r\n"
+    );
     assert_eq!(
         c.cmd(&["MGET", "d", "nope", "a", "c", "b"]),
         "*5\r\n$1\r\n4\r\n$-1\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n2\r\n"
@@ -84,8 +91,17 @@ fn protocol_errors_close_the_connection_like_redis() {
         let mut b = reference.client();
         a.send_raw(case);
         b.send_raw(case);
-        assert_eq!(a.read_reply(), b.read_reply(), "reply to {:?}", String::from_utf8_lossy(case));
-        assert!(a.is_closed(), "shardis keeps the connection after {:?}", String::from_utf8_lossy(case));
+        assert_eq!(
+            a.read_reply(),
+            b.read_reply(),
+            "reply to {:?}",
+            String::from_utf8_lossy(case)
+        );
+        assert!(
+            a.is_closed(),
+            "shardis keeps the connection after {:?}",
+            String::from_utf8_lossy(case)
+        );
         assert!(b.is_closed());
     }
 }
@@ -95,11 +111,17 @@ fn oversized_inline_and_bulk_are_refused() {
     let s = Server::shardis(1, &["--proto-max-bulk-len", "1mb"]);
     let mut c = s.client();
     c.send_raw(&vec![b'a'; 70 * 1024]);
-    assert_eq!(c.read_reply(), "-ERR Protocol error: too big inline request\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: too big inline request\r\n"
+    );
     assert!(c.is_closed());
     let mut c = s.client();
     c.send_raw(b"*2\r\n$3\r\nGET\r\n$2000000\r\n");
-    assert_eq!(c.read_reply(), "-ERR Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
     // The server is still fine.
     assert_eq!(s.client().cmd(&["PING"]), "+PONG\r\n");
 }
@@ -110,8 +132,14 @@ fn crossslot_and_hash_tags() {
     let mut c = s.client();
     // Keys that share a hash tag share a shard: MSET is split or not, but a
     // single-shard-only command must accept them.
-    assert_eq!(c.cmd(&["MSET", "{user1}:a", "1", "{user1}:b", "2"]), "+OK\r\n");
-    assert_eq!(c.cmd(&["MGET", "{user1}:a", "{user1}:b"]), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    assert_eq!(
+        c.cmd(&["MSET", "{user1}:a", "1", "{user1}:b", "2"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["MGET", "{user1}:a", "{user1}:b"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
 }
 
 #[test]
@@ -120,7 +148,9 @@ fn shutdown_stops_the_server() {
     let mut c = s.client();
     c.send(&[b"SHUTDOWN", b"NOSAVE"]);
     assert!(c.is_closed());
-    let status = s.wait_exit(std::time::Duration::from_secs(10)).expect("server exits");
+    let status = s
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("server exits");
     assert!(status.success());
 }
 

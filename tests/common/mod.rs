@@ -13,7 +13,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 /// A server process that is killed when dropped.
@@ -27,7 +30,8 @@ impl Server {
     pub fn shardis(shards: usize, extra: &[&str]) -> Server {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
-        cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()]).args(extra);
+        cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
+            .args(extra);
         cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().expect("start shardis");
         // Every shard listens once the "ready" line is printed.
@@ -41,7 +45,8 @@ impl Server {
             }
         });
         let server = Server { port, child };
-        rx.recv_timeout(START_TIMEOUT).expect("shardis printed its ready line");
+        rx.recv_timeout(START_TIMEOUT)
+            .expect("shardis printed its ready line");
         server
     }
 
@@ -50,17 +55,35 @@ impl Server {
     pub fn redis(extra: &[&str]) -> Server {
         let port = free_port();
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]).args(extra);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(extra);
         Server::spawn(cmd, port)
     }
 
     fn spawn(mut cmd: Command, port: u16) -> Server {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e} (is it installed?)", cmd.get_program()));
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {:?}: {e} (is it installed?)",
+                cmd.get_program()
+            )
+        });
         let server = Server { port, child };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server on port {port} did not start");
+            assert!(
+                Instant::now() < deadline,
+                "server on port {port} did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server
@@ -111,9 +134,14 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).expect("timeout");
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
-        Raw { reader: BufReader::new(stream.try_clone().expect("clone")), writer: stream }
+        Raw {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
+        }
     }
 
     /// Sends raw bytes as they are.
@@ -157,8 +185,15 @@ impl Raw {
 
     fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
         let mut line = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut line).expect("read reply line");
-        assert!(n > 0, "connection closed while waiting for a reply (got so far: {:?})", String::from_utf8_lossy(out));
+        let n = self
+            .reader
+            .read_until(b'\n', &mut line)
+            .expect("read reply line");
+        assert!(
+            n > 0,
+            "connection closed while waiting for a reply (got so far: {:?})",
+            String::from_utf8_lossy(out)
+        );
         out.extend_from_slice(&line);
         line.truncate(line.len().saturating_sub(2));
         line
@@ -167,7 +202,10 @@ impl Raw {
     fn read_value(&mut self, out: &mut Vec<u8>) {
         let line = self.read_line(out);
         let (kind, rest) = (line[0], &line[1..]);
-        let n: i64 = std::str::from_utf8(rest).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let n: i64 = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         match kind {
             b'$' | b'=' | b'!' if n >= 0 => {
                 let mut body = vec![0u8; n as usize + 2];
@@ -203,7 +241,10 @@ pub enum Step<'a> {
 /// Splits a flat reply into its top-level elements' encodings.
 fn top_level_elements(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     let text = reply;
-    let header_end = text.iter().position(|&c| c == b'\n').map_or(text.len(), |i| i + 1);
+    let header_end = text
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(text.len(), |i| i + 1);
     let header = text[..header_end].to_vec();
     let mut elements = Vec::new();
     let mut rest = &text[header_end..];
@@ -216,12 +257,22 @@ fn top_level_elements(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
 }
 
 fn element_len(b: &[u8]) -> usize {
-    let line_end = b.iter().position(|&c| c == b'\n').map_or(b.len(), |i| i + 1);
-    let n: i64 = std::str::from_utf8(&b[1..line_end.saturating_sub(2)]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let line_end = b
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |i| i + 1);
+    let n: i64 = std::str::from_utf8(&b[1..line_end.saturating_sub(2)])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     match b[0] {
         b'$' | b'=' | b'!' if n >= 0 => line_end + n as usize + 2,
         b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let count = if matches!(b[0], b'%' | b'|') { 2 * n } else { n };
+            let count = if matches!(b[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
             let mut len = line_end;
             for _ in 0..count.max(0) {
                 len += element_len(&b[len..]);
@@ -272,5 +323,10 @@ pub fn assert_same_as_redis(shards: usize, steps: &[Step]) {
     let ours = Server::shardis(shards, &[]);
     let reference = Server::redis(&[]);
     let problems = diff(&ours, &reference, steps);
-    assert!(problems.is_empty(), "{} difference(s) from redis-server:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} difference(s) from redis-server:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
