@@ -259,31 +259,34 @@ fn llen(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// `LRANGE key start stop`
 fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    super::reply((|| {
-        // Redis parses the range before looking at the key.
-        let start = int_arg(&argv[2])?;
-        let stop = int_arg(&argv[3])?;
-        let Some(list) = read_list(ctx, &argv[1])? else {
-            return Ok(Reply::Array(Vec::new()));
-        };
-        let items = match clamp_range(start, stop, list.len()) {
-            None => Vec::new(),
-            Some((first, last)) => list.range(first..=last).map(|e| Reply::bulk(e)).collect(),
-        };
-        Ok(Reply::Array(items))
-    })())
+    // Redis parses the range before looking at the key.
+    let (start, stop) = match (int_arg(&argv[2]), int_arg(&argv[3])) {
+        (Ok(start), Ok(stop)) => (start, stop),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let list = match read_list(ctx, &argv[1]) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Reply::Array(Vec::new()),
+        Err(e) => return e,
+    };
+    Reply::Array(match clamp_range(start, stop, list.len()) {
+        None => Vec::new(),
+        Some((first, last)) => list.range(first..=last).map(|e| Reply::bulk(e)).collect(),
+    })
 }
 
 /// `LINDEX key index`
 fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    super::reply((|| {
-        // A missing key answers nil even when the index is not a number.
-        let Some(list) = read_list(ctx, &argv[1])? else {
-            return Ok(Reply::Nil);
-        };
-        let index = int_arg(&argv[2])?;
-        Ok(resolve_index(index, list.len()).map_or(Reply::Nil, |i| Reply::bulk(&list[i])))
-    })())
+    // A missing key answers nil even when the index is not a number.
+    let list = match read_list(ctx, &argv[1]) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    match int_arg(&argv[2]) {
+        Ok(index) => resolve_index(index, list.len()).map_or(Reply::Nil, |i| Reply::bulk(&list[i])),
+        Err(e) => e,
+    }
 }
 
 /// `LSET key index element`
@@ -576,7 +579,7 @@ fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         if list.is_empty() {
             db.remove(key);
         }
-        return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(items)]));
+        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]));
     }
     Ok(Reply::NilArray)
 }
