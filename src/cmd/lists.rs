@@ -1,5 +1,618 @@
-//! Lists commands.
+//! List commands: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET
+//! LREM LTRIM LINSERT LPOS LMOVE RPOPLPUSH LMPOP, as Redis 7.0 answers them.
+//!
+//! A list is a `VecDeque`: both ends are O(1), indexing is O(1), and whole-list
+//! edits (LREM, LTRIM) are done in one pass. A list that becomes empty is
+//! deleted, as in Redis.
 
-use super::Command;
+use std::collections::VecDeque;
 
-pub static COMMANDS: &[Command] = &[];
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{errors, int_arg, is, Command, Ctx, Keys, Route, ShardFn};
+use crate::protocol::Reply;
+use crate::store::Value;
+use crate::util::numbers::parse_i64;
+
+type List = VecDeque<Vec<u8>>;
+
+const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+
+/// A command whose only key is `argv[1]`.
+const fn keyed(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        run: Some(run),
+    }
+}
+
+/// A command with a source key at `argv[1]` and a destination at `argv[2]`.
+const fn two_keys(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
+    Command {
+        keys: Keys::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
+        ..keyed(name, arity, flags, run)
+    }
+}
+
+pub static COMMANDS: &[Command] = &[
+    keyed("lpush", -3, WRITE | DENYOOM | FAST, lpush),
+    keyed("rpush", -3, WRITE | DENYOOM | FAST, rpush),
+    keyed("lpushx", -3, WRITE | DENYOOM | FAST, lpushx),
+    keyed("rpushx", -3, WRITE | DENYOOM | FAST, rpushx),
+    keyed("lpop", -2, WRITE | FAST, lpop),
+    keyed("rpop", -2, WRITE | FAST, rpop),
+    keyed("llen", 2, READONLY | FAST, llen),
+    keyed("lrange", 4, READONLY, lrange),
+    keyed("lindex", 3, READONLY, lindex),
+    keyed("lset", 4, WRITE | DENYOOM, lset),
+    keyed("lrem", 4, WRITE, lrem),
+    keyed("ltrim", 4, WRITE, ltrim),
+    keyed("linsert", 5, WRITE | DENYOOM, linsert),
+    keyed("lpos", -3, READONLY, lpos),
+    two_keys("lmove", 5, WRITE | DENYOOM, lmove),
+    two_keys("rpoplpush", 3, WRITE | DENYOOM, rpoplpush),
+    Command {
+        name: "lmpop",
+        arity: -4,
+        flags: WRITE,
+        keys: Keys::Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        route: Route::Keyed,
+        run: Some(lmpop),
+    },
+];
+
+/// An end of a list: LEFT is the head, RIGHT the tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Left,
+    Right,
+}
+
+impl End {
+    /// `LEFT` or `RIGHT`, any case; anything else is a syntax error.
+    fn parse(arg: &[u8]) -> Result<End, Reply> {
+        if is(arg, "left") {
+            Ok(End::Left)
+        } else if is(arg, "right") {
+            Ok(End::Right)
+        } else {
+            Err(Reply::error(errors::SYNTAX))
+        }
+    }
+}
+
+fn pop(list: &mut List, end: End) -> Option<Vec<u8>> {
+    match end {
+        End::Left => list.pop_front(),
+        End::Right => list.pop_back(),
+    }
+}
+
+fn push(list: &mut List, end: End, element: Vec<u8>) {
+    match end {
+        End::Left => list.push_front(element),
+        End::Right => list.push_back(element),
+    }
+}
+
+/// Pops up to `count` elements from `end`, in popping order. The reply grows
+/// with the list, never with the client's count.
+fn pop_many(list: &mut List, end: End, count: u64) -> Vec<Reply> {
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(list.len());
+    (0..n)
+        .filter_map(|_| pop(list, end))
+        .map(|e| Reply::Bulk(Bytes::from(e)))
+        .collect()
+}
+
+/// The list at `key` for a read command (counted as a keyspace hit or miss).
+fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply> {
+    match ctx.read(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+    }
+}
+
+/// A count that must be >= 0; a non-integer gets the same `msg` as Redis's
+/// getPositiveLongFromObjectOrReply.
+fn non_negative(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
+    parse_i64(arg)
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| Reply::error(msg))
+}
+
+/// Resolves LRANGE/LTRIM's `start stop` (negative from the end) against a
+/// list of `len`: the inclusive index range, or None when it is empty.
+fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+/// Resolves a LINDEX/LSET index (negative from the end) against `len`.
+fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    let i = if index < 0 {
+        (len as i64).checked_add(index)?
+    } else {
+        index
+    };
+    usize::try_from(i).ok().filter(|&i| i < len)
+}
+
+/// `LPUSH key element [element ...]`
+fn lpush(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    push_generic(ctx, argv, End::Left, false)
+}
+
+/// `RPUSH key element [element ...]`
+fn rpush(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    push_generic(ctx, argv, End::Right, false)
+}
+
+/// `LPUSHX key element [element ...]`
+fn lpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    push_generic(ctx, argv, End::Left, true)
+}
+
+/// `RPUSHX key element [element ...]`
+fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    push_generic(ctx, argv, End::Right, true)
+}
+
+/// Pushes `argv[2..]` one by one at `end`; with `only_existing` (the X
+/// forms) a missing key is left alone. Replies with the new length.
+fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) -> Reply {
+    let key = &argv[1];
+    let elements = argv[2..].iter().map(|e| e.to_vec());
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    match db.value_mut(key, now) {
+        Some(Value::List(list)) => {
+            elements.for_each(|e| push(list, end, e));
+            Reply::Int(list.len() as i64)
+        }
+        Some(_) => Reply::error(errors::WRONGTYPE),
+        None if only_existing => Reply::Int(0),
+        None => {
+            let mut list = List::with_capacity(argv.len() - 2);
+            elements.for_each(|e| push(&mut list, end, e));
+            let len = list.len();
+            db.set(key, Value::List(Box::new(list)));
+            Reply::Int(len as i64)
+        }
+    }
+}
+
+/// `LPOP key [count]`
+fn lpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    pop_generic(ctx, argv, End::Left, "lpop")
+}
+
+/// `RPOP key [count]`
+fn rpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    pop_generic(ctx, argv, End::Right, "rpop")
+}
+
+/// Without a count: one element, or nil. With one: an array (empty for a
+/// count of 0), or a nil array when the key does not exist.
+fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, name: &str) -> Reply {
+    if argv.len() > 3 {
+        return Reply::error(errors::wrong_args(name));
+    }
+    let count = match argv.get(2) {
+        None => None,
+        Some(arg) => match non_negative(arg, errors::NOT_POSITIVE) {
+            Ok(n) => Some(n as u64),
+            Err(e) => return e,
+        },
+    };
+    let key = &argv[1];
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let list = match db.value_mut(key, now) {
+        None if count.is_some() => return Reply::NilArray,
+        None => return Reply::Nil,
+        Some(Value::List(list)) => list,
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    };
+    let reply = match count {
+        None => pop(list, end).map_or(Reply::Nil, |e| Reply::Bulk(Bytes::from(e))),
+        Some(n) => Reply::Array(pop_many(list, end, n)),
+    };
+    if list.is_empty() {
+        db.remove(key);
+    }
+    reply
+}
+
+/// `LLEN key`
+fn llen(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    match read_list(ctx, &argv[1]) {
+        Ok(list) => Reply::Int(list.map_or(0, |l| l.len() as i64)),
+        Err(e) => e,
+    }
+}
+
+/// `LRANGE key start stop`
+fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    // Redis parses the range before looking at the key.
+    let (start, stop) = match (int_arg(&argv[2]), int_arg(&argv[3])) {
+        (Ok(start), Ok(stop)) => (start, stop),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let list = match read_list(ctx, &argv[1]) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Reply::Array(Vec::new()),
+        Err(e) => return e,
+    };
+    Reply::Array(match clamp_range(start, stop, list.len()) {
+        None => Vec::new(),
+        Some((first, last)) => list.range(first..=last).map(|e| Reply::bulk(e)).collect(),
+    })
+}
+
+/// `LINDEX key index`
+fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    // A missing key answers nil even when the index is not a number.
+    let list = match read_list(ctx, &argv[1]) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    match int_arg(&argv[2]) {
+        Ok(index) => resolve_index(index, list.len()).map_or(Reply::Nil, |i| Reply::bulk(&list[i])),
+        Err(e) => e,
+    }
+}
+
+/// `LSET key index element`
+fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let now = ctx.now_ms;
+    let list = match ctx.db().value_mut(&argv[1], now) {
+        None => return Reply::error(errors::NO_SUCH_KEY),
+        Some(Value::List(list)) => list,
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    };
+    let index = match int_arg(&argv[2]) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    match resolve_index(index, list.len()) {
+        Some(i) => {
+            list[i] = argv[3].to_vec();
+            Reply::ok()
+        }
+        None => Reply::error(errors::INDEX_OUT_OF_RANGE),
+    }
+}
+
+/// `LREM key count element`: removes up to |count| occurrences (all with 0),
+/// from the head for count >= 0, from the tail for count < 0. One pass over
+/// the list whatever the number removed.
+fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let count = match int_arg(&argv[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let (key, element) = (&argv[1], &argv[3][..]);
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let list = match db.value_mut(key, now) {
+        None => return Reply::Int(0),
+        Some(Value::List(list)) => list,
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    };
+    // 0 means no limit; i64::MIN's magnitude fits in u64.
+    let limit = match count.unsigned_abs() {
+        0 => u64::MAX,
+        n => n,
+    };
+    let mut removed: u64 = 0;
+    if count >= 0 {
+        list.retain(|e| {
+            let drop = removed < limit && e.as_slice() == element;
+            removed += drop as u64;
+            !drop
+        });
+    } else {
+        // From the tail: the first (matches - limit) matches stay.
+        let matches = list.iter().filter(|e| e.as_slice() == element).count() as u64;
+        let mut keep = matches.saturating_sub(limit);
+        list.retain(|e| {
+            if e.as_slice() != element {
+                true
+            } else if keep > 0 {
+                keep -= 1;
+                true
+            } else {
+                removed += 1;
+                false
+            }
+        });
+    }
+    if list.is_empty() {
+        db.remove(key);
+    }
+    Reply::Int(removed as i64)
+}
+
+/// `LTRIM key start stop`: keeps only the range; an empty result deletes
+/// the key.
+fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let (start, stop) = match (int_arg(&argv[2]), int_arg(&argv[3])) {
+        (Ok(start), Ok(stop)) => (start, stop),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let key = &argv[1];
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let list = match db.value_mut(key, now) {
+        None => return Reply::ok(),
+        Some(Value::List(list)) => list,
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    };
+    match clamp_range(start, stop, list.len()) {
+        None => list.clear(),
+        Some((first, last)) => {
+            list.truncate(last + 1);
+            list.drain(..first);
+        }
+    }
+    if list.is_empty() {
+        db.remove(key);
+    }
+    Reply::ok()
+}
+
+/// `LINSERT key BEFORE|AFTER pivot element`: the new length, -1 when the
+/// pivot is not found, 0 when the key does not exist.
+fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let after = if is(&argv[2], "after") {
+        true
+    } else if is(&argv[2], "before") {
+        false
+    } else {
+        return Reply::error(errors::SYNTAX);
+    };
+    let now = ctx.now_ms;
+    let list = match ctx.db().value_mut(&argv[1], now) {
+        None => return Reply::Int(0),
+        Some(Value::List(list)) => list,
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    };
+    let pivot = &argv[3][..];
+    match list.iter().position(|e| e.as_slice() == pivot) {
+        None => Reply::Int(-1),
+        Some(i) => {
+            list.insert(i + after as usize, argv[4].to_vec());
+            Reply::Int(list.len() as i64)
+        }
+    }
+}
+
+/// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
+fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    super::reply(lpos_inner(ctx, argv))
+}
+
+fn lpos_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < argv.len() {
+        let (opt, value) = (&argv[j], argv.get(j + 1));
+        match value {
+            Some(v) if is(opt, "rank") => {
+                rank = int_arg(v)?;
+                if rank == 0 {
+                    return Err(Reply::error(RANK_ZERO));
+                }
+            }
+            Some(v) if is(opt, "count") => count = Some(non_negative(v, COUNT_NEGATIVE)?),
+            Some(v) if is(opt, "maxlen") => maxlen = non_negative(v, MAXLEN_NEGATIVE)?,
+            _ => return Err(Reply::error(errors::SYNTAX)),
+        }
+        j += 2;
+    }
+    // A negative rank searches from the tail. Redis negates it in C, so
+    // i64::MIN stays negative and then matches the first hit; wrapping
+    // arithmetic reproduces that.
+    let from_tail = rank < 0;
+    let rank = rank.wrapping_abs();
+    let element = &argv[2][..];
+    let Some(list) = read_list(ctx, &argv[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        });
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 {
+        len
+    } else {
+        len.min(usize::try_from(maxlen).unwrap_or(usize::MAX))
+    };
+    let mut matches: i64 = 0;
+    let mut found = Vec::new();
+    for k in 0..scan {
+        let index = if from_tail { len - 1 - k } else { k };
+        if list[index] != element {
+            continue;
+        }
+        matches += 1;
+        if matches < rank {
+            continue;
+        }
+        let Some(count) = count else {
+            return Ok(Reply::Int(index as i64));
+        };
+        found.push(Reply::Int(index as i64));
+        if count != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= count {
+            break;
+        }
+    }
+    Ok(if count.is_some() {
+        Reply::Array(found)
+    } else {
+        Reply::Nil
+    })
+}
+
+/// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
+fn lmove(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    match (End::parse(&argv[3]), End::parse(&argv[4])) {
+        (Ok(from), Ok(to)) => move_generic(ctx, &argv[1], &argv[2], from, to),
+        (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// `RPOPLPUSH source destination`
+fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    move_generic(ctx, &argv[1], &argv[2], End::Right, End::Left)
+}
+
+/// Pops from `src` at `from` and pushes at `to` of `dst` (created if
+/// missing); the same key rotates the list. Nil when `src` does not exist.
+fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Reply {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    // Both types are checked before anything moves, source first.
+    match db.value(src, now) {
+        None => return Reply::Nil,
+        Some(Value::List(_)) => {}
+        Some(_) => return Reply::error(errors::WRONGTYPE),
+    }
+    if !matches!(db.value(dst, now), None | Some(Value::List(_))) {
+        return Reply::error(errors::WRONGTYPE);
+    }
+    let Some(Value::List(list)) = db.value_mut(src, now) else {
+        return Reply::Nil;
+    };
+    let Some(element) = pop(list, from) else {
+        return Reply::Nil;
+    };
+    let reply = Reply::bulk(&element);
+    if src == dst {
+        push(list, to, element);
+        return reply;
+    }
+    if list.is_empty() {
+        db.remove(src);
+    }
+    match db.value_mut(dst, now) {
+        Some(Value::List(list)) => push(list, to, element),
+        _ => db.set(dst, Value::List(Box::new(VecDeque::from([element])))),
+    }
+    reply
+}
+
+/// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`: pops from the
+/// first non-empty list; replies `[key, [elements]]` or a nil array.
+fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    super::reply(lmpop_inner(ctx, argv))
+}
+
+fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let numkeys = parse_i64(&argv[1])
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Reply::error(errors::NUMKEYS_ZERO))?;
+    // The keys are argv[2..where_at]; LEFT|RIGHT must follow them.
+    let where_at = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(2))
+        .filter(|&w| w < argv.len())
+        .ok_or_else(|| Reply::error(errors::SYNTAX))?;
+    let end = End::parse(&argv[where_at])?;
+    let mut count: Option<i64> = None;
+    let mut j = where_at + 1;
+    while j < argv.len() {
+        match argv.get(j + 1) {
+            Some(v) if count.is_none() && is(&argv[j], "count") => {
+                let n = parse_i64(v)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Reply::error(COUNT_NOT_POSITIVE))?;
+                count = Some(n);
+            }
+            _ => return Err(Reply::error(errors::SYNTAX)),
+        }
+        j += 2;
+    }
+    let count = count.unwrap_or(1) as u64;
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    for key in &argv[2..where_at] {
+        let list = match db.value_mut(key, now) {
+            None => continue,
+            Some(Value::List(list)) => list,
+            Some(_) => return Err(Reply::error(errors::WRONGTYPE)),
+        };
+        if list.is_empty() {
+            continue;
+        }
+        let items = pop_many(list, end, count);
+        if list.is_empty() {
+            db.remove(key);
+        }
+        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]));
+    }
+    Ok(Reply::NilArray)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_like_redis() {
+        assert_eq!(clamp_range(0, -1, 10), Some((0, 9)));
+        assert_eq!(clamp_range(-100, 100, 10), Some((0, 9)));
+        assert_eq!(clamp_range(5, 2, 10), None);
+        assert_eq!(clamp_range(10, 100, 10), None);
+        assert_eq!(clamp_range(i64::MIN, i64::MAX, 3), Some((0, 2)));
+        assert_eq!(clamp_range(0, i64::MIN, 3), None);
+        assert_eq!(clamp_range(0, -1, 0), None);
+    }
+
+    #[test]
+    fn indexes_resolve_like_redis() {
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(-3, 3), Some(0));
+        assert_eq!(resolve_index(-4, 3), None);
+        assert_eq!(resolve_index(3, 3), None);
+        assert_eq!(resolve_index(i64::MIN, 3), None);
+        assert_eq!(resolve_index(i64::MAX, 3), None);
+    }
+
+    #[test]
+    fn pop_many_is_bounded_by_the_list() {
+        let mut l: List = (0..3u8).map(|i| vec![i]).collect();
+        assert_eq!(pop_many(&mut l, End::Right, u64::MAX).len(), 3);
+        assert!(l.is_empty());
+    }
+}
