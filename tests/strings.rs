@@ -323,19 +323,6 @@ fn same_as_redis_three_shards() {
 
 #[test]
 fn wrong_type_same_as_redis() {
-    // The list family lives in another file of the project; until it is
-    // merged no key of another type can be made through the protocol (the
-    // unit tests in src/cmd/strings.rs cover WRONGTYPE meanwhile).
-    let probe = Server::shardis(1, &[]);
-    if probe
-        .client()
-        .cmd(&["RPUSH", "probe", "a"])
-        .starts_with("-ERR unknown command")
-    {
-        eprintln!("RPUSH not available yet: skipping the differential WRONGTYPE test");
-        return;
-    }
-    drop(probe);
     assert_same_as_redis(1, WRONG_TYPE);
     assert_same_as_redis(3, WRONG_TYPE);
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{errors, int_arg, is, Command, Ctx, Keys, Route, ShardFn};
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 use crate::util::numbers::parse_i64;
 
 type List = VecDeque<Vec<u8>>;
@@ -128,7 +128,7 @@ fn pop_many(list: &mut List, end: End, count: u64) -> Vec<Reply> {
 fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply> {
     match ctx.read(key) {
         None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
+        Some(ValueRef::List(l)) => Ok(Some(l)),
         Some(_) => Err(Reply::error(errors::WRONGTYPE)),
     }
 }
@@ -201,7 +201,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
             let mut list = List::with_capacity(argv.len() - 2);
             elements.for_each(|e| push(&mut list, end, e));
             let len = list.len();
-            db.set(key, Value::List(Box::new(list)));
+            db.set(key, Value::List(list));
             Reply::Int(len as i64)
         }
     }
@@ -505,10 +505,10 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     // Both types are checked before anything moves, source first.
     match db.value(src, now) {
         None => return Reply::Nil,
-        Some(Value::List(_)) => {}
+        Some(ValueRef::List(_)) => {}
         Some(_) => return Reply::error(errors::WRONGTYPE),
     }
-    if !matches!(db.value(dst, now), None | Some(Value::List(_))) {
+    if !matches!(db.value(dst, now), None | Some(ValueRef::List(_))) {
         return Reply::error(errors::WRONGTYPE);
     }
     let Some(Value::List(list)) = db.value_mut(src, now) else {
@@ -527,7 +527,7 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     }
     match db.value_mut(dst, now) {
         Some(Value::List(list)) => push(list, to, element),
-        _ => db.set(dst, Value::List(Box::new(VecDeque::from([element])))),
+        _ => db.set(dst, Value::List(VecDeque::from([element]))),
     }
     reply
 }
@@ -579,7 +579,10 @@ fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         if list.is_empty() {
             db.remove(key);
         }
-        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]));
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Array(items),
+        ]));
     }
     Ok(Reply::NilArray)
 }
