@@ -2,6 +2,8 @@
 
 /// Redis-compatible glob matching (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, ...).
 pub mod glob;
+/// Exact x87 `long double` emulation for `INCRBYFLOAT` / `HINCRBYFLOAT`.
+pub mod longdouble;
 /// Redis-compatible number parsing and formatting (`string2ll`, `strtod`, `%.17g`).
 pub mod numbers;
 /// Redis Cluster key-to-slot hashing (CRC16 with `{hash tag}` support).
