@@ -566,3 +566,27 @@ fn mset_missing_value_writes_nothing() {
     ];
     assert_same_as_redis(3, steps);
 }
+
+#[test]
+fn incrbyfloat_has_redis_long_double_digits() {
+    assert_same_as_redis(
+        2,
+        &[
+            Exact(&["SET", "f", "0.1"]),
+            Exact(&["INCRBYFLOAT", "f", "0.2"]),
+            Exact(&["SET", "f", "1000"]),
+            Exact(&["INCRBYFLOAT", "f", "0.1"]),
+            Exact(&["SET", "f", "123456.789"]),
+            Exact(&["INCRBYFLOAT", "f", "0.001"]),
+            Exact(&["INCRBYFLOAT", "f", "1e400"]),
+            Exact(&["INCRBYFLOAT", "f", "0x10"]),
+            Exact(&["GET", "f"]),
+            Exact(&["HSET", "h", "x", "0.1"]),
+            Exact(&["HINCRBYFLOAT", "h", "x", "0.2"]),
+            Exact(&["HINCRBYFLOAT", "h", "y", "1000.1"]),
+            Exact(&["HINCRBYFLOAT", "h", "y", "-0.05"]),
+            Exact(&["HINCRBYFLOAT", "h", "x", "inf"]),
+            Exact(&["HGET", "h", "y"]),
+        ],
+    );
+}

@@ -14,7 +14,8 @@ use super::{
 };
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
-use crate::util::numbers::{format_double_human, parse_f64, parse_i64};
+use crate::util::longdouble::LongDouble;
+use crate::util::numbers::parse_i64;
 
 type Hash = HashMap<Box<[u8]>, Vec<u8>>;
 
@@ -247,44 +248,24 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(new))
 }
 
-/// HINCRBYFLOAT key field increment
+/// HINCRBYFLOAT key field increment. Redis adds C long doubles; the
+/// emulation in `util::longdouble` gives its exact digits.
 fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, field) = (&argv[1], &argv[2][..]);
-    let incr = parse_long_double(&argv[3]).ok_or_else(|| Reply::error(errors::NOT_FLOAT))?;
+    let incr = LongDouble::parse(&argv[3]).ok_or_else(|| Reply::error(errors::NOT_FLOAT))?;
     if !incr.is_finite() {
         return Err(Reply::error("ERR value is NaN or Infinity"));
     }
     let current = match peek_hash(ctx, key)?.and_then(|h| h.get(field)) {
-        None => 0.0,
-        Some(v) => parse_long_double(v).ok_or_else(|| Reply::error(errors::HASH_NOT_FLOAT))?,
+        None => LongDouble::parse(b"0").ok_or_else(|| Reply::error(errors::NOT_FLOAT))?,
+        Some(v) => LongDouble::parse(v).ok_or_else(|| Reply::error(errors::HASH_NOT_FLOAT))?,
     };
-    let text =
-        long_double_sum(current, incr).ok_or_else(|| Reply::error(errors::INCR_NAN_OR_INF))?;
+    let sum = current
+        .checked_add(incr)
+        .ok_or_else(|| Reply::error(errors::INCR_NAN_OR_INF))?;
+    let text = sum.to_human_string();
     put(hash_mut(ctx, key)?, field, text.as_bytes());
     Ok(Reply::bulk_string(text))
-}
-
-/// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
-const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
-
-/// Redis's `string2ld`: strtold of the whole text, NaN rejected. Emulated
-/// with f64, which agrees for every value within f64's range and
-/// precision.
-fn parse_long_double(text: &[u8]) -> Option<f64> {
-    if text.len() >= MAX_LONG_DOUBLE_CHARS {
-        return None;
-    }
-    parse_f64(text)
-}
-
-/// The text HINCRBYFLOAT stores and replies: Redis adds two C long doubles
-/// and prints the sum with `%.17Lf`, trailing zeros trimmed; None when the
-/// sum is NaN or infinite. f64 with `format_double_human` prints the same
-/// for everyday values (10.5 + 0.1 = "10.6"); this is the one place to swap
-/// in a long-double emulation.
-fn long_double_sum(current: f64, incr: f64) -> Option<String> {
-    let sum = current + incr;
-    sum.is_finite().then(|| format_double_human(sum))
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]: every matching field

@@ -11,7 +11,8 @@ use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
 use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
-use crate::util::numbers::{format_double_human, parse_f64, parse_i64};
+use crate::util::longdouble::{self, IncrFloatError};
+use crate::util::numbers::parse_i64;
 
 /// Shard-side code of this file: `?` on argument and type errors.
 type CmdResult = Result<Reply, Reply>;
@@ -97,7 +98,6 @@ const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
 /// Redis parses long doubles through a buffer of this size (`string2ld`):
 /// longer texts are not valid floats.
-const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
 // ---- Helpers ----
 
@@ -473,21 +473,12 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// values in full). Kept as one function so an exact long double emulation
 /// can replace it.
 fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, Reply> {
-    let value = long_double_arg(current)?;
-    let incr = long_double_arg(incr)?;
-    let sum = value + incr;
-    if !sum.is_finite() {
-        return Err(Reply::error(errors::INCR_NAN_OR_INF));
-    }
-    Ok(format_double_human(sum).into_bytes())
-}
-
-/// Redis's `string2ld` limits: strtod syntax, and shorter than its buffer.
-fn long_double_arg(text: &[u8]) -> Result<f64, Reply> {
-    Some(text)
-        .filter(|t| t.len() < MAX_LONG_DOUBLE_CHARS)
-        .and_then(parse_f64)
-        .ok_or_else(|| Reply::error(errors::NOT_FLOAT))
+    longdouble::incr_by_float(current, incr)
+        .map(String::into_bytes)
+        .map_err(|e| match e {
+            IncrFloatError::NotAFloat => Reply::error(errors::NOT_FLOAT),
+            IncrFloatError::NanOrInfinity => Reply::error(errors::INCR_NAN_OR_INF),
+        })
 }
 
 /// APPEND key value: the new length; the expiry is kept.
@@ -693,7 +684,7 @@ mod tests {
         assert_eq!(f("1", "nan"), Err(Reply::error(errors::NOT_FLOAT)));
         assert_eq!(f("", "1"), Err(Reply::error(errors::NOT_FLOAT)));
         assert_eq!(f(" 1", "1"), Err(Reply::error(errors::NOT_FLOAT)));
-        let long = format!("1.{}", "0".repeat(MAX_LONG_DOUBLE_CHARS - 3));
+        let long = format!("1.{}", "0".repeat(longdouble::MAX_LONG_DOUBLE_CHARS - 3));
         assert_eq!(f(&long, "1"), Ok(b"2".to_vec()));
         let too_long = format!("{long}0");
         assert_eq!(f(&too_long, "1"), Err(Reply::error(errors::NOT_FLOAT)));
