@@ -96,8 +96,6 @@ pub static COMMANDS: &[Command] = &[
 
 const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
-/// Redis parses long doubles through a buffer of this size (`string2ld`):
-/// longer texts are not valid floats.
 
 // ---- Helpers ----
 
