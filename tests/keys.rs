@@ -656,3 +656,21 @@ fn resp3_replies_match_redis() {
         }
     }
 }
+
+/// Errors for cursors and options; what a cursor that was never handed out
+/// returns is unspecified (Redis masks it into its table), so not compared.
+#[test]
+fn scan_cursor_edge_cases_match_redis() {
+    for shards in [1, 3] {
+        assert_same_as_redis(
+            shards,
+            &[
+                Exact(&["SET", "a", "1"]),
+                Exact(&["SCAN", "99999", "COUNT", "0"]),
+                Exact(&["SCAN", "x"]),
+                Exact(&["SCAN", "18446744073709551616"]),
+                Exact(&["SCAN", "-1", "COUNT", "0"]),
+            ],
+        );
+    }
+}

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use crate::cmd::{errors, Command, Gather, Route};
 use crate::protocol::Reply;
 use crate::shard::shard_of_key;
-use crate::util::numbers::parse_i64;
 use crate::util::slot::SLOT_COUNT;
 
 /// Where a command goes.
@@ -41,7 +40,7 @@ pub fn plan(cmd: &'static Command, argv: &[Bytes], own: usize, shards: usize) ->
                 })
                 .collect(),
         },
-        Route::Scan => scan(argv, shards),
+        Route::Scan => scan(argv, own, shards),
     }
 }
 
@@ -100,27 +99,18 @@ fn fanout(cmd: &Command, argv: &[Bytes], gather: Gather, own: usize, shards: usi
     Plan::Split { gather, parts }
 }
 
-/// SCAN's cursor is the slot to continue at, so it names the shard.
-fn scan(argv: &[Bytes], shards: usize) -> Plan {
-    let Some(cursor) = argv.get(1).and_then(|c| parse_u64(c)) else {
-        return Plan::Refuse(Reply::error(errors::INVALID_CURSOR));
-    };
-    if cursor >= SLOT_COUNT as u64 {
-        // Not a cursor we ever hand out: the iteration is over.
-        return Plan::Refuse(Reply::Array(vec![
-            Reply::bulk(b"0"),
-            Reply::Array(Vec::new()),
-        ]));
+/// SCAN's cursor is the slot to continue at, so it names the shard. A
+/// cursor we never hand out (past the last slot) ends the iteration on the
+/// local shard, which still checks the options as Redis does.
+fn scan(argv: &[Bytes], own: usize, shards: usize) -> Plan {
+    match argv.get(1).map(|c| crate::cmd::scan_cursor(c)) {
+        Some(Ok(cursor)) if cursor < SLOT_COUNT as u64 => {
+            Plan::One(crate::shard::shard_of_slot(cursor as u16, shards))
+        }
+        Some(Ok(_)) => Plan::One(own),
+        Some(Err(e)) => Plan::Refuse(e),
+        None => Plan::Refuse(Reply::error(errors::INVALID_CURSOR)),
     }
-    Plan::One(crate::shard::shard_of_slot(cursor as u16, shards))
-}
-
-/// Cursors are unsigned 64-bit, as in Redis.
-fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
-        return parse_i64(b).and_then(|n| u64::try_from(n).ok());
-    }
-    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 /// Gathers the replies of a split command's pieces (in `parts` order).
