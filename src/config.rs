@@ -17,6 +17,8 @@ pub const MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
 pub const MAX_UNAUTHENTICATED_MULTIBULK_LEN: i64 = 10;
 /// Before AUTH, a bulk may be at most this long.
 pub const MAX_UNAUTHENTICATED_BULK_BYTES: usize = 16 * 1024;
+/// Most the read buffer grows ahead of the bytes of a big bulk.
+pub const MAX_BULK_PREALLOC_BYTES: usize = 1024 * 1024;
 /// Socket read size; the read buffer grows beyond it only for big bulks.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Commands parsed from one read before replies are flushed, so one client's

@@ -175,3 +175,72 @@ fn redis_crate_client_works() {
     let v: i64 = redis::cmd("GET").arg("x").query(&mut con).unwrap();
     assert_eq!(v, 42);
 }
+
+/// Deterministic xorshift, so a failure can be replayed.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+fn random_garbage_never_hurts_the_server() {
+    let s = Server::shardis(2, &[]);
+    let mut seed = 0x5eed_u64;
+    let alphabet: &[u8] = b"*$:+-\r\n0123456789-abcSETGET {}\"'\\x";
+    for _ in 0..200 {
+        let len = (next(&mut seed) % 200) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next(&mut seed);
+                if r % 4 == 0 {
+                    r as u8
+                } else {
+                    alphabet[(r >> 8) as usize % alphabet.len()]
+                }
+            })
+            .collect();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        use std::io::Write;
+        let _ = stream.write_all(&bytes);
+        // Closing right away, mid-frame or not, must be fine too.
+    }
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(c.cmd(&["SET", "still", "alive"]), "+OK\r\n");
+}
+
+#[test]
+fn query_buffer_limit_closes_the_connection() {
+    let s = Server::shardis(1, &["--client-query-buffer-limit", "1mb"]);
+    let mut c = s.client();
+    // A 4 MB bulk is within proto-max-bulk-len but over the query buffer.
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut closed = false;
+    for _ in 0..64 {
+        use std::io::Write;
+        if c.writer_mut().write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed || c.is_closed(),
+        "the connection stays open past the limit"
+    );
+    let mut d = s.client();
+    assert_eq!(d.cmd(&["EXISTS", "k"]), ":0\r\n");
+}
+
+#[test]
+fn debug_sleep_and_time() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    let start = std::time::Instant::now();
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0.2"]), "+OK\r\n");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(190));
+    let time = c.cmd(&["TIME"]);
+    assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
+}

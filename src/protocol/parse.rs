@@ -8,7 +8,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::config::{
-    MAX_INLINE_BYTES, MAX_MULTIBULK_LEN, MAX_UNAUTHENTICATED_BULK_BYTES,
+    MAX_BULK_PREALLOC_BYTES, MAX_INLINE_BYTES, MAX_MULTIBULK_LEN, MAX_UNAUTHENTICATED_BULK_BYTES,
     MAX_UNAUTHENTICATED_MULTIBULK_LEN,
 };
 
@@ -121,9 +121,10 @@ impl RequestParser {
                     }
                 };
                 if buf.len() < len + 2 {
-                    // Let the buffer grow once to the whole bulk instead of
-                    // doubling through every size on the way.
-                    buf.reserve(len + 2 - buf.len());
+                    // Grow towards the whole bulk in big steps, but never
+                    // reserve more than a bounded amount on a header alone:
+                    // a client must send bytes to make us hold them.
+                    buf.reserve((len + 2 - buf.len()).min(MAX_BULK_PREALLOC_BYTES));
                     return Ok(false);
                 }
                 let arg = buf.split_to(len).freeze();

@@ -100,7 +100,16 @@ impl ShardState {
             now_ms,
             resp3: call.resp3,
         };
-        run(&mut ctx, &call.argv)
+        // A bug in one command must not take the whole shard down with its
+        // executor: report it to the client and in the log instead.
+        let run = std::panic::AssertUnwindSafe(|| run(&mut ctx, &call.argv));
+        std::panic::catch_unwind(run).unwrap_or_else(|_| {
+            eprintln!(
+                "BUG: command '{}' panicked; the shard keeps running",
+                call.cmd.name
+            );
+            Reply::error("ERR internal error (see the server log)")
+        })
     }
 
     pub fn report(&self) -> ShardReport {

@@ -144,6 +144,10 @@ impl Raw {
         }
     }
 
+    pub fn writer_mut(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
     /// Sends raw bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write");
