@@ -194,7 +194,7 @@ fn random_garbage_never_hurts_the_server() {
         let bytes: Vec<u8> = (0..len)
             .map(|_| {
                 let r = next(&mut seed);
-                if r % 4 == 0 {
+                if r.is_multiple_of(4) {
                     r as u8
                 } else {
                     alphabet[(r >> 8) as usize % alphabet.len()]
