@@ -4,6 +4,20 @@
 //! Replies follow Redis 7.0 exactly: scores are doubles (`%.17g` bulk
 //! strings in RESP2, `,` doubles in RESP3), and WITHSCORES replies are flat
 //! arrays in RESP2 but arrays of `[member, score]` pairs in RESP3.
+//!
+//! Known differences, all where Redis's answer depends on its internal
+//! encoding or would be unbounded:
+//! - Redis keeps a score of -0 as "-0" once a set outgrew its compact
+//!   encoding (> 128 members); we always store 0, as small sets do.
+//! - ZSCAN of a set of more than 128 members pages in our hash order, not
+//!   Redis's (a set of up to 128 comes back whole in score order, cursor
+//!   0, exactly as Redis; Redis does that only if no member exceeds 64
+//!   bytes).
+//! - Range bounds in hexadecimal (`0x10`) are refused, like scores
+//!   (see `util::numbers::parse_f64`).
+//! - ZRANDMEMBER with a negative count beyond [`MAX_RANDOM_COUNT`] (or a
+//!   reply over [`MAX_RANDOM_REPLY_BYTES`]) is refused with
+//!   "ERR value is out of range" instead of being built.
 
 use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
@@ -1352,6 +1366,68 @@ fn diff(ctx: &mut Ctx, keys: &[Bytes], order: &[usize]) -> Vec<(Box<[u8]>, f64)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shard::ShardState;
+
+    fn run(shard: &mut ShardState, f: super::super::ShardFn, args: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        let mut ctx = Ctx {
+            shard,
+            db: 0,
+            now_ms: 1,
+            resp3: false,
+        };
+        f(&mut ctx, &argv)
+    }
+
+    fn flat(reply: &Reply) -> Vec<String> {
+        let Reply::Array(items) = reply else {
+            panic!("not an array: {reply:?}");
+        };
+        items
+            .iter()
+            .map(|r| match r {
+                Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                Reply::Double(d) => format_double_g17(*d),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Plain sets are inputs with score 1 (expected replies from Redis 7.0).
+    /// End-to-end tests cannot build sets until SADD exists.
+    #[test]
+    fn plain_sets_count_as_score_one() {
+        let mut shard = ShardState::new(0, 0, 1);
+        run(
+            &mut shard,
+            zadd,
+            &["zadd", "a", "1", "x", "2", "y", "3", "z"],
+        );
+        let set: hashbrown::HashSet<Box<[u8]>> = ["y", "w", "q"]
+            .iter()
+            .map(|m| Box::from(m.as_bytes()))
+            .collect();
+        shard.dbs[0].set(b"s", Value::Set(Box::new(set)));
+        let union = run(&mut shard, zunion, &["zunion", "2", "a", "s", "withscores"]);
+        assert_eq!(
+            flat(&union),
+            ["q", "1", "w", "1", "x", "1", "y", "3", "z", "3"]
+        );
+        let args = ["zinter", "2", "a", "s", "weights", "1", "10", "withscores"];
+        assert_eq!(flat(&run(&mut shard, zinter, &args)), ["y", "12"]);
+        let diff = run(&mut shard, zdiff, &["zdiff", "2", "s", "a", "withscores"]);
+        assert_eq!(flat(&diff), ["q", "1", "w", "1"]);
+        let card = run(&mut shard, zintercard, &["zintercard", "2", "s", "a"]);
+        assert_eq!(card, Reply::Int(1));
+        let stored = run(&mut shard, zunionstore, &["zunionstore", "d", "1", "s"]);
+        assert_eq!(stored, Reply::Int(3));
+        let range = run(
+            &mut shard,
+            zrange,
+            &["zrange", "d", "0", "-1", "withscores"],
+        );
+        assert_eq!(flat(&range), ["q", "1", "w", "1", "y", "1"]);
+    }
 
     #[test]
     fn range_bounds_follow_strtod() {
