@@ -527,6 +527,14 @@ impl ZSet {
     }
 }
 
+/// Two sorted sets are equal when they hold the same members with the same
+/// scores (the chunking is an implementation detail).
+impl PartialEq for ZSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(m, s)| other.score(m) == Some(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,13 +668,5 @@ mod tests {
         for i in 0..3000 {
             assert!(seen.contains(format!("{i}").as_bytes()), "missed {i}");
         }
-    }
-}
-
-/// Two sorted sets are equal when they hold the same members with the same
-/// scores (the chunking is an implementation detail).
-impl PartialEq for ZSet {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(m, s)| other.score(m) == Some(s))
     }
 }
