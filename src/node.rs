@@ -187,3 +187,14 @@ pub struct Core {
     pub state: RefCell<ShardState>,
     pub senders: Senders,
 }
+
+impl Core {
+    /// Runs a shard-side command on this core's shard: the one entry point
+    /// for local, forwarded and (through `redis.call`) scripted calls.
+    pub fn execute(&self, call: &crate::shard::Call, now_ms: u64) -> crate::protocol::Reply {
+        match call.cmd.run {
+            crate::cmd::Run::Core(run) => run(self, call, now_ms),
+            _ => self.state.borrow_mut().execute(call, now_ms),
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
+use super::Run;
 use super::{errors, is, Command, Keys, Route};
 use crate::config::{DATABASES, P};
 use crate::node::{ClientInfo, Core};
@@ -46,7 +47,7 @@ const fn conn(name: &'static str, arity: i32, flags: u32) -> Command {
         flags,
         keys: Keys::None,
         route: Route::Connection,
-        run: None,
+        run: Run::Connection,
     }
 }
 

@@ -8,6 +8,7 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 use super::sets::{empty_scan, random_indices};
+use super::Run;
 use super::{
     errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
@@ -35,7 +36,7 @@ macro_rules! keyed {
                 step: 1,
             },
             route: Route::Keyed,
-            run: Some({
+            run: Run::Shard({
                 fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
                     reply($run(ctx, argv))
                 }

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
+use super::Run;
 use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
@@ -25,7 +26,7 @@ const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) 
             step: 1,
         },
         route: Route::Keyed,
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -41,7 +42,7 @@ const fn two_keys(name: &'static str, arity: i32, flags: u32, run: super::ShardF
             step: 1,
         },
         route: Route::Keyed,
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -57,7 +58,7 @@ const fn counted(name: &'static str, flags: u32, run: super::ShardFn) -> Command
             step: 1,
         },
         route: Route::Fanout(Gather::SumInt),
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -75,7 +76,7 @@ const fn everywhere(
         flags,
         keys: Keys::None,
         route: Route::AllShards(gather),
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -101,7 +102,7 @@ pub static COMMANDS: &[Command] = &[
         flags: READONLY,
         keys: Keys::None,
         route: Route::Scan,
-        run: Some(scan),
+        run: Run::Shard(scan),
     },
     two_keys("rename", 3, WRITE, rename),
     two_keys("renamenx", 3, WRITE | FAST, renamenx),
@@ -557,7 +558,7 @@ mod tests {
             now_ms: NOW_MS,
             resp3: false,
         };
-        (cmd.run.expect("shard-side command"))(&mut ctx, &argv)
+        (cmd.run.shard_fn().expect("shard-side command"))(&mut ctx, &argv)
     }
 
     fn bulks(keys: &[&str]) -> Reply {

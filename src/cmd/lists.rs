@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::flags::*;
+use super::Run;
 use super::{errors, int_arg, is, Command, Ctx, Keys, Route, ShardFn};
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -34,7 +35,7 @@ const fn keyed(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Comm
             step: 1,
         },
         route: Route::Keyed,
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -76,7 +77,7 @@ pub static COMMANDS: &[Command] = &[
             dest: false,
         },
         route: Route::Keyed,
-        run: Some(lmpop),
+        run: Run::Shard(lmpop),
     },
 ];
 

@@ -111,6 +111,30 @@ pub enum Route {
 /// Shard-side code: touches only the keyspace, returns the reply.
 pub type ShardFn = fn(&mut Ctx, &[Bytes]) -> Reply;
 
+/// Shard-side code that needs the whole core, not just its keyspace
+/// (scripts: the core's Lua VM borrows the keyspace per `redis.call`).
+pub type CoreFn = fn(&crate::node::Core, &crate::shard::Call, u64) -> Reply;
+
+/// How a command runs.
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// On the owning shard, with its keyspace borrowed.
+    Shard(ShardFn),
+    /// On the owning shard's core, managing its own borrows.
+    Core(CoreFn),
+    /// On the connection (connection state or node-wide work).
+    Connection,
+}
+
+impl Run {
+    pub fn shard_fn(&self) -> Option<ShardFn> {
+        match self {
+            Run::Shard(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
 pub struct Command {
     /// Lower case, as COMMAND reports it.
     pub name: &'static str,
@@ -119,8 +143,7 @@ pub struct Command {
     pub flags: u32,
     pub keys: Keys,
     pub route: Route,
-    /// None for [`Route::Connection`] commands, which the server runs.
-    pub run: Option<ShardFn>,
+    pub run: Run,
 }
 
 impl Command {
@@ -292,7 +315,12 @@ mod tests {
         for c in all() {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(seen.insert(c.name), "duplicate command {}", c.name);
-            assert_eq!(c.run.is_none(), c.route == Route::Connection, "{}", c.name);
+            assert_eq!(
+                matches!(c.run, Run::Connection),
+                c.route == Route::Connection,
+                "{}",
+                c.name
+            );
         }
     }
 
@@ -312,7 +340,7 @@ mod tests {
                 step: 2,
             },
             route: Route::Keyed,
-            run: None,
+            run: Run::Connection,
         };
         assert_eq!(mset.key_indices(&argv), vec![1, 3]);
         let z: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights"]

@@ -9,6 +9,7 @@ use futures_channel::oneshot;
 
 use super::connection::{self, Session};
 use super::flags::*;
+use super::Run;
 use super::{errors, is, Command, Keys, Route};
 use crate::node::Core;
 use crate::protocol::Reply;
@@ -22,7 +23,7 @@ const fn node(name: &'static str, arity: i32, flags: u32) -> Command {
         flags,
         keys: Keys::None,
         route: Route::Connection,
-        run: None,
+        run: Run::Connection,
     }
 }
 

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use hashbrown::HashSet;
 
 use super::flags::*;
+use super::Run;
 use super::{
     errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
@@ -27,7 +28,7 @@ macro_rules! command {
             flags: $flags,
             keys: $keys,
             route: Route::Keyed,
-            run: Some({
+            run: Run::Shard({
                 fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
                     reply($run(ctx, argv))
                 }

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
+use super::Run;
 use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
 use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
@@ -30,7 +31,7 @@ macro_rules! keyed {
                 step: 1,
             },
             route: Route::Keyed,
-            run: Some(|ctx, argv| reply($run(ctx, argv))),
+            run: Run::Shard(|ctx, argv| reply($run(ctx, argv))),
         }
     };
 }
@@ -65,7 +66,7 @@ pub static COMMANDS: &[Command] = &[
             step: 1,
         },
         route: Route::Fanout(Gather::ByKeyPosition),
-        run: Some(mget),
+        run: Run::Shard(mget),
     },
     Command {
         name: "mset",
@@ -77,7 +78,7 @@ pub static COMMANDS: &[Command] = &[
             step: 2,
         },
         route: Route::Fanout(Gather::AllOk),
-        run: Some(mset),
+        run: Run::Shard(mset),
     },
     // All-or-nothing, so it cannot be split: one shard or CROSSSLOT.
     Command {
@@ -90,7 +91,7 @@ pub static COMMANDS: &[Command] = &[
             step: 2,
         },
         route: Route::Keyed,
-        run: Some(|ctx, argv| reply(msetnx(ctx, argv))),
+        run: Run::Shard(|ctx, argv| reply(msetnx(ctx, argv))),
     },
 ];
 
@@ -722,13 +723,13 @@ mod tests {
         ];
         for call in calls {
             let cmd = super::super::lookup(call[0].as_bytes()).unwrap();
-            let got = (cmd.run.unwrap())(&mut ctx, &args(call));
+            let got = (cmd.run.shard_fn().unwrap())(&mut ctx, &args(call));
             assert_eq!(got, wrongtype, "{call:?}");
         }
         // Argument errors come first where Redis checks them first.
         let run = |ctx: &mut Ctx, call: &[&str]| {
             let cmd = super::super::lookup(call[0].as_bytes()).unwrap();
-            (cmd.run.unwrap())(ctx, &args(call))
+            (cmd.run.shard_fn().unwrap())(ctx, &args(call))
         };
         let not_int = Reply::error(errors::NOT_INTEGER);
         assert_eq!(run(&mut ctx, &["incrby", "l", "x"]), not_int);

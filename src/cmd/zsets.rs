@@ -23,6 +23,7 @@ use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
 use super::flags::*;
+use super::Run;
 use super::{errors, float_arg, int_arg, is, reply, Command, Ctx, Keys, Route};
 use crate::config::MAX_SCAN_COUNT;
 use crate::protocol::Reply;
@@ -41,7 +42,7 @@ const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) 
             step: 1,
         },
         route: Route::Keyed,
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -63,7 +64,7 @@ const fn numkeys(
             dest: count_at == 2,
         },
         route: Route::Keyed,
-        run: Some(run),
+        run: Run::Shard(run),
     }
 }
 
@@ -94,7 +95,7 @@ pub static COMMANDS: &[Command] = &[
             step: 1,
         },
         route: Route::Keyed,
-        run: Some(zrangestore),
+        run: Run::Shard(zrangestore),
     },
     keyed("zpopmin", -2, WRITE | FAST, zpopmin),
     keyed("zpopmax", -2, WRITE | FAST, zpopmax),

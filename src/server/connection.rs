@@ -186,7 +186,7 @@ impl Connection {
                             argv: std::mem::take(argv),
                         };
                         if shard == own {
-                            let reply = self.core.state.borrow_mut().execute(&call, self.now_ms);
+                            let reply = self.core.execute(&call, self.now_ms);
                             *argv = call.argv;
                             reply
                         } else {
@@ -236,7 +236,7 @@ impl Connection {
                 argv: part.argv,
             };
             pieces.push(if part.shard == own {
-                PieceReply::Ready(self.core.state.borrow_mut().execute(&call, self.now_ms))
+                PieceReply::Ready(self.core.execute(&call, self.now_ms))
             } else {
                 let index = self.outbox.push_remote(part.shard, call);
                 PieceReply::Remote {

@@ -163,11 +163,9 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
     while let Some(req) = rx.recv().await {
         match req {
             Request::Batch { calls, reply } => {
-                let mut state = core.state.borrow_mut();
-                state.stats.forwarded_in += calls.len() as u64;
+                core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
                 let now = crate::shard::now_ms();
-                let replies = calls.iter().map(|c| state.execute(c, now)).collect();
-                drop(state);
+                let replies = calls.iter().map(|c| core.execute(c, now)).collect();
                 let _ = reply.send(replies);
             }
             Request::Report { reply } => {

@@ -90,7 +90,7 @@ impl ShardState {
     /// `now_ms` is read once per batch by the caller, as Redis caches its
     /// clock per event-loop iteration.
     pub fn execute(&mut self, call: &Call, now_ms: u64) -> Reply {
-        let Some(run) = call.cmd.run else {
+        let Some(run) = call.cmd.run.shard_fn() else {
             return Reply::error(errors::unknown_command(&call.argv));
         };
         self.stats.commands += 1;
