@@ -67,6 +67,7 @@ pub enum P {
     MaxmemoryPolicy,
     SpinBeforeParkUs,
     PreemptTimerMs,
+    LuaMemoryLimit,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -232,6 +233,17 @@ const PARAMS: &[Param] = &[
         alias: None,
         kind: Kind::Int { min: 1, max: 1000 },
         default: "100",
+        mutable: false,
+    },
+    Param {
+        id: P::LuaMemoryLimit,
+        name: "lua-memory-limit",
+        alias: None,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: 64 * GB,
+        },
+        default: "268435456",
         mutable: false,
     },
 ];

@@ -39,6 +39,8 @@ pub struct NodeStats {
 
 pub struct Node {
     pub config: Config,
+    /// Scripts by sha1, for every core.
+    pub script_cache: crate::lua::ScriptCache,
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
@@ -54,6 +56,7 @@ impl Node {
         let seed = crate::shard::now_ms() ^ std::process::id() as u64;
         Node {
             config,
+            script_cache: crate::lua::ScriptCache::default(),
             cores,
             started: Instant::now(),
             run_id: (0..40)
@@ -186,6 +189,8 @@ pub struct Core {
     pub node: Arc<Node>,
     pub state: RefCell<ShardState>,
     pub senders: Senders,
+    /// This core's Lua VM.
+    pub scripts: crate::lua::Engine,
 }
 
 impl Core {

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -275,6 +276,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        scripting::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]

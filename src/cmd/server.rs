@@ -60,6 +60,7 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
         "shutdown" => shutdown(s, core, argv),
         "debug" => debug(argv).await,
+        "script" => super::scripting::script_command(core, argv),
         _ => connection::run(c.name, s, core, argv),
     }
 }
