@@ -149,6 +149,11 @@ const CONVERSIONS: &[common::Step] = &[
     ]),
     Exact(&["EVAL", "return {double = 3.5}", "0"]),
     Exact(&["EVAL", "return {map = {a = 1}}", "0"]),
+    Exact(&[
+        "EVAL",
+        "local t = {} local c = t for i = 1, 100 do c[1] = {} c = c[1] end return t",
+        "0",
+    ]),
     Exact(&["EVAL", "return table.getn({1, 2})", "0"]),
     Exact(&["EVAL", "return unpack({1, 2})", "0"]),
     Exact(&["EVAL", "return math.pow(2, 3)", "0"]),
@@ -208,6 +213,25 @@ fn resp3_client_conversions_match_redis() {
     for step in steps {
         assert_eq!(a.cmd(step), b.cmd(step), "{step:?}");
     }
+}
+
+#[test]
+fn deeply_nested_and_self_referencing_results_are_refused_safely() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    // Like Redis, the reply nests until the limit, where the error stands.
+    let deep = "local t = {} local c = t for i = 1, 300 do c[1] = {} c = c[1] end return t";
+    let reply = c.cmd(&["EVAL", deep, "0"]);
+    assert!(
+        reply.ends_with("*1\r\n-ERR reached lua stack limit\r\n"),
+        "unexpected reply end"
+    );
+    let reply = c.cmd(&["EVAL", "local t = {} t[1] = t return t", "0"]);
+    assert!(
+        reply.ends_with("*1\r\n-ERR reached lua stack limit\r\n"),
+        "unexpected reply end"
+    );
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
-use crate::config::MAX_REPLY_DEPTH;
+use crate::config::MAX_SCRIPT_REPLY_DEPTH;
 use crate::protocol::Reply;
 use crate::util::numbers::format_double_g17;
 
@@ -95,7 +95,7 @@ pub fn lua_to_reply(value: &Value, script_resp3: bool) -> Reply {
 }
 
 fn to_reply(value: &Value, resp3: bool, depth: usize) -> Reply {
-    if depth > MAX_REPLY_DEPTH {
+    if depth > MAX_SCRIPT_REPLY_DEPTH {
         return Reply::error("ERR reached lua stack limit");
     }
     match value {
