@@ -205,15 +205,7 @@ fn connection_command(core: &Core, name: &str, argv: &[Bytes]) -> Reply {
         "ping" if argv.len() == 1 => Reply::status("PONG"),
         "ping" => Reply::Bulk(argv[1].clone()),
         "echo" => Reply::Bulk(argv[1].clone()),
-        "time" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            Reply::Array(vec![
-                Reply::bulk(now.as_secs().to_string().as_bytes()),
-                Reply::bulk(now.subsec_micros().to_string().as_bytes()),
-            ])
-        }
+        "time" => cmd::server::time_reply(),
         "select" => match crate::util::numbers::parse_i64(&argv[1]) {
             Some(db) if (0..crate::config::DATABASES as i64).contains(&db) => {
                 let mut state = core.scripts.run.get();
