@@ -41,6 +41,8 @@ pub struct Node {
     pub config: Config,
     /// Scripts by sha1, for every core.
     pub script_cache: crate::lua::ScriptCache,
+    /// Function libraries (FUNCTION LOAD), for every core.
+    pub functions: crate::lua::functions::Registry,
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
@@ -57,6 +59,7 @@ impl Node {
         Node {
             config,
             script_cache: crate::lua::ScriptCache::default(),
+            functions: crate::lua::functions::Registry::default(),
             cores,
             started: Instant::now(),
             run_id: (0..40)

@@ -8,6 +8,7 @@
 pub mod args;
 pub mod connection;
 pub mod errors;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -317,6 +318,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         sets::COMMANDS,
         zsets::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]

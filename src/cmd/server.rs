@@ -41,6 +41,7 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "shutdown" => shutdown(s, core, argv),
         "debug" => debug(argv).await,
         "script" => super::scripting::script_command(core, argv),
+        "function" => super::functions::function_command(core, argv),
         _ => connection::run(c.name, s, core, argv),
     }
 }

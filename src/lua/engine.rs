@@ -51,6 +51,14 @@ pub struct Engine {
     /// The node script cache epoch these compiled functions belong to.
     epoch: Cell<u64>,
     pub(crate) run: Cell<RunState>,
+    /// The environment library code and its functions run in: during a
+    /// load it resolves names in the load-time globals, afterwards in the
+    /// script globals (without KEYS and ARGV).
+    function_env: Table,
+    /// `function(chunk) -> ok, error, registered` (see `functions::PRELUDE`).
+    library_loader: Function,
+    /// The libraries this VM has loaded (FUNCTION LOAD et al.).
+    pub libraries: RefCell<super::functions::Loaded>,
 }
 
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
@@ -69,7 +77,10 @@ local function script_line()
   for level = 2, 32 do
     local source, line = info(level, "sl")
     if source == nil then return 0 end
-    if source == "user_script" or source == "=user_script" then return line end
+    if source == "user_script" or source == "=user_script"
+      or source == "user_function" or source == "=user_function" then
+      return line
+    end
   end
   return 0
 end
@@ -104,8 +115,8 @@ local globals_pcall = function(f, ...)
   return unpack(results, 1, results.n)
 end
 rawset(globals, "pcall", globals_pcall)
-return function(f)
-  return xpcall(f, error_handler)
+return function(f, ...)
+  return xpcall(f, error_handler, ...)
 end
 "#;
 
@@ -191,6 +202,10 @@ impl Engine {
             }
         }
         globals.set_readonly(true);
+        let (library_loader, function_env): (Function, Table) = lua
+            .load(super::functions::PRELUDE)
+            .set_name("=redis_functions_prelude")
+            .call((globals, runner.clone()))?;
 
         lua.set_memory_limit(memory_limit_bytes)?;
         Ok(Engine {
@@ -200,6 +215,9 @@ impl Engine {
             compiled: RefCell::new(HashMap::new()),
             epoch: Cell::new(0),
             run: Cell::new(RunState::default()),
+            function_env,
+            library_loader,
+            libraries: RefCell::default(),
         })
     }
 
@@ -259,7 +277,16 @@ impl Engine {
         let result = self
             .set_keys_and_args(keys, args)
             .and_then(|()| self.runner.call::<MultiValue>(function));
-        let reply = match result {
+        let reply = self.reply_of(result, sha, "@user_script");
+        self.run.set(RunState::default());
+        reply
+    }
+
+    /// The reply of a run through the runner: the converted result, or
+    /// the error as Redis words it, naming the script (`sha` or function
+    /// name) and its source (`@user_script` / `@user_function`).
+    fn reply_of(&self, result: mlua::Result<MultiValue>, name: &str, source: &str) -> Reply {
+        match result {
             Ok(values) => {
                 let mut values = values.into_iter();
                 let ok = matches!(values.next(), Some(Value::Boolean(true)));
@@ -268,20 +295,106 @@ impl Engine {
                     lua_to_reply(&value, self.run.get().resp3)
                 } else {
                     self.collect_after_memory_error(&value);
-                    script_error(&value, sha)
+                    let (text, line) = error_text_and_line(&value);
+                    Reply::error(format!(
+                        "{} script: {name}, on {source}:{line}.",
+                        one_line(&text)
+                    ))
                 }
             }
             Err(e) => {
                 // Out of memory (or an error in the error handler itself).
                 self.collect_garbage();
                 Reply::error(format!(
-                    "ERR {} script: {sha}, on @user_script:0.",
+                    "ERR {} script: {name}, on {source}:0.",
                     one_line(&e.to_string())
                 ))
             }
+        }
+    }
+
+    /// Runs a library's body (the code after its shebang line) in the
+    /// load-time environment, where only `redis.register_function`,
+    /// `redis.log` and the version constants exist; returns the functions
+    /// it registered, bound to this VM.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, Reply> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("=user_function")
+            .set_environment(self.function_env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                Reply::error(format!("ERR Error compiling function: {}", one_line(&msg)))
+            })?;
+        let (ok, error, list) = match self.library_loader.call::<(bool, Value, Table)>(chunk) {
+            Ok(results) => results,
+            Err(e) => {
+                self.collect_garbage();
+                return Err(Reply::error(format!(
+                    "ERR Error registering functions: ERR {}",
+                    one_line(&e.to_string())
+                )));
+            }
         };
+        if !ok {
+            self.collect_after_memory_error(&error);
+            let (text, _) = error_text_and_line(&error);
+            return Err(Reply::error(format!(
+                "ERR Error registering functions: {}",
+                one_line(&text)
+            )));
+        }
+        list.sequence_values::<Table>()
+            .map(|entry| {
+                let entry = entry?;
+                let mut flags = ScriptFlags::default();
+                for flag in entry.raw_get::<Table>("flags")?.sequence_values::<String>() {
+                    set_flag(&mut flags, &flag?);
+                }
+                Ok(Registered {
+                    name: entry.raw_get("name")?,
+                    description: entry
+                        .raw_get::<Option<mlua::LuaString>>("description")?
+                        .map(|d| Bytes::copy_from_slice(&d.as_bytes())),
+                    flags,
+                    callback: entry.raw_get("callback")?,
+                })
+            })
+            .collect::<mlua::Result<Vec<Registered>>>()
+            .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
+    }
+
+    /// Calls a library function as `callback(keys, args)`; `name` is the
+    /// function's name for error replies.
+    pub fn call_function(
+        &self,
+        name: &str,
+        callback: &Function,
+        keys: &[Bytes],
+        args: &[Bytes],
+        state: RunState,
+    ) -> Reply {
+        self.run.set(state);
+        let result = self
+            .string_array(keys)
+            .and_then(|k| Ok((k, self.string_array(args)?)))
+            .and_then(|(k, a)| self.runner.call::<MultiValue>((callback.clone(), k, a)));
+        let reply = self.reply_of(result, name, "@user_function");
         self.run.set(RunState::default());
         reply
+    }
+
+    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for item in items {
+            t.raw_push(self.lua.create_string(item)?)?;
+        }
+        Ok(t)
     }
 
     /// After the VM's memory limit was hit even `1+1` fails until garbage
@@ -320,10 +433,18 @@ impl Engine {
     }
 }
 
-/// The error reply for a failed script, as Redis 7 words it:
-/// `<error> script: <sha>, on @user_script:<line>.`
-fn script_error(value: &Value, sha: &str) -> Reply {
-    let (text, line) = match value {
+/// A function a library registered, bound to one VM.
+pub struct Registered {
+    pub name: String,
+    pub description: Option<Bytes>,
+    pub flags: ScriptFlags,
+    pub callback: Function,
+}
+
+/// A failed run's error text (`ERR ` added to plain Lua errors, as Redis
+/// does) and the script line it happened on.
+fn error_text_and_line(value: &Value) -> (String, i64) {
+    match value {
         Value::Table(t) => {
             let text: String = t
                 .raw_get::<Value>("err")
@@ -343,11 +464,7 @@ fn script_error(value: &Value, sha: &str) -> Reply {
         }
         Value::String(s) => (format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())), 0),
         other => (format!("ERR {other:?}"), 0),
-    };
-    Reply::error(format!(
-        "{} script: {sha}, on @user_script:{line}.",
-        one_line(&text)
-    ))
+    }
 }
 
 /// Luau appends a stack traceback to some messages; replies are one line.
@@ -409,4 +526,18 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), Reply> {
     let mut code = b"--".to_vec();
     code.extend_from_slice(body);
     Ok((flags, code))
+}
+
+/// Sets the function flag named `name` (lower case, as
+/// `redis.register_function` passes it); false for an unknown name.
+fn set_flag(flags: &mut ScriptFlags, name: &str) -> bool {
+    match name {
+        "no-writes" => flags.no_writes = true,
+        "allow-oom" => flags.allow_oom = true,
+        "allow-stale" => flags.allow_stale = true,
+        "no-cluster" => flags.no_cluster = true,
+        "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+        _ => return false,
+    }
+    true
 }

@@ -5,7 +5,9 @@ mod api;
 pub mod cache;
 mod convert;
 pub mod engine;
+pub mod functions;
 pub mod libs;
+mod rdb;
 
 pub use cache::ScriptCache;
 pub use engine::Engine;
