@@ -39,6 +39,10 @@ pub struct NodeStats {
 
 pub struct Node {
     pub config: Config,
+    /// Scripts by sha1, for every core.
+    pub script_cache: crate::lua::ScriptCache,
+    /// Function libraries (FUNCTION LOAD), for every core.
+    pub functions: crate::lua::functions::Registry,
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
@@ -54,6 +58,8 @@ impl Node {
         let seed = crate::shard::now_ms() ^ std::process::id() as u64;
         Node {
             config,
+            script_cache: crate::lua::ScriptCache::default(),
+            functions: crate::lua::functions::Registry::default(),
             cores,
             started: Instant::now(),
             run_id: (0..40)
@@ -186,6 +192,8 @@ pub struct Core {
     pub node: Arc<Node>,
     pub state: RefCell<ShardState>,
     pub senders: Senders,
+    /// This core's Lua VM.
+    pub scripts: crate::lua::Engine,
 }
 
 impl Core {

@@ -674,3 +674,63 @@ fn scan_cursor_edge_cases_match_redis() {
         );
     }
 }
+
+#[test]
+fn type_and_scan_type_for_every_value_type() {
+    let setup: &[common::Step] = &[
+        Exact(&["SET", "{t}s", "v"]),
+        Exact(&["HSET", "{t}h", "f", "v"]),
+        Exact(&["RPUSH", "{t}l", "a"]),
+        Exact(&["SADD", "{t}set", "a"]),
+        Exact(&["ZADD", "{t}z", "1", "a"]),
+        Exact(&["TYPE", "{t}s"]),
+        Exact(&["TYPE", "{t}h"]),
+        Exact(&["TYPE", "{t}l"]),
+        Exact(&["TYPE", "{t}set"]),
+        Exact(&["TYPE", "{t}z"]),
+        Exact(&["TYPE", "{t}none"]),
+        Exact(&["RENAME", "{t}z", "{t}z2"]),
+        Exact(&["TYPE", "{t}z2"]),
+        Exact(&["COPY", "{t}h", "{t}h2"]),
+        Exact(&["HGETALL", "{t}h2"]),
+        Unordered(&["KEYS", "*"]),
+    ];
+    for shards in [1, 3] {
+        assert_same_as_redis(shards, setup);
+        let s = Server::shardis(shards, &[]);
+        let mut c = s.client();
+        for step in setup {
+            if let Exact(args) = step {
+                c.cmd(args);
+            }
+        }
+        for (t, key) in [
+            ("string", "{t}s"),
+            ("hash", "{t}h"),
+            ("list", "{t}l"),
+            ("set", "{t}set"),
+            ("zset", "{t}z2"),
+        ] {
+            let mut cursor = "0".to_string();
+            let mut found = Vec::new();
+            loop {
+                let reply = c.cmd(&["SCAN", &cursor, "TYPE", t, "COUNT", "1000"]);
+                let lines: Vec<&str> = reply.split("\r\n").collect();
+                cursor = lines[2].to_string();
+                found.extend(
+                    lines
+                        .iter()
+                        .skip(5)
+                        .step_by(2)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| l.to_string()),
+                );
+                if cursor == "0" {
+                    break;
+                }
+            }
+            assert!(found.contains(&key.to_string()), "SCAN TYPE {t}: {found:?}");
+            assert!(found.iter().all(|k| k.starts_with("{t}")), "{found:?}");
+        }
+    }
+}

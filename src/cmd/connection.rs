@@ -7,8 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::Run;
-use super::{errors, is, Command, Keys, Route};
+use super::{errors, is, Command};
 use crate::config::{DATABASES, P};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::Reply;
@@ -40,42 +39,31 @@ impl Session {
     }
 }
 
-const fn conn(name: &'static str, arity: i32, flags: u32) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::None,
-        route: Route::Connection,
-        run: Run::Connection,
-    }
-}
-
 pub static COMMANDS: &[Command] = &[
-    conn("ping", -1, FAST | STALE),
-    conn("echo", 2, FAST | STALE),
-    conn("select", 2, LOADING | STALE | FAST),
-    conn(
+    super::on_connection("ping", -1, FAST | STALE),
+    super::on_connection("echo", 2, FAST | STALE),
+    super::on_connection("select", 2, LOADING | STALE | FAST),
+    super::on_connection(
         "auth",
         -2,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
-    conn(
+    super::on_connection(
         "hello",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
-    conn(
+    super::on_connection(
         "quit",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
-    conn(
+    super::on_connection(
         "reset",
         1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
-    conn("client", -2, NOSCRIPT | LOADING | STALE),
+    super::on_connection("client", -2, NOSCRIPT | LOADING | STALE),
 ];
 
 /// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).

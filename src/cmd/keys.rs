@@ -10,41 +10,10 @@ use bytes::Bytes;
 use super::flags::*;
 use super::Run;
 use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
+use super::{keyed, two_keys};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 use crate::util::slot::SLOT_COUNT;
-
-/// Keys 1..=1: the usual single-key command.
-const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
-
-/// Keys 1..=2 on one shard (RENAME, COPY): CROSSSLOT otherwise.
-const fn two_keys(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 2,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
 
 /// Every argument is a key; split per shard and the counts added up.
 const fn counted(name: &'static str, flags: u32, run: super::ShardFn) -> Command {

@@ -11,7 +11,8 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::Run;
-use super::{errors, int_arg, is, Command, Ctx, Keys, Route, ShardFn};
+use super::{errors, int_arg, is, Command, Ctx, Keys, Route};
+use super::{keyed, two_keys};
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
 use crate::util::numbers::parse_i64;
@@ -22,34 +23,6 @@ const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first m
 const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
 const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
-
-/// A command whose only key is `argv[1]`.
-const fn keyed(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
-
-/// A command with a source key at `argv[1]` and a destination at `argv[2]`.
-const fn two_keys(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
-    Command {
-        keys: Keys::Range {
-            first: 1,
-            last: 2,
-            step: 1,
-        },
-        ..keyed(name, arity, flags, run)
-    }
-}
 
 pub static COMMANDS: &[Command] = &[
     keyed("lpush", -3, WRITE | DENYOOM | FAST, lpush),

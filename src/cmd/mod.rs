@@ -8,9 +8,11 @@
 pub mod args;
 pub mod connection;
 pub mod errors;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -232,6 +234,46 @@ impl Iterator for KeyPositions {
     }
 }
 
+/// A command whose only key is `argv[1]`, run on that key's shard.
+pub const fn keyed(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        },
+        route: Route::Keyed,
+        run: Run::Shard(run),
+    }
+}
+
+/// Keys `argv[1]` and `argv[2]` (source and destination), on one shard.
+pub const fn two_keys(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
+    Command {
+        keys: Keys::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
+        ..keyed(name, arity, flags, run)
+    }
+}
+
+/// A command that runs on the connection.
+pub const fn on_connection(name: &'static str, arity: i32, flags: u32) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: Keys::None,
+        route: Route::Connection,
+        run: Run::Connection,
+    }
+}
+
 /// What shard-side code sees while it runs.
 pub struct Ctx<'a> {
     pub shard: &'a mut ShardState,
@@ -275,6 +317,8 @@ fn families() -> impl Iterator<Item = &'static Command> {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        scripting::COMMANDS,
+        functions::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]

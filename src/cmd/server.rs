@@ -9,36 +9,24 @@ use futures_channel::oneshot;
 
 use super::connection::{self, Session};
 use super::flags::*;
-use super::Run;
-use super::{errors, is, Command, Keys, Route};
+use super::{errors, is, Command, Keys};
 use crate::node::Core;
 use crate::protocol::Reply;
 use crate::shard::mesh::Request;
 use crate::shard::ShardReport;
 
-const fn node(name: &'static str, arity: i32, flags: u32) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::None,
-        route: Route::Connection,
-        run: Run::Connection,
-    }
-}
-
 pub static COMMANDS: &[Command] = &[
-    node("info", -1, LOADING | STALE),
-    node("config", -2, ADMIN | NOSCRIPT | LOADING | STALE),
-    node("command", -1, LOADING | STALE),
-    node("time", 1, LOADING | STALE | FAST),
-    node(
+    super::on_connection("info", -1, LOADING | STALE),
+    super::on_connection("config", -2, ADMIN | NOSCRIPT | LOADING | STALE),
+    super::on_connection("command", -1, LOADING | STALE),
+    super::on_connection("time", 1, LOADING | STALE | FAST),
+    super::on_connection(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
     ),
-    node("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE),
-    node("lastsave", 1, LOADING | STALE | FAST),
+    super::on_connection("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE),
+    super::on_connection("lastsave", 1, LOADING | STALE | FAST),
 ];
 
 /// Runs any [`Route::Connection`] command.
@@ -48,20 +36,25 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "config" if is(&argv[1], "resetstat") && argv.len() == 2 => reset_stats(core).await,
         "config" => config(s, core, argv),
         "command" => command(argv),
-        "time" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            Reply::Array(vec![
-                Reply::bulk(now.as_secs().to_string().as_bytes()),
-                Reply::bulk(now.subsec_micros().to_string().as_bytes()),
-            ])
-        }
+        "time" => time_reply(),
         "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
         "shutdown" => shutdown(s, core, argv),
         "debug" => debug(argv).await,
+        "script" => super::scripting::script_command(core, argv),
+        "function" => super::functions::function_command(core, argv),
         _ => connection::run(c.name, s, core, argv),
     }
+}
+
+/// TIME: seconds and microseconds of the Unix time.
+pub fn time_reply() -> Reply {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string().as_bytes()),
+        Reply::bulk(now.subsec_micros().to_string().as_bytes()),
+    ])
 }
 
 /// A statistics snapshot of every shard, in shard order.

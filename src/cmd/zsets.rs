@@ -23,6 +23,7 @@ use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
 use super::flags::*;
+use super::keyed;
 use super::Run;
 use super::{errors, float_arg, int_arg, is, reply, Command, Ctx, Keys, Route};
 use crate::config::MAX_SCAN_COUNT;
@@ -30,21 +31,6 @@ use crate::protocol::Reply;
 use crate::store::{Value, ValueRef, ZSet};
 use crate::util::glob::glob_match;
 use crate::util::numbers::{format_double_g17, parse_f64, parse_i64};
-
-const fn keyed(name: &'static str, arity: i32, flags: u32, run: super::ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
 
 /// ZUNION-like commands: a key count at `count_at`, then the keys.
 const fn numkeys(

@@ -224,7 +224,7 @@ fn parse_inline(buf: &mut BytesMut, argv: &mut Vec<Bytes>) -> Result<Option<bool
 
 /// Redis `sdssplitargs`: spaces separate, `"..."` with C escapes and `\xHH`,
 /// `'...'` with only `\'`; a closing quote must be followed by a space.
-fn split_args(line: &[u8], argv: &mut Vec<Bytes>) -> Option<()> {
+pub(crate) fn split_args(line: &[u8], argv: &mut Vec<Bytes>) -> Option<()> {
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {

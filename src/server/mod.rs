@@ -142,12 +142,23 @@ async fn shard_main(
     };
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
+    let link: crate::lua::CoreLink = Default::default();
+    let memory_limit = node.config.int(P::LuaMemoryLimit) as usize;
+    let scripts = match crate::lua::Engine::new(link.clone(), memory_limit) {
+        Ok(engine) => engine,
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot create the Lua VM of shard {id}: {e}")));
+            return;
+        }
+    };
     let core = Rc::new(Core {
         shard_id: id,
         node: node.clone(),
         state: state.into(),
         senders,
+        scripts,
     });
+    *link.borrow_mut() = Rc::downgrade(&core);
     for rx in receivers {
         glommio::spawn_local(serve_peer(core.clone(), rx)).detach();
     }

@@ -1,0 +1,381 @@
+//! Redis 7 functions: FCALL and FCALL_RO, and FUNCTION (LOAD DELETE FLUSH
+//! LIST DUMP RESTORE STATS KILL HELP).
+//!
+//! Libraries are node-wide (`Node::functions`); FUNCTION runs on the
+//! connection's core, which checks a library by loading it into its own VM.
+//! A function runs like a script: on the shard that owns its declared keys
+//! (CROSSSLOT when they span shards), in that core's VM, which first loads
+//! the libraries it has not seen yet.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{errors, is, Command, Keys, Route, Run};
+use crate::lua::engine::RunState;
+use crate::lua::functions::{self, Library, RestorePolicy};
+use crate::node::Core;
+use crate::protocol::Reply;
+use crate::shard::Call;
+use crate::util::glob::glob_match;
+use crate::util::numbers::parse_i64;
+
+const fn fcall_command(name: &'static str, flags: u32, run: super::CoreFn) -> Command {
+    Command {
+        name,
+        arity: -3,
+        flags,
+        keys: Keys::Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        route: Route::Keyed,
+        run: Run::Core(run),
+    }
+}
+
+pub static COMMANDS: &[Command] = &[
+    fcall_command("fcall", NOSCRIPT | STALE, fcall),
+    fcall_command("fcall_ro", NOSCRIPT | STALE | READONLY, fcall_ro),
+    Command {
+        name: "function",
+        arity: -2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        keys: Keys::None,
+        route: Route::Connection,
+        run: Run::Connection,
+    },
+];
+
+/// FCALL function numkeys [key ...] [arg ...]
+fn fcall(core: &Core, call: &Call, now_ms: u64) -> Reply {
+    run(core, call, now_ms, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]: only `no-writes` functions.
+fn fcall_ro(core: &Core, call: &Call, now_ms: u64) -> Reply {
+    run(core, call, now_ms, true)
+}
+
+fn run(core: &Core, call: &Call, now_ms: u64, read_only: bool) -> Reply {
+    let argv = &call.argv;
+    let engine = &core.scripts;
+    functions::sync(engine, &core.node.functions);
+    let Some(function) = engine.libraries.borrow().function(&argv[1]) else {
+        return Reply::error("ERR Function not found");
+    };
+    let numkeys = match parse_i64(&argv[2]) {
+        None => return Reply::error("ERR Bad number of keys provided"),
+        Some(n) if n > (argv.len() - 3) as i64 => {
+            return Reply::error("ERR Number of keys can't be greater than number of args")
+        }
+        Some(n) if n < 0 => return Reply::error("ERR Number of keys can't be negative"),
+        Some(n) => n as usize,
+    };
+    if read_only && !function.flags.no_writes {
+        return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    let state = RunState {
+        db: call.db,
+        now_ms,
+        read_only: function.flags.no_writes,
+        ..RunState::default()
+    };
+    let (keys, args) = argv[3..].split_at(numkeys);
+    engine.call_function(&function.name, &function.callback, keys, args, state)
+}
+
+/// FUNCTION's subcommands and their Redis arities.
+const SUBCOMMANDS: &[(&str, i32)] = &[
+    ("delete", 3),
+    ("dump", 2),
+    ("flush", -2),
+    ("help", 2),
+    ("kill", 2),
+    ("list", -2),
+    ("load", -3),
+    ("restore", -3),
+    ("stats", 2),
+];
+
+/// FUNCTION <subcommand> ... (a connection command).
+pub fn function_command(core: &Core, argv: &[Bytes]) -> Reply {
+    let sub = &argv[1];
+    let Some(&(name, arity)) = SUBCOMMANDS.iter().find(|(name, _)| is(sub, name)) else {
+        return Reply::error(errors::unknown_subcommand(sub, "function"));
+    };
+    let argc = argv.len() as i32;
+    if (arity >= 0 && argc != arity) || argc < arity.abs() {
+        return Reply::error(errors::wrong_args(&format!("function|{name}")));
+    }
+    let registry = &core.node.functions;
+    match name {
+        "load" => load(core, argv),
+        "delete" => {
+            let deleted = std::str::from_utf8(&argv[2]).is_ok_and(|lib| registry.delete(lib));
+            if deleted {
+                Reply::ok()
+            } else {
+                Reply::error("ERR Library not found")
+            }
+        }
+        "flush" => match argv.get(2) {
+            _ if argc > 3 => syntax_error(sub),
+            Some(mode) if !is(mode, "sync") && !is(mode, "async") => {
+                Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+            }
+            _ => {
+                registry.flush();
+                Reply::ok()
+            }
+        },
+        "list" => list(core, argv),
+        "dump" => Reply::Bulk(Bytes::from(registry.dump())),
+        "restore" => restore(core, argv),
+        "stats" => stats(core),
+        "kill" => Reply::error("NOTBUSY No scripts in execution right now."),
+        _ => help(),
+    }
+}
+
+/// `unknown subcommand or wrong number of arguments for 'FLUSH'...`
+fn syntax_error(sub: &[u8]) -> Reply {
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
+    ))
+}
+
+/// FUNCTION LOAD [REPLACE] code
+fn load(core: &Core, argv: &[Bytes]) -> Reply {
+    let (code, options) = argv[2..].split_last().expect("arity checked: 3 or more");
+    let mut replace = false;
+    for option in options {
+        if !is(option, "replace") {
+            return Reply::error(format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(option)
+            ));
+        }
+        replace = true;
+    }
+    let registry = &core.node.functions;
+    let (name, body_at) = match functions::parse_metadata(code) {
+        Ok(parsed) => parsed,
+        Err(e) => return e,
+    };
+    // Checked before running the code, as Redis does (and again when added).
+    if !replace && registry.contains(&name) {
+        return Reply::error(format!("ERR Library '{name}' already exists"));
+    }
+    let lib = match functions::build(&core.scripts, name, code.clone(), body_at) {
+        Ok(lib) => lib,
+        Err(e) => return e,
+    };
+    let name = Reply::bulk(lib.name.as_bytes());
+    match registry.load(lib, replace) {
+        Ok(()) => name,
+        Err(e) => e,
+    }
+}
+
+/// FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]: an array of maps.
+fn list(core: &Core, argv: &[Bytes]) -> Reply {
+    let mut with_code = false;
+    let mut pattern: Option<&Bytes> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let arg = &argv[i];
+        if !with_code && is(arg, "withcode") {
+            with_code = true;
+        } else if pattern.is_none() && is(arg, "libraryname") {
+            let Some(p) = argv.get(i + 1) else {
+                return Reply::error("ERR library name argument was not given");
+            };
+            pattern = Some(p);
+            i += 1;
+        } else {
+            return Reply::error(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(arg)
+            ));
+        }
+        i += 1;
+    }
+    let text = |s: &'static str| Reply::bulk(s.as_bytes());
+    let libraries = core.node.functions.libraries();
+    let listed = libraries
+        .iter()
+        // Library names are never empty, so the matcher can see "*".
+        .filter(|lib| pattern.is_none_or(|p| glob_match(p, lib.name.as_bytes(), true)))
+        .map(|lib| {
+            let mut fields = vec![
+                (text("library_name"), Reply::bulk(lib.name.as_bytes())),
+                (text("engine"), text("LUA")),
+                (
+                    text("functions"),
+                    Reply::Array(lib.functions.iter().map(describe).collect()),
+                ),
+            ];
+            if with_code {
+                fields.push((text("library_code"), Reply::Bulk(lib.code.clone())));
+            }
+            Reply::Map(fields)
+        })
+        .collect();
+    Reply::Array(listed)
+}
+
+/// One function of FUNCTION LIST: name, description, flags.
+fn describe(f: &functions::FunctionInfo) -> Reply {
+    let flags = [
+        (f.flags.no_writes, "no-writes"),
+        (f.flags.allow_oom, "allow-oom"),
+        (f.flags.allow_stale, "allow-stale"),
+        (f.flags.no_cluster, "no-cluster"),
+        (f.flags.allow_cross_slot_keys, "allow-cross-slot-keys"),
+    ];
+    Reply::Map(vec![
+        (Reply::bulk(b"name"), Reply::bulk(f.name.as_bytes())),
+        (
+            Reply::bulk(b"description"),
+            f.description.clone().map_or(Reply::Nil, Reply::Bulk),
+        ),
+        (
+            Reply::bulk(b"flags"),
+            Reply::Set(
+                flags
+                    .iter()
+                    .filter(|(set, _)| *set)
+                    .map(|(_, name)| Reply::status(name))
+                    .collect(),
+            ),
+        ),
+    ])
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
+fn restore(core: &Core, argv: &[Bytes]) -> Reply {
+    if argv.len() > 4 {
+        return syntax_error(&argv[1]);
+    }
+    let policy =
+        match argv.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "append") => RestorePolicy::Append,
+            Some(p) if is(p, "replace") => RestorePolicy::Replace,
+            Some(p) if is(p, "flush") => RestorePolicy::Flush,
+            Some(_) => return Reply::error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ),
+        };
+    let codes = match functions::parse_payload(&argv[2]) {
+        Ok(codes) => codes,
+        Err(e) => return e,
+    };
+    // The payload's libraries must make a valid set on their own.
+    let mut libs: Vec<Library> = Vec::new();
+    let mut function_names = HashSet::new();
+    for code in codes {
+        let (name, body_at) = match functions::parse_metadata(&code) {
+            Ok(parsed) => parsed,
+            Err(e) => return e,
+        };
+        if libs.iter().any(|l| l.name == name) {
+            return Reply::error(format!("ERR Library '{name}' already exists"));
+        }
+        let lib = match functions::build(&core.scripts, name, code, body_at) {
+            Ok(lib) => lib,
+            Err(e) => return e,
+        };
+        let lower: Vec<String> = lib
+            .functions
+            .iter()
+            .map(|f| f.name.to_ascii_lowercase())
+            .collect();
+        if let Some(i) = lower.iter().position(|n| function_names.contains(n)) {
+            return Reply::error(format!(
+                "ERR Function {} already exists",
+                lib.functions[i].name
+            ));
+        }
+        function_names.extend(lower);
+        libs.push(lib);
+    }
+    match core.node.functions.restore(libs, policy) {
+        Ok(()) => Reply::ok(),
+        Err(e) => e,
+    }
+}
+
+/// FUNCTION STATS: no function is ever running when this runs, so
+/// `running_script` is nil; then the engines' library and function counts.
+fn stats(core: &Core) -> Reply {
+    let libraries = core.node.functions.libraries();
+    let function_count: usize = libraries.iter().map(|l| l.functions.len()).sum();
+    let text = |s: &'static str| Reply::bulk(s.as_bytes());
+    Reply::Map(vec![
+        (text("running_script"), Reply::Nil),
+        (
+            text("engines"),
+            Reply::Map(vec![(
+                text("LUA"),
+                Reply::Map(vec![
+                    (text("libraries_count"), Reply::Int(libraries.len() as i64)),
+                    (text("functions_count"), Reply::Int(function_count as i64)),
+                ]),
+            )]),
+        ),
+    ])
+}
+
+fn help() -> Reply {
+    Reply::Array(
+        [
+            "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+            "HELP",
+            "    Prints this help.",
+        ]
+        .iter()
+        .map(|l| Reply::Status((*l).into()))
+        .collect(),
+    )
+}

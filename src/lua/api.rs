@@ -1,0 +1,221 @@
+//! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
+//! the Rust bridge [`rawcall`]), replies, logging, RESP version, and the
+//! constants. Commands run through [`Core::execute`], the same code that
+//! serves clients, against the core's own shard only.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+
+use super::convert::reply_to_lua;
+use super::CoreLink;
+use crate::cmd::{self, flags, Run};
+use crate::node::Core;
+use crate::protocol::Reply;
+use crate::shard::{shard_of_key, Call};
+use crate::util::numbers::format_double_g17;
+
+const LOG_LEVELS: [(&str, i64); 4] = [
+    ("LOG_DEBUG", 0),
+    ("LOG_VERBOSE", 1),
+    ("LOG_NOTICE", 2),
+    ("LOG_WARNING", 3),
+];
+const REPL_FLAGS: [(&str, i64); 5] = [
+    ("REPL_NONE", 0),
+    ("REPL_AOF", 1),
+    ("REPL_SLAVE", 2),
+    ("REPL_REPLICA", 2),
+    ("REPL_ALL", 3),
+];
+
+/// `redis.*` except `call` and `pcall`, which the prelude adds.
+pub fn redis_table(lua: &Lua, core: CoreLink) -> mlua::Result<Table> {
+    let redis = lua.create_table()?;
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::LuaString| Ok(super::cache::sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::LuaString| one_field(lua, "err", s))?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::LuaString| one_field(lua, "ok", s))?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|_, args: MultiValue| {
+            let mut args = args.into_iter();
+            let level = match args.next() {
+                Some(Value::Number(n)) => n as i64,
+                Some(Value::Integer(n)) => n,
+                _ => {
+                    return Err(mlua::Error::runtime(
+                        "First argument must be a number (log level).",
+                    ))
+                }
+            };
+            if !(0..=3).contains(&level) {
+                return Err(mlua::Error::runtime("Invalid debug level."));
+            }
+            let text: Vec<String> = args
+                .map(|v| match v {
+                    Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            if level >= 2 {
+                eprintln!("script: {}", text.join(" "));
+            }
+            Ok(())
+        })?,
+    )?;
+    let setresp_core = core.clone();
+    redis.raw_set(
+        "setresp",
+        lua.create_function(move |_, version: Value| {
+            let v = match version {
+                Value::Number(n) => n as i64,
+                Value::Integer(n) => n,
+                _ => 0,
+            };
+            if v != 2 && v != 3 {
+                return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+            }
+            if let Some(core) = setresp_core.borrow().upgrade() {
+                let mut state = core.scripts.run.get();
+                state.resp3 = v == 3;
+                core.scripts.run.set(state);
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.raw_set(
+        "set_repl",
+        lua.create_function(|_, flags: Value| match flags {
+            Value::Number(n) if (0.0..=3.0).contains(&n) => Ok(()),
+            Value::Integer(n) if (0..=3).contains(&n) => Ok(()),
+            _ => Err(mlua::Error::runtime(
+                "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+            )),
+        })?,
+    )?;
+    redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    for (name, level) in LOG_LEVELS.into_iter().chain(REPL_FLAGS) {
+        redis.raw_set(name, level)?;
+    }
+    redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    redis.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
+    Ok(redis)
+}
+
+/// `7.0.15` -> 0x07000f, as Redis encodes it.
+fn redis_version_num() -> i64 {
+    crate::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0))
+        .fold(0, |acc, p| (acc << 8) | p)
+}
+
+fn one_field(lua: &Lua, name: &str, s: mlua::LuaString) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(name, s)?;
+    Ok(t)
+}
+
+/// The bridge behind `redis.call` and `redis.pcall`: runs one command and
+/// returns `(reply, failed)`; on failure the reply is an `{err=...}` table,
+/// which `redis.call` raises and `redis.pcall` returns.
+pub fn rawcall(lua: &Lua, core: CoreLink) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: MultiValue| {
+        let core = core.borrow().upgrade();
+        let reply = match &core {
+            Some(core) => call(core, args),
+            None => Reply::error("ERR server is shutting down"),
+        };
+        let resp3 = core.is_some_and(|c| c.scripts.run.get().resp3);
+        let failed = reply.is_error();
+        Ok((reply_to_lua(lua, &reply, resp3)?, failed))
+    })
+}
+
+fn call(core: &Rc<Core>, args: MultiValue) -> Reply {
+    if args.is_empty() {
+        return Reply::error("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args {
+        argv.push(match arg {
+            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+            Value::Integer(n) => Bytes::from(n.to_string()),
+            Value::Number(n) => Bytes::from(format_double_g17(n)),
+            _ => {
+                return Reply::error(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                )
+            }
+        });
+    }
+    let Some(c) = cmd::lookup(&argv[0]) else {
+        return Reply::error("ERR Unknown Redis command called from script");
+    };
+    if !c.arity_ok(argv.len()) {
+        return Reply::error("ERR Wrong number of args calling Redis command from script");
+    }
+    if c.has(flags::NOSCRIPT) {
+        return Reply::error("ERR This Redis command is not allowed from script");
+    }
+    let mut state = core.scripts.run.get();
+    if c.has(flags::WRITE) && state.read_only {
+        return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if let Run::Connection = c.run {
+        return connection_command(core, c.name, &argv);
+    }
+    let shards = core.node.shards();
+    for i in c.key_positions(&argv) {
+        if shard_of_key(&argv[i], shards) != core.shard_id {
+            return Reply::error(format!(
+                "ERR Script attempted to access key '{}' of another shard: keys a script uses must share a shard (give them the same {{hash tag}})",
+                String::from_utf8_lossy(&argv[i])
+            ));
+        }
+    }
+    let call = Call {
+        cmd: c,
+        db: state.db,
+        resp3: state.resp3,
+        argv,
+    };
+    let reply = core.execute(&call, state.now_ms);
+    if c.has(flags::WRITE) && !reply.is_error() {
+        state = core.scripts.run.get();
+        state.wrote = true;
+        core.scripts.run.set(state);
+    }
+    reply
+}
+
+/// The connection commands a script may call.
+fn connection_command(core: &Core, name: &str, argv: &[Bytes]) -> Reply {
+    match name {
+        "ping" if argv.len() == 1 => Reply::status("PONG"),
+        "ping" => Reply::Bulk(argv[1].clone()),
+        "echo" => Reply::Bulk(argv[1].clone()),
+        "time" => cmd::server::time_reply(),
+        "select" => match crate::util::numbers::parse_i64(&argv[1]) {
+            Some(db) if (0..crate::config::DATABASES as i64).contains(&db) => {
+                let mut state = core.scripts.run.get();
+                state.db = db as u8;
+                core.scripts.run.set(state);
+                Reply::ok()
+            }
+            Some(_) => Reply::error(cmd::errors::DB_INDEX_OUT_OF_RANGE),
+            None => Reply::error(cmd::errors::NOT_INTEGER),
+        },
+        _ => Reply::error("ERR This Redis command is not allowed from script"),
+    }
+}

@@ -1,0 +1,543 @@
+//! One Lua (Luau) VM per core: the sandboxed environment, compiled scripts,
+//! and running a script with Redis's error conventions.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+
+use super::api;
+use super::convert::lua_to_reply;
+use super::CoreLink;
+use crate::protocol::Reply;
+
+/// Flags a script declares in its `#!lua flags=...` shebang.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScriptFlags {
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// What `redis.call` needs to know about the script that is running.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunState {
+    pub db: u8,
+    /// The protocol the script reads replies in (`redis.setresp`).
+    pub resp3: bool,
+    pub read_only: bool,
+    /// A write command succeeded (SCRIPT KILL refuses such scripts).
+    pub wrote: bool,
+    /// Script time: commands see the clock as of the script's start.
+    pub now_ms: u64,
+}
+
+struct Compiled {
+    function: Function,
+    flags: ScriptFlags,
+}
+
+pub struct Engine {
+    lua: Lua,
+    /// The environment scripts run in: KEYS and ARGV live here; every other
+    /// name resolves through the protected globals.
+    env: Table,
+    /// `function(f) -> ok, result_or_error` with Redis's error handler.
+    runner: Function,
+    compiled: RefCell<HashMap<String, Compiled>>,
+    /// The node script cache epoch these compiled functions belong to.
+    epoch: Cell<u64>,
+    pub(crate) run: Cell<RunState>,
+    /// The environment library code and its functions run in: during a
+    /// load it resolves names in the load-time globals, afterwards in the
+    /// script globals (without KEYS and ARGV).
+    function_env: Table,
+    /// `function(chunk) -> ok, error, registered` (see `functions::PRELUDE`).
+    library_loader: Function,
+    /// The libraries this VM has loaded (FUNCTION LOAD et al.).
+    pub libraries: RefCell<super::functions::Loaded>,
+}
+
+/// Lua side of the sandbox: Redis's error handler and `redis.call` /
+/// `redis.pcall` around the Rust bridge.
+const PRELUDE: &str = r#"
+local rawcall, info, redis, globals, env = ...
+-- Globals are read-only and absent names are an error (Redis's texts).
+setmetatable(globals, { __index = function(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end })
+setmetatable(env, { __index = globals, __newindex = function()
+  error("Attempt to modify a readonly table", 2)
+end })
+-- The line of the innermost frame of the script itself.
+local function script_line()
+  for level = 2, 32 do
+    local source, line = info(level, "sl")
+    if source == nil then return 0 end
+    if source == "user_script" or source == "=user_script"
+      or source == "user_function" or source == "=user_function" then
+      return line
+    end
+  end
+  return 0
+end
+local function error_handler(e)
+  if type(e) == "table" then
+    if e.line == nil then e.line = script_line() end
+    return e
+  end
+  local text = tostring(e):gsub("^runtime error: ", "")
+  text = text:gsub("attempt to modify a readonly table", "Attempt to modify a readonly table")
+  return { err = text, line = script_line(), runtime = true }
+end
+redis.call = function(...)
+  local reply, failed = rawcall(...)
+  if failed then
+    reply.line = script_line()
+    error(reply, 0)
+  end
+  return reply
+end
+redis.pcall = function(...)
+  return (rawcall(...))
+end
+-- As in Redis, pcall turns an error table into its text, so scripts see
+-- the error message of a failed redis.call as a string.
+local raw_pcall, pack, unpack = pcall, table.pack, table.unpack
+local globals_pcall = function(f, ...)
+  local results = pack(raw_pcall(f, ...))
+  if not results[1] and type(results[2]) == "table" and type(results[2].err) == "string" then
+    results[2] = results[2].err
+  end
+  return unpack(results, 1, results.n)
+end
+rawset(globals, "pcall", globals_pcall)
+return function(f, ...)
+  return xpcall(f, error_handler, ...)
+end
+"#;
+
+/// Globals a script may read (Redis 7's whitelist, less what Luau lacks).
+const ALLOWED_GLOBALS: &[&str] = &[
+    "assert",
+    "error",
+    "getmetatable",
+    "ipairs",
+    "next",
+    "pairs",
+    "pcall",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "select",
+    "setmetatable",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "xpcall",
+    "loadstring",
+    "string",
+    "table",
+    "math",
+    "coroutine",
+    "utf8",
+    "bit32",
+    "_VERSION",
+];
+
+impl Engine {
+    pub fn new(core: CoreLink, memory_limit_bytes: usize) -> mlua::Result<Engine> {
+        let lua = Lua::new();
+        let real = lua.globals();
+        let globals = lua.create_table()?;
+        for name in ALLOWED_GLOBALS {
+            globals.raw_set(*name, real.raw_get::<Value>(*name)?)?;
+        }
+        lua51_compat(&lua, &globals)?;
+        let os = lua.create_table()?;
+        let real_os: Table = real.raw_get("os")?;
+        os.raw_set("clock", real_os.raw_get::<Value>("clock")?)?;
+        globals.raw_set("os", os)?;
+        globals.raw_set("_G", globals.clone())?;
+        super::libs::register_all(&lua)?;
+        for name in ["cjson", "cmsgpack", "bit", "struct"] {
+            globals.raw_set(name, real.raw_get::<Value>(name)?)?;
+        }
+
+        let redis = api::redis_table(&lua, core.clone())?;
+        let debug: Table = real.raw_get("debug")?;
+        let info: Function = debug.raw_get("info")?;
+        let rawcall = api::rawcall(&lua, core)?;
+        globals.raw_set("redis", redis.clone())?;
+        let env = lua.create_table()?;
+        let runner: Function = lua.load(PRELUDE).set_name("=redis_prelude").call((
+            rawcall,
+            info,
+            redis,
+            globals.clone(),
+            env.clone(),
+        ))?;
+
+        let frozen = [
+            "string",
+            "table",
+            "math",
+            "coroutine",
+            "utf8",
+            "bit32",
+            "os",
+            "redis",
+            "cjson",
+            "cmsgpack",
+            "bit",
+            "struct",
+        ];
+        for name in frozen {
+            if let Ok(Value::Table(t)) = globals.raw_get::<Value>(name) {
+                t.set_readonly(true);
+            }
+        }
+        globals.set_readonly(true);
+        let (library_loader, function_env): (Function, Table) = lua
+            .load(super::functions::PRELUDE)
+            .set_name("=redis_functions_prelude")
+            .call((globals, runner.clone()))?;
+
+        lua.set_memory_limit(memory_limit_bytes)?;
+        Ok(Engine {
+            lua,
+            env,
+            runner,
+            compiled: RefCell::new(HashMap::new()),
+            epoch: Cell::new(0),
+            run: Cell::new(RunState::default()),
+            function_env,
+            library_loader,
+            libraries: RefCell::default(),
+        })
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Drops compiled scripts when the node cache was flushed.
+    pub fn sync_epoch(&self, epoch: u64) {
+        if self.epoch.get() != epoch {
+            self.compiled.borrow_mut().clear();
+            self.epoch.set(epoch);
+        }
+    }
+
+    pub fn is_compiled(&self, sha: &str) -> bool {
+        self.compiled.borrow().contains_key(sha)
+    }
+
+    /// Compiles `body` (with its shebang) under `sha`.
+    pub fn compile(&self, sha: &str, body: &[u8]) -> Result<ScriptFlags, Reply> {
+        let (flags, code) = parse_shebang(body)?;
+        let function = self
+            .lua
+            .load(&code[..])
+            .set_name("=user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                Reply::error(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        self.compiled
+            .borrow_mut()
+            .insert(sha.to_string(), Compiled { function, flags });
+        Ok(flags)
+    }
+
+    /// Runs the compiled script `sha` with KEYS and ARGV.
+    pub fn run(
+        &self,
+        sha: &str,
+        keys: &[Bytes],
+        args: &[Bytes],
+        mut state: RunState,
+        ro_command: bool,
+    ) -> Reply {
+        let (function, flags) = match self.compiled.borrow().get(sha) {
+            Some(c) => (c.function.clone(), c.flags),
+            None => return Reply::error("NOSCRIPT No matching script. Please use EVAL."),
+        };
+        state.read_only = ro_command || flags.no_writes;
+        self.run.set(state);
+        let result = self
+            .set_keys_and_args(keys, args)
+            .and_then(|()| self.runner.call::<MultiValue>(function));
+        let reply = self.reply_of(result, sha, "@user_script");
+        self.run.set(RunState::default());
+        reply
+    }
+
+    /// The reply of a run through the runner: the converted result, or
+    /// the error as Redis words it, naming the script (`sha` or function
+    /// name) and its source (`@user_script` / `@user_function`).
+    fn reply_of(&self, result: mlua::Result<MultiValue>, name: &str, source: &str) -> Reply {
+        match result {
+            Ok(values) => {
+                let mut values = values.into_iter();
+                let ok = matches!(values.next(), Some(Value::Boolean(true)));
+                let value = values.next().unwrap_or(Value::Nil);
+                if ok {
+                    lua_to_reply(&value, self.run.get().resp3)
+                } else {
+                    self.collect_after_memory_error(&value);
+                    let (text, line) = error_text_and_line(&value);
+                    Reply::error(format!(
+                        "{} script: {name}, on {source}:{line}.",
+                        one_line(&text)
+                    ))
+                }
+            }
+            Err(e) => {
+                // Out of memory (or an error in the error handler itself).
+                self.collect_garbage();
+                Reply::error(format!(
+                    "ERR {} script: {name}, on {source}:0.",
+                    one_line(&e.to_string())
+                ))
+            }
+        }
+    }
+
+    /// Runs a library's body (the code after its shebang line) in the
+    /// load-time environment, where only `redis.register_function`,
+    /// `redis.log` and the version constants exist; returns the functions
+    /// it registered, bound to this VM.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, Reply> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("=user_function")
+            .set_environment(self.function_env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                Reply::error(format!("ERR Error compiling function: {}", one_line(&msg)))
+            })?;
+        let (ok, error, list) = match self.library_loader.call::<(bool, Value, Table)>(chunk) {
+            Ok(results) => results,
+            Err(e) => {
+                self.collect_garbage();
+                return Err(Reply::error(format!(
+                    "ERR Error registering functions: ERR {}",
+                    one_line(&e.to_string())
+                )));
+            }
+        };
+        if !ok {
+            self.collect_after_memory_error(&error);
+            let (text, _) = error_text_and_line(&error);
+            return Err(Reply::error(format!(
+                "ERR Error registering functions: {}",
+                one_line(&text)
+            )));
+        }
+        list.sequence_values::<Table>()
+            .map(|entry| {
+                let entry = entry?;
+                let mut flags = ScriptFlags::default();
+                for flag in entry.raw_get::<Table>("flags")?.sequence_values::<String>() {
+                    set_flag(&mut flags, &flag?);
+                }
+                Ok(Registered {
+                    name: entry.raw_get("name")?,
+                    description: entry
+                        .raw_get::<Option<mlua::LuaString>>("description")?
+                        .map(|d| Bytes::copy_from_slice(&d.as_bytes())),
+                    flags,
+                    callback: entry.raw_get("callback")?,
+                })
+            })
+            .collect::<mlua::Result<Vec<Registered>>>()
+            .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
+    }
+
+    /// Calls a library function as `callback(keys, args)`; `name` is the
+    /// function's name for error replies.
+    pub fn call_function(
+        &self,
+        name: &str,
+        callback: &Function,
+        keys: &[Bytes],
+        args: &[Bytes],
+        state: RunState,
+    ) -> Reply {
+        self.run.set(state);
+        let result = self
+            .string_array(keys)
+            .and_then(|k| Ok((k, self.string_array(args)?)))
+            .and_then(|(k, a)| self.runner.call::<MultiValue>((callback.clone(), k, a)));
+        let reply = self.reply_of(result, name, "@user_function");
+        self.run.set(RunState::default());
+        reply
+    }
+
+    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for item in items {
+            t.raw_push(self.lua.create_string(item)?)?;
+        }
+        Ok(t)
+    }
+
+    /// After the VM's memory limit was hit even `1+1` fails until garbage
+    /// is collected (measured: see DESIGN.md), so collect right away.
+    fn collect_after_memory_error(&self, error: &Value) {
+        let text = match error {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
+            _ => String::new(),
+        };
+        if text.contains("not enough memory") {
+            self.collect_garbage();
+        }
+    }
+
+    fn collect_garbage(&self) {
+        self.env.raw_set("KEYS", Value::Nil).ok();
+        self.env.raw_set("ARGV", Value::Nil).ok();
+        let _ = self.lua.gc_collect();
+        let _ = self.lua.gc_collect();
+    }
+
+    fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
+        let lua = &self.lua;
+        let k = lua.create_table_with_capacity(keys.len(), 0)?;
+        for key in keys {
+            k.raw_push(lua.create_string(key)?)?;
+        }
+        let a = lua.create_table_with_capacity(args.len(), 0)?;
+        for arg in args {
+            a.raw_push(lua.create_string(arg)?)?;
+        }
+        self.env.raw_set("KEYS", k)?;
+        self.env.raw_set("ARGV", a)?;
+        Ok(())
+    }
+}
+
+/// A function a library registered, bound to one VM.
+pub struct Registered {
+    pub name: String,
+    pub description: Option<Bytes>,
+    pub flags: ScriptFlags,
+    pub callback: Function,
+}
+
+/// A failed run's error text (`ERR ` added to plain Lua errors, as Redis
+/// does) and the script line it happened on.
+fn error_text_and_line(value: &Value) -> (String, i64) {
+    match value {
+        Value::Table(t) => {
+            let text: String = t
+                .raw_get::<Value>("err")
+                .ok()
+                .and_then(|v| {
+                    v.as_string()
+                        .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
+                })
+                .unwrap_or_else(|| "ERR unknown error".into());
+            let line: i64 = t
+                .raw_get::<Option<f64>>("line")
+                .ok()
+                .flatten()
+                .map_or(0, |l| l as i64);
+            let runtime = matches!(t.raw_get::<Value>("runtime"), Ok(Value::Boolean(true)));
+            (if runtime { format!("ERR {text}") } else { text }, line)
+        }
+        Value::String(s) => (format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())), 0),
+        other => (format!("ERR {other:?}"), 0),
+    }
+}
+
+/// Luau appends a stack traceback to some messages; replies are one line.
+fn one_line(text: &str) -> &str {
+    text.split('\n').next().unwrap_or(text)
+}
+
+/// Redis scripts are Lua 5.1: a few names Luau dropped are put back.
+fn lua51_compat(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let math: Table = globals.raw_get("math")?;
+    if math.raw_get::<Value>("mod")?.is_nil() {
+        math.raw_set("mod", math.raw_get::<Value>("fmod")?)?;
+    }
+    let string: Table = globals.raw_get("string")?;
+    if string.raw_get::<Value>("gfind")?.is_nil() {
+        string.raw_set("gfind", string.raw_get::<Value>("gmatch")?)?;
+    }
+    let _ = lua;
+    Ok(())
+}
+
+/// Parses a `#!lua flags=...` first line; returns the flags and the code
+/// with the shebang line blanked (so line numbers stay right).
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), Reply> {
+    let mut flags = ScriptFlags::default();
+    if !body.starts_with(b"#!") {
+        return Ok((flags, body.to_vec()));
+    }
+    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    if parts.next() != Some("lua") {
+        return Err(Reply::error(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            line.split(' ').next().unwrap_or("")
+        )));
+    }
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(Reply::error(format!(
+                "ERR Unknown lua shebang option: {part}"
+            )));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                other => {
+                    return Err(Reply::error(format!(
+                        "ERR Unexpected flag in script shebang: {other}"
+                    )))
+                }
+            }
+        }
+    }
+    let mut code = b"--".to_vec();
+    code.extend_from_slice(body);
+    Ok((flags, code))
+}
+
+/// Sets the function flag named `name` (lower case, as
+/// `redis.register_function` passes it); false for an unknown name.
+fn set_flag(flags: &mut ScriptFlags, name: &str) -> bool {
+    match name {
+        "no-writes" => flags.no_writes = true,
+        "allow-oom" => flags.allow_oom = true,
+        "allow-stale" => flags.allow_stale = true,
+        "no-cluster" => flags.no_cluster = true,
+        "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+        _ => return false,
+    }
+    true
+}

@@ -1,0 +1,470 @@
+//! End-to-end: EVAL and friends, the `redis` API, conversions, the script
+//! cache, shard routing of scripts, and scripts in the style of real
+//! libraries (rate limiter, lock, queue).
+
+mod common;
+
+use common::{assert_same_as_redis, Server, Step::*};
+
+const ERRORS_AND_API: &[common::Step] = &[
+    Exact(&["EVAL", "return x", "0"]),
+    Exact(&["EVAL", "x = 1", "0"]),
+    Exact(&["EVAL", "redis = 1", "0"]),
+    Exact(&["EVAL", "string.upper = nil", "0"]),
+    Exact(&["EVAL", "return redis.call('nosuch')", "0"]),
+    Exact(&["EVAL", "return redis.call('get')", "0"]),
+    Exact(&["EVAL", "return redis.call()", "0"]),
+    Exact(&["EVAL", "return redis.call({})", "0"]),
+    Exact(&["EVAL", "error('boom')", "0"]),
+    Exact(&["EVAL", "\n\nerror('on line three')", "0"]),
+    Exact(&["EVAL", "error('no position', 0)", "0"]),
+    Exact(&["EVAL", "return error({err='X'})", "0"]),
+    Exact(&["SET", "{t}s", "x"]),
+    Exact(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "{t}s"]),
+    Exact(&["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "{t}s"]),
+    Exact(&[
+        "EVAL",
+        "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return e",
+        "1",
+        "{t}s",
+    ]),
+    Exact(&["EVAL", "return {err='My Error'}", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('E2 x')", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('FINE')", "0"]),
+    Exact(&["EVAL", "return {ok='fine'}", "0"]),
+    Exact(&[
+        "EVAL_RO",
+        "return redis.call('set', KEYS[1], 'b')",
+        "1",
+        "{t}a",
+    ]),
+    Exact(&[
+        "EVALSHA_RO",
+        "0000000000000000000000000000000000000000",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'b')",
+        "1",
+        "{t}a",
+    ]),
+    Exact(&["EVAL", "#!lua name=x\nreturn 1", "0"]),
+    Exact(&["EVAL", "#!lua flags=bogus\nreturn 1", "0"]),
+    Exact(&["EVAL", "#!lua flags=no-writes,allow-oom\nreturn 7", "0"]),
+    Exact(&["EVAL", "return 1", "-1"]),
+    Exact(&["EVAL", "return 1", "2", "a"]),
+    Exact(&["EVAL", "return 1", "x"]),
+    Exact(&["EVAL"]),
+    Exact(&["EVALSHA", "0000000000000000000000000000000000000000", "0"]),
+    Exact(&["EVALSHA", "short", "0"]),
+    Exact(&["EVAL", "return redis.call('eval', 'return 1', '0')", "0"]),
+    Exact(&["EVAL", "return redis.call('script', 'flush')", "0"]),
+    Exact(&["EVAL", "return redis.call('ping')", "0"]),
+    Exact(&["EVAL", "return redis.call('echo', 'hi')", "0"]),
+    Exact(&["EVAL", "return redis.setresp(4)", "0"]),
+    Exact(&["EVAL", "return redis.sha1hex('')", "0"]),
+    Exact(&["EVAL", "return redis.sha1hex('abc')", "0"]),
+    Exact(&["EVAL", "return redis.REDIS_VERSION", "0"]),
+    Exact(&["EVAL", "return redis.REDIS_VERSION_NUM", "0"]),
+    Exact(&[
+        "EVAL",
+        "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_ALL}",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.set_repl(redis.REPL_ALL); return redis.replicate_commands()",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.log(redis.LOG_WARNING, 'hello from a test'); return 1",
+        "0",
+    ]),
+    Exact(&["EVAL", "return print", "0"]),
+    Exact(&["EVAL", "return require", "0"]),
+    Exact(&[
+        "EVAL",
+        "return KEYS[1] .. ARGV[1] .. #ARGV",
+        "1",
+        "k",
+        "v",
+        "w",
+    ]),
+];
+
+const CONVERSIONS: &[common::Step] = &[
+    Exact(&["EVAL", "return {1, 2, 3.7, 'x', nil, 4}", "0"]),
+    Exact(&["EVAL", "return {true, false}", "0"]),
+    Exact(&["EVAL", "return 3.99", "0"]),
+    Exact(&["EVAL", "return -3.99", "0"]),
+    Exact(&["EVAL", "return true", "0"]),
+    Exact(&["EVAL", "return false", "0"]),
+    Exact(&["EVAL", "return nil", "0"]),
+    Exact(&["EVAL", "return {}", "0"]),
+    Exact(&["EVAL", "return {{1, {2, 'a'}}, 'b'}", "0"]),
+    Exact(&["EVAL", "return 'binary\\0safe'", "0"]),
+    Exact(&["EVAL", "return tostring(10/2)", "0"]),
+    Exact(&["EVAL", "return tostring(0.1)", "0"]),
+    Exact(&["EVAL", "return 1e20", "0"]),
+    Exact(&["RPUSH", "l", "a", "b"]),
+    Exact(&["HSET", "h", "f", "v"]),
+    Exact(&[
+        "EVAL",
+        "return redis.call('lrange', KEYS[1], 0, -1)",
+        "1",
+        "l",
+    ]),
+    Exact(&["EVAL", "return type(redis.call('get', 'missing'))", "0"]),
+    Exact(&["EVAL", "return redis.call('set', 'x', 'y')", "0"]),
+    Exact(&[
+        "EVAL",
+        "local r = redis.call('set', 'x', 'y'); return r.ok",
+        "0",
+    ]),
+    Exact(&["EVAL", "return redis.call('incrby', 'n', 5.0)", "0"]),
+    Exact(&["EVAL", "return redis.call('set', 'f', 3.5)", "0"]),
+    Exact(&["GET", "f"]),
+    Exact(&["EVAL", "return redis.call('hgetall', 'h')", "0"]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.call('hgetall', 'h'); return r.map.f",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); return type(redis.call('get', 'missing'))",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); return redis.call('hgetall', 'h')",
+        "0",
+    ]),
+    Exact(&["EVAL", "return {double = 3.5}", "0"]),
+    Exact(&["EVAL", "return {map = {a = 1}}", "0"]),
+    Exact(&[
+        "EVAL",
+        "local t = {} local c = t for i = 1, 100 do c[1] = {} c = c[1] end return t",
+        "0",
+    ]),
+    Exact(&["EVAL", "return table.getn({1, 2})", "0"]),
+    Exact(&["EVAL", "return unpack({1, 2})", "0"]),
+    Exact(&["EVAL", "return math.pow(2, 3)", "0"]),
+    Exact(&["EVAL", "return math.mod(7, 3)", "0"]),
+    Exact(&["EVAL", "return loadstring('return 5')()", "0"]),
+    Exact(&[
+        "EVAL",
+        "return string.format('%d %s %5.2f', 5, 'x', 1.5)",
+        "0",
+    ]),
+    Exact(&["EVAL", "return string.rep('ab', 3)", "0"]),
+    Exact(&[
+        "EVAL",
+        "local t = {} for w in string.gmatch('a b c', '%a') do t[#t+1] = w end return t",
+        "0",
+    ]),
+];
+
+#[test]
+fn errors_and_api_match_redis() {
+    assert_same_as_redis(1, ERRORS_AND_API);
+    assert_same_as_redis(3, ERRORS_AND_API);
+}
+
+#[test]
+fn conversions_match_redis() {
+    assert_same_as_redis(1, CONVERSIONS);
+}
+
+#[test]
+fn resp3_client_conversions_match_redis() {
+    let ours = Server::shardis(1, &[]);
+    let reference = Server::redis(&[]);
+    let steps: &[&[&str]] = &[
+        &["HSET", "h", "f", "v"],
+        &["EVAL", "return true", "0"],
+        &["EVAL", "return false", "0"],
+        &["EVAL", "return nil", "0"],
+        &["EVAL", "return {double = 3.5}", "0"],
+        &["EVAL", "return {map = {a = 1}}", "0"],
+        &["EVAL", "return {set = {a = true}}", "0"],
+        &[
+            "EVAL",
+            "return {big_number = '123456789012345678901234567890'}",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "redis.setresp(3); return redis.call('hgetall', 'h')",
+            "0",
+        ],
+        &["EVAL", "return redis.call('hgetall', 'h')", "0"],
+    ];
+    let (mut a, mut b) = (ours.client(), reference.client());
+    a.cmd(&["HELLO", "3"]);
+    b.cmd(&["HELLO", "3"]);
+    for step in steps {
+        assert_eq!(a.cmd(step), b.cmd(step), "{step:?}");
+    }
+}
+
+#[test]
+fn deeply_nested_and_self_referencing_results_are_refused_safely() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    // Like Redis, the reply nests until the limit, where the error stands.
+    let deep = "local t = {} local c = t for i = 1, 300 do c[1] = {} c = c[1] end return t";
+    let reply = c.cmd(&["EVAL", deep, "0"]);
+    assert!(
+        reply.ends_with("*1\r\n-ERR reached lua stack limit\r\n"),
+        "unexpected reply end"
+    );
+    let reply = c.cmd(&["EVAL", "local t = {} t[1] = t return t", "0"]);
+    assert!(
+        reply.ends_with("*1\r\n-ERR reached lua stack limit\r\n"),
+        "unexpected reply end"
+    );
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn script_cache_is_node_wide() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    let loaded = c.cmd(&["SCRIPT", "LOAD", "return ARGV[1] .. KEYS[1]"]);
+    let sha = loaded.trim_start_matches("$40\r\n").trim_end();
+    assert_eq!(sha.len(), 40, "{loaded}");
+    // Keys on every shard: each core compiles it on first use.
+    for key in ["a", "b", "c", "d", "e", "f"] {
+        assert_eq!(
+            c.cmd(&["EVALSHA", sha, "1", key, "x"]),
+            format!("$2\r\nx{key}\r\n")
+        );
+    }
+    assert_eq!(
+        c.cmd(&["EVALSHA", &sha.to_uppercase(), "1", "k", "y"]),
+        "$2\r\nyk\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SCRIPT", "EXISTS", sha, "nope"]),
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    // EVAL caches its script for EVALSHA too, on any core.
+    c.cmd(&["EVAL", "return 42", "0"]);
+    let sha42 = "1fa00e76656cc152ad327c13fe365858fd7be306";
+    let mut d = s.client();
+    assert_eq!(d.cmd(&["EVALSHA", sha42, "1", "zz"]), ":42\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "FLUSH"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "EXISTS", sha]), "*1\r\n:0\r\n");
+    for key in ["a", "b", "c"] {
+        assert_eq!(
+            c.cmd(&["EVALSHA", sha, "1", key, "x"]),
+            "-NOSCRIPT No matching script. Please use EVAL.\r\n"
+        );
+    }
+    assert_eq!(
+        c.cmd(&["SCRIPT", "FLUSH", "LATER"]),
+        "-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n"
+    );
+    assert!(c
+        .cmd(&["SCRIPT", "LOAD", "return +"])
+        .starts_with("-ERR Error compiling script"));
+}
+
+#[test]
+fn script_commands_match_redis() {
+    assert_same_as_redis(
+        1,
+        &[
+            Exact(&["SCRIPT", "LOAD", "return 1"]),
+            Exact(&[
+                "SCRIPT",
+                "EXISTS",
+                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                "ffffffffffffffffffffffffffffffffffffffff",
+            ]),
+            Exact(&["SCRIPT", "KILL"]),
+            Exact(&["SCRIPT", "FLUSH", "ASYNC"]),
+            Exact(&[
+                "SCRIPT",
+                "EXISTS",
+                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            ]),
+            Exact(&["SCRIPT", "NOSUCH"]),
+            Exact(&["SCRIPT", "LOAD"]),
+        ],
+    );
+}
+
+#[test]
+fn scripts_run_on_the_shard_of_their_keys() {
+    let s = Server::shardis(4, &[]);
+    let mut c = s.client();
+    // Declared keys on several shards: refused before running.
+    assert_eq!(
+        c.cmd(&[
+            "EVAL",
+            "return redis.call('set', KEYS[1], 'x')",
+            "2",
+            "a",
+            "b"
+        ]),
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    assert_eq!(c.cmd(&["EXISTS", "a"]), ":0\r\n");
+    // With a hash tag, any number of keys.
+    let script = "for i, k in ipairs(KEYS) do redis.call('set', k, i) end return #KEYS";
+    assert_eq!(
+        c.cmd(&["EVAL", script, "3", "{u}a", "{u}b", "{u}c"]),
+        ":3\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["MGET", "{u}a", "{u}b", "{u}c"]),
+        "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    // An undeclared key of another shard fails inside the script, names
+    // the key, and nothing is written.
+    let reply = c.cmd(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 1) return redis.call('set', 'elsewhere', 1)",
+        "1",
+        "{u}a",
+    ]);
+    assert!(
+        reply.contains("'elsewhere'") && reply.contains("hash tag"),
+        "{reply}"
+    );
+    assert_eq!(c.cmd(&["EXISTS", "elsewhere"]), ":0\r\n");
+    // Scripts see the connection's database.
+    c.cmd(&["SELECT", "3"]);
+    assert_eq!(
+        c.cmd(&[
+            "EVAL",
+            "return redis.call('set', KEYS[1], 'db3')",
+            "1",
+            "{u}a"
+        ]),
+        "+OK\r\n"
+    );
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(c.cmd(&["GET", "{u}a"]), "$1\r\n1\r\n");
+}
+
+const RATE_LIMITER: &str = r#"
+local key = KEYS[1]
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local requested = tonumber(ARGV[4])
+local fill_time = capacity / rate
+local ttl = math.floor(fill_time * 2)
+local last_tokens = tonumber(redis.call("get", key .. ":tokens"))
+if last_tokens == nil then last_tokens = capacity end
+local last_refreshed = tonumber(redis.call("get", key .. ":ts"))
+if last_refreshed == nil then last_refreshed = 0 end
+local delta = math.max(0, now - last_refreshed)
+local filled = math.min(capacity, last_tokens + (delta * rate))
+local allowed = filled >= requested
+local new_tokens = filled
+if allowed then new_tokens = filled - requested end
+redis.call("setex", key .. ":tokens", ttl, new_tokens)
+redis.call("setex", key .. ":ts", ttl, now)
+return { allowed and 1 or 0, new_tokens }
+"#;
+
+const LOCK_RELEASE: &str = r#"
+if redis.call("get", KEYS[1]) == ARGV[1] then
+  return redis.call("del", KEYS[1])
+else
+  return 0
+end
+"#;
+
+/// Moves due ids from a delayed sorted set to a ready list.
+const QUEUE_PROMOTE: &str = r#"
+local due = redis.call("zrangebyscore", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])
+for _, id in ipairs(due) do
+  redis.call("zrem", KEYS[1], id)
+  redis.call("rpush", KEYS[2], id)
+end
+return #due
+"#;
+
+#[test]
+fn library_style_scripts_match_redis() {
+    for shards in [1, 3] {
+        assert_same_as_redis(
+            shards,
+            &[
+                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "102", "1"]),
+                Exact(&["SET", "lock", "token-1", "NX", "PX", "30000"]),
+                Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-2"]),
+                Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-1"]),
+                Exact(&["EXISTS", "lock"]),
+                Exact(&[
+                    "ZADD",
+                    "{q}delayed",
+                    "10",
+                    "job1",
+                    "20",
+                    "job2",
+                    "30",
+                    "job3",
+                ]),
+                Exact(&[
+                    "EVAL",
+                    QUEUE_PROMOTE,
+                    "2",
+                    "{q}delayed",
+                    "{q}ready",
+                    "25",
+                    "100",
+                ]),
+                Exact(&["LRANGE", "{q}ready", "0", "-1"]),
+                Exact(&["ZRANGE", "{q}delayed", "0", "-1"]),
+                Exact(&[
+                    "EVAL",
+                    QUEUE_PROMOTE,
+                    "2",
+                    "{q}delayed",
+                    "{q}ready",
+                    "25",
+                    "100",
+                ]),
+            ],
+        );
+    }
+}
+
+#[test]
+fn scripts_through_the_redis_crate() {
+    let s = Server::shardis(2, &[]);
+    let mut con = s.redis_client();
+    let script = redis::Script::new("return redis.call('incrby', KEYS[1], ARGV[1])");
+    let a: i64 = script.key("{c}n").arg(5).invoke(&mut con).unwrap();
+    let b: i64 = script.key("{c}n").arg(2).invoke(&mut con).unwrap();
+    assert_eq!((a, b), (5, 7));
+}
+
+#[test]
+fn memory_limit_stops_a_script_and_the_shard_survives() {
+    let s = Server::shardis(1, &["--lua-memory-limit", "8mb"]);
+    let mut c = s.client();
+    let hog = "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end return #t";
+    let reply = c.cmd(&["EVAL", hog, "0"]);
+    assert!(reply.starts_with("-ERR"), "{reply}");
+    assert!(reply.to_lowercase().contains("memory"), "{reply}");
+    assert_eq!(c.cmd(&["EVAL", "return 1 + 1", "0"]), ":2\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+}
