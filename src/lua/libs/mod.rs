@@ -21,8 +21,9 @@
 //! Differences from Redis that remain, all deliberate:
 //! * the iteration order of a table's hash part is Luau's, so objects and
 //!   maps with several keys may list them in another order than Lua 5.1;
-//! * `bad argument #n to 'name'` always uses the library's function name,
-//!   where Lua 5.1 uses the name at the call site (`'?'` through `pcall`);
+//! * `bad argument #n to 'name'` uses the library's function name (or `?`
+//!   when called from C, e.g. by `pcall`), where Lua 5.1 uses the name at
+//!   the call site, so `local f = bit.tobit; f({})` says `'tobit'`, not `'f'`;
 //! * `cjson.null` prints as Luau prints a NULL light userdata;
 //! * `cjson.encode` and `cmsgpack.pack` stop at 512 MiB of output with
 //!   Lua's memory error (`MAX_OUTPUT`), where the C code grows until malloc
@@ -64,6 +65,13 @@ pub(crate) const LUA_MAX_C_STACK: usize = 8000;
 pub(crate) enum LibError {
     /// Raised like `luaL_error`: the message gets the caller's position.
     Raise(Vec<u8>),
+    /// `luaL_argerror`: `bad argument #<index> to '<name>' (<msg>)`, where
+    /// the name is the caller's name for the function (see `WRAPPER`).
+    Arg {
+        index: usize,
+        name: &'static str,
+        msg: Vec<u8>,
+    },
     /// Raised by the Lua 5.1 core inside a C function: no position.
     Bare(Vec<u8>),
     /// A failure of the VM itself (e.g. out of memory), passed on as is.
@@ -102,14 +110,27 @@ pub(crate) fn stack_overflow(what: &str) -> LibError {
 
 /// The wrapper described in the module documentation, compiled once per
 /// `register` call and applied to each Rust body.
+///
+/// An argument error comes as `message, level, name, rest`. Lua 5.1 names
+/// the function as the calling code did; Luau keeps no call-site names, so
+/// the library's own name stands in (what `bit.tobit(x)` gives in Redis
+/// too), except that a C caller (`pcall(bit.tobit, x)`) makes it `'?'`.
 const WRAPPER: &str = r#"
 local error = error
+local info = debug and debug.info
 return function(body)
     local function check(ok, ...)
         if ok then
             return ...
         end
-        local message, level = ...
+        local message, level, name, rest = ...
+        if name then
+            -- Level 3 is the caller of the library function.
+            if info and info(3, "s") == "[C]" then
+                name = "?"
+            end
+            message = message .. name .. rest
+        end
         error(message, level)
     end
     return function(...)
@@ -145,8 +166,15 @@ impl<'lua> Builder<'lua> {
                     results.push_front(Value::Boolean(true));
                     Ok(results)
                 }
-                Err(LibError::Raise(msg)) => failure(lua, &msg, 3),
-                Err(LibError::Bare(msg)) => failure(lua, &msg, 0),
+                Err(LibError::Raise(msg)) => failure(lua, &msg, 3, None),
+                Err(LibError::Bare(msg)) => failure(lua, &msg, 0, None),
+                Err(LibError::Arg { index, name, msg }) => {
+                    let head = format!("bad argument #{index} to '");
+                    let mut rest = b"' (".to_vec();
+                    rest.extend_from_slice(&msg);
+                    rest.push(b')');
+                    failure(lua, head.as_bytes(), 3, Some((name, &rest)))
+                }
                 Err(LibError::Lua(e)) => Err(e),
             }
         })?;
@@ -154,12 +182,23 @@ impl<'lua> Builder<'lua> {
     }
 }
 
-fn failure(lua: &Lua, msg: &[u8], level: i32) -> mlua::Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
+/// The body's failure: `false, message, level[, name, rest]`.
+fn failure(
+    lua: &Lua,
+    msg: &[u8],
+    level: i32,
+    name: Option<(&str, &[u8])>,
+) -> mlua::Result<MultiValue> {
+    let mut values = vec![
         Value::Boolean(false),
         Value::String(lua.create_string(msg)?),
         Value::Number(f64::from(level)),
-    ]))
+    ];
+    if let Some((name, rest)) = name {
+        values.push(Value::String(lua.create_string(name)?));
+        values.push(Value::String(lua.create_string(rest)?));
+    }
+    Ok(MultiValue::from_vec(values))
 }
 
 /// The arguments of a library call, with the checks of Lua 5.1's
@@ -187,10 +226,11 @@ impl Args {
 
     /// `luaL_argerror`: `bad argument #i to 'name' (msg)`.
     pub(crate) fn arg_error(&self, i: usize, msg: impl AsRef<[u8]>) -> LibError {
-        let mut text = format!("bad argument #{i} to '{}' (", self.name).into_bytes();
-        text.extend_from_slice(msg.as_ref());
-        text.push(b')');
-        LibError::Raise(text)
+        LibError::Arg {
+            index: i,
+            name: self.name,
+            msg: msg.as_ref().to_vec(),
+        }
     }
 
     /// `luaL_typerror`: `bad argument #i to 'name' (T expected, got U)`.
