@@ -1,5 +1,7 @@
 //! Connection commands: PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT.
 //! They act on the connection's [`Session`], never on a shard.
+//! MULTI EXEC DISCARD WATCH UNWATCH are listed here too; the connection
+//! runs them (src/server/connection/transaction.rs).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -76,6 +78,18 @@ pub static COMMANDS: &[Command] = &[
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
     conn("client", -2, NOSCRIPT | LOADING | STALE),
+    conn("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
+    conn("exec", 1, NOSCRIPT | LOADING | STALE),
+    conn("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
+    Command {
+        keys: Keys::Range {
+            first: 1,
+            last: -1,
+            step: 1,
+        },
+        ..conn("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+    },
+    conn("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
 ];
 
 /// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).
