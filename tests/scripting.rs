@@ -60,6 +60,7 @@ const ERRORS_AND_API: &[common::Step] = &[
     Exact(&["EVALSHA", "short", "0"]),
     Exact(&["EVAL", "return redis.call('eval', 'return 1', '0')", "0"]),
     Exact(&["EVAL", "return redis.call('script', 'flush')", "0"]),
+    Exact(&["EVAL", "return redis.call('multi')", "0"]),
     Exact(&["EVAL", "return redis.call('ping')", "0"]),
     Exact(&["EVAL", "return redis.call('echo', 'hi')", "0"]),
     Exact(&["EVAL", "return redis.setresp(4)", "0"]),

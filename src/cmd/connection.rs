@@ -1,5 +1,7 @@
 //! Connection commands: PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT.
 //! They act on the connection's [`Session`], never on a shard.
+//! MULTI EXEC DISCARD WATCH UNWATCH are listed here too; the connection
+//! runs them (src/server/connection/transaction.rs).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{errors, is, Command};
+use super::{errors, is, Command, Keys};
 use crate::config::{DATABASES, P};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::Reply;
@@ -64,6 +66,18 @@ pub static COMMANDS: &[Command] = &[
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
     ),
     super::on_connection("client", -2, NOSCRIPT | LOADING | STALE),
+    super::on_connection("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
+    super::on_connection("exec", 1, NOSCRIPT | LOADING | STALE),
+    super::on_connection("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
+    Command {
+        keys: Keys::Range {
+            first: 1,
+            last: -1,
+            step: 1,
+        },
+        ..super::on_connection("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+    },
+    super::on_connection("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
 ];
 
 /// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).

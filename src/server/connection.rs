@@ -4,6 +4,10 @@
 //! commands for other shards are queued per destination and sent as one
 //! message per shard; then every reply is encoded in request order and the
 //! batch is written with one syscall (or a few, for big replies).
+//!
+//! Transactions (MULTI ... EXEC, WATCH) are in [`transaction`].
+
+mod transaction;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -22,6 +26,10 @@ use crate::node::{ClientInfo, Core};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::mesh::Request;
 use crate::shard::Call;
+use transaction::{Transaction, Watches};
+
+/// The reply to a call whose shard stopped before answering (shutdown).
+const SHARD_UNAVAILABLE: &str = "ERR shard unavailable (shutting down)";
 
 /// A reply that may not be known yet.
 enum Pending {
@@ -71,6 +79,10 @@ pub struct Connection {
     outbox: Outbox,
     /// The clock, read once per batch of commands.
     now_ms: u64,
+    /// Inside MULTI: the queued commands.
+    multi: Option<Transaction>,
+    /// The keys WATCHed.
+    watched: Watches,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -88,8 +100,12 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
             pending: Vec::new(),
         },
         now_ms: 0,
+        multi: None,
+        watched: Watches::new(),
     };
     let _ = conn.run().await;
+    // Watched keys are registered on their shards until forgotten.
+    conn.unwatch_all().await;
     let id = conn.session.client.id;
     conn.core.node.unregister_client(id);
     let _ = conn.stream.close().await;
@@ -159,12 +175,30 @@ impl Connection {
     /// `argv` keeps its allocation when the command runs here.
     async fn dispatch(&mut self, argv: &mut Vec<Bytes>) {
         let resp3 = self.session.resp3;
+        let in_multi = self.multi.is_some();
         let reply = match self.check(argv) {
-            Err(reply) => reply,
+            Err(reply) if cmd::lookup(&argv[0]).is_some_and(|c| c.name == "exec") => {
+                self.exec_refused(reply).await
+            }
+            Err(reply) => {
+                // A command refused inside MULTI makes EXEC fail.
+                if let Some(tx) = self.multi.as_mut() {
+                    tx.abort();
+                }
+                reply
+            }
+            Ok(c) if transaction::runs_at_once(c, in_multi) => {
+                self.transaction_command(c, argv).await
+            }
+            Ok(c) if in_multi && !matches!(c.name, "quit" | "reset") => self.queue(c, argv),
             Ok(c) if c.route == Route::Connection => {
                 // Connection commands see the effects of everything before
                 // them, so resolve the queue first.
                 self.resolve().await;
+                if c.name == "reset" {
+                    self.multi = None;
+                    self.unwatch_all().await;
+                }
                 let reply = crate::cmd::server::run(c, &mut self.session, &self.core, argv).await;
                 // HELLO answers in the protocol it switches to.
                 reply.encode(&mut self.out, self.session.resp3);
@@ -290,7 +324,7 @@ impl Connection {
                 .get_mut(shard)
                 .and_then(|r| r.get_mut(index))
                 .and_then(Option::take)
-                .unwrap_or_else(|| Reply::error("ERR shard unavailable (shutting down)"))
+                .unwrap_or_else(|| Reply::error(SHARD_UNAVAILABLE))
         };
         for (pending, resp3) in std::mem::take(&mut self.outbox.pending) {
             let reply = match pending {

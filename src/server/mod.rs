@@ -179,6 +179,19 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
                 let replies = calls.iter().map(|c| core.execute(c, now)).collect();
                 let _ = reply.send(replies);
             }
+            Request::Watch { db, keys, reply } => {
+                let now = crate::shard::now_ms();
+                let _ = reply.send(core.state.borrow_mut().watch(db, &keys, now));
+            }
+            Request::Transaction {
+                watched,
+                calls,
+                reply,
+            } => {
+                core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
+                let now = crate::shard::now_ms();
+                let _ = reply.send(crate::shard::run_transaction(&core, &watched, &calls, now));
+            }
             Request::Report { reply } => {
                 let _ = reply.send(core.state.borrow().report());
             }

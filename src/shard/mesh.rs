@@ -3,12 +3,13 @@
 //! their replies, so replies need no channels of their own and a request
 //! loop never blocks on a reply queue (no cycle, no deadlock).
 
+use bytes::Bytes;
 use futures_channel::oneshot;
 use glommio::channels::shared_channel::{
     self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
 };
 
-use super::{Call, ShardReport};
+use super::{Call, ShardReport, Watched};
 use crate::config::MESH_CHANNEL_CAPACITY;
 use crate::protocol::Reply;
 
@@ -18,6 +19,21 @@ pub enum Request {
     Batch {
         calls: Vec<Call>,
         reply: oneshot::Sender<Vec<Reply>>,
+    },
+    /// WATCH: register `keys` of database `db`; replies with their versions.
+    Watch {
+        db: u8,
+        keys: Vec<Bytes>,
+        reply: oneshot::Sender<Vec<u64>>,
+    },
+    /// EXEC: forget the `watched` keys and, if none changed, run `calls`
+    /// back to back (see [`super::run_transaction`]); `None` if one changed.
+    /// With no calls: check and forget (UNWATCH, DISCARD, disconnect, and
+    /// watched keys of other shards than the transaction's).
+    Transaction {
+        watched: Vec<Watched>,
+        calls: Vec<Call>,
+        reply: oneshot::Sender<Option<Vec<Reply>>>,
     },
     /// A statistics snapshot for INFO.
     Report { reply: oneshot::Sender<ShardReport> },

@@ -136,6 +136,50 @@ impl ShardState {
     }
 }
 
+/// A key a connection WATCHes on this shard, with the version WATCH saw.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub db: u8,
+    pub key: Bytes,
+    pub version: u64,
+}
+
+impl ShardState {
+    /// WATCH: registers `keys` of database `db`; their versions, in order.
+    pub fn watch(&mut self, db: u8, keys: &[Bytes], now_ms: u64) -> Vec<u64> {
+        let Some(db) = self.dbs.get_mut(db as usize) else {
+            return Vec::new();
+        };
+        keys.iter().map(|k| db.watch(k, now_ms)).collect()
+    }
+
+    /// Forgets `watched` keys; true if none of them changed since WATCH.
+    pub fn unwatch(&mut self, watched: &[Watched], now_ms: u64) -> bool {
+        let mut clean = true;
+        for w in watched {
+            clean &= self
+                .dbs
+                .get_mut(w.db as usize)
+                .is_some_and(|db| db.unwatch(&w.key, w.version, now_ms));
+        }
+        clean
+    }
+}
+
+/// EXEC on the shard that owns the transaction's keys: forgets `watched`
+/// and, if none of them changed, runs `calls` back to back. There is no
+/// await in here, so nothing else touches the shard in between: that is
+/// the transaction's atomicity. `None`: a watched key changed.
+pub fn run_transaction(
+    core: &crate::node::Core,
+    watched: &[Watched],
+    calls: &[Call],
+    now_ms: u64,
+) -> Option<Vec<Reply>> {
+    let clean = core.state.borrow_mut().unwatch(watched, now_ms);
+    clean.then(|| calls.iter().map(|c| core.execute(c, now_ms)).collect())
+}
+
 /// A command to run on a shard: the same for local and forwarded calls.
 #[derive(Clone)]
 pub struct Call {

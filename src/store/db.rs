@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use hashbrown::hash_table::Entry as TableEntry;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::entry::Entry;
 use super::value::{Value, ValueRef};
@@ -27,6 +27,17 @@ pub struct Db {
     volatile: usize,
     /// Where active expiry continues (index into `tables`).
     expire_cursor: usize,
+    /// Keys some connection WATCHes: every change to one of them bumps its
+    /// version. Empty (the usual case), it costs each write one branch.
+    watched: HashMap<Box<[u8]>, WatchedKey>,
+}
+
+/// How many connections watch a key, and how often it changed since the
+/// first of them started to.
+#[derive(Debug, Default)]
+struct WatchedKey {
+    watchers: u32,
+    version: u64,
 }
 
 /// Outcome of one step of active expiry.
@@ -45,6 +56,7 @@ impl Db {
             keys: 0,
             volatile: 0,
             expire_cursor: 0,
+            watched: HashMap::new(),
         }
     }
 
@@ -79,10 +91,21 @@ impl Db {
 
     /// The live entry for `key`; an expired one is deleted on the way.
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.get_mut(key, now_ms).map(|e| &*e)
+        let (t, hash) = self.find_live(key, now_ms)?;
+        self.tables[t].find(hash, |e| e.key() == key)
     }
 
+    /// The live entry for `key`, for changing it (write paths only: a
+    /// watched key counts as modified).
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let (t, hash) = self.find_live(key, now_ms)?;
+        self.touch(key);
+        self.tables[t].find_mut(hash, |e| e.key() == key)
+    }
+
+    /// Where the live entry for `key` is (its table and hash); an expired
+    /// one is deleted.
+    fn find_live(&mut self, key: &[u8], now_ms: u64) -> Option<(usize, u64)> {
         if self.tables.is_empty() {
             return None;
         }
@@ -94,7 +117,7 @@ impl Db {
             self.remove(key);
             return None;
         }
-        self.tables[t].find_mut(hash, |e| e.key() == key)
+        Some((t, hash))
     }
 
     /// Live value of `key`, if any.
@@ -121,6 +144,7 @@ impl Db {
         if self.tables.is_empty() {
             self.tables = (0..self.slots.len()).map(|_| HashTable::new()).collect();
         }
+        self.touch(key);
         let (t, hash) = self.locate(key);
         let hasher = &self.hasher;
         match self.tables[t].entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
@@ -153,6 +177,7 @@ impl Db {
             .remove()
             .0;
         self.account_removed(&entry);
+        self.touch(key);
         Some(entry)
     }
 
@@ -185,6 +210,16 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        // As Redis, FLUSHDB changes only the watched keys that existed.
+        if !self.watched.is_empty() {
+            let present: Vec<Box<[u8]>> = self
+                .watched
+                .keys()
+                .filter(|k| self.find(k).is_some())
+                .cloned()
+                .collect();
+            present.iter().for_each(|k| self.touch(k));
+        }
         self.tables = Vec::new();
         self.keys = 0;
         self.volatile = 0;
@@ -262,6 +297,50 @@ impl Db {
         None
     }
 
+    /// The entry for `key`, live or expired, without side effects.
+    fn find(&self, key: &[u8]) -> Option<&Entry> {
+        let (t, hash) = self.locate(key);
+        self.tables.get(t)?.find(hash, |e| e.key() == key)
+    }
+
+    /// Records a change to `key` for its watchers, if any.
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            bump(&mut self.watched, key);
+        }
+    }
+
+    /// WATCH: one more watcher of `key`; returns the version EXEC compares.
+    /// A key that has expired is deleted first, so that its deletion is not
+    /// a change (Redis: an already expired key is logically absent).
+    pub fn watch(&mut self, key: &[u8], now_ms: u64) -> u64 {
+        self.find_live(key, now_ms);
+        let w = self.watched.entry_ref(key).or_default();
+        w.watchers += 1;
+        w.version
+    }
+
+    /// One watcher of `key` stops watching it; true if the key is unchanged
+    /// since that watcher's WATCH returned `version`. A key that expired
+    /// since is deleted first, so it counts as changed (Redis 7.0).
+    pub fn unwatch(&mut self, key: &[u8], version: u64, now_ms: u64) -> bool {
+        self.find_live(key, now_ms);
+        let Some(w) = self.watched.get_mut(key) else {
+            return false;
+        };
+        let unchanged = w.version == version;
+        w.watchers = w.watchers.saturating_sub(1);
+        if w.watchers == 0 {
+            self.watched.remove(key);
+        }
+        unchanged
+    }
+
+    /// Watched keys (for tests and leak checks).
+    pub fn watched_len(&self) -> usize {
+        self.watched.len()
+    }
+
     /// Active expiry, after Redis's cycle: looks at about `budget` keys
     /// from where the last step stopped and deletes the expired ones; while
     /// more than a tenth of the keys with an expiry looked at had expired
@@ -301,10 +380,14 @@ impl Db {
             round.examined += table.len();
             let mut volatile = 0;
             let mut expired = 0;
+            let watched = &mut self.watched;
             table.retain(|e| {
                 volatile += (e.expires_at_ms() != 0) as usize;
                 let gone = e.is_expired(now_ms);
                 expired += gone as usize;
+                if gone && !watched.is_empty() {
+                    bump(watched, e.key());
+                }
                 !gone
             });
             // Give back the memory of tables that expiry mostly emptied.
@@ -318,6 +401,12 @@ impl Db {
             self.volatile -= expired;
         }
         round
+    }
+}
+
+fn bump(watched: &mut HashMap<Box<[u8]>, WatchedKey>, key: &[u8]) {
+    if let Some(w) = watched.get_mut(key) {
+        w.version += 1;
     }
 }
 
@@ -395,6 +484,59 @@ mod tests {
         assert!(stats.examined < 400, "{stats:?}");
         assert_eq!(db.len(), 5000 - stats.expired);
         assert_eq!(db.volatile_len(), db.len());
+    }
+
+    #[test]
+    fn watched_keys_see_every_change_and_only_changes() {
+        let mut db = Db::new(0..16384);
+        db.set(b"a", Value::Str(b"1".to_vec()));
+        // Two watchers of one key: reads change nothing.
+        let (v1, v2) = (db.watch(b"a", 0), db.watch(b"a", 0));
+        assert!(db.get(b"a", 0).is_some() && db.value(b"a", 0).is_some());
+        assert!(db.contains(b"a", 0) && db.keys(None, 0).len() == 1);
+        assert!(db.unwatch(b"a", v1, 0));
+        db.value_mut(b"a", 0);
+        assert!(!db.unwatch(b"a", v2, 0));
+        assert_eq!(db.watched_len(), 0);
+        // Writes to other keys are not changes; set, remove, expiry are.
+        let changes: [fn(&mut Db); 4] = [
+            |db| db.set(b"a", Value::Str(vec![])),
+            |db| drop(db.remove(b"a")),
+            |db| assert!(db.set_expiry(b"a", 50, 0)),
+            |db| db.clear(),
+        ];
+        for change in changes {
+            db.set(b"a", Value::Str(vec![]));
+            let v = db.watch(b"a", 0);
+            db.set(b"b", Value::Str(vec![]));
+            assert!(db.remove(b"nope").is_none());
+            change(&mut db);
+            assert!(!db.unwatch(b"a", v, 0));
+        }
+        assert_eq!(db.watched_len(), 0);
+    }
+
+    #[test]
+    fn watched_keys_and_expiry() {
+        let mut db = Db::new(0..16384);
+        // Expires after WATCH: changed, lazily or actively deleted or not.
+        db.insert(b"e", Value::Str(vec![]), 100);
+        let v = db.watch(b"e", 50);
+        assert!(!db.unwatch(b"e", v, 150));
+        db.insert(b"e", Value::Str(vec![]), 100);
+        let v = db.watch(b"e", 50);
+        db.expire_step(1000, 150);
+        assert!(!db.unwatch(b"e", v, 150));
+        // Already expired at WATCH: its deletion is no change.
+        db.insert(b"x", Value::Str(vec![]), 10);
+        let v = db.watch(b"x", 50);
+        db.expire_step(1000, 60);
+        assert!(db.unwatch(b"x", v, 60));
+        // A watched key that does not exist is untouched by FLUSHDB.
+        let v = db.watch(b"none", 0);
+        db.clear();
+        assert!(db.unwatch(b"none", v, 0));
+        assert_eq!(db.watched_len(), 0);
     }
 
     #[test]

@@ -1,0 +1,459 @@
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH: differential against
+//! redis-server (1 and 3 shards), WATCH with two connections, CROSSSLOT
+//! inside MULTI, atomicity across cores, RESP3, pipelining.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{diff, encode, Raw, Server, Step::*};
+use shardis::shard::shard_of_key;
+
+/// Differential steps on one connection: every key of a transaction
+/// carries the {t} tag, so the steps mean the same at any shard count.
+const ONE_CONNECTION: &[common::Step] = &[
+    Exact(&["EXEC"]),
+    Exact(&["DISCARD"]),
+    Exact(&["UNWATCH"]),
+    Exact(&["WATCH"]),
+    // Nested MULTI and WATCH inside MULTI are errors that do not abort.
+    Exact(&["MULTI"]),
+    Exact(&["MULTI"]),
+    Exact(&["WATCH", "{t}a"]),
+    Exact(&["SET", "{t}a", "1"]),
+    Exact(&["EXEC"]),
+    Exact(&["EXEC"]),
+    // Queue-time errors abort the transaction.
+    Exact(&["MULTI"]),
+    Exact(&["NOSUCH", "x"]),
+    Exact(&["SET", "{t}a"]),
+    Exact(&["GET", "{t}a"]),
+    Exact(&["EXEC"]),
+    Exact(&["MULTI"]),
+    Exact(&["SHUTDOWN"]),
+    Exact(&["EXEC"]),
+    Exact(&["EXEC", "extra"]),
+    Exact(&["MULTI"]),
+    Exact(&["EXEC", "extra"]),
+    Exact(&["EXEC"]),
+    // Runtime errors stay inside the array.
+    Exact(&["MULTI"]),
+    Exact(&["SET", "{t}s", "x"]),
+    Exact(&["INCR", "{t}s"]),
+    Exact(&["LPUSH", "{t}s", "y"]),
+    Exact(&["GET", "{t}s"]),
+    Exact(&["SCAN", "abc"]),
+    Exact(&["MSET", "{t}a", "1", "{t}b"]),
+    Exact(&["EXEC"]),
+    // Empty transaction, DISCARD.
+    Exact(&["MULTI"]),
+    Exact(&["EXEC"]),
+    Exact(&["MULTI"]),
+    Exact(&["SET", "{t}d", "1"]),
+    Exact(&["DISCARD"]),
+    Exact(&["EXEC"]),
+    Exact(&["EXISTS", "{t}d"]),
+    // Connection commands inside MULTI; SELECT switches the database of
+    // the commands queued after it.
+    Exact(&["MULTI"]),
+    Exact(&["SELECT", "1"]),
+    Exact(&["SET", "{t}a", "db1"]),
+    Exact(&["SELECT", "99"]),
+    Exact(&["GET", "{t}a"]),
+    Exact(&["PING"]),
+    Exact(&["ECHO", "e"]),
+    Exact(&["UNWATCH"]),
+    Exact(&["SELECT", "0"]),
+    Exact(&["GET", "{t}a"]),
+    Exact(&["EXEC"]),
+    Exact(&["GET", "{t}a"]),
+    // Multi-key and fan-out commands on one shard.
+    Exact(&["MULTI"]),
+    Exact(&["MSET", "{t}a", "1", "{t}b", "2"]),
+    Exact(&["MGET", "{t}a", "{t}b", "{t}c"]),
+    Exact(&["RENAME", "{t}a", "{t}c"]),
+    Exact(&["EXISTS", "{t}a", "{t}b", "{t}c"]),
+    Exact(&["DEL", "{t}a", "{t}b", "{t}c"]),
+    Exact(&["HSET", "{t}h", "f", "v"]),
+    Exact(&["HGETALL", "{t}h"]),
+    Exact(&["EXEC"]),
+    // RESET leaves MULTI.
+    Exact(&["MULTI"]),
+    Exact(&["SET", "{t}r", "1"]),
+    Exact(&["RESET"]),
+    Exact(&["EXEC"]),
+    Exact(&["EXISTS", "{t}r"]),
+];
+
+#[test]
+fn transactions_match_redis() {
+    let reference = Server::redis(&[]);
+    for shards in [1, 3] {
+        let ours = Server::shardis(shards, &[]);
+        let problems = diff(&ours, &reference, ONE_CONNECTION);
+        assert!(
+            problems.is_empty(),
+            "{shards} shards:\n{}",
+            problems.join("\n")
+        );
+        reference.client().cmd(&["FLUSHALL"]);
+    }
+}
+
+#[test]
+fn keyspace_wide_commands_inside_multi_on_one_shard() {
+    let steps = &[
+        Exact(&["SET", "a", "1"]),
+        Exact(&["MULTI"]),
+        Exact(&["DBSIZE"]),
+        Exact(&["KEYS", "*"]),
+        Exact(&["RANDOMKEY"]),
+        Exact(&["FLUSHDB"]),
+        Exact(&["DBSIZE"]),
+        Exact(&["EXEC"]),
+    ];
+    common::assert_same_as_redis(1, steps);
+}
+
+/// A script for two connections, `a` (0) and `b` (1).
+#[derive(Default)]
+struct Script(Vec<(usize, Vec<String>)>);
+
+impl Script {
+    fn a(&mut self, args: &[&str]) -> &mut Self {
+        self.0
+            .push((0, args.iter().map(|s| s.to_string()).collect()));
+        self
+    }
+
+    fn b(&mut self, args: &[&str]) -> &mut Self {
+        self.0
+            .push((1, args.iter().map(|s| s.to_string()).collect()));
+        self
+    }
+
+    fn sleep_ms(&mut self, ms: u64) -> &mut Self {
+        self.0.push((0, vec!["sleep".into(), ms.to_string()]));
+        self
+    }
+
+    /// `a` runs MULTI INCR {t}n `cmd` EXEC.
+    fn exec(&mut self, cmd: &[&str]) -> &mut Self {
+        self.a(&["MULTI"]).a(&["INCR", "{t}n"]).a(cmd).a(&["EXEC"])
+    }
+
+    /// Runs on two fresh connections; every reply in order.
+    fn transcript(&self, port: u16) -> Vec<String> {
+        let mut conns = [Raw::connect(port), Raw::connect(port)];
+        conns[0].cmd(&["FLUSHALL"]);
+        let mut out = Vec::new();
+        for (who, args) in &self.0 {
+            if args[0] == "sleep" {
+                std::thread::sleep(Duration::from_millis(args[1].parse().unwrap()));
+                continue;
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            out.push(format!("{who} {args:?} -> {}", conns[*who].cmd(&args)));
+        }
+        out
+    }
+
+    fn assert_same_as_redis(&self) {
+        let reference = Server::redis(&[]);
+        let expected = self.transcript(reference.port);
+        for shards in [1, 3] {
+            let ours = Server::shardis(shards, &[]);
+            let got = self.transcript(ours.port);
+            let differences: Vec<String> = got
+                .iter()
+                .zip(&expected)
+                .filter(|(g, e)| g != e)
+                .map(|(g, e)| format!("  shardis: {g:?}\n  redis:   {e:?}"))
+                .collect();
+            assert!(
+                differences.is_empty(),
+                "{shards} shards:\n{}",
+                differences.join("\n")
+            );
+        }
+    }
+}
+
+/// A key named `prefix` + n whose shard (of 3) is, or is not, {t}'s.
+fn key_near_t(prefix: &str, same_shard: bool) -> String {
+    let t = shard_of_key(b"{t}", 3);
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| (shard_of_key(k.as_bytes(), 3) == t) == same_shard)
+        .unwrap()
+}
+
+#[test]
+fn watch_with_two_connections_matches_redis() {
+    let far = key_near_t("far", false);
+    let near = key_near_t("near", true);
+    let (far, near) = (far.as_str(), near.as_str());
+    let mut s = Script::default();
+    // Another connection changes the key: EXEC answers a null array.
+    s.a(&["SET", "w", "1"])
+        .a(&["WATCH", "w"])
+        .b(&["SET", "w", "2"]);
+    s.exec(&["GET", "{t}n"]);
+    // Untouched keys commit; reads (and no-op deletes) are no changes.
+    s.a(&["WATCH", "w", "{t}n"]).b(&["SET", "other", "2"]);
+    s.b(&["GET", "w"]).b(&["EXISTS", "w"]).b(&["TTL", "w"]);
+    s.b(&["PTTL", "w"]).b(&["TYPE", "w"]).b(&["STRLEN", "w"]);
+    s.b(&["GETRANGE", "w", "0", "1"]).b(&["MGET", "w", "{t}n"]);
+    s.b(&["DBSIZE"])
+        .b(&["DEL", "nosuchkey"])
+        .b(&["PERSIST", "nosuchkey"]);
+    s.exec(&["GET", "{t}n"]);
+    // Expiry after WATCH is a change; a key expired before WATCH is not.
+    s.a(&["SET", "{t}e", "1", "PX", "40"]).a(&["WATCH", "{t}e"]);
+    s.sleep_ms(80).exec(&["PING"]);
+    s.a(&["SET", "{t}e", "1", "PX", "20"]).sleep_ms(50);
+    s.a(&["WATCH", "{t}e"]).exec(&["PING"]);
+    // FLUSHALL changes the watched keys that existed; FLUSHDB of another
+    // database changes none.
+    s.a(&["WATCH", "nokey"]).b(&["FLUSHALL"]).exec(&["PING"]);
+    s.a(&["SET", "w", "1"]).a(&["WATCH", "w"]).b(&["FLUSHALL"]);
+    s.exec(&["PING"]);
+    s.a(&["SET", "w", "1"]).a(&["WATCH", "w"]);
+    s.b(&["SELECT", "1"]).b(&["FLUSHDB"]).b(&["SELECT", "0"]);
+    s.exec(&["PING"]);
+    // The connection's own write, the same value, a delete, EXPIRE 0,
+    // another connection's transaction.
+    s.a(&["WATCH", "w"]).a(&["SET", "w", "x"]).exec(&["PING"]);
+    s.a(&["SET", "w", "1"])
+        .a(&["WATCH", "w"])
+        .b(&["SET", "w", "1"]);
+    s.exec(&["PING"]);
+    s.a(&["WATCH", "w"]).b(&["DEL", "w"]).exec(&["PING"]);
+    s.a(&["SET", "w", "1"])
+        .a(&["WATCH", "w"])
+        .b(&["EXPIRE", "w", "0"]);
+    s.exec(&["PING"]);
+    s.a(&["WATCH", "w"]);
+    s.b(&["MULTI"]).b(&["LPUSH", "w", "a"]).b(&["EXEC"]);
+    s.exec(&["PING"]);
+    // DISCARD, UNWATCH, EXECABORT and EXEC forget the watched keys.
+    s.a(&["WATCH", "w"]).a(&["MULTI"]).a(&["DISCARD"]);
+    s.b(&["SET", "w", "9"]).exec(&["PING"]);
+    s.a(&["WATCH", "w"]).a(&["UNWATCH"]).b(&["SET", "w", "9"]);
+    s.exec(&["PING"]);
+    s.a(&["WATCH", "w"]).b(&["SET", "w", "10"]);
+    s.a(&["MULTI"]).a(&["NOSUCH"]).a(&["EXEC"]).exec(&["PING"]);
+    s.a(&["WATCH", "w"]).b(&["SET", "w", "11"]);
+    s.exec(&["PING"]).exec(&["PING"]);
+    // So does an EXEC refused for its arity, in MULTI or not.
+    s.a(&["WATCH", "w"]).a(&["MULTI"]).a(&["EXEC", "x"]);
+    s.b(&["SET", "w", "12"]).exec(&["PING"]);
+    s.a(&["WATCH", "w"])
+        .a(&["EXEC", "x"])
+        .b(&["SET", "w", "13"]);
+    s.exec(&["PING"]);
+    // A watched key of another database.
+    s.a(&["SELECT", "1"]).a(&["WATCH", "w"]).a(&["SELECT", "0"]);
+    s.b(&["SET", "w", "1"]).exec(&["PING"]);
+    // Watched keys on another shard than the transaction's (3 shards) and
+    // on the same one; several WATCH calls add up.
+    s.a(&["WATCH", far]).a(&["WATCH", near, "x", "y", "z", far]);
+    s.b(&["SET", far, "1"]).exec(&["PING"]);
+    s.a(&["WATCH", far, near])
+        .b(&["SET", near, "1"])
+        .exec(&["PING"]);
+    s.a(&["WATCH", far, near, "x"]).b(&["SET", "z", "1"]);
+    s.exec(&["GET", near]);
+    // RESET forgets them.
+    s.a(&["WATCH", far]).a(&["RESET"]).b(&["SET", far, "2"]);
+    s.exec(&["GET", "{t}n"]);
+    s.assert_same_as_redis();
+}
+
+#[test]
+fn aborted_exec_is_a_resp3_null() {
+    let reference = Server::redis(&[]);
+    let ours = Server::shardis(3, &[]);
+    let mut replies = Vec::new();
+    for server in [&ours, &reference] {
+        let (mut a, mut b) = (server.client(), server.client());
+        a.cmd(&["HELLO", "3"]);
+        let mut got = vec![a.cmd(&["WATCH", "w"])];
+        b.cmd(&["SET", "w", "1"]);
+        for args in [
+            &["MULTI"][..],
+            &["GET", "{t}x"],
+            &["EXEC"],
+            &["MULTI"],
+            &["GET", "{t}x"],
+            &["HSET", "{t}h", "f", "1"],
+            &["HGETALL", "{t}h"],
+            &["EXEC"],
+        ] {
+            got.push(a.cmd(args));
+        }
+        replies.push(got);
+    }
+    assert_eq!(replies[0][3], "_\r\n");
+    assert_eq!(replies[0], replies[1]);
+}
+
+#[test]
+fn keys_of_one_transaction_must_share_a_shard() {
+    let s = Server::shardis(3, &[]);
+    let mut c = s.client();
+    let crossslot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    let execabort = "-EXECABORT Transaction discarded because of previous errors.\r\n";
+    let (near, far) = (key_near_t("k", true), key_near_t("k", false));
+    assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["PING"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["SET", &near, "1"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["TIME"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["INCR", "{t}n"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["SET", &far, "1"]), crossslot);
+    assert_eq!(c.cmd(&["MGET", "{t}n", &far]), crossslot);
+    assert_eq!(c.cmd(&["MGET", "{t}n", &near]), "+QUEUED\r\n");
+    // Keyspace-wide commands span every shard.
+    assert_eq!(c.cmd(&["DBSIZE"]), crossslot);
+    assert_eq!(c.cmd(&["FLUSHALL"]), crossslot);
+    assert_eq!(c.cmd(&["EXEC"]), execabort);
+    assert_eq!(c.cmd(&["EXISTS", &near]), ":0\r\n");
+    // Keyless commands go with any shard; the first key picks it.
+    assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["ECHO", "x"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["SET", &far, "1"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["MSET", &far, "2", &far, "3"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["GET", &far]), "+QUEUED\r\n");
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        "*4\r\n$1\r\nx\r\n+OK\r\n+OK\r\n$1\r\n3\r\n"
+    );
+}
+
+/// Two connections on different cores run MULTI INCR INCR EXEC on one key:
+/// each transaction's two results are consecutive (nothing ran between
+/// them) and no increment is lost.
+#[test]
+fn transactions_are_atomic_across_cores() {
+    let s = Server::shardis(2, &[]);
+    let mut by_shard: [Option<Raw>; 2] = [None, None];
+    for _ in 0..64 {
+        let mut c = s.client();
+        let info = c.cmd(&["CLIENT", "INFO"]);
+        let shard = if info.contains(" shard=0") { 0 } else { 1 };
+        by_shard[shard].get_or_insert(c);
+        if by_shard.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    let clients: Vec<Raw> = by_shard
+        .into_iter()
+        .map(|c| c.expect("a client per core"))
+        .collect();
+    const ROUNDS: usize = 20;
+    const PER_ROUND: usize = 50;
+    let workers: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    let mut batch = Vec::new();
+                    for _ in 0..PER_ROUND {
+                        batch.extend(encode(&[b"MULTI"]));
+                        batch.extend(encode(&[b"INCR", b"counter"]));
+                        batch.extend(encode(&[b"INCR", b"counter"]));
+                        batch.extend(encode(&[b"EXEC"]));
+                    }
+                    c.send_raw(&batch);
+                    for _ in 0..PER_ROUND {
+                        assert_eq!(c.read_reply(), "+OK\r\n");
+                        assert_eq!(c.read_reply(), "+QUEUED\r\n");
+                        assert_eq!(c.read_reply(), "+QUEUED\r\n");
+                        let exec = c.read_reply();
+                        let n: Vec<i64> = exec
+                            .split("\r\n")
+                            .filter_map(|l| l.strip_prefix(':'))
+                            .map(|n| n.parse().unwrap())
+                            .collect();
+                        assert_eq!(n.len(), 2, "{exec:?}");
+                        assert_eq!(n[1], n[0] + 1, "interleaved: {exec:?}");
+                    }
+                }
+            })
+        })
+        .collect();
+    // A third connection increments outside transactions meanwhile.
+    let mut plain = s.client();
+    for _ in 0..200 {
+        assert!(plain.cmd(&["INCR", "counter"]).starts_with(':'));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    let total = 2 * 2 * ROUNDS * PER_ROUND + 200;
+    assert_eq!(
+        plain.cmd(&["GET", "counter"]),
+        format!("${}\r\n{total}\r\n", total.to_string().len())
+    );
+}
+
+#[test]
+fn pipelined_transactions_keep_reply_order() {
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["MULTI"],
+        &["INCR", "{t}x"],
+        &["PING"],
+        &["GET", "{t}x"],
+        &["EXEC"],
+        &["GET", "a"],
+        &["WATCH", "c"],
+        &["SET", "c", "3"],
+        &["MULTI"],
+        &["GET", "{t}x"],
+        &["EXEC"],
+        &["MGET", "a", "b", "c"],
+        &["MULTI"],
+        &["SET", "{t}y", "1"],
+        &["DISCARD"],
+        &["EXISTS", "{t}y", "b"],
+    ];
+    let mut batch = Vec::new();
+    for args in script {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        batch.extend(encode(&args));
+    }
+    let run = |server: &Server| -> Vec<String> {
+        let mut c = server.client();
+        c.send_raw(&batch);
+        script.iter().map(|_| c.read_reply()).collect()
+    };
+    let expected = run(&Server::redis(&[]));
+    for shards in [1, 3] {
+        assert_eq!(
+            run(&Server::shardis(shards, &[])),
+            expected,
+            "{shards} shards"
+        );
+    }
+}
+
+#[test]
+fn redis_crate_transactions() {
+    let s = Server::shardis(3, &[]);
+    let mut con = s.redis_client();
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .incr("{t}c", 1)
+        .incr("{t}c", 1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a, b), (1, 2));
+    let (v,): (i64,) = redis::transaction(&mut con, &["{t}c"], |con, pipe| {
+        let v: i64 = redis::cmd("GET").arg("{t}c").query(con)?;
+        pipe.set("{t}c", v * 10).ignore().get("{t}c").query(con)
+    })
+    .unwrap();
+    assert_eq!(v, 20);
+}
