@@ -51,6 +51,8 @@ pub struct Node {
     pub stats: NodeStats,
     next_client_id: AtomicU64,
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// Every core's listening socket, shut down to end its accept loop.
+    listeners: Mutex<Vec<RawFd>>,
 }
 
 impl Node {
@@ -73,6 +75,7 @@ impl Node {
             stats: NodeStats::default(),
             next_client_id: AtomicU64::new(1),
             clients: Mutex::new(BTreeMap::new()),
+            listeners: Mutex::new(Vec::new()),
         }
     }
 
@@ -155,10 +158,28 @@ impl Node {
         n
     }
 
+    /// Registers a core's listening socket (open until shutdown ends the
+    /// accept loop, which is the only place that closes it).
+    pub fn add_listener(&self, fd: RawFd) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fd);
+    }
+
     /// Starts a clean shutdown: listeners stop, connections finish their
     /// in-flight replies and close.
     pub fn begin_shutdown(&self) {
         if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            // A pending accept fails once its listening socket is shut down.
+            for &fd in self
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                shutdown_socket(fd);
+            }
             let clients = self.lock_clients();
             for c in clients.values() {
                 shutdown_read(c.fd);

@@ -133,13 +133,21 @@ async fn shard_main(
     addr: String,
     ready: std::sync::mpsc::Sender<Result<usize, String>>,
 ) {
-    let listener = match TcpListener::bind(addr.as_str()) {
-        Ok(l) => l,
+    let listener = match listen(&addr) {
+        Ok((listener, fd)) => {
+            node.add_listener(fd);
+            listener
+        }
         Err(e) => {
             let _ = ready.send(Err(format!("cannot listen on {addr}: {e}")));
             return;
         }
     };
+    if node.is_shutting_down() {
+        // Shutdown began before this listener was registered.
+        let _ = ready.send(Err("shutting down during start-up".into()));
+        return;
+    }
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
     let link: crate::lua::CoreLink = Default::default();
@@ -167,6 +175,31 @@ async fn shard_main(
     // Dropped now, so start-up sees a disconnect if another shard fails.
     drop(ready);
     accept_loop(core, listener).await;
+}
+
+/// Listen backlog of each core's socket (glommio's own bind uses 1024).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// This core's listening socket, with SO_REUSEPORT so every core accepts on
+/// the same port; its descriptor is returned so shutdown can wake accept.
+fn listen(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
+    use std::net::ToSocketAddrs;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let sockaddr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("address resolves to nothing"))?;
+    let domain = socket2::Domain::for_address(sockaddr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&sockaddr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    let fd = socket.into_raw_fd();
+    // SAFETY: `fd` is a listening TCP socket we just created and whose
+    // ownership `into_raw_fd` released; nothing else holds or closes it, so
+    // the TcpListener becomes its only owner.
+    let listener = unsafe { TcpListener::from_raw_fd(fd) };
+    Ok((listener, fd))
 }
 
 /// Serves requests from one other shard, in the order they were sent.
@@ -217,14 +250,12 @@ async fn expire_loop(core: Rc<Core>) {
 async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
     let node = core.node.clone();
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            while !node.is_shutting_down() {
-                glommio::timer::sleep(Duration::from_millis(SHUTDOWN_POLL_MS)).await;
-            }
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { break };
+        // Shutdown wakes this accept by shutting the listening socket down
+        // (Node::begin_shutdown); nothing polls it in between.
+        let accepted = listener.accept().await;
+        if node.is_shutting_down() {
+            break;
+        }
         let stream = match accepted {
             Ok(s) => s,
             Err(e) => {
