@@ -457,3 +457,27 @@ fn redis_crate_transactions() {
     .unwrap();
     assert_eq!(v, 20);
 }
+
+#[test]
+fn eval_inside_multi_matches_redis() {
+    for shards in [1, 3] {
+        common::assert_same_as_redis(
+            shards,
+            &[
+                common::Step::Exact(&["MULTI"]),
+                common::Step::Exact(&["SET", "{s}a", "1"]),
+                common::Step::Exact(&[
+                    "EVAL",
+                    "return redis.call('incrby', KEYS[1], ARGV[1])",
+                    "1",
+                    "{s}a",
+                    "41",
+                ]),
+                common::Step::Exact(&["EVAL", "return redis.call('get', KEYS[1])", "1", "{s}a"]),
+                common::Step::Exact(&["EVAL", "return redis.call('nosuch')", "0"]),
+                common::Step::Exact(&["EXEC"]),
+                common::Step::Exact(&["GET", "{s}a"]),
+            ],
+        );
+    }
+}
