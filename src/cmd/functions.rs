@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::flags::*;
+use super::scripting::script;
 use super::{errors, is, Command, Keys, Route, Run};
 use crate::lua::engine::RunState;
 use crate::lua::functions::{self, Library, RestorePolicy};
@@ -21,23 +22,9 @@ use crate::shard::Call;
 use crate::util::glob::glob_match;
 use crate::util::numbers::parse_i64;
 
-const fn fcall_command(name: &'static str, flags: u32, run: super::CoreFn) -> Command {
-    Command {
-        name,
-        arity: -3,
-        flags,
-        keys: Keys::Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        route: Route::Keyed,
-        run: Run::Core(run),
-    }
-}
-
 pub static COMMANDS: &[Command] = &[
-    fcall_command("fcall", NOSCRIPT | STALE, fcall),
-    fcall_command("fcall_ro", NOSCRIPT | STALE | READONLY, fcall_ro),
+    script("fcall", NOSCRIPT | STALE, fcall),
+    script("fcall_ro", NOSCRIPT | STALE | READONLY, fcall_ro),
     Command {
         name: "function",
         arity: -2,

@@ -13,7 +13,9 @@ use crate::protocol::Reply;
 use crate::shard::Call;
 use crate::util::numbers::parse_i64;
 
-const fn script(name: &'static str, flags: u32, run: super::CoreFn) -> Command {
+/// A script-running command (`NAME body-or-name numkeys key... arg...`):
+/// routed by its declared keys, run with the core's Lua VM.
+pub(super) const fn script(name: &'static str, flags: u32, run: super::CoreFn) -> Command {
     Command {
         name,
         arity: -3,

@@ -247,11 +247,10 @@ impl Engine {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| {
-                let msg = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                Reply::error(format!("ERR Error compiling script (new function): {msg}"))
+                Reply::error(format!(
+                    "ERR Error compiling script (new function): {}",
+                    compile_error_text(e)
+                ))
             })?;
         self.compiled
             .borrow_mut()
@@ -325,10 +324,7 @@ impl Engine {
             .set_environment(self.function_env.clone())
             .into_function()
             .map_err(|e| {
-                let msg = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
+                let msg = compile_error_text(e);
                 Reply::error(format!("ERR Error compiling function: {}", one_line(&msg)))
             })?;
         let (ok, error, list) = match self.library_loader.call::<(bool, Value, Table)>(chunk) {
@@ -464,6 +460,14 @@ fn error_text_and_line(value: &Value) -> (String, i64) {
         }
         Value::String(s) => (format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())), 0),
         other => (format!("ERR {other:?}"), 0),
+    }
+}
+
+/// The compiler's message for a chunk that does not compile.
+fn compile_error_text(e: mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
     }
 }
 
