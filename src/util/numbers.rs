@@ -152,35 +152,35 @@ fn scan_decimal(body: &[u8]) -> Option<bool> {
 /// and a trailing `.` are removed; the exponent has a sign and >= 2 digits.
 #[must_use]
 pub fn format_double_g17(v: f64) -> String {
-    const P: i32 = 17;
+    format_double_g(v, 17)
+}
+
+/// C's `printf("%.<precision>g", v)` with glibc's spellings of the
+/// non-finite values (`inf`, `-inf`, `nan`, `-nan`).
+pub fn format_double_g(v: f64, precision: usize) -> String {
+    let negative = v.is_sign_negative();
     if v.is_nan() {
-        return "nan".to_owned();
+        return if negative { "-nan" } else { "nan" }.to_owned();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
+        return if negative { "-inf" } else { "inf" }.to_owned();
     }
-    let sci = format!("{v:.16e}"); // e.g. "-1.2345678901234568e17"
-    let Some((mantissa, exp_text)) = sci.split_once('e') else {
-        return sci;
+    let p = precision.max(1);
+    // Correctly rounded to p significant digits, like glibc.
+    let sci = format!("{:.*e}", p - 1, v.abs());
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
     };
-    let Ok(exp) = exp_text.parse::<i32>() else {
-        return sci;
-    };
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    // The 17 significant digits, without the decimal point.
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-
-    let mut out = String::with_capacity(24);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let mut out = String::with_capacity(p + 8);
     if negative {
         out.push('-');
     }
-    if !(-4..P).contains(&exp) {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        out.push_str(first);
-        push_fraction(&mut out, rest);
+    let p = p as i64;
+    if exp < -4 || exp >= p {
+        out.push(char::from(digits.first().copied().unwrap_or(b'0')));
+        push_fraction(&mut out, digits.get(1..).unwrap_or(&[]));
         out.push('e');
         out.push(if exp < 0 { '-' } else { '+' });
         let abs = exp.unsigned_abs();
@@ -189,16 +189,14 @@ pub fn format_double_g17(v: f64) -> String {
         }
         out.push_str(&abs.to_string());
     } else if exp >= 0 {
-        // 0 <= exp < 17 = digits.len(): split inside the digit string.
-        let split = usize::try_from(exp).map_or(0, |e| (e + 1).min(digits.len()));
+        let split = usize::try_from(exp + 1).unwrap_or(0).min(digits.len());
         let (int_part, frac) = digits.split_at(split);
-        out.push_str(int_part);
+        out.extend(int_part.iter().map(|&d| char::from(d)));
         push_fraction(&mut out, frac);
     } else {
-        // -4 <= exp < 0: "0.000ddd".
         out.push('0');
-        let mut frac = "0".repeat(exp.unsigned_abs() as usize - 1);
-        frac.push_str(&digits);
+        let mut frac = vec![b'0'; exp.unsigned_abs() as usize - 1];
+        frac.extend_from_slice(&digits);
         push_fraction(&mut out, &frac);
     }
     out
@@ -206,11 +204,11 @@ pub fn format_double_g17(v: f64) -> String {
 
 /// Append `"." + frac` with trailing zeros removed, or nothing if `frac` is
 /// all zeros (`%g` without the `#` flag).
-fn push_fraction(out: &mut String, frac: &str) {
-    let trimmed = frac.trim_end_matches('0');
-    if !trimmed.is_empty() {
+fn push_fraction(out: &mut String, frac: &[u8]) {
+    let end = frac.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+    if end > 0 {
         out.push('.');
-        out.push_str(trimmed);
+        out.extend(frac[..end].iter().map(|&d| char::from(d)));
     }
 }
 
@@ -531,9 +529,9 @@ mod tests {
         assert_eq!(format_double_g17(f64::INFINITY), "inf");
         assert_eq!(format_double_g17(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_double_g17(f64::NAN), "nan");
-        assert_eq!(format_double_g17(-f64::NAN), "nan");
-        // 17 significant digits always round-trip, and the output is always
-        // acceptable to parse_f64.
+        assert_eq!(format_double_g17(-f64::NAN), "-nan"); // as glibc prints it
+                                                          // 17 significant digits always round-trip, and the output is always
+                                                          // acceptable to parse_f64.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
             x ^= x << 13;

@@ -29,8 +29,8 @@ use std::rc::Rc;
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 use super::{
-    c_double_to_int, c_str, format_g, number_value, output_too_large, raise, strtod, type_name,
-    Args, Builder, LibResult, LUA_MAX_C_STACK, MAX_OUTPUT,
+    c_double_to_int, c_str, number_value, output_too_large, raise, strtod, type_name, Args,
+    Builder, LibResult, LUA_MAX_C_STACK, MAX_OUTPUT,
 };
 
 /// Registers the global `cjson`.
@@ -463,7 +463,7 @@ impl Encoder<'_> {
         }
         let precision = self.cfg.encode_number_precision.clamp(1, 14) as usize;
         self.out
-            .extend_from_slice(format_g(n, precision).as_bytes());
+            .extend_from_slice(crate::util::numbers::format_double_g(n, precision).as_bytes());
         Ok(())
     }
 

@@ -357,7 +357,7 @@ pub(crate) fn str_to_number(bytes: &[u8]) -> Option<f64> {
 
 /// `lua_Number2str`: `%.14g`.
 pub(crate) fn number_to_string(n: f64) -> String {
-    format_g(n, 14)
+    crate::util::numbers::format_double_g(n, 14)
 }
 
 /// C's `isspace` in the C locale.
@@ -393,63 +393,6 @@ pub(crate) fn c_double_to_ulong(d: f64) -> u64 {
         (c_double_to_long(d - TWO_63) as u64) ^ (1 << 63)
     } else {
         c_double_to_long(d) as u64
-    }
-}
-
-/// C's `printf("%.<precision>g", v)` with glibc's spellings of the
-/// non-finite values (`inf`, `-inf`, `nan`, `-nan`).
-pub(crate) fn format_g(v: f64, precision: usize) -> String {
-    let negative = v.is_sign_negative();
-    if v.is_nan() {
-        return if negative { "-nan" } else { "nan" }.to_owned();
-    }
-    if v.is_infinite() {
-        return if negative { "-inf" } else { "inf" }.to_owned();
-    }
-    let p = precision.max(1);
-    // Correctly rounded to p significant digits, like glibc.
-    let sci = format!("{:.*e}", p - 1, v.abs());
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let mut out = String::with_capacity(p + 8);
-    if negative {
-        out.push('-');
-    }
-    let p = p as i64;
-    if exp < -4 || exp >= p {
-        out.push(char::from(digits.first().copied().unwrap_or(b'0')));
-        push_fraction(&mut out, digits.get(1..).unwrap_or(&[]));
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let abs = exp.unsigned_abs();
-        if abs < 10 {
-            out.push('0');
-        }
-        out.push_str(&abs.to_string());
-    } else if exp >= 0 {
-        let split = usize::try_from(exp + 1).unwrap_or(0).min(digits.len());
-        let (int_part, frac) = digits.split_at(split);
-        out.extend(int_part.iter().map(|&d| char::from(d)));
-        push_fraction(&mut out, frac);
-    } else {
-        out.push('0');
-        let mut frac = vec![b'0'; exp.unsigned_abs() as usize - 1];
-        frac.extend_from_slice(&digits);
-        push_fraction(&mut out, &frac);
-    }
-    out
-}
-
-/// Appends `.` and the digits of `frac` without trailing zeros, or nothing
-/// when they are all zeros (`%g` without `#`).
-fn push_fraction(out: &mut String, frac: &[u8]) {
-    let end = frac.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
-    if end > 0 {
-        out.push('.');
-        out.extend(frac[..end].iter().map(|&d| char::from(d)));
     }
 }
 
@@ -672,7 +615,7 @@ pub(crate) mod testing {
             Ok(values) => match values.into_iter().next() {
                 Some(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
                 Some(Value::Integer(i)) => i.to_string(),
-                Some(Value::Number(n)) => super::format_g(n, 17),
+                Some(Value::Number(n)) => crate::util::numbers::format_double_g(n, 17),
                 Some(Value::Boolean(b)) => b.to_string(),
                 Some(Value::Nil) | None => "nil".to_owned(),
                 Some(other) => format!("<{}>", other.type_name()),
@@ -733,7 +676,11 @@ mod tests {
             (1.5e-300, 14, "1.5e-300"),
         ];
         for &(v, p, want) in cases {
-            assert_eq!(format_g(v, p), want, "{v} %.{p}g");
+            assert_eq!(
+                crate::util::numbers::format_double_g(v, p),
+                want,
+                "{v} %.{p}g"
+            );
         }
     }
 
