@@ -8,10 +8,9 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 use super::sets::{empty_scan, random_indices};
-use super::Run;
 use super::{
-    errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
-    too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
+    errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options, too_many_repeats,
+    Command, Ctx, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -22,47 +21,23 @@ type Hash = HashMap<Box<[u8]>, Vec<u8>>;
 
 type Result<T> = std::result::Result<T, Reply>;
 
-/// A table entry for a command on the key `argv[1]` whose code returns
-/// `Result<Reply, Reply>` (argument errors travel with `?`).
-macro_rules! keyed {
-    ($name:expr, $arity:expr, $flags:expr, $run:ident) => {
-        Command {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: Keys::Range {
-                first: 1,
-                last: 1,
-                step: 1,
-            },
-            route: Route::Keyed,
-            run: Run::Shard({
-                fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-                    reply($run(ctx, argv))
-                }
-                run
-            }),
-        }
-    };
-}
-
 pub static COMMANDS: &[Command] = &[
-    keyed!("hset", -4, WRITE | DENYOOM | FAST, hset),
-    keyed!("hmset", -4, WRITE | DENYOOM | FAST, hmset),
-    keyed!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx),
-    keyed!("hget", 3, READONLY | FAST, hget),
-    keyed!("hmget", -3, READONLY | FAST, hmget),
-    keyed!("hdel", -3, WRITE | FAST, hdel),
-    keyed!("hexists", 3, READONLY | FAST, hexists),
-    keyed!("hlen", 2, READONLY | FAST, hlen),
-    keyed!("hstrlen", 3, READONLY | FAST, hstrlen),
-    keyed!("hgetall", 2, READONLY, hgetall),
-    keyed!("hkeys", 2, READONLY, hkeys),
-    keyed!("hvals", 2, READONLY, hvals),
-    keyed!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby),
-    keyed!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat),
-    keyed!("hscan", -3, READONLY, hscan),
-    keyed!("hrandfield", -2, READONLY, hrandfield),
+    keyed_try!("hset", -4, WRITE | DENYOOM | FAST, hset),
+    keyed_try!("hmset", -4, WRITE | DENYOOM | FAST, hmset),
+    keyed_try!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx),
+    keyed_try!("hget", 3, READONLY | FAST, hget),
+    keyed_try!("hmget", -3, READONLY | FAST, hmget),
+    keyed_try!("hdel", -3, WRITE | FAST, hdel),
+    keyed_try!("hexists", 3, READONLY | FAST, hexists),
+    keyed_try!("hlen", 2, READONLY | FAST, hlen),
+    keyed_try!("hstrlen", 3, READONLY | FAST, hstrlen),
+    keyed_try!("hgetall", 2, READONLY, hgetall),
+    keyed_try!("hkeys", 2, READONLY, hkeys),
+    keyed_try!("hvals", 2, READONLY, hvals),
+    keyed_try!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby),
+    keyed_try!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat),
+    keyed_try!("hscan", -3, READONLY, hscan),
+    keyed_try!("hrandfield", -2, READONLY, hrandfield),
 ];
 
 fn wrongtype() -> Reply {

@@ -5,6 +5,17 @@
 //! Shard-side commands only touch the keyspace and return a [`Reply`]; the
 //! same code serves a local call, a forwarded call and (later) Lua.
 
+/// A [`keyed`] table entry for code that returns `Result<Reply, Reply>`
+/// (argument errors travel with `?`). Defined before the family modules so
+/// they can use it.
+macro_rules! keyed_try {
+    ($name:expr, $arity:expr, $flags:expr, $run:path) => {
+        $crate::cmd::keyed($name, $arity, $flags, |ctx, argv| {
+            $crate::cmd::reply($run(ctx, argv))
+        })
+    };
+}
+
 pub mod args;
 pub mod connection;
 pub mod errors;

@@ -18,44 +18,26 @@ use crate::util::numbers::parse_i64;
 /// Shard-side code of this file: `?` on argument and type errors.
 type CmdResult = Result<Reply, Reply>;
 
-/// A single-key command whose key is `argv[1]`.
-macro_rules! keyed {
-    ($name:literal, $arity:expr, $flags:expr, $run:ident) => {
-        Command {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: Keys::Range {
-                first: 1,
-                last: 1,
-                step: 1,
-            },
-            route: Route::Keyed,
-            run: Run::Shard(|ctx, argv| reply($run(ctx, argv))),
-        }
-    };
-}
-
 /// Flags and arities as Redis 7.0's COMMAND INFO reports them.
 pub static COMMANDS: &[Command] = &[
-    keyed!("get", 2, READONLY | FAST, get),
-    keyed!("set", -3, WRITE | DENYOOM, set),
-    keyed!("setnx", 3, WRITE | DENYOOM | FAST, setnx),
-    keyed!("setex", 4, WRITE | DENYOOM, setex),
-    keyed!("psetex", 4, WRITE | DENYOOM, psetex),
-    keyed!("getset", 3, WRITE | DENYOOM | FAST, getset),
-    keyed!("getdel", 2, WRITE | FAST, getdel),
-    keyed!("getex", -2, WRITE | FAST, getex),
-    keyed!("incr", 2, WRITE | DENYOOM | FAST, incr),
-    keyed!("decr", 2, WRITE | DENYOOM | FAST, decr),
-    keyed!("incrby", 3, WRITE | DENYOOM | FAST, incrby),
-    keyed!("decrby", 3, WRITE | DENYOOM | FAST, decrby),
-    keyed!("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat),
-    keyed!("append", 3, WRITE | DENYOOM | FAST, append),
-    keyed!("strlen", 2, READONLY | FAST, strlen),
-    keyed!("getrange", 4, READONLY, getrange),
-    keyed!("substr", 4, READONLY, getrange),
-    keyed!("setrange", 4, WRITE | DENYOOM, setrange),
+    keyed_try!("get", 2, READONLY | FAST, get),
+    keyed_try!("set", -3, WRITE | DENYOOM, set),
+    keyed_try!("setnx", 3, WRITE | DENYOOM | FAST, setnx),
+    keyed_try!("setex", 4, WRITE | DENYOOM, setex),
+    keyed_try!("psetex", 4, WRITE | DENYOOM, psetex),
+    keyed_try!("getset", 3, WRITE | DENYOOM | FAST, getset),
+    keyed_try!("getdel", 2, WRITE | FAST, getdel),
+    keyed_try!("getex", -2, WRITE | FAST, getex),
+    keyed_try!("incr", 2, WRITE | DENYOOM | FAST, incr),
+    keyed_try!("decr", 2, WRITE | DENYOOM | FAST, decr),
+    keyed_try!("incrby", 3, WRITE | DENYOOM | FAST, incrby),
+    keyed_try!("decrby", 3, WRITE | DENYOOM | FAST, decrby),
+    keyed_try!("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat),
+    keyed_try!("append", 3, WRITE | DENYOOM | FAST, append),
+    keyed_try!("strlen", 2, READONLY | FAST, strlen),
+    keyed_try!("getrange", 4, READONLY, getrange),
+    keyed_try!("substr", 4, READONLY, getrange),
+    keyed_try!("setrange", 4, WRITE | DENYOOM, setrange),
     Command {
         name: "mget",
         arity: -2,
