@@ -182,22 +182,10 @@ impl Engine {
             env.clone(),
         ))?;
 
-        let frozen = [
-            "string",
-            "table",
-            "math",
-            "coroutine",
-            "utf8",
-            "bit32",
-            "os",
-            "redis",
-            "cjson",
-            "cmsgpack",
-            "bit",
-            "struct",
-        ];
-        for name in frozen {
-            if let Ok(Value::Table(t)) = globals.raw_get::<Value>(name) {
+        // Every library table scripts can reach is read-only, like the
+        // globals themselves (so no list here has to follow the one above).
+        for pair in globals.pairs::<Value, Value>() {
+            if let (_, Value::Table(t)) = pair? {
                 t.set_readonly(true);
             }
         }
