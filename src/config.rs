@@ -71,6 +71,9 @@ pub enum P {
     SpinBeforeParkUs,
     PreemptTimerMs,
     LuaMemoryLimit,
+    BusyBehavior,
+    BusyDeferMaxMs,
+    ScriptKillAfter,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -248,6 +251,36 @@ const PARAMS: &[Param] = &[
         },
         default: "268435456",
         mutable: false,
+    },
+    Param {
+        id: P::BusyBehavior,
+        name: "busy-behavior",
+        alias: None,
+        kind: Kind::Enum(&["reply", "defer"]),
+        default: "reply",
+        mutable: true,
+    },
+    Param {
+        id: P::BusyDeferMaxMs,
+        name: "busy-defer-max-ms",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "5000",
+        mutable: true,
+    },
+    Param {
+        id: P::ScriptKillAfter,
+        name: "script-kill-after",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "0",
+        mutable: true,
     },
 ];
 

@@ -2,6 +2,7 @@
 //! clients, shutdown; and [`Core`], what one executor owns.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -9,8 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::cmd::Run;
+use crate::config::P;
+use crate::protocol::Reply;
+use crate::shard::gate::Gate;
 use crate::shard::mesh::Senders;
-use crate::shard::ShardState;
+use crate::shard::script_status::{KillReason, ScriptStatus};
+use crate::shard::{Call, ShardState};
 
 /// One connected client, visible to every core (CLIENT LIST / KILL).
 pub struct ClientInfo {
@@ -53,6 +59,8 @@ pub struct Node {
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     /// Every core's listening socket, shut down to end its accept loop.
     listeners: Mutex<Vec<RawFd>>,
+    /// What each shard's script is doing (index: shard).
+    pub script_status: Vec<ScriptStatus>,
 }
 
 impl Node {
@@ -62,7 +70,6 @@ impl Node {
             config,
             script_cache: crate::lua::ScriptCache::default(),
             functions: crate::lua::functions::Registry::default(),
-            cores,
             started: Instant::now(),
             run_id: (0..40)
                 .map(|i| {
@@ -76,6 +83,8 @@ impl Node {
             next_client_id: AtomicU64::new(1),
             clients: Mutex::new(BTreeMap::new()),
             listeners: Mutex::new(Vec::new()),
+            script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
+            cores,
         }
     }
 
@@ -171,6 +180,10 @@ impl Node {
     /// in-flight replies and close.
     pub fn begin_shutdown(&self) {
         if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            // Scripts stop too, even those that wrote: nothing is saved.
+            for status in &self.script_status {
+                status.request_kill(KillReason::Shutdown);
+            }
             // A pending accept fails once its listening socket is shut down.
             for &fd in self
                 .listeners
@@ -215,15 +228,96 @@ pub struct Core {
     pub senders: Senders,
     /// This core's Lua VM.
     pub scripts: crate::lua::Engine,
+    /// Held by a running script (or an EXEC running scripts).
+    pub gate: Gate,
+    /// The low-priority task queue scripts run in.
+    pub script_queue: glommio::TaskQueueHandle,
 }
 
 impl Core {
-    /// Runs a shard-side command on this core's shard: the one entry point
-    /// for local, forwarded and (through `redis.call`) scripted calls.
-    pub fn execute(&self, call: &crate::shard::Call, now_ms: u64) -> crate::protocol::Reply {
+    /// Runs a shard-side command on this shard now: the one entry point for
+    /// local, forwarded and (through `redis.call`) scripted calls. The
+    /// caller has checked the gate ([`Core::execute_when_free`]).
+    pub fn execute(&self, call: &Call, now_ms: u64) -> Reply {
         match call.cmd.run {
-            crate::cmd::Run::Core(run) => run(self, call, now_ms),
+            Run::Script(_) => Reply::error("ERR internal error: a script must run through the shard gate"),
             _ => self.state.borrow_mut().execute(call, now_ms),
         }
+    }
+
+    /// Runs `call` once the shard is free: a script first takes the gate
+    /// (and holds it while it runs); while another script holds it the
+    /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
+    pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
+        if self.gate.is_held() {
+            if let Err(busy) = self.wait_for_shard().await {
+                return Reply::error(busy);
+            }
+        }
+        match call.cmd.run {
+            Run::Script(run) => {
+                let _held = self.hold_gate();
+                run(self.clone(), call.clone(), now_ms).await
+            }
+            _ => self.execute(call, now_ms),
+        }
+    }
+
+    /// Runs `call` for a caller that already holds the gate (EXEC).
+    pub async fn execute_held(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
+        match call.cmd.run {
+            Run::Script(run) => run(self.clone(), call.clone(), now_ms).await,
+            _ => self.execute(call, now_ms),
+        }
+    }
+
+    /// Takes the gate (seen open in this same poll) until the guard drops.
+    pub fn hold_gate(&self) -> GateHeld<'_> {
+        self.gate.hold();
+        GateHeld(&self.gate)
+    }
+
+    /// This shard's script status.
+    pub fn script_status(&self) -> &ScriptStatus {
+        &self.node.script_status[self.shard_id]
+    }
+
+    /// Waits until no script holds this shard. Before the script passes
+    /// `busy-reply-threshold` everything waits, as in Redis; after it,
+    /// the answer is the BUSY text, or with `busy-behavior defer` the wait
+    /// goes on for up to `busy-defer-max-ms`.
+    pub async fn wait_for_shard(&self) -> Result<(), &'static str> {
+        let status = self.script_status();
+        let config = &self.node.config;
+        let mut defer_until: Option<std::time::Instant> = None;
+        while self.gate.is_held() {
+            if !status.is_busy() {
+                self.gate.changed().await;
+                continue;
+            }
+            if config.int(P::BusyBehavior) != BUSY_BEHAVIOR_DEFER {
+                return Err(status.busy_reply());
+            }
+            let max = std::time::Duration::from_millis(config.int(P::BusyDeferMaxMs) as u64);
+            let until = *defer_until.get_or_insert_with(|| std::time::Instant::now() + max);
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(status.busy_reply());
+            }
+            futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
+        }
+        Ok(())
+    }
+}
+
+/// `busy-behavior defer` (the enum's index in the config).
+pub const BUSY_BEHAVIOR_DEFER: i64 = 1;
+
+/// Releases the shard's gate when dropped.
+pub struct GateHeld<'a>(&'a Gate);
+
+impl Drop for GateHeld<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }

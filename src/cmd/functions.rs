@@ -8,16 +8,19 @@
 //! the libraries it has not seen yet.
 
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use bytes::Bytes;
 
 use super::flags::*;
 use super::scripting::script;
-use super::{errors, is, Command, Keys, Route, Run};
+use super::{errors, is, Command, Keys, Route, Run, ScriptFuture};
 use crate::lua::engine::RunState;
+use crate::lua::run::Job;
 use crate::lua::functions::{self, Library, RestorePolicy};
 use crate::node::Core;
 use crate::protocol::Reply;
+use crate::shard::script_status::{kill_busy, Kind, Phase, BUSY_EVAL};
 use crate::shard::Call;
 use crate::util::glob::glob_match;
 use crate::util::numbers::parse_i64;
@@ -36,16 +39,16 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// FCALL function numkeys [key ...] [arg ...]
-fn fcall(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, false)
+fn fcall(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, false))
 }
 
 /// FCALL_RO function numkeys [key ...] [arg ...]: only `no-writes` functions.
-fn fcall_ro(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, true)
+fn fcall_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, true))
 }
 
-fn run(core: &Core, call: &Call, now_ms: u64, read_only: bool) -> Reply {
+async fn run(core: Rc<Core>, call: Call, now_ms: u64, read_only: bool) -> Reply {
     let argv = &call.argv;
     let engine = &core.scripts;
     functions::sync(engine, &core.node.functions);
@@ -63,14 +66,21 @@ fn run(core: &Core, call: &Call, now_ms: u64, read_only: bool) -> Reply {
     if read_only && !function.flags.no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
-    let state = RunState {
-        db: call.db,
-        now_ms,
-        read_only: function.flags.no_writes,
-        ..RunState::default()
-    };
     let (keys, args) = argv[3..].split_at(numkeys);
-    engine.call_function(&function.name, &function.callback, keys, args, state)
+    let job = Job {
+        kind: Kind::Function,
+        name: function.name.clone(),
+        function: function.callback.clone(),
+        keys: keys.to_vec(),
+        args: args.to_vec(),
+        state: RunState {
+            db: call.db,
+            now_ms,
+            read_only: function.flags.no_writes,
+            ..RunState::default()
+        },
+    };
+    crate::lua::run::run(core, job).await
 }
 
 /// FUNCTION's subcommands and their Redis arities.
@@ -121,7 +131,10 @@ pub fn function_command(core: &Core, argv: &[Bytes]) -> Reply {
         "dump" => Reply::Bulk(Bytes::from(registry.dump())),
         "restore" => restore(core, argv),
         "stats" => stats(core),
-        "kill" => Reply::error("NOTBUSY No scripts in execution right now."),
+        "kill" => match kill_busy(&core.node.script_status, Kind::Function) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        },
         _ => help(),
     }
 }
@@ -296,14 +309,38 @@ fn restore(core: &Core, argv: &[Bytes]) -> Reply {
     }
 }
 
-/// FUNCTION STATS: no function is ever running when this runs, so
-/// `running_script` is nil; then the engines' library and function counts.
+/// FUNCTION STATS: the running function (the first shard's that runs
+/// one), then the engines' library and function counts. Like Redis, it
+/// answers BUSY while an EVAL script is busy and no function runs.
 fn stats(core: &Core) -> Reply {
+    let now = crate::shard::now_ms();
+    let running: Vec<_> = core
+        .node
+        .script_status
+        .iter()
+        .map(|s| s.report(now))
+        .filter(|r| r.kind.is_some())
+        .collect();
+    let function = running.iter().find(|r| r.kind == Some(Kind::Function));
+    if function.is_none() && running.iter().any(|r| r.phase == Phase::Busy) {
+        return Reply::error(BUSY_EVAL);
+    }
     let libraries = core.node.functions.libraries();
     let function_count: usize = libraries.iter().map(|l| l.functions.len()).sum();
     let text = |s: &'static str| Reply::bulk(s.as_bytes());
+    let running_script = match function {
+        Some(r) => Reply::Map(vec![
+            (text("name"), Reply::bulk(r.name.as_bytes())),
+            (
+                text("command"),
+                Reply::Array(vec![text("fcall"), Reply::bulk(r.name.as_bytes())]),
+            ),
+            (text("duration_ms"), Reply::Int(r.elapsed_ms as i64)),
+        ]),
+        None => Reply::Nil,
+    };
     Reply::Map(vec![
-        (text("running_script"), Reply::Nil),
+        (text("running_script"), running_script),
         (
             text("engines"),
             Reply::Map(vec![(

@@ -124,17 +124,21 @@ pub enum Route {
 /// Shard-side code: touches only the keyspace, returns the reply.
 pub type ShardFn = fn(&mut Ctx, &[Bytes]) -> Reply;
 
-/// Shard-side code that needs the whole core, not just its keyspace
-/// (scripts: the core's Lua VM borrows the keyspace per `redis.call`).
-pub type CoreFn = fn(&crate::node::Core, &crate::shard::Call, u64) -> Reply;
+/// A running script's reply, once it ends.
+pub type ScriptFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply>>>;
+
+/// Scripts: they need the whole core (its Lua VM borrows the keyspace per
+/// `redis.call`) and may be suspended while they run, so they are async
+/// and own their arguments.
+pub type ScriptFn = fn(std::rc::Rc<crate::node::Core>, crate::shard::Call, u64) -> ScriptFuture;
 
 /// How a command runs.
 #[derive(Clone, Copy)]
 pub enum Run {
     /// On the owning shard, with its keyspace borrowed.
     Shard(ShardFn),
-    /// On the owning shard's core, managing its own borrows.
-    Core(CoreFn),
+    /// A script on the owning shard's core, holding the shard's gate.
+    Script(ScriptFn),
     /// On the connection (connection state or node-wide work).
     Connection,
 }

@@ -2,20 +2,24 @@
 //! A script runs on the shard that owns its declared keys (the router
 //! refuses keys on several shards with CROSSSLOT), in that core's Lua VM.
 
+use std::rc::Rc;
+
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{errors, is, Command, Keys, Route, Run};
+use super::{errors, is, Command, Keys, Route, Run, ScriptFuture};
 use crate::lua::cache::sha1_hex;
 use crate::lua::engine::RunState;
+use crate::lua::run::Job;
 use crate::node::Core;
 use crate::protocol::Reply;
+use crate::shard::script_status::{kill_busy, Kind};
 use crate::shard::Call;
 use crate::util::numbers::parse_i64;
 
 /// A script-running command (`NAME body-or-name numkeys key... arg...`):
 /// routed by its declared keys, run with the core's Lua VM.
-pub(super) const fn script(name: &'static str, flags: u32, run: super::CoreFn) -> Command {
+pub(super) const fn script(name: &'static str, flags: u32, run: super::ScriptFn) -> Command {
     Command {
         name,
         arity: -3,
@@ -25,7 +29,7 @@ pub(super) const fn script(name: &'static str, flags: u32, run: super::CoreFn) -
             dest: false,
         },
         route: Route::Keyed,
-        run: Run::Core(run),
+        run: Run::Script(run),
     }
 }
 
@@ -47,26 +51,26 @@ pub static COMMANDS: &[Command] = &[
 const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 /// EVAL script numkeys [key ...] [arg ...]
-fn eval(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, false, false)
+fn eval(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, false, false))
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
-fn evalsha(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, true, false)
+fn evalsha(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, true, false))
 }
 
 /// EVAL_RO script numkeys [key ...] [arg ...]: writes are refused.
-fn eval_ro(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, false, true)
+fn eval_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, false, true))
 }
 
 /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
-fn evalsha_ro(core: &Core, call: &Call, now_ms: u64) -> Reply {
-    run(core, call, now_ms, true, true)
+fn evalsha_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+    Box::pin(run(core, call, now_ms, true, true))
 }
 
-fn run(core: &Core, call: &Call, now_ms: u64, by_sha: bool, read_only: bool) -> Reply {
+async fn run(core: Rc<Core>, call: Call, now_ms: u64, by_sha: bool, read_only: bool) -> Reply {
     let argv = &call.argv;
     let numkeys = match parse_i64(&argv[2]) {
         None => return Reply::error(errors::NOT_INTEGER),
@@ -99,13 +103,24 @@ fn run(core: &Core, call: &Call, now_ms: u64, by_sha: bool, read_only: bool) -> 
             return e;
         }
     }
-    let state = RunState {
-        db: call.db,
-        now_ms,
-        ..RunState::default()
+    let Some((function, flags)) = engine.script(&sha) else {
+        return Reply::error(NOSCRIPT_ERROR);
     };
     let (keys, args) = argv[3..].split_at(numkeys);
-    core.scripts.run(&sha, keys, args, state, read_only)
+    let job = Job {
+        kind: Kind::Eval,
+        function,
+        keys: keys.to_vec(),
+        args: args.to_vec(),
+        state: RunState {
+            db: call.db,
+            now_ms,
+            read_only: read_only || flags.no_writes,
+            ..RunState::default()
+        },
+        name: sha,
+    };
+    crate::lua::run::run(core, job).await
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP (a connection command).
@@ -142,7 +157,12 @@ pub fn script_command(core: &Core, argv: &[Bytes]) -> Reply {
         cache.flush();
         Reply::ok()
     } else if is(sub, "kill") && argv.len() == 2 {
-        Reply::error("NOTBUSY No scripts in execution right now.")
+        match kill_busy(&core.node.script_status, Kind::Eval) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        }
+    } else if is(sub, "status") && argv.len() == 2 {
+        script_status(core)
     } else if is(sub, "help") && argv.len() == 2 {
         Reply::Array(
             [
@@ -155,12 +175,14 @@ pub fn script_command(core: &Core, argv: &[Bytes]) -> Reply {
                 "    Kill the currently executing Lua script.",
                 "LOAD <script>",
                 "    Load a script into the scripts cache without executing it.",
+                "STATUS",
+                "    (shardis) What each shard's script is doing: state, name, elapsed time, counters.",
             ]
             .iter()
             .map(|l| Reply::Status((*l).into()))
             .collect(),
         )
-    } else if ["load", "exists", "flush", "kill", "help"]
+    } else if ["load", "exists", "flush", "kill", "help", "status"]
         .iter()
         .any(|n| is(sub, n))
     {
@@ -171,4 +193,33 @@ pub fn script_command(core: &Core, argv: &[Bytes]) -> Reply {
     } else {
         Reply::error(errors::unknown_subcommand(sub, "script"))
     }
+}
+
+/// SCRIPT STATUS (a shardis extension): one entry per shard, the fields of
+/// INFO's scripting section.
+fn script_status(core: &Core) -> Reply {
+    let now = crate::shard::now_ms();
+    let field = |name: &str| Reply::bulk(name.as_bytes());
+    let text = |value: &str| Reply::bulk(value.as_bytes());
+    Reply::Array(
+        core.node
+            .script_status
+            .iter()
+            .enumerate()
+            .map(|(shard, status)| {
+                let r = status.report(now);
+                Reply::Map(vec![
+                    (field("shard"), Reply::Int(shard as i64)),
+                    (field("state"), text(super::server::phase_name(r.phase))),
+                    (field("kind"), text(super::server::kind_name(r.kind))),
+                    (field("name"), text(&r.name)),
+                    (field("elapsed_ms"), Reply::Int(r.elapsed_ms as i64)),
+                    (field("wrote"), Reply::Int(r.wrote as i64)),
+                    (field("slow_scripts"), Reply::Int(r.slow_scripts as i64)),
+                    (field("killed_scripts"), Reply::Int(r.killed_scripts as i64)),
+                    (field("busy_replies"), Reply::Int(r.busy_replies as i64)),
+                ])
+            })
+            .collect(),
+    )
 }

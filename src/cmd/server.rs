@@ -13,6 +13,7 @@ use super::{errors, is, Command, Keys};
 use crate::node::Core;
 use crate::protocol::Reply;
 use crate::shard::mesh::Request;
+use crate::shard::script_status::{Kind, Phase, StatusReport};
 use crate::shard::ShardReport;
 
 pub static COMMANDS: &[Command] = &[
@@ -41,7 +42,17 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "shutdown" => shutdown(s, core, argv),
         "debug" => debug(argv).await,
         "script" => super::scripting::script_command(core, argv),
-        "function" => super::functions::function_command(core, argv),
+        "function" => {
+            // Loading runs library code in this core's VM: not while a
+            // script of this core's is suspended in it.
+            let loads = argv.get(1).is_some_and(|a| is(a, "load") || is(a, "restore"));
+            if loads {
+                if let Err(busy) = core.wait_for_shard().await {
+                    return Reply::error(busy);
+                }
+            }
+            super::functions::function_command(core, argv)
+        }
         _ => connection::run(c.name, s, core, argv),
     }
 }
@@ -104,6 +115,9 @@ async fn reset_stats(core: &Core) -> Reply {
     }
     for rx in waiting {
         let _ = rx.await;
+    }
+    for status in &core.node.script_status {
+        status.reset_counters();
     }
     let s = &core.node.stats;
     for counter in [&s.connections_received, &s.rejected_connections] {
@@ -193,7 +207,7 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
             let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
             let _ = write!(
                 out,
-                "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state=idle\r\n",
+                "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state={}\r\n",
                 r.id,
                 r.core,
                 crate::shard::slot_range(r.id, reports.len()).start,
@@ -201,9 +215,13 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
                 r.stats.commands,
                 r.stats.forwarded_in,
                 r.used_memory.max(0),
+                phase_name(node.script_status[r.id].phase()),
             );
         }
         out.push_str("\r\n");
+    }
+    if show("scripting") {
+        scripting_section(&mut out, node);
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");
@@ -220,6 +238,51 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
         out.truncate(out.len() - 2);
     }
     Reply::Verbatim("txt", Bytes::from(out))
+}
+
+/// INFO's `# Scripting`: node totals, then each shard's script.
+fn scripting_section(out: &mut String, node: &crate::node::Node) {
+    let now = crate::shard::now_ms();
+    let all: Vec<StatusReport> = node.script_status.iter().map(|s| s.report(now)).collect();
+    let _ = write!(
+        out,
+        "# Scripting\r\nbusy_shards:{}\r\nslow_scripts:{}\r\nkilled_scripts:{}\r\nbusy_replies:{}\r\n",
+        all.iter().filter(|r| r.phase == Phase::Busy).count(),
+        all.iter().map(|r| r.slow_scripts).sum::<u64>(),
+        all.iter().map(|r| r.killed_scripts).sum::<u64>(),
+        all.iter().map(|r| r.busy_replies).sum::<u64>(),
+    );
+    for (shard, r) in all.iter().enumerate() {
+        let _ = write!(
+            out,
+            "shard{shard}:state={},kind={},name={},elapsed_ms={},wrote={},slow_scripts={},killed_scripts={},busy_replies={}\r\n",
+            phase_name(r.phase),
+            kind_name(r.kind),
+            r.name,
+            r.elapsed_ms,
+            r.wrote as u8,
+            r.slow_scripts,
+            r.killed_scripts,
+            r.busy_replies,
+        );
+    }
+    out.push_str("\r\n");
+}
+
+pub fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Idle => "idle",
+        Phase::Running => "running",
+        Phase::Busy => "busy",
+    }
+}
+
+pub fn kind_name(kind: Option<Kind>) -> &'static str {
+    match kind {
+        Some(Kind::Eval) => "eval",
+        Some(Kind::Function) => "function",
+        None => "",
+    }
 }
 
 fn human(bytes: u64) -> String {

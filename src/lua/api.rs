@@ -133,7 +133,7 @@ pub fn rawcall(lua: &Lua, core: CoreLink) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: MultiValue| {
         let core = core.borrow().upgrade();
         let reply = match &core {
-            Some(core) => call(core, args),
+            Some(core) => call(core, args)?,
             None => Reply::error("ERR server is shutting down"),
         };
         let resp3 = core.is_some_and(|c| c.scripts.run.get().resp3);
@@ -142,9 +142,10 @@ pub fn rawcall(lua: &Lua, core: CoreLink) -> mlua::Result<Function> {
     })
 }
 
-fn call(core: &Rc<Core>, args: MultiValue) -> Reply {
+/// Runs a `redis.call` from a script; Err only when the script was killed.
+fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
     if args.is_empty() {
-        return Reply::error("ERR Please specify at least one argument for this redis lib call");
+        return Ok(Reply::error("ERR Please specify at least one argument for this redis lib call"));
     }
     let mut argv = Vec::with_capacity(args.len());
     for arg in args {
@@ -153,35 +154,35 @@ fn call(core: &Rc<Core>, args: MultiValue) -> Reply {
             Value::Integer(n) => Bytes::from(n.to_string()),
             Value::Number(n) => Bytes::from(format_double_g17(n)),
             _ => {
-                return Reply::error(
+                return Ok(Reply::error(
                     "ERR Lua redis lib command arguments must be strings or integers",
-                )
+                ))
             }
         });
     }
     let Some(c) = cmd::lookup(&argv[0]) else {
-        return Reply::error("ERR Unknown Redis command called from script");
+        return Ok(Reply::error("ERR Unknown Redis command called from script"));
     };
     if !c.arity_ok(argv.len()) {
-        return Reply::error("ERR Wrong number of args calling Redis command from script");
+        return Ok(Reply::error("ERR Wrong number of args calling Redis command from script"));
     }
     if c.has(flags::NOSCRIPT) {
-        return Reply::error("ERR This Redis command is not allowed from script");
+        return Ok(Reply::error("ERR This Redis command is not allowed from script"));
     }
-    let mut state = core.scripts.run.get();
+    let state = core.scripts.run.get();
     if c.has(flags::WRITE) && state.read_only {
-        return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+        return Ok(Reply::error("ERR Write commands are not allowed from read-only scripts."));
     }
     if let Run::Connection = c.run {
-        return connection_command(core, c.name, &argv);
+        return Ok(connection_command(core, c.name, &argv));
     }
     let shards = core.node.shards();
     for i in c.key_positions(&argv) {
         if shard_of_key(&argv[i], shards) != core.shard_id {
-            return Reply::error(format!(
+            return Ok(Reply::error(format!(
                 "ERR Script attempted to access key '{}' of another shard: keys a script uses must share a shard (give them the same {{hash tag}})",
                 String::from_utf8_lossy(&argv[i])
-            ));
+            )));
         }
     }
     let call = Call {
@@ -190,13 +191,12 @@ fn call(core: &Rc<Core>, args: MultiValue) -> Reply {
         resp3: state.resp3,
         argv,
     };
-    let reply = core.execute(&call, state.now_ms);
-    if c.has(flags::WRITE) && !reply.is_error() {
-        state = core.scripts.run.get();
-        state.wrote = true;
-        core.scripts.run.set(state);
+    // A write makes the script unkillable; a kill requested before it
+    // wins, and the write never happens.
+    if c.has(flags::WRITE) && !core.script_status().mark_written() {
+        return Err(mlua::Error::runtime(super::interrupt::KILLED_MARKER));
     }
-    reply
+    Ok(core.execute(&call, state.now_ms))
 }
 
 /// The connection commands a script may call.

@@ -29,8 +29,6 @@ pub struct RunState {
     /// The protocol the script reads replies in (`redis.setresp`).
     pub resp3: bool,
     pub read_only: bool,
-    /// A write command succeeded (SCRIPT KILL refuses such scripts).
-    pub wrote: bool,
     /// Script time: commands see the clock as of the script's start.
     pub now_ms: u64,
 }
@@ -46,7 +44,7 @@ pub struct Engine {
     /// name resolves through the protected globals.
     env: Table,
     /// `function(f) -> ok, result_or_error` with Redis's error handler.
-    runner: Function,
+    pub(super) runner: Function,
     compiled: RefCell<HashMap<String, Compiled>>,
     /// The node script cache epoch these compiled functions belong to.
     epoch: Cell<u64>,
@@ -64,7 +62,7 @@ pub struct Engine {
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
 /// `redis.pcall` around the Rust bridge.
 const PRELUDE: &str = r#"
-local rawcall, info, redis, globals, env = ...
+local rawcall, info, redis, globals, env, killed = ...
 -- Globals are read-only and absent names are an error (Redis's texts).
 setmetatable(globals, { __index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -107,14 +105,27 @@ end
 -- As in Redis, pcall turns an error table into its text, so scripts see
 -- the error message of a failed redis.call as a string.
 local raw_pcall, pack, unpack = pcall, table.pack, table.unpack
+-- A killed script cannot catch its kill: both wrappers raise it again.
 local globals_pcall = function(f, ...)
   local results = pack(raw_pcall(f, ...))
-  if not results[1] and type(results[2]) == "table" and type(results[2].err) == "string" then
-    results[2] = results[2].err
+  if not results[1] then
+    if results[2] == killed then error(killed, 0) end
+    if type(results[2]) == "table" and type(results[2].err) == "string" then
+      results[2] = results[2].err
+    end
   end
   return unpack(results, 1, results.n)
 end
 rawset(globals, "pcall", globals_pcall)
+local raw_xpcall = xpcall
+rawset(globals, "xpcall", function(f, handler, ...)
+  local results = pack(raw_xpcall(f, function(e)
+    if e == killed then return e end
+    return handler(e)
+  end, ...))
+  if not results[1] and results[2] == killed then error(killed, 0) end
+  return unpack(results, 1, results.n)
+end)
 return function(f, ...)
   return xpcall(f, error_handler, ...)
 end
@@ -180,6 +191,7 @@ impl Engine {
             redis,
             globals.clone(),
             env.clone(),
+            super::interrupt::KILLED_MARKER,
         ))?;
 
         // Every library table scripts can reach is read-only, like the
@@ -196,6 +208,7 @@ impl Engine {
             .call((globals, runner.clone()))?;
 
         lua.set_memory_limit(memory_limit_bytes)?;
+        super::interrupt::install(&lua)?;
         Ok(Engine {
             lua,
             env,
@@ -246,33 +259,18 @@ impl Engine {
         Ok(flags)
     }
 
-    /// Runs the compiled script `sha` with KEYS and ARGV.
-    pub fn run(
-        &self,
-        sha: &str,
-        keys: &[Bytes],
-        args: &[Bytes],
-        mut state: RunState,
-        ro_command: bool,
-    ) -> Reply {
-        let (function, flags) = match self.compiled.borrow().get(sha) {
-            Some(c) => (c.function.clone(), c.flags),
-            None => return Reply::error("NOSCRIPT No matching script. Please use EVAL."),
-        };
-        state.read_only = ro_command || flags.no_writes;
-        self.run.set(state);
-        let result = self
-            .set_keys_and_args(keys, args)
-            .and_then(|()| self.runner.call::<MultiValue>(function));
-        let reply = self.reply_of(result, sha, "@user_script");
-        self.run.set(RunState::default());
-        reply
+    /// The compiled script `sha` and its flags.
+    pub fn script(&self, sha: &str) -> Option<(Function, ScriptFlags)> {
+        self.compiled
+            .borrow()
+            .get(sha)
+            .map(|c| (c.function.clone(), c.flags))
     }
 
     /// The reply of a run through the runner: the converted result, or
     /// the error as Redis words it, naming the script (`sha` or function
     /// name) and its source (`@user_script` / `@user_function`).
-    fn reply_of(&self, result: mlua::Result<MultiValue>, name: &str, source: &str) -> Reply {
+    pub(super) fn reply_of(&self, result: mlua::Result<MultiValue>, name: &str, source: &str) -> Reply {
         match result {
             Ok(values) => {
                 let mut values = values.into_iter();
@@ -315,7 +313,14 @@ impl Engine {
                 let msg = compile_error_text(e);
                 Reply::error(format!("ERR Error compiling function: {}", one_line(&msg)))
             })?;
-        let (ok, error, list) = match self.library_loader.call::<(bool, Value, Table)>(chunk) {
+        super::interrupt::begin_library_load();
+        let loaded = self.library_loader.call::<(bool, Value, Table)>(chunk);
+        if super::interrupt::end() {
+            return Err(Reply::error(
+                "ERR Error registering functions: ERR FUNCTION LOAD timeout",
+            ));
+        }
+        let (ok, error, list) = match loaded {
             Ok(results) => results,
             Err(e) => {
                 self.collect_garbage();
@@ -353,27 +358,7 @@ impl Engine {
             .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
     }
 
-    /// Calls a library function as `callback(keys, args)`; `name` is the
-    /// function's name for error replies.
-    pub fn call_function(
-        &self,
-        name: &str,
-        callback: &Function,
-        keys: &[Bytes],
-        args: &[Bytes],
-        state: RunState,
-    ) -> Reply {
-        self.run.set(state);
-        let result = self
-            .string_array(keys)
-            .and_then(|k| Ok((k, self.string_array(args)?)))
-            .and_then(|(k, a)| self.runner.call::<MultiValue>((callback.clone(), k, a)));
-        let reply = self.reply_of(result, name, "@user_function");
-        self.run.set(RunState::default());
-        reply
-    }
-
-    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
+    pub(super) fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
         let t = self.lua.create_table_with_capacity(items.len(), 0)?;
         for item in items {
             t.raw_push(self.lua.create_string(item)?)?;
@@ -401,7 +386,7 @@ impl Engine {
         let _ = self.lua.gc_collect();
     }
 
-    fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
+    pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
         let lua = &self.lua;
         let k = lua.create_table_with_capacity(keys.len(), 0)?;
         for key in keys {
@@ -423,6 +408,15 @@ pub struct Registered {
     pub description: Option<Bytes>,
     pub flags: ScriptFlags,
     pub callback: Function,
+}
+
+/// The script line a failed run's error names (0 when it succeeded).
+pub(super) fn error_line(values: &MultiValue) -> i64 {
+    let mut values = values.iter();
+    match (values.next(), values.next()) {
+        (Some(Value::Boolean(false)), Some(error)) => error_text_and_line(error).1,
+        _ => 0,
+    }
 }
 
 /// A failed run's error text (`ERR ` added to plain Lua errors, as Redis

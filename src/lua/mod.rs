@@ -6,8 +6,10 @@ pub mod cache;
 mod convert;
 pub mod engine;
 pub mod functions;
+pub mod interrupt;
 pub mod libs;
 mod rdb;
+pub mod run;
 
 pub use cache::ScriptCache;
 pub use engine::Engine;

@@ -195,6 +195,10 @@ impl Connection {
                 // Connection commands see the effects of everything before
                 // them, so resolve the queue first.
                 self.resolve().await;
+                if let Some(busy) = self.busy_for_connection_command(c, argv) {
+                    Reply::error(busy).encode(&mut self.out, resp3);
+                    return;
+                }
                 if c.name == "reset" {
                     self.multi = None;
                     self.unwatch_all().await;
@@ -220,9 +224,11 @@ impl Connection {
                             argv: std::mem::take(argv),
                         };
                         if shard == own {
-                            let reply = self.core.execute(&call, self.now_ms);
+                            let reply = self.execute_here(&call).await;
                             *argv = call.argv;
                             reply
+                        } else if let Some(busy) = self.busy_elsewhere(shard, c) {
+                            Reply::error(busy)
                         } else {
                             let index = self.outbox.push_remote(shard, call);
                             self.outbox
@@ -232,7 +238,7 @@ impl Connection {
                         }
                     }
                     Plan::Split { gather, parts } => {
-                        self.split(c, gather, parts);
+                        self.split(c, gather, parts).await;
                         return;
                     }
                 }
@@ -257,7 +263,55 @@ impl Connection {
         Ok(c)
     }
 
-    fn split(&mut self, c: &'static cmd::Command, gather: Gather, parts: Vec<Piece>) {
+    /// Runs a call on this core's shard: in place, unless a script holds
+    /// the shard or the call is a script (then through the shard's gate).
+    async fn execute_here(&self, call: &Call) -> Reply {
+        if self.core.gate.is_held() || matches!(call.cmd.run, cmd::Run::Script(_)) {
+            self.core.execute_when_free(call, self.now_ms).await
+        } else {
+            self.core.execute(call, self.now_ms)
+        }
+    }
+
+    /// `-BUSY` for a command to another core's shard whose script is past
+    /// the threshold, answered here without a hop (unless busy commands
+    /// are deferred: then the shard's core makes them wait).
+    fn busy_elsewhere(&self, shard: usize, c: &cmd::Command) -> Option<&'static str> {
+        let status = &self.core.node.script_status[shard];
+        (status.is_busy()
+            && !c.has(flags::ALLOW_BUSY)
+            && self.core.node.config.int(P::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
+            .then(|| status.busy_reply())
+    }
+
+    /// Connection commands run on the connection's core: like Redis, they
+    /// get `-BUSY` while this core's shard is busy, except those Redis
+    /// allows then; plain SHUTDOWN gets it while any shard is busy.
+    fn busy_for_connection_command(&self, c: &cmd::Command, argv: &[Bytes]) -> Option<&'static str> {
+        let node = &self.core.node;
+        let sub = |names: &[&str]| argv.get(1).is_some_and(|a| names.iter().any(|n| cmd::is(a, n)));
+        let allowed = c.has(flags::ALLOW_BUSY)
+            && match c.name {
+                "script" => sub(&["kill", "status"]),
+                "function" => sub(&["kill", "stats"]),
+                "shutdown" => argv[1..].iter().any(|a| cmd::is(a, "nosave")),
+                _ => true,
+            };
+        if allowed {
+            return None;
+        }
+        if c.name == "shutdown" {
+            return node
+                .script_status
+                .iter()
+                .find(|s| s.is_busy())
+                .map(|s| s.busy_reply());
+        }
+        let own = self.core.script_status();
+        own.is_busy().then(|| own.busy_reply())
+    }
+
+    async fn split(&mut self, c: &'static cmd::Command, gather: Gather, parts: Vec<Piece>) {
         let own = self.core.shard_id;
         let resp3 = self.session.resp3;
         let mut pieces = Vec::with_capacity(parts.len());
@@ -270,7 +324,9 @@ impl Connection {
                 argv: part.argv,
             };
             pieces.push(if part.shard == own {
-                PieceReply::Ready(self.core.execute(&call, self.now_ms))
+                PieceReply::Ready(self.execute_here(&call).await)
+            } else if let Some(busy) = self.busy_elsewhere(part.shard, c) {
+                PieceReply::Ready(Reply::error(busy))
             } else {
                 let index = self.outbox.push_remote(part.shard, call);
                 PieceReply::Remote {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::net::TcpListener;
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle};
 
 use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P};
 use crate::node::{Core, Node};
@@ -159,22 +159,40 @@ async fn shard_main(
             return;
         }
     };
+    let executor = glommio::executor();
+    let preempt = Duration::from_millis(node.config.int(P::PreemptTimerMs) as u64);
+    // Network work (connections, requests from other cores) outranks
+    // scripts: a script yields its queue whenever glommio asks, and the
+    // network queue then runs first.
+    let network_queue =
+        executor.create_task_queue(Shares::Static(1000), Latency::Matters(preempt), "network");
+    let script_queue =
+        executor.create_task_queue(Shares::Static(1), Latency::NotImportant, "scripts");
     let core = Rc::new(Core {
         shard_id: id,
         node: node.clone(),
         state: state.into(),
         senders,
         scripts,
+        gate: Default::default(),
+        script_queue,
     });
     *link.borrow_mut() = Rc::downgrade(&core);
     for rx in receivers {
-        glommio::spawn_local(serve_peer(core.clone(), rx)).detach();
+        spawn_network(serve_peer(core.clone(), rx), network_queue);
     }
     glommio::spawn_local(expire_loop(core.clone())).detach();
     let _ = ready.send(Ok(id));
     // Dropped now, so start-up sees a disconnect if another shard fails.
     drop(ready);
-    accept_loop(core, listener).await;
+    accept_loop(core, listener, network_queue).await;
+}
+
+fn spawn_network(task: impl std::future::Future<Output = ()> + 'static, queue: TaskQueueHandle) {
+    match glommio::spawn_local_into(task, queue) {
+        Ok(task) => drop(task.detach()),
+        Err(e) => eprintln!("cannot spawn a network task: {e}"),
+    }
 }
 
 /// Listen backlog of each core's socket (glommio's own bind uses 1024).
@@ -209,7 +227,10 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
             Request::Batch { calls, reply } => {
                 core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
                 let now = crate::shard::now_ms();
-                let replies = calls.iter().map(|c| core.execute(c, now)).collect();
+                let mut replies = Vec::with_capacity(calls.len());
+                for call in &calls {
+                    replies.push(core.execute_when_free(call, now).await);
+                }
                 let _ = reply.send(replies);
             }
             Request::Watch { db, keys, reply } => {
@@ -223,7 +244,8 @@ async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
             } => {
                 core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
                 let now = crate::shard::now_ms();
-                let _ = reply.send(crate::shard::run_transaction(&core, &watched, &calls, now));
+                let result = crate::shard::run_transaction(&core, &watched, &calls, now).await;
+                let _ = reply.send(result);
             }
             Request::Report { reply } => {
                 let _ = reply.send(core.state.borrow().report());
@@ -241,13 +263,17 @@ async fn expire_loop(core: Rc<Core>) {
     while !core.node.is_shutting_down() {
         let hz = core.node.config.int(P::Hz).max(1) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
+        // A script sees the keyspace as of its start; expiry waits for it.
+        if core.gate.is_held() {
+            continue;
+        }
         core.state
             .borrow_mut()
             .expire_tick(ACTIVE_EXPIRE_KEYS_PER_TICK);
     }
 }
 
-async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+async fn accept_loop(core: Rc<Core>, listener: TcpListener, network_queue: TaskQueueHandle) {
     let node = core.node.clone();
     loop {
         // Shutdown wakes this accept by shutting the listening socket down
@@ -281,18 +307,17 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
             node.stats
                 .rejected_connections
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            glommio::spawn_local(async move {
+            spawn_network(async move {
                 use futures_lite::AsyncWriteExt;
                 let mut stream = stream;
                 let _ = stream
                     .write_all(b"-ERR max number of clients reached\r\n")
                     .await;
                 let _ = stream.close().await;
-            })
-            .detach();
+            }, network_queue);
             continue;
         };
-        glommio::spawn_local(connection::serve(core.clone(), stream, client)).detach();
+        spawn_network(connection::serve(core.clone(), stream, client), network_queue);
     }
     drop(listener);
     // Connections (on every core) finish their in-flight replies; this

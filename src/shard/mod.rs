@@ -1,7 +1,9 @@
 //! A shard: the keyspace one core owns, the loop that serves requests sent
 //! to it by other cores, and its statistics.
 
+pub mod gate;
 pub mod mesh;
+pub mod script_status;
 
 use std::ops::Range;
 
@@ -170,14 +172,32 @@ impl ShardState {
 /// and, if none of them changed, runs `calls` back to back. There is no
 /// await in here, so nothing else touches the shard in between: that is
 /// the transaction's atomicity. `None`: a watched key changed.
-pub fn run_transaction(
-    core: &crate::node::Core,
+pub async fn run_transaction(
+    core: &std::rc::Rc<crate::node::Core>,
     watched: &[Watched],
     calls: &[Call],
     now_ms: u64,
 ) -> Option<Vec<Reply>> {
-    let clean = core.state.borrow_mut().unwatch(watched, now_ms);
-    clean.then(|| calls.iter().map(|c| core.execute(c, now_ms)).collect())
+    if calls.is_empty() {
+        // Only forgetting watched keys: allowed while a script runs.
+        core.state.borrow_mut().unwatch(watched, now_ms);
+        return Some(Vec::new());
+    }
+    if let Err(busy) = core.wait_for_shard().await {
+        core.state.borrow_mut().unwatch(watched, now_ms);
+        return Some(calls.iter().map(|_| Reply::error(busy)).collect());
+    }
+    if !core.state.borrow_mut().unwatch(watched, now_ms) {
+        return None;
+    }
+    // Scripts in the transaction may be suspended while they run; the
+    // gate keeps every other request off the shard until EXEC ends.
+    let _held = core.hold_gate();
+    let mut replies = Vec::with_capacity(calls.len());
+    for call in calls {
+        replies.push(core.execute_held(call, now_ms).await);
+    }
+    Some(replies)
 }
 
 /// A command to run on a shard: the same for local and forwarded calls.

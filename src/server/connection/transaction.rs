@@ -195,6 +195,19 @@ impl Connection {
     /// EXEC: the array of the queued commands' replies, a null array when
     /// a watched key changed, or EXECABORT.
     async fn exec(&mut self) -> Reply {
+        // EXEC for a busy shard gets -BUSY, and the transaction fails at
+        // the next EXEC, as in Redis.
+        if let Some(tx) = self.multi.as_mut() {
+            let target = tx.shard.unwrap_or(self.core.shard_id);
+            let status = &self.core.node.script_status[target];
+            if status.is_busy()
+                && self.core.node.config.int(crate::config::P::BusyBehavior)
+                    != crate::node::BUSY_BEHAVIOR_DEFER
+            {
+                tx.abort();
+                return Reply::error(status.busy_reply());
+            }
+        }
         let Some(tx) = self.multi.take() else {
             return Reply::error("ERR EXEC without MULTI");
         };
@@ -355,7 +368,7 @@ impl Connection {
         calls: Vec<Call>,
     ) -> Option<Vec<Reply>> {
         if shard == self.core.shard_id {
-            return shard::run_transaction(&self.core, &watched, &calls, shard::now_ms());
+            return shard::run_transaction(&self.core, &watched, &calls, shard::now_ms()).await;
         }
         // A stopped shard (shutdown) answers each call with an error.
         self.send_transaction(shard, watched, calls)

@@ -1,0 +1,255 @@
+//! The Luau interrupt: Luau calls it at every loop back-edge and call
+//! (tens of millions of times a second in a tight loop), so it is a raw
+//! C callback that only counts; every [`CHECK_EVERY`]th call it looks at
+//! the running script: stops it when a kill was requested, marks its shard
+//! busy past `busy-reply-threshold`, kills it after `script-kill-after`,
+//! and yields to the executor when glommio has other work for this core.
+//!
+//! The state lives in thread-locals: each executor thread has one VM.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_int, CStr};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use mlua::ffi;
+
+use crate::config::P;
+use crate::node::Core;
+use crate::shard::script_status::KillReason;
+
+/// Interrupt calls between two looks at the clock and the flags: about
+/// 10 µs of a tight loop, so kills and yields take effect within
+/// microseconds while the common call costs a counter increment.
+const CHECK_EVERY: u32 = 256;
+
+/// What a script raises when it is killed. The pcall wrappers re-raise it
+/// and the interrupt raises it again at every check, so scripts cannot
+/// swallow it; the reply is built from the kill reason, not from this.
+pub const KILLED_MARKER: &str = "shardis: script killed";
+
+/// Longest a library's top-level code (FUNCTION LOAD) may run, as
+/// Redis's load timeout.
+pub const LIBRARY_LOAD_TIMEOUT_MS: u64 = 500;
+
+/// Chunk names of our own Lua code (error handler, pcall wrappers): the
+/// kill is not raised inside it, or a handler would fail on it.
+const PRELUDE_SOURCE_PREFIX: &[u8] = b"=redis_";
+
+/// Checks in a row that may spare prelude code from a kill. Our prelude
+/// finishes long before this; a script that names a chunk of its own like
+/// ours (loadstring's chunk name) gains no more than this.
+const MAX_SPARED_CHECKS: u32 = 16;
+
+enum Watched {
+    /// A script on behalf of a client.
+    Script {
+        core: Rc<Core>,
+        /// The coroutine the script runs in: only it may yield.
+        thread: *mut ffi::lua_State,
+        started: Instant,
+    },
+    /// A library's top-level code during FUNCTION LOAD.
+    LibraryLoad { deadline: Instant },
+}
+
+thread_local! {
+    static TICKS: Cell<u32> = const { Cell::new(0) };
+    static WATCHED: RefCell<Option<Watched>> = const { RefCell::new(None) };
+    /// Set when the interrupt yielded for the executor's sake.
+    static PREEMPTED: Cell<bool> = const { Cell::new(false) };
+    /// Set when the library load timed out.
+    static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
+    /// Kill checks in a row that spared prelude code.
+    static SPARED: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Installs the interrupt on a VM (all its threads share it).
+pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
+    // SAFETY: `exec_raw` hands us the VM's live main state; lua_callbacks
+    // returns its global callback table, which outlives the VM's threads,
+    // and we only store a function pointer in it.
+    unsafe {
+        lua.exec_raw::<()>((), |state| {
+            (*ffi::lua_callbacks(state)).interrupt = Some(interrupt);
+        })
+    }
+}
+
+/// Watches a script that is about to run in `thread` on this core.
+pub fn begin_script(core: Rc<Core>, thread: *mut ffi::lua_State) {
+    WATCHED.set(Some(Watched::Script {
+        core,
+        thread,
+        started: Instant::now(),
+    }));
+}
+
+/// Watches a library's top-level code (FUNCTION LOAD).
+pub fn begin_library_load() {
+    LOAD_TIMED_OUT.set(false);
+    WATCHED.set(Some(Watched::LibraryLoad {
+        deadline: Instant::now() + std::time::Duration::from_millis(LIBRARY_LOAD_TIMEOUT_MS),
+    }));
+}
+
+/// Stops watching; for a library load, whether it timed out.
+pub fn end() -> bool {
+    WATCHED.set(None);
+    LOAD_TIMED_OUT.take()
+}
+
+enum Action {
+    Continue,
+    Yield,
+    Kill,
+}
+
+unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
+    // GC steps cannot take an error or a yield.
+    if gc >= 0 {
+        return;
+    }
+    let ticks = TICKS.get().wrapping_add(1);
+    TICKS.set(ticks);
+    if ticks % CHECK_EVERY != 0 {
+        return;
+    }
+    match look(state) {
+        Action::Continue => {}
+        Action::Yield => {
+            // SAFETY: `look` only asks to yield for the script's own
+            // coroutine at a yieldable point (lua_isyieldable); Luau's VM
+            // checks the thread status right after the interrupt returns
+            // and leaves the coroutine resumable.
+            if ffi::lua_isyieldable(state) != 0 {
+                PREEMPTED.set(true);
+                ffi::lua_yield(state, 0);
+            }
+        }
+        Action::Kill => {
+            if in_prelude(state) && SPARED.get() < MAX_SPARED_CHECKS {
+                SPARED.set(SPARED.get() + 1);
+                return;
+            }
+            SPARED.set(0);
+            if ffi::lua_checkstack(state, 2) == 0 {
+                return;
+            }
+            // SAFETY: raising a Lua error from the interrupt is how Luau
+            // stops a running script (this is what mlua's own interrupt
+            // does); no Rust value with a destructor is alive in this frame.
+            ffi::lua_pushlstring(
+                state,
+                KILLED_MARKER.as_ptr().cast(),
+                KILLED_MARKER.len(),
+            );
+            ffi::lua_error(state);
+        }
+    }
+}
+
+/// The slow path: what the interrupt should do now.
+fn look(state: *mut ffi::lua_State) -> Action {
+    WATCHED.with_borrow(|watched| match watched {
+        None => Action::Continue,
+        Some(Watched::LibraryLoad { deadline }) => {
+            if Instant::now() >= *deadline {
+                LOAD_TIMED_OUT.set(true);
+                Action::Kill
+            } else {
+                Action::Continue
+            }
+        }
+        Some(Watched::Script {
+            core,
+            thread,
+            started,
+        }) => {
+            let status = core.script_status();
+            if status.kill_reason().is_some() {
+                return Action::Kill;
+            }
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let config = &core.node.config;
+            let threshold = config.int(P::BusyReplyThreshold);
+            if threshold > 0 && elapsed_ms >= threshold as u64 && status.mark_busy() {
+                let report = status.report(crate::shard::now_ms());
+                eprintln!(
+                    "Slow script detected: still in execution after {elapsed_ms} milliseconds. \
+                     You can try killing the script using the {} command. Script name is: {} (shard {}).",
+                    match report.kind {
+                        Some(crate::shard::script_status::Kind::Function) => "FUNCTION KILL",
+                        _ => "SCRIPT KILL",
+                    },
+                    report.name,
+                    core.shard_id
+                );
+                // Commands waiting for this shard now answer -BUSY.
+                core.gate.notify();
+                return Action::Yield.only_for(state, *thread);
+            }
+            let kill_after = config.int(P::ScriptKillAfter);
+            if kill_after > 0
+                && elapsed_ms >= kill_after as u64
+                && status.request_kill(KillReason::After(kill_after as u64))
+            {
+                return Action::Kill;
+            }
+            if glommio::executor().need_preempt() {
+                return Action::Yield.only_for(state, *thread);
+            }
+            Action::Continue
+        }
+    })
+}
+
+impl Action {
+    /// A yield suspends whatever coroutine runs; only the script's own one
+    /// may be suspended (a coroutine of the script's would see it as its
+    /// own `coroutine.yield`).
+    fn only_for(self, state: *mut ffi::lua_State, thread: *mut ffi::lua_State) -> Action {
+        if state == thread {
+            self
+        } else {
+            Action::Continue
+        }
+    }
+}
+
+/// True when the running function is our own prelude code.
+fn in_prelude(state: *mut ffi::lua_State) -> bool {
+    // SAFETY: lua_Debug is plain data that lua_getinfo fills; level 0 is
+    // the running function, and `source` points into the VM's interned
+    // chunk name, valid while the function runs.
+    unsafe {
+        let mut ar: ffi::lua_Debug = std::mem::zeroed();
+        if ffi::lua_getinfo(state, 0, c"s".as_ptr(), &mut ar) == 0 || ar.source.is_null() {
+            return false;
+        }
+        CStr::from_ptr(ar.source)
+            .to_bytes()
+            .starts_with(PRELUDE_SOURCE_PREFIX)
+    }
+}
+
+/// Drives a script's coroutine; when the interrupt yielded for the
+/// executor, yields the whole script task queue so network tasks run.
+pub struct Preemptible<F>(pub Pin<Box<F>>);
+
+impl<F: Future> Future for Preemptible<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let polled = self.0.as_mut().poll(cx);
+        if polled.is_pending() && PREEMPTED.take() {
+            let executor = glommio::executor();
+            let yield_queue = std::pin::pin!(executor.yield_task_queue_now());
+            let _ = yield_queue.poll(cx);
+        }
+        polled
+    }
+}

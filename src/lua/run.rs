@@ -1,0 +1,109 @@
+//! Running a script or a library function on its core: in a coroutine of
+//! the core's VM, in the core's low-priority script task queue, so the
+//! interrupt can suspend it and the core keeps serving other shards; with
+//! the shard's [`ScriptStatus`](crate::shard::script_status::ScriptStatus)
+//! kept up to date for BUSY, kills and INFO.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use mlua::{Function, MultiValue, Value};
+
+use super::engine::RunState;
+use super::interrupt::{self, Preemptible};
+use crate::node::Core;
+use crate::protocol::Reply;
+use crate::shard::script_status::{kill_error, Kind};
+
+/// One script run.
+pub struct Job {
+    pub kind: Kind,
+    /// The script's sha1 or the function's name (errors, INFO).
+    pub name: String,
+    /// The compiled script, or the library function.
+    pub function: Function,
+    pub keys: Vec<Bytes>,
+    pub args: Vec<Bytes>,
+    pub state: RunState,
+}
+
+/// Runs `job` on this core; the caller holds the shard's gate.
+pub async fn run(core: Rc<Core>, job: Job) -> Reply {
+    let queue = core.script_queue;
+    match glommio::spawn_local_into(run_here(core, job), queue) {
+        Ok(task) => task.await,
+        Err(e) => Reply::error(format!("ERR cannot schedule the script: {e}")),
+    }
+}
+
+/// Clears the interrupt's watch even if the task is dropped mid-run.
+struct Watching;
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        interrupt::end();
+    }
+}
+
+async fn run_here(core: Rc<Core>, job: Job) -> Reply {
+    let engine = &core.scripts;
+    let source = match job.kind {
+        Kind::Eval => "@user_script",
+        Kind::Function => "@user_function",
+    };
+    engine.run.set(job.state);
+    let (thread, args) = match start(&core, &job) {
+        Ok(started) => started,
+        Err(e) => {
+            let reply = engine.reply_of(Err(e), &job.name, source);
+            engine.run.set(RunState::default());
+            return reply;
+        }
+    };
+    let status = core.script_status();
+    status.begin(job.kind, &job.name, crate::shard::now_ms());
+    let result = {
+        let _watching = Watching;
+        interrupt::begin_script(core.clone(), thread.state());
+        match thread.into_async::<MultiValue>(args) {
+            Ok(running) => Preemptible(Box::pin(running)).await,
+            Err(e) => Err(e),
+        }
+    };
+    let reply = match status.end() {
+        Some(reason) => {
+            let line = match &result {
+                Ok(values) => super::engine::error_line(values),
+                Err(_) => 0,
+            };
+            Reply::error(format!(
+                "{} script: {}, on {source}:{line}.",
+                kill_error(reason),
+                job.name
+            ))
+        }
+        None => engine.reply_of(result, &job.name, source),
+    };
+    engine.run.set(RunState::default());
+    reply
+}
+
+/// Makes the coroutine the run uses and its arguments: the runner gets
+/// the script (which reads KEYS and ARGV from its environment), or the
+/// function with its keys and arguments.
+fn start(core: &Core, job: &Job) -> mlua::Result<(mlua::Thread, MultiValue)> {
+    let engine = &core.scripts;
+    let function = Value::Function(job.function.clone());
+    let args = match job.kind {
+        Kind::Eval => {
+            engine.set_keys_and_args(&job.keys, &job.args)?;
+            MultiValue::from_iter([function])
+        }
+        Kind::Function => MultiValue::from_iter([
+            function,
+            Value::Table(engine.string_array(&job.keys)?),
+            Value::Table(engine.string_array(&job.args)?),
+        ]),
+    };
+    Ok((engine.lua().create_thread(engine.runner.clone())?, args))
+}

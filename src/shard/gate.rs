@@ -1,0 +1,71 @@
+//! Who may touch a core's shard across an `await`. A script suspends at
+//! the executor's request while it runs, so while it (or an EXEC that runs
+//! scripts) holds the gate, every other request for the shard waits here,
+//! or gets `-BUSY` once the script is past the threshold. Plain commands
+//! never await, so they need only check that the gate is open.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+#[derive(Default)]
+pub struct Gate {
+    held: Cell<bool>,
+    /// Bumped by every notification; a waiter resolves when it changes.
+    generation: Cell<u64>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Gate {
+    pub fn is_held(&self) -> bool {
+        self.held.get()
+    }
+
+    /// Takes the gate; the caller must have seen it open in the same poll.
+    pub fn hold(&self) {
+        debug_assert!(!self.held.get(), "the shard gate is taken twice");
+        self.held.set(true);
+    }
+
+    pub fn release(&self) {
+        self.held.set(false);
+        self.notify();
+    }
+
+    /// Wakes every waiter (gate released, or its script became busy).
+    pub fn notify(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        for waker in self.waiters.take() {
+            waker.wake();
+        }
+    }
+
+    /// Resolves at the next notification.
+    pub fn changed(&self) -> Changed<'_> {
+        Changed {
+            gate: self,
+            seen: self.generation.get(),
+        }
+    }
+}
+
+pub struct Changed<'a> {
+    gate: &'a Gate,
+    seen: u64,
+}
+
+impl Future for Changed<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.gate.generation.get() != self.seen {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.gate.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
