@@ -74,6 +74,7 @@ pub enum P {
     BusyBehavior,
     BusyDeferMaxMs,
     ScriptKillAfter,
+    ScriptYieldUs,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -280,6 +281,17 @@ const PARAMS: &[Param] = &[
             max: i64::MAX,
         },
         default: "0",
+        mutable: true,
+    },
+    Param {
+        id: P::ScriptYieldUs,
+        name: "script-yield-us",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "250",
         mutable: true,
     },
 ];

@@ -2,15 +2,15 @@
 //! clients, shutdown; and [`Core`], what one executor owns.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::config::Config;
 use crate::cmd::Run;
+use crate::config::Config;
 use crate::config::P;
 use crate::protocol::Reply;
 use crate::shard::gate::Gate;
@@ -240,7 +240,9 @@ impl Core {
     /// caller has checked the gate ([`Core::execute_when_free`]).
     pub fn execute(&self, call: &Call, now_ms: u64) -> Reply {
         match call.cmd.run {
-            Run::Script(_) => Reply::error("ERR internal error: a script must run through the shard gate"),
+            Run::Script(_) => {
+                Reply::error("ERR internal error: a script must run through the shard gate")
+            }
             _ => self.state.borrow_mut().execute(call, now_ms),
         }
     }

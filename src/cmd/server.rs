@@ -45,7 +45,9 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "function" => {
             // Loading runs library code in this core's VM: not while a
             // script of this core's is suspended in it.
-            let loads = argv.get(1).is_some_and(|a| is(a, "load") || is(a, "restore"));
+            let loads = argv
+                .get(1)
+                .is_some_and(|a| is(a, "load") || is(a, "restore"));
             if loads {
                 if let Err(busy) = core.wait_for_shard().await {
                     return Reply::error(busy);

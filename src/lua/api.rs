@@ -145,7 +145,9 @@ pub fn rawcall(lua: &Lua, core: CoreLink) -> mlua::Result<Function> {
 /// Runs a `redis.call` from a script; Err only when the script was killed.
 fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
     if args.is_empty() {
-        return Ok(Reply::error("ERR Please specify at least one argument for this redis lib call"));
+        return Ok(Reply::error(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
     }
     let mut argv = Vec::with_capacity(args.len());
     for arg in args {
@@ -164,14 +166,20 @@ fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
         return Ok(Reply::error("ERR Unknown Redis command called from script"));
     };
     if !c.arity_ok(argv.len()) {
-        return Ok(Reply::error("ERR Wrong number of args calling Redis command from script"));
+        return Ok(Reply::error(
+            "ERR Wrong number of args calling Redis command from script",
+        ));
     }
     if c.has(flags::NOSCRIPT) {
-        return Ok(Reply::error("ERR This Redis command is not allowed from script"));
+        return Ok(Reply::error(
+            "ERR This Redis command is not allowed from script",
+        ));
     }
     let state = core.scripts.run.get();
     if c.has(flags::WRITE) && state.read_only {
-        return Ok(Reply::error("ERR Write commands are not allowed from read-only scripts."));
+        return Ok(Reply::error(
+            "ERR Write commands are not allowed from read-only scripts.",
+        ));
     }
     if let Run::Connection = c.run {
         return Ok(connection_command(core, c.name, &argv));

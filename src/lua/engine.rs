@@ -270,7 +270,12 @@ impl Engine {
     /// The reply of a run through the runner: the converted result, or
     /// the error as Redis words it, naming the script (`sha` or function
     /// name) and its source (`@user_script` / `@user_function`).
-    pub(super) fn reply_of(&self, result: mlua::Result<MultiValue>, name: &str, source: &str) -> Reply {
+    pub(super) fn reply_of(
+        &self,
+        result: mlua::Result<MultiValue>,
+        name: &str,
+        source: &str,
+    ) -> Reply {
         match result {
             Ok(values) => {
                 let mut values = values.into_iter();

@@ -12,8 +12,10 @@ use std::ffi::{c_int, CStr};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use glommio::timer::Timer;
 
 use mlua::ffi;
 
@@ -59,12 +61,12 @@ enum Watched {
 thread_local! {
     static TICKS: Cell<u32> = const { Cell::new(0) };
     static WATCHED: RefCell<Option<Watched>> = const { RefCell::new(None) };
-    /// Set when the interrupt yielded for the executor's sake.
-    static PREEMPTED: Cell<bool> = const { Cell::new(false) };
     /// Set when the library load timed out.
     static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
     /// Kill checks in a row that spared prelude code.
     static SPARED: Cell<u32> = const { Cell::new(0) };
+    /// When the script was last resumed: it yields after `script-yield-us`.
+    static SLICE_START: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// Installs the interrupt on a VM (all its threads share it).
@@ -115,7 +117,7 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
     }
     let ticks = TICKS.get().wrapping_add(1);
     TICKS.set(ticks);
-    if ticks % CHECK_EVERY != 0 {
+    if !ticks.is_multiple_of(CHECK_EVERY) {
         return;
     }
     match look(state) {
@@ -126,7 +128,6 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
             // checks the thread status right after the interrupt returns
             // and leaves the coroutine resumable.
             if ffi::lua_isyieldable(state) != 0 {
-                PREEMPTED.set(true);
                 ffi::lua_yield(state, 0);
             }
         }
@@ -142,11 +143,7 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
             // SAFETY: raising a Lua error from the interrupt is how Luau
             // stops a running script (this is what mlua's own interrupt
             // does); no Rust value with a destructor is alive in this frame.
-            ffi::lua_pushlstring(
-                state,
-                KILLED_MARKER.as_ptr().cast(),
-                KILLED_MARKER.len(),
-            );
+            ffi::lua_pushlstring(state, KILLED_MARKER.as_ptr().cast(), KILLED_MARKER.len());
             ffi::lua_error(state);
         }
     }
@@ -199,7 +196,12 @@ fn look(state: *mut ffi::lua_State) -> Action {
             {
                 return Action::Kill;
             }
-            if glommio::executor().need_preempt() {
+            let slice_us = config.int(P::ScriptYieldUs);
+            let slice_over = slice_us > 0
+                && SLICE_START
+                    .get()
+                    .is_some_and(|start| start.elapsed().as_micros() >= slice_us as u128);
+            if slice_over || glommio::executor().need_preempt() {
                 return Action::Yield.only_for(state, *thread);
             }
             Action::Continue
@@ -236,20 +238,53 @@ fn in_prelude(state: *mut ffi::lua_State) -> bool {
     }
 }
 
-/// Drives a script's coroutine; when the interrupt yielded for the
-/// executor, yields the whole script task queue so network tasks run.
-pub struct Preemptible<F>(pub Pin<Box<F>>);
+/// How long a yielded script pauses: long enough that the executor finds
+/// the script's queue idle and polls for I/O (network reads complete on a
+/// ring that does not preempt), short enough to cost nothing measurable.
+const YIELD_PAUSE: Duration = Duration::from_micros(1);
+
+/// Drives a script's coroutine. The coroutine only suspends when the
+/// interrupt yields, so it is polled with a no-op waker and, on each
+/// yield, the task sleeps on a tiny timer instead of waking itself: the
+/// script's task queue goes idle, the executor polls I/O and serves the
+/// connections of this core, then resumes the script.
+pub struct Preemptible<F> {
+    script: Pin<Box<F>>,
+    pause: Option<Timer>,
+}
+
+impl<F> Preemptible<F> {
+    pub fn new(script: F) -> Self {
+        Preemptible {
+            script: Box::pin(script),
+            pause: None,
+        }
+    }
+}
 
 impl<F: Future> Future for Preemptible<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let polled = self.0.as_mut().poll(cx);
-        if polled.is_pending() && PREEMPTED.take() {
-            let executor = glommio::executor();
-            let yield_queue = std::pin::pin!(executor.yield_task_queue_now());
-            let _ = yield_queue.poll(cx);
+        if let Some(pause) = self.pause.as_mut() {
+            if Pin::new(pause).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.pause = None;
         }
-        polled
+        loop {
+            SLICE_START.set(Some(Instant::now()));
+            let mut quiet = Context::from_waker(Waker::noop());
+            if let Poll::Ready(done) = self.script.as_mut().poll(&mut quiet) {
+                SLICE_START.set(None);
+                return Poll::Ready(done);
+            }
+            let mut pause = Timer::new(YIELD_PAUSE);
+            if Pin::new(&mut pause).poll(cx).is_pending() {
+                self.pause = Some(pause);
+                return Poll::Pending;
+            }
+            // The pause was over before it began: resume at once.
+        }
     }
 }

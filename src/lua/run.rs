@@ -66,7 +66,7 @@ async fn run_here(core: Rc<Core>, job: Job) -> Reply {
         let _watching = Watching;
         interrupt::begin_script(core.clone(), thread.state());
         match thread.into_async::<MultiValue>(args) {
-            Ok(running) => Preemptible(Box::pin(running)).await,
+            Ok(running) => Preemptible::new(running).await,
             Err(e) => Err(e),
         }
     };

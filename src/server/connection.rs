@@ -266,7 +266,7 @@ impl Connection {
     /// Runs a call on this core's shard: in place, unless a script holds
     /// the shard or the call is a script (then through the shard's gate).
     async fn execute_here(&self, call: &Call) -> Reply {
-        if self.core.gate.is_held() || matches!(call.cmd.run, cmd::Run::Script(_)) {
+        if self.core.gate.is_held() || call.is_script() {
             self.core.execute_when_free(call, self.now_ms).await
         } else {
             self.core.execute(call, self.now_ms)
@@ -274,29 +274,33 @@ impl Connection {
     }
 
     /// `-BUSY` for a command to another core's shard whose script is past
-    /// the threshold, answered here without a hop (unless busy commands
-    /// are deferred: then the shard's core makes them wait).
+    /// the threshold, answered here without a hop.
     fn busy_elsewhere(&self, shard: usize, c: &cmd::Command) -> Option<&'static str> {
-        let status = &self.core.node.script_status[shard];
-        (status.is_busy()
-            && !c.has(flags::ALLOW_BUSY)
-            && self.core.node.config.int(P::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
-            .then(|| status.busy_reply())
+        busy_at(&self.core.node, shard).filter(|_| !c.has(flags::ALLOW_BUSY))
     }
 
     /// Connection commands run on the connection's core: like Redis, they
     /// get `-BUSY` while this core's shard is busy, except those Redis
     /// allows then; plain SHUTDOWN gets it while any shard is busy.
-    fn busy_for_connection_command(&self, c: &cmd::Command, argv: &[Bytes]) -> Option<&'static str> {
+    fn busy_for_connection_command(
+        &self,
+        c: &cmd::Command,
+        argv: &[Bytes],
+    ) -> Option<&'static str> {
         let node = &self.core.node;
-        let sub = |names: &[&str]| argv.get(1).is_some_and(|a| names.iter().any(|n| cmd::is(a, n)));
-        let allowed = c.has(flags::ALLOW_BUSY)
-            && match c.name {
-                "script" => sub(&["kill", "status"]),
-                "function" => sub(&["kill", "stats"]),
-                "shutdown" => argv[1..].iter().any(|a| cmd::is(a, "nosave")),
-                _ => true,
-            };
+        let sub = |names: &[&str]| {
+            argv.get(1)
+                .is_some_and(|a| names.iter().any(|n| cmd::is(a, n)))
+        };
+        // INFO too, unlike Redis: it is how operators see the busy shard.
+        let allowed = c.name == "info"
+            || c.has(flags::ALLOW_BUSY)
+                && match c.name {
+                    "script" => sub(&["kill", "status"]),
+                    "function" => sub(&["kill", "stats"]),
+                    "shutdown" => argv[1..].iter().any(|a| cmd::is(a, "nosave")),
+                    _ => true,
+                };
         if allowed {
             return None;
         }
@@ -418,4 +422,13 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// The BUSY text for a command to `shard` while its script is past the
+/// threshold; `None` when it is free or busy commands wait there instead
+/// (`busy-behavior defer`).
+fn busy_at(node: &crate::node::Node, shard: usize) -> Option<&'static str> {
+    let status = &node.script_status[shard];
+    (status.is_busy() && node.config.int(P::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
+        .then(|| status.busy_reply())
 }

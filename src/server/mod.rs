@@ -15,7 +15,7 @@ use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle}
 use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P};
 use crate::node::{Core, Node};
 use crate::shard::mesh::{self, MeshEnds, Request};
-use crate::shard::ShardState;
+use crate::shard::{Call, ShardState};
 
 /// How often each core checks whether the node is shutting down.
 const SHUTDOWN_POLL_MS: u64 = 10;
@@ -99,6 +99,10 @@ fn check_port_free(addr: &str) -> Result<(), String> {
     let domain = socket2::Domain::for_address(sockaddr);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)
         .map_err(|e| format!("cannot create a socket: {e}"))?;
+    // TIME_WAIT leftovers are no conflict; a live listener still is.
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| format!("cannot set SO_REUSEADDR: {e}"))?;
     socket.bind(&sockaddr.into()).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             format!("cannot listen on {addr}: address already in use (is another server running? choose another --port)")
@@ -179,7 +183,7 @@ async fn shard_main(
     });
     *link.borrow_mut() = Rc::downgrade(&core);
     for rx in receivers {
-        spawn_network(serve_peer(core.clone(), rx), network_queue);
+        spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
     }
     glommio::spawn_local(expire_loop(core.clone())).detach();
     let _ = ready.send(Ok(id));
@@ -209,6 +213,8 @@ fn listen(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
         .ok_or_else(|| std::io::Error::other("address resolves to nothing"))?;
     let domain = socket2::Domain::for_address(sockaddr);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    // As Redis: a restart may bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&sockaddr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
@@ -221,39 +227,61 @@ fn listen(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
 }
 
 /// Serves requests from one other shard, in the order they were sent.
-async fn serve_peer(core: Rc<Core>, rx: ConnectedReceiver<Request>) {
+async fn serve_peer(
+    core: Rc<Core>,
+    rx: ConnectedReceiver<Request>,
+    network_queue: TaskQueueHandle,
+) {
     while let Some(req) = rx.recv().await {
-        match req {
-            Request::Batch { calls, reply } => {
-                core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
-                let now = crate::shard::now_ms();
-                let mut replies = Vec::with_capacity(calls.len());
-                for call in &calls {
-                    replies.push(core.execute_when_free(call, now).await);
-                }
-                let _ = reply.send(replies);
+        // Work that may wait for the shard's gate (a script, an EXEC, or
+        // anything while a script holds the shard) gets its own task, so
+        // the requests queued behind it are not stuck behind the script.
+        let may_wait = core.gate.is_held()
+            || match &req {
+                Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
+                Request::Transaction { .. } => true,
+                _ => false,
+            };
+        let work = serve_request(core.clone(), req);
+        if may_wait {
+            spawn_network(work, network_queue);
+        } else {
+            work.await;
+        }
+    }
+}
+
+async fn serve_request(core: Rc<Core>, req: Request) {
+    match req {
+        Request::Batch { calls, reply } => {
+            core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
+            let now = crate::shard::now_ms();
+            let mut replies = Vec::with_capacity(calls.len());
+            for call in &calls {
+                replies.push(core.execute_when_free(call, now).await);
             }
-            Request::Watch { db, keys, reply } => {
-                let now = crate::shard::now_ms();
-                let _ = reply.send(core.state.borrow_mut().watch(db, &keys, now));
-            }
-            Request::Transaction {
-                watched,
-                calls,
-                reply,
-            } => {
-                core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
-                let now = crate::shard::now_ms();
-                let result = crate::shard::run_transaction(&core, &watched, &calls, now).await;
-                let _ = reply.send(result);
-            }
-            Request::Report { reply } => {
-                let _ = reply.send(core.state.borrow().report());
-            }
-            Request::ResetStats { reply } => {
-                core.state.borrow_mut().stats = Default::default();
-                let _ = reply.send(());
-            }
+            let _ = reply.send(replies);
+        }
+        Request::Watch { db, keys, reply } => {
+            let now = crate::shard::now_ms();
+            let _ = reply.send(core.state.borrow_mut().watch(db, &keys, now));
+        }
+        Request::Transaction {
+            watched,
+            calls,
+            reply,
+        } => {
+            core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
+            let now = crate::shard::now_ms();
+            let result = crate::shard::run_transaction(&core, &watched, &calls, now).await;
+            let _ = reply.send(result);
+        }
+        Request::Report { reply } => {
+            let _ = reply.send(core.state.borrow().report());
+        }
+        Request::ResetStats { reply } => {
+            core.state.borrow_mut().stats = Default::default();
+            let _ = reply.send(());
         }
     }
 }
@@ -307,17 +335,23 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, network_queue: TaskQ
             node.stats
                 .rejected_connections
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            spawn_network(async move {
-                use futures_lite::AsyncWriteExt;
-                let mut stream = stream;
-                let _ = stream
-                    .write_all(b"-ERR max number of clients reached\r\n")
-                    .await;
-                let _ = stream.close().await;
-            }, network_queue);
+            spawn_network(
+                async move {
+                    use futures_lite::AsyncWriteExt;
+                    let mut stream = stream;
+                    let _ = stream
+                        .write_all(b"-ERR max number of clients reached\r\n")
+                        .await;
+                    let _ = stream.close().await;
+                },
+                network_queue,
+            );
             continue;
         };
-        spawn_network(connection::serve(core.clone(), stream, client), network_queue);
+        spawn_network(
+            connection::serve(core.clone(), stream, client),
+            network_queue,
+        );
     }
     drop(listener);
     // Connections (on every core) finish their in-flight replies; this

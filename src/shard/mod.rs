@@ -179,9 +179,10 @@ pub async fn run_transaction(
     now_ms: u64,
 ) -> Option<Vec<Reply>> {
     if calls.is_empty() {
-        // Only forgetting watched keys: allowed while a script runs.
-        core.state.borrow_mut().unwatch(watched, now_ms);
-        return Some(Vec::new());
+        // Only forgetting (and checking) watched keys: allowed while a
+        // script runs.
+        let clean = core.state.borrow_mut().unwatch(watched, now_ms);
+        return clean.then(Vec::new);
     }
     if let Err(busy) = core.wait_for_shard().await {
         core.state.borrow_mut().unwatch(watched, now_ms);
@@ -207,6 +208,13 @@ pub struct Call {
     pub db: u8,
     pub resp3: bool,
     pub argv: Vec<Bytes>,
+}
+
+impl Call {
+    /// Scripts suspend while they run and hold the shard's gate.
+    pub fn is_script(&self) -> bool {
+        matches!(self.cmd.run, crate::cmd::Run::Script(_))
+    }
 }
 
 /// Unix time in milliseconds.

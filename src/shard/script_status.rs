@@ -217,7 +217,9 @@ impl ScriptStatus {
         } else if control & KILL_USER != 0 {
             Some(KillReason::User)
         } else if control & KILL_AFTER != 0 {
-            Some(KillReason::After(self.kill_after_ms.load(Ordering::Relaxed)))
+            Some(KillReason::After(
+                self.kill_after_ms.load(Ordering::Relaxed),
+            ))
         } else {
             None
         }
@@ -283,8 +285,11 @@ pub fn kill_busy(statuses: &[ScriptStatus], kind: Kind) -> Result<(), &'static s
     let mut killed = false;
     let mut unkillable = false;
     let mut other_kind = None;
+    // Redis's order: a script that wrote is unkillable whatever the kind.
     for s in statuses.iter().filter(|s| s.is_busy()) {
-        if s.kind() != kind {
+        if s.wrote() {
+            unkillable = true;
+        } else if s.kind() != kind {
             other_kind = Some(s.kind());
         } else if s.request_kill(KillReason::User) {
             killed = true;

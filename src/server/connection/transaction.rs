@@ -137,6 +137,12 @@ impl Connection {
         let own = self.core.shard_id;
         let shards = self.core.node.shards();
         let resp3 = self.session.resp3;
+        let node = &self.core.node.clone();
+        let connection_busy = if c.route == Route::Connection {
+            self.busy_for_connection_command(c, argv)
+        } else {
+            None
+        };
         let Some(tx) = self.multi.as_mut() else {
             return Reply::error(errors::unknown_command(argv));
         };
@@ -148,6 +154,9 @@ impl Connection {
             return refuse(tx, NOT_IN_MULTI);
         }
         if c.route == Route::Connection {
+            if let Some(busy) = connection_busy {
+                return refuse(tx, busy);
+            }
             if c.name == "select" {
                 let db = crate::util::numbers::parse_i64(&argv[1]);
                 if let Some(db) = db.filter(|db| (0..DATABASES as i64).contains(db)) {
@@ -182,6 +191,14 @@ impl Connection {
             }
             tx.shard = Some(shard);
         }
+        // As in Redis, a command refused for BUSY fails the transaction.
+        let busy = match shard {
+            Some(shard) => super::busy_at(node, shard),
+            None => super::busy_at(node, own),
+        };
+        if let Some(busy) = busy {
+            return refuse(tx, busy);
+        }
         tx.calls.push(Call {
             cmd: c,
             db: tx.db as u8,
@@ -195,18 +212,14 @@ impl Connection {
     /// EXEC: the array of the queued commands' replies, a null array when
     /// a watched key changed, or EXECABORT.
     async fn exec(&mut self) -> Reply {
-        // EXEC for a busy shard gets -BUSY, and the transaction fails at
-        // the next EXEC, as in Redis.
-        if let Some(tx) = self.multi.as_mut() {
-            let target = tx.shard.unwrap_or(self.core.shard_id);
-            let status = &self.core.node.script_status[target];
-            if status.is_busy()
-                && self.core.node.config.int(crate::config::P::BusyBehavior)
-                    != crate::node::BUSY_BEHAVIOR_DEFER
-            {
-                tx.abort();
-                return Reply::error(status.busy_reply());
-            }
+        // EXEC for a busy shard discards the transaction, as in Redis.
+        let target = self
+            .multi
+            .as_ref()
+            .and_then(|tx| tx.shard)
+            .unwrap_or(self.core.shard_id);
+        if let Some(busy) = super::busy_at(&self.core.node, target) {
+            return self.exec_refused(Reply::error(busy)).await;
         }
         let Some(tx) = self.multi.take() else {
             return Reply::error("ERR EXEC without MULTI");
