@@ -291,7 +291,7 @@ const PARAMS: &[Param] = &[
             min: 0,
             max: i64::MAX,
         },
-        default: "250",
+        default: "100",
         mutable: true,
     },
 ];
