@@ -155,6 +155,27 @@ fn shutdown_stops_the_server() {
 }
 
 #[test]
+fn restarts_on_the_same_port_right_after_shutdown() {
+    // Connections the server closed sit in TIME_WAIT for a minute; like
+    // Redis, shardis binds with SO_REUSEADDR so a restart is not refused.
+    let mut s = Server::shardis(2, &[]);
+    let port = s.port;
+    let mut clients: Vec<_> = (0..4).map(|_| s.client()).collect();
+    for c in &mut clients {
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    }
+    clients[0].send(&[b"SHUTDOWN", b"NOSAVE"]);
+    for c in &mut clients {
+        assert!(c.is_closed());
+    }
+    drop(clients);
+    s.wait_exit(std::time::Duration::from_secs(10))
+        .expect("server exits");
+    let again = Server::shardis_on(port, 2, &[]);
+    assert_eq!(again.client().cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
 fn requirepass_gates_commands() {
     let s = Server::shardis(2, &["--requirepass", "secret"]);
     let mut c = s.client();

@@ -28,7 +28,11 @@ pub struct Server {
 impl Server {
     /// shardis with `shards` shards and extra flags.
     pub fn shardis(shards: usize, extra: &[&str]) -> Server {
-        let port = free_port();
+        Server::shardis_on(free_port(), shards, extra)
+    }
+
+    /// shardis on a given port.
+    pub fn shardis_on(port: u16, shards: usize, extra: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
         cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
             .args(extra);
