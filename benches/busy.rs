@@ -9,7 +9,11 @@
 //! connection, 1000), SCRIPT_MS (2000), THRESHOLD_MS (100).
 //!
 //! Latency is measured from each request's scheduled send time, so a stall
-//! counts in full (no coordinated omission).
+//! counts in full (no coordinated omission). One thread drives every load
+//! connection (ppoll), to take as little CPU from the servers as it can;
+//! on a 2-core machine it still shares their cores. SHARDS (2) and
+//! SHARDIS_ARGS (extra flags) vary the shardis side; SKIP_COST=1 skips the
+//! yield-cost runs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -179,14 +183,6 @@ fn load(
     // this thread's timers.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-    }
-    // On a 2-core machine the load shares the servers' cores: at nice 19
-    // it yields to them at once, instead of holding a pinned shard thread
-    // off its core for a scheduler slice (milliseconds).
-    // SAFETY: setpriority with this thread's id changes only its nice value.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
     }
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let mut conns: Vec<Conn> = (0..connections as usize)
