@@ -2,6 +2,7 @@
 //! on the shared port, serving its shard's requests and expiring its keys.
 
 pub mod connection;
+pub mod host;
 pub mod route;
 
 use std::rc::Rc;
@@ -36,6 +37,7 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         .make()
         .map(drop)
         .map_err(|e| explain_executor_error(&e.to_string()))?;
+    host::log_startup_warnings(node.shards(), LISTEN_BACKLOG);
     let ends = mesh::build(node.shards());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -119,7 +121,7 @@ fn explain_executor_error(e: &str) -> String {
         || e.contains("ENOMEM")
         || e.contains("Cannot allocate memory")
     {
-        format!("cannot start a shard executor: {e}. io_uring needs locked memory: raise it with `ulimit -l unlimited` (or LimitMEMLOCK=infinity for systemd); see tuning/README.md")
+        format!("cannot start a shard executor: {e}. io_uring needs locked memory: {}; see tuning/README.md", host::MEMLOCK_FIX)
     } else if e.contains("io_uring")
         || e.contains("Function not implemented")
         || e.contains("Operation not permitted")
