@@ -68,8 +68,8 @@ pub fn startup_warnings(facts: &HostFacts, shards: usize, listen_backlog: i32) -
     if facts.thp_enabled.as_deref().and_then(selected_choice) == Some("always") {
         warnings.push(format!(
             "WARNING: transparent huge pages are set to 'always' ({THP_ENABLED_PATH}). \
-             Page faults may then stall a shard's core on memory compaction, and memory \
-             use grows. Fix: `echo madvise > {THP_ENABLED_PATH}` as root (persist with \
+             A fault on a shard's core may then stall while the kernel zeroes or compacts \
+             memory for a 2 MB page, and memory use grows. Fix: `echo madvise > {THP_ENABLED_PATH}` as root (persist with \
              transparent_hugepage=madvise on the kernel command line); see tuning/README.md"
         ));
     }
