@@ -92,10 +92,18 @@ fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for (name, bytes, commands) in cases {
         group.bench_function(name, |b| {
-            // A fresh read buffer per iteration (built outside the timing):
-            // the parser splits its arguments off the buffer.
+            // A fresh read buffer per iteration, built outside the timing
+            // (the parser splits its arguments off it), in the state of a
+            // connection's: already shared with arguments split off before,
+            // and an argument vector with room to spare.
             b.iter_batched(
-                || (BytesMut::from(&bytes[..]), Vec::new()),
+                || {
+                    let mut buf = BytesMut::with_capacity(1 + bytes.len());
+                    buf.extend_from_slice(b"*");
+                    drop(buf.split_to(1));
+                    buf.extend_from_slice(&bytes);
+                    (buf, Vec::with_capacity(2 * mset_args.len() + 1))
+                },
                 |(mut buf, mut args)| {
                     let mut parser = RequestParser::new();
                     for _ in 0..commands {
@@ -173,71 +181,86 @@ fn slots(c: &mut Criterion) {
 
 // ---- Keyspace ----
 
-/// Walks the preloaded keys in a scattered order (a stride coprime with
-/// their count), so the benchmark is not served from one hot cache line.
-struct KeyCycle {
-    keys: Vec<Vec<u8>>,
+/// Which preloaded key each iteration uses: always the same one (its
+/// memory stays in cache: the code path alone), or keys walked with a
+/// stride coprime with their count (mostly cache misses, as random keys
+/// of a large keyspace are).
+struct KeyCycle<'k> {
+    keys: &'k [Vec<u8>],
+    stride: usize,
     next: usize,
 }
 
-impl KeyCycle {
-    const STRIDE: usize = 7_919;
-
+impl KeyCycle<'_> {
     fn next(&mut self) -> &[u8] {
-        self.next = (self.next + Self::STRIDE) % self.keys.len();
+        self.next = (self.next + self.stride) % self.keys.len();
         &self.keys[self.next]
     }
 }
 
-fn preloaded_db() -> (Db, KeyCycle) {
+/// Stride of the scattered walk (a prime: every key is visited).
+const SCATTERED_STRIDE: usize = 7_919;
+
+fn preloaded_keys() -> Vec<Vec<u8>> {
+    (0..PRELOADED_KEYS)
+        .map(|i| format!("key:{i:06}").into_bytes())
+        .collect()
+}
+
+fn preloaded_db(keys: &[Vec<u8>]) -> Db {
     // One shard owns every slot, as with `--shards 1`.
     let mut db = Db::new(0..SLOT_COUNT as u16);
-    let keys: Vec<Vec<u8>> = (0..PRELOADED_KEYS)
-        .map(|i| format!("key:{i:06}").into_bytes())
-        .collect();
-    for k in &keys {
+    for k in keys {
         db.set(k, Value::Str(value()));
     }
-    (db, KeyCycle { keys, next: 0 })
+    db
 }
 
 fn keyspace(c: &mut Criterion) {
-    let (mut db, mut keys) = preloaded_db();
+    let all_keys = preloaded_keys();
+    let mut db = preloaded_db(&all_keys);
     let now = now_ms();
     let value = value();
     let mut group = c.benchmark_group("keyspace_100k");
-    // What GET does (strings.rs read_str through Ctx::read): Db::value.
-    group.bench_function("db_get", |b| {
-        b.iter(|| match db.value(keys.next(), now) {
-            Some(ValueRef::Str(s)) => {
-                black_box(s);
-            }
-            _ => panic!("a preloaded string"),
-        })
-    });
-    // What a plain SET does (strings.rs set_generic): look up the old
-    // entry's expiry, then insert an owned copy of the value.
-    group.bench_function("db_set_overwrite", |b| {
-        b.iter(|| {
-            let key = keys.next();
-            let found = db.get(key, now).map(|e| e.expires_at_ms()).is_some();
-            black_box(found);
-            db.insert(key, Value::Str(value.to_vec()), 0);
-        })
-    });
+    for (walk, stride) in [("hot_key", 0), ("scattered", SCATTERED_STRIDE)] {
+        let mut keys = KeyCycle {
+            keys: &all_keys,
+            stride,
+            next: 0,
+        };
+        // What GET does (strings.rs read_str through Ctx::read): Db::value.
+        group.bench_function(format!("db_get/{walk}"), |b| {
+            b.iter(|| match db.value(keys.next(), now) {
+                Some(ValueRef::Str(s)) => {
+                    black_box(s);
+                }
+                _ => panic!("a preloaded string"),
+            })
+        });
+        // What a plain SET does (strings.rs set_generic): look up the old
+        // entry (for NX/XX and KEEPTTL), then insert an owned copy.
+        group.bench_function(format!("db_set_overwrite/{walk}"), |b| {
+            b.iter(|| {
+                let key = keys.next();
+                let found = db.get(key, now).map(|e| e.expires_at_ms()).is_some();
+                black_box(found);
+                db.insert(key, Value::Str(value.to_vec()), 0);
+            })
+        });
+    }
     group.finish();
 
     // The same through the command table, as a shard runs a call: argument
-    // checks, options, stats and the panic guard included.
+    // checks, options, stats and the panic guard included (one hot key).
     let mut shard = shardis::shard::ShardState::new(0, 0, 1);
-    shard.dbs[0] = preloaded_db().0;
+    shard.dbs[0] = db;
     let get = call(&[b"GET", b"key:012345"]);
     let set = call(&[b"SET", b"key:012345", &value]);
     let mut group = c.benchmark_group("shard_execute_100k");
-    group.bench_function("get", |b| {
+    group.bench_function("get/hot_key", |b| {
         b.iter(|| black_box(shard.execute(black_box(&get), now)))
     });
-    group.bench_function("set_100b", |b| {
+    group.bench_function("set_100b/hot_key", |b| {
         b.iter(|| black_box(shard.execute(black_box(&set), now)))
     });
     group.finish();
@@ -329,9 +352,10 @@ where
 
 /// Two shards on cores 0 and 1 joined by shardis's own mesh; shard 1
 /// serves requests with the server's `serve_peer` loop. The timing loop on
-/// core 0 sends a one-GET batch and awaits its reply, as a connection does
-/// (server/connection.rs `resolve`).
-fn cross_core_pair(spin: Duration) -> Executors {
+/// core 0 sends a batch of `batch` GETs and awaits its replies, as a
+/// connection does for the calls of one read (server/connection.rs
+/// `resolve`).
+fn cross_core_pair(spin: Duration, batch: usize) -> Executors {
     let node = Arc::new(Node::new(Config::default(), vec![0, 1]));
     let mut ends = mesh::build(2).into_iter();
     let (ends0, ends1) = (
@@ -362,14 +386,13 @@ fn cross_core_pair(spin: Duration) -> Executors {
             for _ in 0..iterations {
                 let (tx, rx) = oneshot::channel();
                 let request = Request::Batch {
-                    calls: vec![get.clone()],
+                    calls: vec![get.clone(); batch],
                     reply: tx,
                 };
-                if core.senders.send(1, request).await.is_err() {
-                    panic!("shard 1 stopped");
-                }
+                core.senders.send(1, request).await.expect("shard 1 serves");
                 let replies = rx.await.expect("shard 1 replies");
-                assert!(matches!(replies[..], [Reply::Bulk(_)]), "GET's value");
+                assert_eq!(replies.len(), batch, "a reply per call");
+                assert!(matches!(replies[0], Reply::Bulk(_)), "GET's value");
             }
             start.elapsed()
         }
@@ -382,14 +405,19 @@ fn cross_core_pair(spin: Duration) -> Executors {
 }
 
 fn cross_core(c: &mut Criterion) {
-    let mut group = c.benchmark_group("cross_core_get");
-    // The server's default (spin-before-park-us 0) and the spinning knob.
-    for (name, spin) in [
-        ("round_trip", Duration::ZERO),
-        ("round_trip_spin_50us", Duration::from_micros(50)),
+    let mut group = c.benchmark_group("cross_core");
+    // The server's default (spin-before-park-us 0) and the spinning knob;
+    // one GET per request, and 16 (a pipelined client's batch).
+    for (knob, spin) in [
+        ("park", Duration::ZERO),
+        ("spin_50us", Duration::from_micros(50)),
     ] {
-        let pair = cross_core_pair(spin);
-        group.bench_function(name, |b| b.iter_custom(|n| pair.time(n)));
+        for batch in [1, PIPELINE_DEPTH] {
+            let pair = cross_core_pair(spin, batch);
+            group.bench_function(format!("round_trip_{batch}_get/{knob}"), |b| {
+                b.iter_custom(|n| pair.time(n))
+            });
+        }
     }
     group.finish();
 }
