@@ -154,17 +154,39 @@ async fn shard_main(
         let _ = ready.send(Err("shutting down during start-up".into()));
         return;
     }
+    let (core, receivers, network_queue) = match build_core(id, &node, ends).await {
+        Ok(built) => built,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    for rx in receivers {
+        spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
+    }
+    glommio::spawn_local(expire_loop(core.clone())).detach();
+    let _ = ready.send(Ok(id));
+    // Dropped now, so start-up sees a disconnect if another shard fails.
+    drop(ready);
+    accept_loop(core, listener, network_queue).await;
+}
+
+/// A shard's [`Core`] on the current executor: connects its ends of the
+/// mesh, builds its keyspace and Lua VM, and makes its network and script
+/// task queues. Returns the core, the receivers of the requests other
+/// shards send it (to serve with [`serve_peer`]) and the network queue.
+/// Public so benchmarks drive the same core the server runs.
+pub async fn build_core(
+    id: usize,
+    node: &Arc<Node>,
+    ends: MeshEnds,
+) -> Result<(Rc<Core>, Vec<ConnectedReceiver<Request>>, TaskQueueHandle), String> {
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
     let link: crate::lua::CoreLink = Default::default();
     let memory_limit = node.config.int(P::LuaMemoryLimit) as usize;
-    let scripts = match crate::lua::Engine::new(link.clone(), memory_limit) {
-        Ok(engine) => engine,
-        Err(e) => {
-            let _ = ready.send(Err(format!("cannot create the Lua VM of shard {id}: {e}")));
-            return;
-        }
-    };
+    let scripts = crate::lua::Engine::new(link.clone(), memory_limit)
+        .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
     let executor = glommio::executor();
     let preempt = Duration::from_millis(node.config.int(P::PreemptTimerMs) as u64);
     // Network work (connections, requests from other cores) outranks
@@ -184,14 +206,7 @@ async fn shard_main(
         script_queue,
     });
     *link.borrow_mut() = Rc::downgrade(&core);
-    for rx in receivers {
-        spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
-    }
-    glommio::spawn_local(expire_loop(core.clone())).detach();
-    let _ = ready.send(Ok(id));
-    // Dropped now, so start-up sees a disconnect if another shard fails.
-    drop(ready);
-    accept_loop(core, listener, network_queue).await;
+    Ok((core, receivers, network_queue))
 }
 
 fn spawn_network(task: impl std::future::Future<Output = ()> + 'static, queue: TaskQueueHandle) {
@@ -228,8 +243,9 @@ fn listen(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
     Ok((listener, fd))
 }
 
-/// Serves requests from one other shard, in the order they were sent.
-async fn serve_peer(
+/// Serves requests from one other shard, in the order they were sent
+/// (public for the cross-core benchmark).
+pub async fn serve_peer(
     core: Rc<Core>,
     rx: ConnectedReceiver<Request>,
     network_queue: TaskQueueHandle,
