@@ -15,15 +15,16 @@
 //! SHARDIS_ARGS (extra flags) vary the shardis side; SKIP_COST=1 skips the
 //! yield-cost runs.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use shardis::scenario::busy_loop;
+use shardis::scenario::client::Client;
+use shardis::scenario::load::{self, Group, Key};
 use shardis::shard::shard_of_key;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -70,269 +71,6 @@ fn start(program: &str, args: &[String]) -> Server {
     Server { child, port }
 }
 
-/// A blocking RESP client: enough for simple replies and bulk strings.
-struct Client {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Client {
-            writer: stream.try_clone().expect("clone"),
-            reader: BufReader::new(stream),
-        }
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        let mut out = format!("*{}\r\n", args.len());
-        for a in args {
-            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        self.writer.write_all(out.as_bytes()).expect("send");
-    }
-
-    /// The reply's first line, with a bulk string's body appended.
-    fn read(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("read");
-        if let Some(len) = line
-            .strip_prefix('$')
-            .and_then(|n| n.trim().parse::<usize>().ok())
-        {
-            let mut body = vec![0u8; len + 2];
-            std::io::Read::read_exact(&mut self.reader, &mut body).expect("read bulk");
-            line.push_str(&String::from_utf8_lossy(&body));
-        }
-        line
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> String {
-        self.send(args);
-        self.read()
-    }
-}
-
-/// What one load connection saw.
-struct Seen {
-    in_window: Histogram<u64>,
-    outside: Histogram<u64>,
-    busy: u64,
-    errors: u64,
-    requests: u64,
-    /// The core that accepted the connection (shardis), if known.
-    core: Option<u64>,
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-/// The script's window, in microseconds since the run started.
-#[derive(Default, Clone, Copy)]
-struct Window {
-    start_us: u64,
-    end_us: u64,
-}
-
-/// One load connection: a request in flight at a time, each sent at its
-/// scheduled time (or at once when late).
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    due: Instant,
-    in_flight: bool,
-    n: usize,
-    keys: Vec<String>,
-    samples: Vec<(u64, u64)>,
-    seen: Seen,
-}
-
-/// Length of the first complete reply in `buf` and whether it is BUSY /
-/// another error (simple replies and bulk strings only).
-fn complete_reply(buf: &[u8]) -> Option<(usize, bool, bool)> {
-    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
-    let line = &buf[..eol];
-    let mut len = eol + 2;
-    if line.first() == Some(&b'$') {
-        let body: i64 = std::str::from_utf8(&line[1..]).ok()?.parse().ok()?;
-        if body >= 0 {
-            len += body as usize + 2;
-        }
-    }
-    (buf.len() >= len).then(|| (len, line.starts_with(b"-BUSY"), line.first() == Some(&b'-')))
-}
-
-/// Drives every load connection from one thread (ppoll), so the load
-/// generator takes as little CPU from the servers as it can.
-fn load(
-    port: u16,
-    connections: u64,
-    keys: &[String],
-    rate: u64,
-    started: Instant,
-    stop: Arc<AtomicBool>,
-    window: Arc<Mutex<Option<Window>>>,
-) -> Vec<Seen> {
-    use std::io::Read;
-    use std::os::fd::AsRawFd;
-    // Wake at the scheduled send times, not up to 50 µs after them.
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and only affects
-    // this thread's timers.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-    }
-    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
-    let mut conns: Vec<Conn> = (0..connections as usize)
-        .map(|i| {
-            let mut c = Client::connect(port);
-            let info = c.cmd(&["CLIENT", "INFO"]);
-            let core = info
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("shard="))
-                .and_then(|v| v.parse().ok());
-            c.writer.set_nonblocking(true).expect("nonblocking");
-            let mut keys = keys.to_vec();
-            let shift = i % keys.len();
-            keys.rotate_left(shift);
-            Conn {
-                stream: c.writer,
-                buf: Vec::new(),
-                // Spread the connections' send times over one interval.
-                due: Instant::now() + interval * i as u32 / connections.max(1) as u32,
-                in_flight: false,
-                n: 0,
-                keys,
-                samples: Vec::new(),
-                seen: Seen {
-                    in_window: histogram(),
-                    outside: histogram(),
-                    busy: 0,
-                    errors: 0,
-                    requests: 0,
-                    core,
-                },
-            }
-        })
-        .collect();
-    let mut chunk = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        for c in conns.iter_mut().filter(|c| !c.in_flight && c.due <= now) {
-            let key = &c.keys[c.n % c.keys.len()];
-            let request = if c.n % 10 == 0 {
-                format!(
-                    "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$5\r\nvalue\r\n",
-                    key.len()
-                )
-            } else {
-                format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len())
-            };
-            let mut rest = request.as_bytes();
-            while !rest.is_empty() {
-                match c.stream.write(rest) {
-                    Ok(n) => rest = &rest[n..],
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => thread::yield_now(),
-                    Err(e) => panic!("send: {e}"),
-                }
-            }
-            c.in_flight = true;
-        }
-        let next_due = conns
-            .iter()
-            .filter(|c| !c.in_flight)
-            .map(|c| c.due)
-            .min()
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_millis(1))
-            .min(Duration::from_millis(1));
-        let mut fds: Vec<libc::pollfd> = conns
-            .iter()
-            .map(|c| libc::pollfd {
-                fd: c.stream.as_raw_fd(),
-                events: if c.in_flight { libc::POLLIN } else { 0 },
-                revents: 0,
-            })
-            .collect();
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: next_due.as_nanos() as libc::c_long,
-        };
-        // SAFETY: `fds` is a live, correctly sized array of pollfd for the
-        // duration of the call; `timeout` is a valid timespec; a null
-        // signal mask means "leave the mask alone".
-        let ready = unsafe {
-            libc::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as libc::nfds_t,
-                &timeout,
-                std::ptr::null(),
-            )
-        };
-        if ready <= 0 {
-            continue;
-        }
-        for (c, fd) in conns.iter_mut().zip(&fds) {
-            if fd.revents == 0 {
-                continue;
-            }
-            match c.stream.read(&mut chunk) {
-                Ok(0) => panic!("the server closed a load connection"),
-                Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => panic!("read: {e}"),
-            }
-            if let Some((len, busy, error)) = complete_reply(&c.buf) {
-                c.buf.drain(..len);
-                let latency_us = c.due.elapsed().as_micros() as u64;
-                let sent_us = (c.due - started).as_micros() as u64;
-                if busy {
-                    c.seen.busy += 1;
-                } else if error {
-                    c.seen.errors += 1;
-                }
-                c.samples.push((sent_us, latency_us.max(1)));
-                c.seen.requests += 1;
-                c.n += 1;
-                c.due += interval;
-                c.in_flight = false;
-            }
-        }
-    }
-    let window = window.lock().map(|w| *w).unwrap_or_default();
-    conns
-        .into_iter()
-        .map(|mut c| {
-            for &(sent_us, latency_us) in &c.samples {
-                let inside = window.is_some_and(|w| sent_us >= w.start_us && sent_us <= w.end_us);
-                let h = if inside {
-                    &mut c.seen.in_window
-                } else {
-                    &mut c.seen.outside
-                };
-                let _ = h.record(latency_us);
-            }
-            c.seen
-        })
-        .collect()
-}
-
-/// A write-free loop of `ms` milliseconds on the wall clock.
-fn timed_loop(ms: u64) -> String {
-    format!(
-        "local t = redis.call('time') local stop = t[1] * 1000000 + t[2] + {us}\n\
-         local n = 0\n\
-         while true do\n\
-           for i = 1, 10000 do n = n + i end\n\
-           t = redis.call('time')\n\
-           if t[1] * 1000000 + t[2] >= stop then return 1 end\n\
-         end",
-        us = ms * 1000
-    )
-}
-
 /// A fixed amount of pure-Lua work, to time the yields' cost.
 const FIXED_WORK: &str = "local n = 0 for i = 1, 300000000 do n = n + i end return 1";
 
@@ -348,6 +86,10 @@ struct Outcome {
     script_ms: u64,
 }
 
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
+}
+
 fn quantiles(h: &Histogram<u64>) -> [u64; 4] {
     [
         h.value_at_quantile(0.5),
@@ -357,40 +99,68 @@ fn quantiles(h: &Histogram<u64>) -> [u64; 4] {
     ]
 }
 
-fn scenario(port: u16, keys: &[String], script_key: &str, opts: &Opts) -> Outcome {
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let window = Arc::new(Mutex::new(None));
-    let loader = {
-        let keys = keys.to_vec();
-        let (stop, window) = (stop.clone(), window.clone());
-        let (connections, rate) = (opts.connections, opts.rate);
-        thread::spawn(move || load(port, connections, &keys, rate, started, stop, window))
+/// Runs the library's load against `port` while `during` runs; the load's
+/// samples, the connections' cores and `during`'s result.
+fn under_load<T>(
+    port: u16,
+    keys: &[Key],
+    opts: &Opts,
+    connections: u64,
+    during: impl FnOnce(Instant) -> T,
+) -> (load::LoadRun, T) {
+    let spec = load::LoadSpec {
+        host: "127.0.0.1",
+        port,
+        connections: connections as usize,
+        rate: opts.rate,
+        set_every: 10,
+        value: "value",
+        keys,
     };
-    thread::sleep(Duration::from_secs(1));
-    let mut script = Client::connect(port);
-    let start_us = started.elapsed().as_micros() as u64;
-    let reply = script.cmd(&["EVAL", &timed_loop(opts.script_ms), "1", script_key]);
-    let end_us = started.elapsed().as_micros() as u64;
-    assert_eq!(reply, ":1\r\n", "the busy script failed");
-    if let Ok(mut w) = window.lock() {
-        *w = Some(Window { start_us, end_us });
-    }
-    thread::sleep(Duration::from_secs(1));
-    stop.store(true, Ordering::Relaxed);
-    let seen: Vec<Seen> = loader.join().expect("load thread");
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    thread::scope(|scope| {
+        let loader = scope.spawn(|| load::run(&spec, started, &stop));
+        let result = during(started);
+        stop.store(true, Ordering::Relaxed);
+        let run = loader.join().expect("load thread").expect("load run");
+        (run, result)
+    })
+}
+
+fn scenario(port: u16, keys: &[Key], script_key: &str, opts: &Opts) -> Outcome {
+    let (run, (start_us, end_us)) = under_load(port, keys, opts, opts.connections, |started| {
+        thread::sleep(Duration::from_secs(1));
+        let mut script = Client::connect("127.0.0.1", port).expect("connect");
+        let start_us = started.elapsed().as_micros() as u64;
+        let reply = script
+            .cmd(&["EVAL", &busy_loop(opts.script_ms, false), "1", script_key])
+            .expect("the busy script");
+        let end_us = started.elapsed().as_micros() as u64;
+        assert_eq!(reply, ":1\r\n", "the busy script failed");
+        thread::sleep(Duration::from_secs(1));
+        (start_us, end_us)
+    });
     let mut in_window = histogram();
     let mut outside = histogram();
     let mut by_core = [histogram(), histogram()];
     let (mut busy, mut errors) = (0, 0);
-    for s in &seen {
-        let _ = in_window.add(&s.in_window);
-        let _ = outside.add(&s.outside);
-        if let Some(h) = s.core.and_then(|c| by_core.get_mut(c as usize)) {
-            let _ = h.add(&s.in_window);
+    for s in &run.samples {
+        let inside = s.due_us >= start_us && s.due_us <= end_us;
+        if inside {
+            in_window.saturating_record(s.latency_us);
+            let core = run.conn_cores.get(s.conn as usize).copied().flatten();
+            if let Some(h) = core.and_then(|c| by_core.get_mut(c)) {
+                h.saturating_record(s.latency_us);
+            }
+        } else {
+            outside.saturating_record(s.latency_us);
         }
-        busy += s.busy;
-        errors += s.errors;
+        match s.outcome {
+            load::Outcome::Busy => busy += 1,
+            load::Outcome::Error => errors += 1,
+            load::Outcome::Ok => {}
+        }
     }
     let p99 = |h: &Histogram<u64>| (!h.is_empty()).then(|| h.value_at_quantile(0.99));
     Outcome {
@@ -403,30 +173,17 @@ fn scenario(port: u16, keys: &[String], script_key: &str, opts: &Opts) -> Outcom
     }
 }
 
-/// Elapsed ms of FIXED_WORK on shard 0 under the same load.
-fn fixed_work_ms(
-    port: u16,
-    keys: &[String],
-    script_key: &str,
-    opts: &Opts,
-    connections: u64,
-) -> u64 {
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let window = Arc::new(Mutex::new(None));
-    let loader = {
-        let keys = keys.to_vec();
-        let (stop, window) = (stop.clone(), window.clone());
-        let rate = opts.rate;
-        thread::spawn(move || load(port, connections, &keys, rate, started, stop, window))
-    };
-    let mut script = Client::connect(port);
-    let t = Instant::now();
-    let reply = script.cmd(&["EVAL", FIXED_WORK, "1", script_key]);
-    let ms = t.elapsed().as_millis() as u64;
-    assert_eq!(reply, ":1\r\n", "the fixed-work script failed");
-    stop.store(true, Ordering::Relaxed);
-    let _ = loader.join();
+/// Elapsed ms of FIXED_WORK on shard 0 under `connections` of the load.
+fn fixed_work_ms(port: u16, keys: &[Key], script_key: &str, opts: &Opts, connections: u64) -> u64 {
+    let (_, ms) = under_load(port, keys, opts, connections, |_| {
+        let mut script = Client::connect("127.0.0.1", port).expect("connect");
+        let t = Instant::now();
+        let reply = script
+            .cmd(&["EVAL", FIXED_WORK, "1", script_key])
+            .expect("the fixed-work script");
+        assert_eq!(reply, ":1\r\n", "the fixed-work script failed");
+        t.elapsed().as_millis() as u64
+    });
     ms
 }
 
@@ -498,10 +255,14 @@ fn main() {
         .map(|n| format!("script:{n}"))
         .find(|k| shard_of_key(k.as_bytes(), 2) == 0)
         .expect("a key on shard 0");
-    let keys: Vec<String> = (0..)
+    let keys: Vec<Key> = (0..)
         .map(|n| format!("key:{n}"))
         .filter(|k| shard_of_key(k.as_bytes(), 2) == 1)
         .take(100)
+        .map(|name| Key {
+            name,
+            group: Group::OtherShards,
+        })
         .collect();
     println!(
         "busy-script benchmark: {} connections x {} req/s (GET:SET 9:1) to shard 1, a {} ms write-free loop on shard 0, threshold {} ms, median of {} runs",

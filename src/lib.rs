@@ -9,6 +9,7 @@ pub mod config;
 pub mod lua;
 pub mod node;
 pub mod protocol;
+pub mod scenario;
 pub mod server;
 pub mod shard;
 pub mod store;

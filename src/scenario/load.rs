@@ -1,0 +1,261 @@
+//! The scenario's steady load: GET/SET at a fixed rate on every
+//! connection, driven by one thread (ppoll) so the generator takes as
+//! little CPU from the server as it can. Each request is sent at its
+//! scheduled time (or at once when late) and its latency counts from that
+//! time, so a stall is measured in full (no coordinated omission).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Bytes of unread replies a load connection may hold: its replies are
+/// small (a 1-in-flight GET or SET), so more means a broken server.
+const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
+/// Longest the loop sleeps, so a stop request is seen promptly.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(1);
+
+/// A key and the group it reports in (its shard is / is not the script's).
+#[derive(Clone)]
+pub struct Key {
+    pub name: String,
+    pub group: Group,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Group {
+    /// Keys on the script's shard.
+    ScriptShard,
+    /// Keys on every other shard.
+    OtherShards,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    Ok,
+    Busy,
+    Error,
+}
+
+/// One request: when it was due (µs since the run's start), how long its
+/// reply took from then, its key's group and how it ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub due_us: u64,
+    pub latency_us: u64,
+    pub group: Group,
+    pub outcome: Outcome,
+    /// Which load connection sent it.
+    pub conn: u32,
+}
+
+/// What a load run saw: every request, and for each connection the core
+/// (shard) that accepted it when the server says so (shardis's CLIENT INFO).
+pub struct LoadRun {
+    pub samples: Vec<Sample>,
+    pub conn_cores: Vec<Option<usize>>,
+}
+
+pub struct LoadSpec<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub connections: usize,
+    /// Requests per second on each connection.
+    pub rate: u64,
+    /// Every `set_every`th request is a SET, the others GETs.
+    pub set_every: usize,
+    pub value: &'a str,
+    pub keys: &'a [Key],
+}
+
+struct Conn {
+    stream: TcpStream,
+    pending: Vec<u8>,
+    due: Instant,
+    in_flight: Option<usize>,
+    sent: usize,
+}
+
+/// Runs the load until `stop` is set; returns every request's sample.
+pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Result<LoadRun> {
+    let interval = Duration::from_nanos(1_000_000_000 / spec.rate.max(1));
+    if spec.keys.is_empty() {
+        return Err(std::io::Error::other("no keys to load"));
+    }
+    let mut conns = Vec::with_capacity(spec.connections);
+    let mut conn_cores = Vec::with_capacity(spec.connections);
+    for i in 0..spec.connections {
+        let mut client = super::client::Client::connect(spec.host, spec.port)?;
+        let info = client.cmd(&["CLIENT", "INFO"])?;
+        conn_cores.push(
+            info.split_whitespace()
+                .find_map(|f| f.strip_prefix("shard="))
+                .and_then(|v| v.parse().ok()),
+        );
+        let stream = client.into_stream();
+        stream.set_nonblocking(true)?;
+        conns.push(Conn {
+            stream,
+            pending: Vec::new(),
+            // Spread the connections' send times over one interval, and
+            // their keys over the key list.
+            due: Instant::now() + interval * i as u32 / spec.connections.max(1) as u32,
+            in_flight: None,
+            sent: i * spec.keys.len() / spec.connections.max(1),
+        });
+    }
+    let requests: Vec<(Vec<u8>, Vec<u8>)> = spec
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                super::client::encode(&["GET", &k.name]),
+                super::client::encode(&["SET", &k.name, spec.value]),
+            )
+        })
+        .collect();
+    let mut samples = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        for c in conns
+            .iter_mut()
+            .filter(|c| c.in_flight.is_none() && c.due <= now)
+        {
+            let key = c.sent % requests.len();
+            let (get, set) = &requests[key];
+            let request = if (c.sent + 1) % spec.set_every.max(1) == 0 {
+                set
+            } else {
+                get
+            };
+            write_all(&mut c.stream, request)?;
+            c.in_flight = Some(key);
+            c.sent += 1;
+        }
+        let wait = conns
+            .iter()
+            .filter(|c| c.in_flight.is_none())
+            .map(|c| c.due.saturating_duration_since(Instant::now()))
+            .min()
+            .unwrap_or(MAX_POLL_WAIT)
+            .min(MAX_POLL_WAIT);
+        let mut fds: Vec<libc::pollfd> = conns
+            .iter()
+            .map(|c| libc::pollfd {
+                fd: c.stream.as_raw_fd(),
+                events: if c.in_flight.is_some() {
+                    libc::POLLIN
+                } else {
+                    0
+                },
+                revents: 0,
+            })
+            .collect();
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: wait.as_nanos() as libc::c_long,
+        };
+        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs for
+        // the whole call; `timeout` is a valid timespec; a null signal mask
+        // leaves the mask as it is.
+        let ready = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                &timeout,
+                std::ptr::null(),
+            )
+        };
+        if ready <= 0 {
+            continue;
+        }
+        for (i, (c, fd)) in conns.iter_mut().zip(&fds).enumerate() {
+            if fd.revents == 0 {
+                continue;
+            }
+            match c.stream.read(&mut chunk) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => c.pending.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+            if c.pending.len() > MAX_PENDING_REPLY_BYTES {
+                return Err(std::io::Error::other("a load reply is too large"));
+            }
+            let (Some((len, outcome)), Some(key)) = (reply_end(&c.pending), c.in_flight) else {
+                continue;
+            };
+            c.pending.drain(..len);
+            samples.push(Sample {
+                due_us: c.due.saturating_duration_since(started).as_micros() as u64,
+                latency_us: (c.due.elapsed().as_micros() as u64).max(1),
+                group: spec.keys[key].group,
+                outcome,
+                conn: i as u32,
+            });
+            c.due += interval;
+            c.in_flight = None;
+        }
+    }
+    Ok(LoadRun {
+        samples,
+        conn_cores,
+    })
+}
+
+fn write_all(stream: &mut TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The length of the first complete reply in `buf` (a simple reply or a
+/// bulk string: what GET and SET answer) and how it ended.
+pub fn reply_end(buf: &[u8]) -> Option<(usize, Outcome)> {
+    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = &buf[..eol];
+    let mut len = eol + 2;
+    if line.first() == Some(&b'$') {
+        let body: i64 = std::str::from_utf8(&line[1..]).ok()?.parse().ok()?;
+        if body >= 0 {
+            len += body as usize + 2;
+        }
+    }
+    if buf.len() < len {
+        return None;
+    }
+    let outcome = if line.starts_with(b"-BUSY") {
+        Outcome::Busy
+    } else if line.first() == Some(&b'-') {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    Some((len, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_framed_and_classified() {
+        assert_eq!(reply_end(b"+OK\r\n"), Some((5, Outcome::Ok)));
+        assert_eq!(reply_end(b"$-1\r\n"), Some((5, Outcome::Ok)));
+        assert_eq!(reply_end(b"$3\r\nabc\r\n+OK"), Some((9, Outcome::Ok)));
+        assert_eq!(reply_end(b"$3\r\nab"), None);
+        assert_eq!(reply_end(b"+O"), None);
+        assert_eq!(
+            reply_end(b"-BUSY Redis is busy\r\n"),
+            Some((21, Outcome::Busy))
+        );
+        assert_eq!(reply_end(b"-ERR x\r\n"), Some((8, Outcome::Error)));
+    }
+}
