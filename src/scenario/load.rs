@@ -71,6 +71,10 @@ pub struct LoadSpec<'a> {
 
 struct Conn {
     stream: TcpStream,
+    /// Indexes into the key list of the one group this connection loads:
+    /// a connection stuck behind a busy shard must not hold up the other
+    /// group's figures.
+    keys: Vec<usize>,
     pending: Vec<u8>,
     due: Instant,
     in_flight: Option<usize>,
@@ -83,6 +87,16 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
     if spec.keys.is_empty() {
         return Err(std::io::Error::other("no keys to load"));
     }
+    // Connections alternate between the groups that have keys.
+    let groups: Vec<Vec<usize>> = [Group::OtherShards, Group::ScriptShard]
+        .iter()
+        .map(|g| {
+            (0..spec.keys.len())
+                .filter(|&k| spec.keys[k].group == *g)
+                .collect::<Vec<_>>()
+        })
+        .filter(|keys| !keys.is_empty())
+        .collect();
     let mut conns = Vec::with_capacity(spec.connections);
     let mut conn_cores = Vec::with_capacity(spec.connections);
     for i in 0..spec.connections {
@@ -95,14 +109,16 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
         );
         let stream = client.into_stream();
         stream.set_nonblocking(true)?;
+        let keys = groups[i % groups.len()].clone();
         conns.push(Conn {
+            sent: (i / groups.len()) * keys.len() / spec.connections.max(1),
+            keys,
             stream,
             pending: Vec::new(),
             // Spread the connections' send times over one interval, and
-            // their keys over the key list.
+            // where each starts in its key list.
             due: Instant::now() + interval * i as u32 / spec.connections.max(1) as u32,
             in_flight: None,
-            sent: i * spec.keys.len() / spec.connections.max(1),
         });
     }
     let requests: Vec<(Vec<u8>, Vec<u8>)> = spec
@@ -123,7 +139,7 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
             .iter_mut()
             .filter(|c| c.in_flight.is_none() && c.due <= now)
         {
-            let key = c.sent % requests.len();
+            let key = c.keys[c.sent % c.keys.len()];
             let (get, set) = &requests[key];
             let request = if (c.sent + 1) % spec.set_every.max(1) == 0 {
                 set

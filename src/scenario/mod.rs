@@ -43,7 +43,8 @@ pub struct BlockingScript {
     /// SET:GET ratio of the load.
     #[arg(long, default_value = "1:9")]
     pub ratio: String,
-    /// Keys of the load, spread over every shard.
+    /// Keys of the load, spread over every shard; load connections
+    /// alternate between keys on the script's shard and keys on the others.
     #[arg(long, default_value_t = 1000)]
     pub keys: usize,
     #[arg(long, default_value = "scenario:")]
