@@ -107,16 +107,12 @@ impl KeySpace {
                 self.min, self.max
             ));
         }
-        let longest = match &self.names {
-            // u64 has at most 20 decimal digits.
-            KeyNames::Prefixed(prefix) => prefix.len() + 20,
-            KeyNames::Listed(keys) => {
-                if self.max >= keys.len() as u64 {
-                    return Err("key maximum is past the end of the key list".into());
-                }
-                keys.iter().map(Vec::len).max().unwrap_or(0)
+        if let KeyNames::Listed(keys) = &self.names {
+            if self.max >= keys.len() as u64 {
+                return Err("key maximum is past the end of the key list".into());
             }
-        };
+        }
+        let longest = self.longest_key();
         if longest > MAX_KEY_BYTES {
             return Err(format!("keys may be at most {MAX_KEY_BYTES} bytes"));
         }
@@ -131,6 +127,15 @@ impl KeySpace {
             }
         }
         Ok(())
+    }
+
+    /// Bytes in the longest key this space can produce.
+    pub fn longest_key(&self) -> usize {
+        match &self.names {
+            // u64 has at most 20 decimal digits.
+            KeyNames::Prefixed(prefix) => prefix.len() + 20,
+            KeyNames::Listed(keys) => keys.iter().map(Vec::len).max().unwrap_or(0),
+        }
     }
 
     /// Appends the key with this index to `out`.

@@ -44,6 +44,9 @@ pub const MAX_PIPELINE: usize = 10_000;
 pub const MAX_DATA_SIZE_BYTES: usize = 32 << 20;
 /// Longest key a key space may produce.
 pub const MAX_KEY_BYTES: usize = 64 << 10;
+/// Most request bytes one connection may hold unsent: `pipeline` times
+/// the longest request of the plan must fit.
+pub const MAX_OUTPUT_BYTES: usize = 256 << 20;
 /// Most arguments in one command template.
 pub const MAX_COMMAND_ARGS: usize = 1024;
 /// Most command types in one plan (rows of the report).

@@ -182,6 +182,31 @@ impl Encoder {
         Ok(Encoder { segments, data })
     }
 
+    /// Bytes of the longest request this encoder writes with keys of at
+    /// most `longest_key` bytes.
+    pub fn longest_request(&self, longest_key: usize) -> usize {
+        // `$`, up to 20 digits, two CRLFs.
+        const BULK_OVERHEAD: usize = 25;
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Fixed(bytes) => bytes.len(),
+                Segment::KeyArg => longest_key + BULK_OVERHEAD,
+                Segment::Mixed(pieces) => {
+                    let body: usize = pieces
+                        .iter()
+                        .map(|p| match p {
+                            Piece::Literal(bytes) => bytes.len(),
+                            Piece::Key => longest_key,
+                            Piece::Data => self.data.len(),
+                        })
+                        .sum();
+                    body + BULK_OVERHEAD
+                }
+            })
+            .sum()
+    }
+
     /// Appends the request for `key` to `out`.
     pub fn encode(&self, key: &[u8], out: &mut Vec<u8>) {
         for segment in &self.segments {
@@ -263,6 +288,16 @@ mod tests {
             "*4\r\n$4\r\nHSET\r\n$6\r\nuser:9\r\n$1\r\nf\r\n$4\r\nxx-9\r\n"
         );
         assert_eq!(encoded("PING", 3, "k"), "*1\r\n$4\r\nPING\r\n");
+    }
+
+    #[test]
+    fn longest_request_bounds_the_encoding() {
+        let template = Template::parse("SET k:__key__ __data__").expect("template");
+        let encoder = Encoder::new(&template, 10).expect("encoder");
+        let mut out = Vec::new();
+        encoder.encode(b"12345", &mut out);
+        assert!(out.len() <= encoder.longest_request(5));
+        assert!(encoder.longest_request(5) < out.len() + 2 * 25);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::keys::{KeyPattern, KeySpace};
 use super::request::{Encoder, Template};
 use super::stats::{IntervalMerger, IntervalStats, RunStats, TypeStats};
 use super::worker::{self, Handover};
-use super::{MAX_CLIENTS_PER_THREAD, MAX_COMMANDS, MAX_PIPELINE, MAX_THREADS};
+use super::{MAX_CLIENTS_PER_THREAD, MAX_COMMANDS, MAX_OUTPUT_BYTES, MAX_PIPELINE, MAX_THREADS};
 
 /// Shortest and longest statistics interval.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
@@ -272,6 +272,19 @@ pub fn run(
         .map(|c| Encoder::new(&c.template, plan.data_size))
         .collect::<Result<Vec<_>, _>>()
         .map_err(LoadError::Config)?;
+    // A connection's output holds at most `pipeline` requests.
+    let longest_request = encoders
+        .iter()
+        .zip(&plan.commands)
+        .map(|(e, c)| e.longest_request(c.keys.longest_key()))
+        .max()
+        .unwrap_or(0);
+    if longest_request.saturating_mul(plan.pipeline) > MAX_OUTPUT_BYTES {
+        return Err(LoadError::Config(format!(
+            "pipeline x request size ({} x {longest_request} bytes) is over {MAX_OUTPUT_BYTES} bytes",
+            plan.pipeline
+        )));
+    }
     let shared = Shared {
         plan,
         encoders: &encoders,

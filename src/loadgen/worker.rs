@@ -8,14 +8,14 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::keys::{KeyCursor, Rng};
-use super::poll::{tighten_timer_slack, Poller};
+use super::poll::{tighten_timer_slack, Event, Poller};
 use super::reply::{read_reply, ReplyError, ReplyKind};
 use super::request::encode_command;
 use super::run::{Credentials, Limit, LoadError, Plan, Shared};
@@ -66,11 +66,13 @@ struct Client {
     /// Its number over all workers (seeds, key slices, error messages).
     id: usize,
     stream: TcpStream,
-    /// Replies read: `input[unparsed..filled]` is not yet parsed.
+    /// Replies read: `input[unparsed..filled]` is not yet parsed. It
+    /// starts at READ_BUFFER_BYTES and grows to MAX_REPLY_BYTES at most.
     input: Vec<u8>,
     unparsed: usize,
     filled: usize,
-    /// Requests encoded: `output[written..]` is not yet sent.
+    /// Requests encoded: `output[written..]` is not yet sent. It holds at
+    /// most `pipeline` requests, within MAX_OUTPUT_BYTES (run() checks).
     output: Vec<u8>,
     written: usize,
     /// Whether epoll is watching for writability (output is blocked).
@@ -130,7 +132,7 @@ fn connect(plan: &Plan) -> Result<TcpStream, LoadError> {
         address: address.clone(),
         source,
     };
-    let stream = TcpStream::connect((plan.server.as_str(), plan.port)).map_err(failed)?;
+    let stream = connect_any(&plan.server, plan.port).map_err(failed)?;
     stream.set_nodelay(true).map_err(failed)?;
     if let Some(credentials) = &plan.credentials {
         stream
@@ -143,6 +145,18 @@ fn connect(plan: &Plan) -> Result<TcpStream, LoadError> {
     }
     stream.set_nonblocking(true).map_err(failed)?;
     Ok(stream)
+}
+
+/// The first of the server's addresses that accepts within the timeout.
+fn connect_any(server: &str, port: u16) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for address in (server, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, HANDSHAKE_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 enum HandshakeError {
@@ -188,142 +202,198 @@ fn drive(
     start: Instant,
     handover: &Sender<Handover>,
 ) -> Result<Outcome, LoadError> {
-    let plan = shared.plan;
-    let work = Work {
-        shared,
-        requests: match plan.limit {
-            Limit::RequestsPerClient(n) => n,
-            Limit::Duration(_) | Limit::UntilStopped => u64::MAX,
-        },
-        spacing: plan
-            .rate_per_connection
-            .map(|rate| Duration::from_nanos(1_000_000_000 / rate.max(1))),
-        uses_key: plan
-            .commands
-            .iter()
-            .map(|c| c.template.uses_key())
-            .collect(),
-    };
-    let deadline = match plan.limit {
-        Limit::Duration(d) => Some(start + d),
-        _ => None,
-    };
-    let mut poller = Poller::new(sockets.len()).map_err(LoadError::Poll)?;
-    let mut clients = Vec::with_capacity(sockets.len());
-    for (token, (id, stream)) in sockets.drain(..).enumerate() {
-        poller
-            .add(stream.as_raw_fd(), token, false)
-            .map_err(LoadError::Poll)?;
-        clients.push(Client::new(id, stream, &work, start));
-    }
-    let types = plan.commands.len();
-    let mut interval = IntervalStats::new(0, plan.interval, types);
-    let mut stopping_since: Option<Instant> = None;
-    let mut finished = 0;
-    let mut ready = Vec::with_capacity(clients.len());
-    let now = Instant::now();
-    for (token, client) in clients.iter_mut().enumerate() {
-        client.issue(now, &work);
-        client.flush(&poller, token)?;
-    }
+    let mut event_loop = EventLoop::new(shared, worker, sockets, start, handover)?;
+    event_loop.issue_all(Instant::now())?;
     loop {
         let now = Instant::now();
-        let index = interval_index(now - start, plan.interval);
-        if index > interval.index {
-            let left = std::mem::replace(
-                &mut interval,
-                IntervalStats::new(index, plan.interval, types),
-            );
+        event_loop.roll_interval(now);
+        if shared.abort.load(Ordering::Relaxed) {
+            return Ok(Outcome { abandoned: 0 });
+        }
+        if let Some(abandoned) = event_loop.finished(now) {
+            event_loop.hand_in_last(now);
+            return Ok(Outcome { abandoned });
+        }
+        if event_loop.work.spacing.is_some() && event_loop.stopping_since.is_none() {
+            event_loop.issue_all(now)?;
+        }
+        event_loop.poll(now)?;
+    }
+}
+
+/// A worker's state between two turns of its loop.
+struct EventLoop<'a> {
+    work: Work<'a>,
+    worker: usize,
+    handover: &'a Sender<Handover>,
+    start: Instant,
+    /// End of a `--test-time` run.
+    deadline: Option<Instant>,
+    poller: Poller,
+    /// Indexed by epoll token.
+    clients: Vec<Client>,
+    ready: Vec<Event>,
+    /// The interval being recorded.
+    interval: IntervalStats,
+    /// Since when no new requests are sent (stop flag or deadline).
+    stopping_since: Option<Instant>,
+    /// Clients that have all their replies (`-n` runs).
+    finished: usize,
+}
+
+impl<'a> EventLoop<'a> {
+    fn new(
+        shared: &'a Shared<'a>,
+        worker: usize,
+        sockets: &mut Vec<(usize, TcpStream)>,
+        start: Instant,
+        handover: &'a Sender<Handover>,
+    ) -> Result<EventLoop<'a>, LoadError> {
+        let plan = shared.plan;
+        let work = Work {
+            shared,
+            requests: match plan.limit {
+                Limit::RequestsPerClient(n) => n,
+                Limit::Duration(_) | Limit::UntilStopped => u64::MAX,
+            },
+            spacing: plan
+                .rate_per_connection
+                .map(|rate| Duration::from_nanos(1_000_000_000 / rate.max(1))),
+            uses_key: plan
+                .commands
+                .iter()
+                .map(|c| c.template.uses_key())
+                .collect(),
+        };
+        let poller = Poller::new(sockets.len()).map_err(LoadError::Poll)?;
+        let mut clients = Vec::with_capacity(sockets.len());
+        for (token, (id, stream)) in sockets.drain(..).enumerate() {
+            poller
+                .add(stream.as_raw_fd(), token, false)
+                .map_err(LoadError::Poll)?;
+            clients.push(Client::new(id, stream, &work, start));
+        }
+        Ok(EventLoop {
+            worker,
+            handover,
+            start,
+            deadline: match plan.limit {
+                Limit::Duration(d) => Some(start + d),
+                _ => None,
+            },
+            poller,
+            ready: Vec::with_capacity(clients.len()),
+            clients,
+            interval: IntervalStats::new(0, plan.interval, plan.commands.len()),
+            stopping_since: None,
+            finished: 0,
+            work,
+        })
+    }
+
+    /// Hands the current interval in once the clock has left it.
+    fn roll_interval(&mut self, now: Instant) {
+        let plan = self.work.shared.plan;
+        let index = interval_index(now - self.start, plan.interval);
+        if index > self.interval.index {
+            let next = IntervalStats::new(index, plan.interval, plan.commands.len());
+            let left = std::mem::replace(&mut self.interval, next);
             // The receiver lives until every worker is done.
-            let _ = handover.send(Handover {
-                worker,
+            let _ = self.handover.send(Handover {
+                worker: self.worker,
                 stats: left,
                 finished_at: None,
             });
         }
-        if shared.abort.load(Ordering::Relaxed) {
-            return Ok(Outcome { abandoned: 0 });
-        }
-        if stopping_since.is_none()
-            && (shared.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d))
+    }
+
+    /// `Some(requests left unanswered)` when the worker is done: every
+    /// client has its replies, or it is stopping and the replies in
+    /// flight have come (or the drain time is over).
+    fn finished(&mut self, now: Instant) -> Option<u64> {
+        let shared = self.work.shared;
+        if self.stopping_since.is_none()
+            && (shared.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| now >= d))
         {
-            stopping_since = Some(now);
+            self.stopping_since = Some(now);
         }
-        let in_flight: usize = clients.iter().map(|c| c.in_flight.len()).sum();
-        let done = match stopping_since {
+        let in_flight: usize = self.clients.iter().map(|c| c.in_flight.len()).sum();
+        let done = match self.stopping_since {
             Some(since) => in_flight == 0 || now - since >= DRAIN_TIMEOUT,
-            None => finished == clients.len(),
+            None => self.finished == self.clients.len(),
         };
-        if done {
-            let _ = handover.send(Handover {
-                worker,
-                stats: interval,
-                finished_at: Some(now - start),
-            });
-            return Ok(Outcome {
-                abandoned: in_flight as u64,
-            });
+        done.then_some(in_flight as u64)
+    }
+
+    fn hand_in_last(self, now: Instant) {
+        let _ = self.handover.send(Handover {
+            worker: self.worker,
+            stats: self.interval,
+            finished_at: Some(now - self.start),
+        });
+    }
+
+    fn issue_all(&mut self, now: Instant) -> Result<(), LoadError> {
+        for (token, client) in self.clients.iter_mut().enumerate() {
+            client.issue(now, &self.work);
+            client.flush(&self.poller, token)?;
         }
-        if work.spacing.is_some() && stopping_since.is_none() {
-            for (token, client) in clients.iter_mut().enumerate() {
-                client.issue(now, &work);
-                client.flush(&poller, token)?;
-            }
-        }
-        let timeout = next_wakeup(&clients, &work, now, start, index, deadline, stopping_since);
-        poller.wait(timeout, &mut ready).map_err(LoadError::Poll)?;
-        for &event in &ready {
-            let Some(client) = clients.get_mut(event.token) else {
+        Ok(())
+    }
+
+    /// Waits for readiness, then reads replies, refills pipelines and
+    /// sends.
+    fn poll(&mut self, now: Instant) -> Result<(), LoadError> {
+        let timeout = self.next_wakeup(now);
+        self.poller
+            .wait(timeout, &mut self.ready)
+            .map_err(LoadError::Poll)?;
+        let requests = self.work.requests;
+        for &event in &self.ready {
+            let Some(client) = self.clients.get_mut(event.token) else {
                 continue;
             };
             if event.readable || event.failed {
-                let was_done = client.answered >= work.requests;
-                client.receive(&mut interval)?;
-                if !was_done && client.answered >= work.requests {
-                    finished += 1;
+                let was_done = client.answered >= requests;
+                client.receive(&mut self.interval)?;
+                if !was_done && client.answered >= requests {
+                    self.finished += 1;
                 }
-                if stopping_since.is_none() {
-                    client.issue(Instant::now(), &work);
+                if self.stopping_since.is_none() {
+                    client.issue(Instant::now(), &self.work);
                 }
             }
-            client.flush(&poller, event.token)?;
+            client.flush(&self.poller, event.token)?;
         }
+        Ok(())
+    }
+
+    /// How long the loop may sleep: until the next interval, the deadline,
+    /// the next scheduled request, or the next look at the stop flag.
+    fn next_wakeup(&self, now: Instant) -> Duration {
+        let plan = self.work.shared.plan;
+        let mut wake = self.start + interval_start(plan.interval, self.interval.index + 1);
+        wake = wake.min(now + STOP_CHECK_INTERVAL);
+        if let Some(d) = self.deadline {
+            wake = wake.min(d);
+        }
+        if self.work.spacing.is_some() && self.stopping_since.is_none() {
+            let next_due = self
+                .clients
+                .iter()
+                .filter(|c| c.in_flight.len() < plan.pipeline && c.issued < self.work.requests)
+                .map(|c| c.due)
+                .min();
+            if let Some(due) = next_due {
+                wake = wake.min(due);
+            }
+        }
+        wake.saturating_duration_since(now)
     }
 }
 
 fn interval_index(elapsed: Duration, interval: Duration) -> u64 {
     u64::try_from(elapsed.as_nanos() / interval.as_nanos().max(1)).unwrap_or(u64::MAX)
-}
-
-/// How long the loop may sleep: until the next interval, the deadline,
-/// the next scheduled request, or the next look at the stop flag.
-fn next_wakeup(
-    clients: &[Client],
-    work: &Work,
-    now: Instant,
-    start: Instant,
-    index: u64,
-    deadline: Option<Instant>,
-    stopping_since: Option<Instant>,
-) -> Duration {
-    let interval = work.shared.plan.interval;
-    let mut wake = start + interval_start(interval, index + 1);
-    wake = wake.min(now + STOP_CHECK_INTERVAL);
-    if let Some(d) = deadline {
-        wake = wake.min(d);
-    }
-    if work.spacing.is_some() && stopping_since.is_none() {
-        let pipeline = work.shared.plan.pipeline;
-        let next_due = clients
-            .iter()
-            .filter(|c| c.in_flight.len() < pipeline && c.issued < work.requests)
-            .map(|c| c.due)
-            .min();
-        if let Some(due) = next_due {
-            wake = wake.min(due);
-        }
-    }
-    wake.saturating_duration_since(now)
 }
 
 impl Client {
