@@ -213,8 +213,8 @@ fn number(value: f64) -> String {
     }
 }
 
-/// A JSON string literal.
-fn string(text: &str) -> String {
+/// A JSON string literal (the scenarios' JSON uses it too).
+pub fn string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

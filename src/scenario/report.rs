@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use super::load::{Group, Outcome, Sample};
+use crate::loadgen::report::string as json_str;
 
 /// Width of one timeline bucket.
 pub const BUCKET_MS: u64 = 100;
@@ -243,22 +244,6 @@ pub fn table(results: &[TargetResult]) -> String {
     out
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn json_stats(s: &GroupStats) -> String {
     format!(
         "{{\"requests\":{},\"ops_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"p99_9_ms\":{},\"max_ms\":{},\"busy\":{},\"errors\":{}}}",
@@ -378,10 +363,5 @@ mod tests {
         assert_eq!(timeline[1].busy, [0, 1]);
         assert_eq!(timeline[0].p99_us[1], None);
         assert!(timeline[1].p99_us[1].is_some_and(|v| v >= 89_000));
-    }
-
-    #[test]
-    fn json_escapes_strings() {
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
     }
 }
