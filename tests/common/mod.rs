@@ -25,14 +25,26 @@ pub struct Server {
     child: Child,
 }
 
+/// Servers a test starts before it gives up: between `free_port` and the
+/// server's bind, another test's server may take the port.
+const START_ATTEMPTS: usize = 5;
+
 impl Server {
-    /// shardis with `shards` shards and extra flags.
+    /// shardis with `shards` shards and extra flags, on a free port.
     pub fn shardis(shards: usize, extra: &[&str]) -> Server {
-        Server::shardis_on(free_port(), shards, extra)
+        (0..START_ATTEMPTS)
+            .find_map(|_| Server::try_shardis_on(free_port(), shards, extra))
+            .expect("shardis started on a free port and printed its ready line")
     }
 
     /// shardis on a given port.
     pub fn shardis_on(port: u16, shards: usize, extra: &[&str]) -> Server {
+        Server::try_shardis_on(port, shards, extra)
+            .expect("shardis started and printed its ready line")
+    }
+
+    /// `None` when shardis exits before it is ready (its port was taken).
+    fn try_shardis_on(port: u16, shards: usize, extra: &[&str]) -> Option<Server> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
         cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
             .args(extra);
@@ -49,31 +61,36 @@ impl Server {
             }
         });
         let server = Server { port, child };
-        rx.recv_timeout(START_TIMEOUT)
-            .expect("shardis printed its ready line");
-        server
+        rx.recv_timeout(START_TIMEOUT).ok()?;
+        Some(server)
     }
 
     /// A real redis-server 7 (the reference). Fails, never skips, when it
     /// is not installed: CI installs it.
     pub fn redis(extra: &[&str]) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args(extra);
-        Server::spawn(cmd, port)
+        (0..START_ATTEMPTS)
+            .find_map(|_| {
+                let port = free_port();
+                let mut cmd = Command::new("redis-server");
+                cmd.args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--bind",
+                    "127.0.0.1",
+                ])
+                .args(extra);
+                Server::try_spawn(cmd, port)
+            })
+            .expect("redis-server started on a free port")
     }
 
-    fn spawn(mut cmd: Command, port: u16) -> Server {
+    /// `None` when the server exits before it accepts, or when what
+    /// accepts on the port is another process (it took the port first).
+    fn try_spawn(mut cmd: Command, port: u16) -> Option<Server> {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
@@ -81,16 +98,21 @@ impl Server {
                 cmd.get_program()
             )
         });
-        let server = Server { port, child };
+        let mut server = Server { port, child };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "server on port {port} did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        let info = server.client().cmd(&["INFO", "server"]);
+        let ours = format!("process_id:{}\r\n", server.child.id());
+        info.contains(&ours).then_some(server)
     }
 
     pub fn client(&self) -> Raw {
