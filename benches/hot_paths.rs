@@ -21,6 +21,7 @@ use futures_channel::oneshot;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 use shardis::config::{Config, P};
 use shardis::node::{Core, Node};
+use shardis::protocol::encode_command;
 use shardis::protocol::{ParseLimits, Reply, RequestParser};
 use shardis::shard::mesh::{self, Request};
 use shardis::shard::{now_ms, shard_of_key, Call};
@@ -36,17 +37,6 @@ const PIPELINE_DEPTH: usize = 16;
 
 fn value() -> Vec<u8> {
     vec![b'x'; VALUE_BYTES]
-}
-
-/// A command in RESP multibulk form, as clients send it.
-fn resp_command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn argv(args: &[&[u8]]) -> Vec<Bytes> {
@@ -77,17 +67,17 @@ fn parse(c: &mut Criterion) {
         mset.push(&value);
     }
     let pipeline: Vec<u8> = (0..PIPELINE_DEPTH)
-        .flat_map(|i| resp_command(&[b"GET", format!("key:{i:06}").as_bytes()]))
+        .flat_map(|i| encode_command::<&[u8]>(&[b"GET", format!("key:{i:06}").as_bytes()]))
         .collect();
     let cases: [(&str, Vec<u8>, usize); 4] = [
-        ("get", resp_command(&[b"GET", b"key:000001"]), 1),
+        ("get", encode_command::<&[u8]>(&[b"GET", b"key:000001"]), 1),
         (
             "set_100b",
-            resp_command(&[b"SET", b"key:000001", &value]),
+            encode_command::<&[u8]>(&[b"SET", b"key:000001", &value]),
             1,
         ),
         ("pipeline_16_get", pipeline, PIPELINE_DEPTH),
-        ("mset_10", resp_command(&mset), 1),
+        ("mset_10", encode_command(&mset), 1),
     ];
     let mut group = c.benchmark_group("parse");
     for (name, bytes, commands) in cases {

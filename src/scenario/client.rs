@@ -102,11 +102,5 @@ impl Client {
 
 /// A command as a RESP array of bulk strings.
 pub fn encode(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    crate::protocol::encode_command(args)
 }
