@@ -31,12 +31,9 @@ pub enum Group {
     OtherShards,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Outcome {
-    Ok,
-    Busy,
-    Error,
-}
+/// How a request ended: loadgen's reply reader tells OK, BUSY and
+/// other errors apart.
+pub use crate::loadgen::reply::ReplyKind as Outcome;
 
 /// One request: when it was due (µs since the run's start), how long its
 /// reply took from then, its key's group and how it ended.
@@ -200,7 +197,7 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
             if c.pending.len() > MAX_PENDING_REPLY_BYTES {
                 return Err(std::io::Error::other("a load reply is too large"));
             }
-            let (Some((len, outcome)), Some(key)) = (reply_end(&c.pending), c.in_flight) else {
+            let (Some((len, outcome)), Some(key)) = (reply_end(&c.pending)?, c.in_flight) else {
                 continue;
             };
             c.pending.drain(..len);
@@ -232,46 +229,32 @@ fn write_all(stream: &mut TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The length of the first complete reply in `buf` (a simple reply or a
-/// bulk string: what GET and SET answer) and how it ended.
-pub fn reply_end(buf: &[u8]) -> Option<(usize, Outcome)> {
-    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
-    let line = &buf[..eol];
-    let mut len = eol + 2;
-    if line.first() == Some(&b'$') {
-        let body: i64 = std::str::from_utf8(&line[1..]).ok()?.parse().ok()?;
-        if body >= 0 {
-            len += body as usize + 2;
-        }
-    }
-    if buf.len() < len {
-        return None;
-    }
-    let outcome = if line.starts_with(b"-BUSY") {
-        Outcome::Busy
-    } else if line.first() == Some(&b'-') {
-        Outcome::Error
-    } else {
-        Outcome::Ok
-    };
-    Some((len, outcome))
+/// The first complete reply in `buf`: its length and how it ended.
+fn reply_end(buf: &[u8]) -> std::io::Result<Option<(usize, Outcome)>> {
+    crate::loadgen::reply::read_reply(buf)
+        .map(|reply| reply.map(|r| (r.len, r.kind)))
+        .map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn framed(buf: &[u8]) -> Option<(usize, Outcome)> {
+        reply_end(buf).expect("well-formed")
+    }
+
     #[test]
     fn replies_are_framed_and_classified() {
-        assert_eq!(reply_end(b"+OK\r\n"), Some((5, Outcome::Ok)));
-        assert_eq!(reply_end(b"$-1\r\n"), Some((5, Outcome::Ok)));
-        assert_eq!(reply_end(b"$3\r\nabc\r\n+OK"), Some((9, Outcome::Ok)));
-        assert_eq!(reply_end(b"$3\r\nab"), None);
-        assert_eq!(reply_end(b"+O"), None);
+        assert_eq!(framed(b"+OK\r\n"), Some((5, Outcome::Ok)));
+        assert_eq!(framed(b"$-1\r\n"), Some((5, Outcome::Ok)));
+        assert_eq!(framed(b"$3\r\nabc\r\n+OK"), Some((9, Outcome::Ok)));
+        assert_eq!(framed(b"$3\r\nab"), None);
+        assert_eq!(framed(b"+O"), None);
         assert_eq!(
-            reply_end(b"-BUSY Redis is busy\r\n"),
+            framed(b"-BUSY Redis is busy\r\n"),
             Some((21, Outcome::Busy))
         );
-        assert_eq!(reply_end(b"-ERR x\r\n"), Some((8, Outcome::Error)));
+        assert_eq!(framed(b"-ERR x\r\n"), Some((8, Outcome::Error)));
     }
 }
