@@ -58,17 +58,7 @@ impl Template {
     pub fn name(&self) -> String {
         self.args
             .first()
-            .map(|pieces| {
-                pieces
-                    .iter()
-                    .map(|p| match p {
-                        Piece::Literal(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                        Piece::Key => KEY_PLACEHOLDER.into(),
-                        Piece::Data => DATA_PLACEHOLDER.into(),
-                    })
-                    .collect::<String>()
-                    .to_uppercase()
-            })
+            .map(|pieces| argument_text(pieces).to_uppercase())
             .unwrap_or_default()
     }
 
@@ -76,16 +66,7 @@ impl Template {
     pub fn text(&self) -> String {
         self.args
             .iter()
-            .map(|pieces| {
-                pieces
-                    .iter()
-                    .map(|p| match p {
-                        Piece::Literal(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                        Piece::Key => KEY_PLACEHOLDER.into(),
-                        Piece::Data => DATA_PLACEHOLDER.into(),
-                    })
-                    .collect::<String>()
-            })
+            .map(|pieces| argument_text(pieces))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -93,6 +74,18 @@ impl Template {
     pub fn uses_key(&self) -> bool {
         self.args.iter().flatten().any(|p| *p == Piece::Key)
     }
+}
+
+/// One argument of a template as text, placeholders included.
+fn argument_text(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Literal(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Piece::Key => KEY_PLACEHOLDER.into(),
+            Piece::Data => DATA_PLACEHOLDER.into(),
+        })
+        .collect()
 }
 
 fn split_placeholders(word: &str) -> Vec<Piece> {

@@ -154,24 +154,11 @@ impl ScriptStatus {
     /// Before a script's first write: false if a kill was requested, so
     /// the write must not happen (a script is never killed after writing).
     pub fn mark_written(&self) -> bool {
-        let mut current = self.control.load(Ordering::Acquire);
-        loop {
-            if current & KILL_ANY != 0 {
-                return false;
-            }
-            if current & WROTE != 0 {
-                return true;
-            }
-            match self.control.compare_exchange_weak(
-                current,
-                current | WROTE,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(seen) => current = seen,
-            }
-        }
+        self.control
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current & KILL_ANY == 0).then_some(current | WROTE)
+            })
+            .is_ok()
     }
 
     pub fn wrote(&self) -> bool {
@@ -192,21 +179,11 @@ impl ScriptStatus {
                 return true;
             }
         };
-        let mut current = self.control.load(Ordering::Acquire);
-        loop {
-            if current & WROTE != 0 {
-                return false;
-            }
-            match self.control.compare_exchange_weak(
-                current,
-                current | bit,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(seen) => current = seen,
-            }
-        }
+        self.control
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current & WROTE == 0).then_some(current | bit)
+            })
+            .is_ok()
     }
 
     /// Why the running script must stop, if it must.
