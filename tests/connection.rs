@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_same_as_redis, Server, Step::*};
+use common::{assert_same_as_redis, free_port, Server, Step::*};
 
 #[test]
 fn select_isolates_databases_on_every_shard() {
@@ -154,6 +154,40 @@ fn config_file_and_flag_precedence() {
         c.cmd(&["CONFIG", "GET", "maxclients"]),
         "*2\r\n$10\r\nmaxclients\r\n$2\r\n88\r\n"
     );
+}
+
+/// Two servers started at the same moment on one port: exactly one runs
+/// (SO_REUSEPORT would otherwise let both listen and split the clients).
+#[test]
+fn two_servers_racing_for_one_port_leave_one() {
+    for _ in 0..5 {
+        // A fresh port each round: a killed server's io_uring lets go of
+        // its listening sockets a moment after the process is gone.
+        let port = free_port();
+        let start = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+                .args(["--port", &port.to_string(), "--shards", "2"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start shardis")
+        };
+        let (mut a, mut b) = (start(), start());
+        // The loser exits at once; give it time to, then count the living.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let exited = [&mut a, &mut b]
+            .into_iter()
+            .filter_map(|c| c.try_wait().ok().flatten())
+            .count();
+        for c in [&mut a, &mut b] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        assert_eq!(
+            exited, 1,
+            "exactly one of two servers on port {port} must exit"
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod host;
+mod port;
 pub mod route;
 
 use std::rc::Rc;
@@ -30,7 +31,7 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         node.config.string(P::Bind),
         node.config.int(P::Port)
     );
-    check_port_free(&addr)?;
+    let _port_claim = port::claim(&addr)?;
     // Creating one io_uring executor here turns a missing io_uring or a low
     // locked-memory limit into one clear error before any thread starts.
     LocalExecutorBuilder::new(Placement::Unbound)
@@ -86,32 +87,6 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// glommio binds with SO_REUSEPORT, which would let two servers share a
-/// port silently; a plain bind first (no listen: nobody can connect to it)
-/// turns that into a clear error.
-fn check_port_free(addr: &str) -> Result<(), String> {
-    use std::net::ToSocketAddrs;
-    let sockaddr = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("cannot resolve bind address {addr} (check --bind)"))?;
-    let domain = socket2::Domain::for_address(sockaddr);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)
-        .map_err(|e| format!("cannot create a socket: {e}"))?;
-    // TIME_WAIT leftovers are no conflict; a live listener still is.
-    socket
-        .set_reuse_address(true)
-        .map_err(|e| format!("cannot set SO_REUSEADDR: {e}"))?;
-    socket.bind(&sockaddr.into()).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!("cannot listen on {addr}: address already in use (is another server running? choose another --port)")
-        } else {
-            format!("cannot listen on {addr}: {e} (check --bind and --port)")
-        }
-    })
 }
 
 fn explain_executor_error(e: &str) -> String {
