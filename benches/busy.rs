@@ -15,8 +15,6 @@
 //! SHARDIS_ARGS (extra flags) vary the shardis side; SKIP_COST=1 skips the
 //! yield-cost runs.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,50 +24,9 @@ use shardis::scenario::busy_loop;
 use shardis::scenario::client::Client;
 use shardis::scenario::load::{self, Group, Key};
 use shardis::shard::shard_of_key;
+use support::{env, median, ms, start, start_redis};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start(program: &str, args: &[String]) -> Server {
-    let port = free_port();
-    let mut all = vec!["--port".to_string(), port.to_string()];
-    all.extend_from_slice(args);
-    let child = Command::new(program)
-        .args(&all)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{program} did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, port }
-}
+mod support;
 
 /// A fixed amount of pure-Lua work, to time the yields' cost.
 const FIXED_WORK: &str = "local n = 0 for i = 1, 300000000 do n = n + i end return 1";
@@ -195,11 +152,6 @@ struct Opts {
     threshold_ms: u64,
 }
 
-fn median(mut v: Vec<u64>) -> u64 {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
 fn median_opt(v: Vec<Option<u64>>) -> String {
     let v: Vec<u64> = v.into_iter().flatten().collect();
     if v.is_empty() {
@@ -207,10 +159,6 @@ fn median_opt(v: Vec<Option<u64>>) -> String {
     } else {
         format!("{:.2}", median(v) as f64 / 1000.0)
     }
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
 }
 
 fn report(name: &str, runs: &[Outcome]) {
@@ -283,20 +231,10 @@ fn main() {
                 .iter()
                 .flat_map(|a| a.split_whitespace().map(String::from).collect::<Vec<_>>()),
         );
-        let s = start(shardis, &args);
+        let s = start(shardis, &args, None);
         ours.push(scenario(s.port, &keys, &script_key, &opts));
         drop(s);
-        let r = start(
-            "redis-server",
-            &[
-                "--save".into(),
-                "".into(),
-                "--appendonly".into(),
-                "no".into(),
-                "--lua-time-limit".into(),
-                threshold.clone(),
-            ],
-        );
+        let r = start_redis(&["--lua-time-limit", &threshold], None);
         theirs.push(scenario(r.port, &keys, &script_key, &opts));
     }
     report("shardis (2 shards)", &ours);
@@ -325,6 +263,7 @@ fn main() {
                         "--script-yield-us".into(),
                         yield_us.into(),
                     ],
+                    None,
                 );
                 out.push(fixed_work_ms(
                     s.port,

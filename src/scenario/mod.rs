@@ -85,18 +85,29 @@ pub struct BlockingScript {
 pub fn main(args: &BlockingScript, command_line: &str) -> Result<(), String> {
     let results = run(args)?;
     println!("{}", report::table(&results));
-    std::fs::write(&args.json_out_file, report::json(&results, command_line))
+    let svg_path = write_files(args, &results, command_line)?;
+    println!("wrote {} and {svg_path}", args.json_out_file);
+    println!("reproduce: {command_line}");
+    Ok(())
+}
+
+/// Writes the JSON to `--json-out-file` and the SVG chart beside it; the
+/// chart's path.
+pub fn write_files(
+    args: &BlockingScript,
+    results: &[TargetResult],
+    command_line: &str,
+) -> Result<String, String> {
+    std::fs::write(&args.json_out_file, report::json(results, command_line))
         .map_err(|e| format!("cannot write {}: {e}", args.json_out_file))?;
     let svg_path = svg_path(&args.json_out_file);
     let title = format!(
         "{} ms script on shard 0 under {} x {} req/s",
         args.script_ms, args.connections, args.rate
     );
-    std::fs::write(&svg_path, svg::chart(&results, &title))
+    std::fs::write(&svg_path, svg::chart(results, &title))
         .map_err(|e| format!("cannot write {svg_path}: {e}"))?;
-    println!("wrote {} and {svg_path}", args.json_out_file);
-    println!("reproduce: {command_line}");
-    Ok(())
+    Ok(svg_path)
 }
 
 fn svg_path(json: &str) -> String {

@@ -65,7 +65,7 @@ pub struct TargetResult {
     pub shutdown_nosave: Option<Check>,
 }
 
-fn group_index(g: Group) -> usize {
+pub fn group_index(g: Group) -> usize {
     GROUPS.iter().position(|&x| x == g).unwrap_or(0)
 }
 

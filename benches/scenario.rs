@@ -1,0 +1,311 @@
+//! The scenario bench (issue 5): shardis and redis-server side by side in
+//! one run, each started here on a free port.
+//!
+//! 1. Throughput: SET, then GET, of 32-byte values over 100,000 random
+//!    keys, without and with pipelining (16). One shardis shard on core 0
+//!    against redis-server on core 0; the load (shardis-bench's engine, one
+//!    thread, 50 connections) on core 1.
+//! 2. Latency at a fixed rate: the same servers, 50 connections x 1,000
+//!    requests/s (GET:SET 10:1), latency from each request's scheduled
+//!    time (no coordinated omission).
+//! 3. The blocking-script scenario (`shardis-bench scenario
+//!    blocking-script`): shardis with 2 shards on both cores against
+//!    redis-server with `lua-time-limit 100`, a 2 s busy loop on shard 0
+//!    under 8 x 1,000 requests/s of GET/SET; the last run's JSON and SVG
+//!    go to target/scenario-bench/.
+//!
+//! `cargo bench --bench scenario`. Environment: RUNS (3; each figure is
+//! the median of RUNS runs, servers alternating), SECONDS (5, each
+//! throughput and latency run), SKIP (a comma list of `throughput`,
+//! `latency`, `script`). Without redis-server on PATH only shardis runs.
+//! Every figure comes with the shardis-bench command that measures it.
+
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+use shardis::loadgen::args::BenchArgs;
+use shardis::loadgen::stats::{merged, RunStats};
+use shardis::scenario::load::Group;
+use shardis::scenario::report::{group_index, TargetResult};
+use shardis::scenario::{self, BlockingScript};
+use support::{env, median, median_f64, ms, redis_installed, start, start_redis, Server};
+
+mod support;
+
+/// The servers' core in the throughput and latency runs, and the load's.
+const SERVER_CORE: &str = "0";
+const LOAD_CORE: usize = 1;
+/// Keys of the throughput and latency runs.
+const KEYS: u64 = 100_000;
+/// Connections of the throughput and latency runs (one thread).
+const CONNECTIONS: u64 = 50;
+/// Requests/s per connection in the fixed-rate run.
+const FIXED_RATE: u64 = 1_000;
+/// Where the blocking-script scenario's JSON and SVG go.
+const OUT_DIR: &str = "target/scenario-bench";
+
+/// A server under test: its name and port.
+struct Target {
+    name: &'static str,
+    server: Server,
+}
+
+fn main() {
+    let runs = env("RUNS", 3).max(1) as usize;
+    let seconds = env("SECONDS", 5).max(1);
+    let skip = std::env::var("SKIP").unwrap_or_default();
+    let with_redis = redis_installed();
+    if !with_redis {
+        println!("redis-server is not installed: measuring shardis alone");
+    }
+    println!("scenario bench: median of {runs} runs");
+    if !skip.contains("throughput") || !skip.contains("latency") {
+        let mut targets = vec![Target {
+            name: "shardis (1 shard)",
+            server: start(
+                env!("CARGO_BIN_EXE_shardis"),
+                &["--cores".into(), SERVER_CORE.into()],
+                None,
+            ),
+        }];
+        if with_redis {
+            targets.push(Target {
+                name: "redis-server",
+                server: start_redis(&[], Some(SERVER_CORE)),
+            });
+        }
+        for t in &targets {
+            preload(t.server.port);
+        }
+        if !skip.contains("throughput") {
+            throughput(&targets, runs, seconds);
+        }
+        if !skip.contains("latency") {
+            fixed_rate(&targets, runs, seconds);
+        }
+    }
+    if !skip.contains("script") {
+        blocking_script(runs, with_redis);
+    }
+}
+
+/// shardis-bench flags shared by every run against one server.
+fn load_flags(port: u16) -> Vec<String> {
+    format!(
+        "-p {port} -t 1 -c {CONNECTIONS} -d 32 --key-maximum {} --distinct-client-seed",
+        KEYS - 1
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect()
+}
+
+/// Runs shardis-bench's engine with these flags from a thread pinned to
+/// the load's core (its workers inherit the pinning).
+fn load(flags: &[String]) -> RunStats {
+    let argv = std::iter::once("shardis-bench".to_string()).chain(flags.iter().cloned());
+    let args = BenchArgs::try_parse_from(argv).expect("valid shardis-bench flags");
+    let plan = args.plan().expect("a valid plan");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            core_affinity::set_for_current(core_affinity::CoreId { id: LOAD_CORE });
+            shardis::loadgen::run::run(&plan, &AtomicBool::new(false), |_| {})
+                .expect("the load ran")
+        })
+        .join()
+        .expect("the load thread")
+    })
+}
+
+/// Every key set once, so GETs hit.
+fn preload(port: u16) {
+    let mut flags = load_flags(port);
+    let per_client = KEYS / CONNECTIONS;
+    flags.extend(
+        format!("--ratio 1:0 --key-pattern P:P -n {per_client} --pipeline 16")
+            .split_whitespace()
+            .map(String::from),
+    );
+    let stats = load(&flags);
+    assert_eq!(merged(&stats.types).errors, 0, "preload errors");
+}
+
+/// The command line that reproduces a run (the port is this run's).
+fn reproduce(flags: &[String]) -> String {
+    format!("taskset -c {LOAD_CORE} shardis-bench {}", flags.join(" "))
+}
+
+fn throughput(targets: &[Target], runs: usize, seconds: u64) {
+    println!("\n## Throughput (ops/s; server on core {SERVER_CORE}, load on core {LOAD_CORE})");
+    println!(
+        "{:<24} {:>10} {:>12} {:>12} {:>8}",
+        "command", "pipeline", targets[0].name, "redis-server", "ratio"
+    );
+    let mut commands = Vec::new();
+    for pipeline in [1, 16] {
+        for (name, ratio) in [("SET", "1:0"), ("GET", "0:1")] {
+            let mut figures: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+            let mut last = Vec::new();
+            for _ in 0..runs {
+                for (t, out) in targets.iter().zip(&mut figures) {
+                    let mut flags = load_flags(t.server.port);
+                    flags.extend(
+                        format!("--ratio {ratio} --pipeline {pipeline} --test-time {seconds}")
+                            .split_whitespace()
+                            .map(String::from),
+                    );
+                    let stats = load(&flags);
+                    let total = merged(&stats.types);
+                    assert_eq!(total.errors, 0, "{name} errors against {}", t.name);
+                    out.push(total.ops as f64 / stats.duration.as_secs_f64());
+                    last = flags;
+                }
+            }
+            let m: Vec<f64> = figures.into_iter().map(median_f64).collect();
+            println!(
+                "{:<24} {:>10} {:>12.0} {:>12} {:>8}",
+                name,
+                pipeline,
+                m[0],
+                m.get(1).map_or("-".into(), |r| format!("{r:.0}")),
+                m.get(1).map_or("-".into(), |r| format!("{:.2}x", m[0] / r)),
+            );
+            commands.push(reproduce(&last));
+        }
+    }
+    println!("reproduce (one server per run, ports vary):");
+    commands.iter().for_each(|c| println!("  {c}"));
+}
+
+fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {
+    println!(
+        "\n## Latency at a fixed rate ({CONNECTIONS} connections x {FIXED_RATE} req/s, GET:SET 10:1; ms)"
+    );
+    println!(
+        "{:<20} {:>8} {:>8} {:>8} {:>8} {:>12}",
+        "server", "p50", "p99", "p99.9", "max", "ops/s"
+    );
+    let mut last = Vec::new();
+    let mut p99s = Vec::new();
+    for t in targets {
+        let mut rows: Vec<[u64; 4]> = Vec::new();
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            let mut flags = load_flags(t.server.port);
+            flags.extend(
+                format!("--ratio 1:10 --rate-limiting {FIXED_RATE} --test-time {seconds}")
+                    .split_whitespace()
+                    .map(String::from),
+            );
+            let stats = load(&flags);
+            let total = merged(&stats.types);
+            assert_eq!(total.errors, 0, "errors against {}", t.name);
+            rows.push([
+                total.percentile_us(50.0),
+                total.percentile_us(99.0),
+                total.percentile_us(99.9),
+                total.max_us(),
+            ]);
+            rates.push(total.ops as f64 / stats.duration.as_secs_f64());
+            last = flags;
+        }
+        let col = |i: usize| median(rows.iter().map(|r| r[i]).collect());
+        p99s.push(col(1));
+        println!(
+            "{:<20} {:>8} {:>8} {:>8} {:>8} {:>12.0}",
+            t.name,
+            ms(col(0)),
+            ms(col(1)),
+            ms(col(2)),
+            ms(col(3)),
+            median_f64(rates)
+        );
+    }
+    if let [ours, theirs] = p99s[..] {
+        println!(
+            "p99 ratio shardis / redis-server: {:.2}x",
+            ours as f64 / theirs as f64
+        );
+    }
+    println!("reproduce: {}", reproduce(&last));
+}
+
+/// `shardis-bench scenario blocking-script`'s flags, parsed as it parses
+/// them.
+#[derive(Parser)]
+struct ScenarioFlags {
+    #[command(flatten)]
+    args: BlockingScript,
+}
+
+fn blocking_script(runs: usize, with_redis: bool) {
+    println!("\n## Blocking script (2 s busy loop on shard 0; ms)");
+    std::fs::create_dir_all(OUT_DIR).expect("the output directory");
+    let json = format!("{OUT_DIR}/blocking-script.json");
+    let mut results: Vec<Vec<TargetResult>> = Vec::new();
+    let mut command = String::new();
+    for _ in 0..runs {
+        // Fresh servers each run: the scenario ends with SCRIPT KILL.
+        let ours = start(
+            env!("CARGO_BIN_EXE_shardis"),
+            &["--shards".into(), "2".into()],
+            None,
+        );
+        let theirs = with_redis.then(|| start_redis(&["--lua-time-limit", "100"], None));
+        let mut flags = vec!["--target".to_string(), format!("127.0.0.1:{}", ours.port)];
+        if let Some(r) = &theirs {
+            flags.extend(["--target".into(), format!("127.0.0.1:{}", r.port)]);
+        }
+        flags.extend(["--json-out-file".into(), json.clone()]);
+        let argv = std::iter::once("blocking-script".to_string()).chain(flags.iter().cloned());
+        let args = ScenarioFlags::try_parse_from(argv)
+            .expect("valid scenario flags")
+            .args;
+        command = format!("shardis-bench scenario blocking-script {}", flags.join(" "));
+        let run = scenario::run(&args).expect("the scenario ran");
+        // The last run's files, as the command writes them.
+        scenario::write_files(&args, &run, &command).expect("the scenario's files");
+        results.push(run);
+    }
+    let targets = results[0].len();
+    println!(
+        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}",
+        "target", "p99 in", "p99.9 in", "p99 out", "in/out", "BUSY", "KILL", "killed"
+    );
+    for t in 0..targets {
+        let of =
+            |f: &dyn Fn(&TargetResult) -> u64| median(results.iter().map(|r| f(&r[t])).collect());
+        let of_ms = |f: &dyn Fn(&TargetResult) -> Option<f64>| {
+            let v: Vec<f64> = results.iter().filter_map(|r| f(&r[t])).collect();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.1}", median_f64(v))
+            }
+        };
+        // Keys on the other shards; for redis-server the same single
+        // thread as the script's.
+        let other = group_index(Group::OtherShards);
+        let (p99_in, p99_out) = (
+            of(&|r| r.window[other].p99_us),
+            of(&|r| r.outside[other].p99_us),
+        );
+        println!(
+            "{:<22} {:>9} {:>9} {:>9} {:>8.1}x {:>7} {:>9} {:>9}",
+            results[0][t].name,
+            ms(p99_in),
+            ms(of(&|r| r.window[other].p999_us)),
+            ms(p99_out),
+            p99_in as f64 / p99_out.max(1) as f64,
+            of(&|r| r.window[0].busy + r.window[1].busy),
+            of_ms(&|r| r.script_kill.as_ref().map(|k| k.reply_ms)),
+            of_ms(&|r| r.script_kill.as_ref().and_then(|k| k.done_ms)),
+        );
+    }
+    println!(
+        "p99 in/out: other-shard p99 during the script over the same traffic's p99 outside it;\n\
+         KILL: SCRIPT KILL's reply; killed: when the script's caller got its error (after SCRIPT KILL was sent)"
+    );
+    println!("wrote {json} and its SVG (last run)");
+    println!("reproduce (ports vary): {command}");
+}
