@@ -287,7 +287,7 @@ fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 ///
 /// The cursor is the global slot to continue at (the router sent us to
-/// the shard owning it). Whole slots are visited, so a key present for the
+/// the shard owning it). Whole slot groups are visited, so a key present for the
 /// whole iteration is always returned. When this shard is done the cursor
 /// is the next shard's first slot, and 0 after the last slot.
 fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
@@ -651,12 +651,14 @@ mod tests {
             scan,
             Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(vec![])])
         );
-        // "c" is in slot 7365: a scan stops after the slot holding a key.
+        // "c" is in slot 7365, in the group of 16 slots 7365..7381 (groups
+        // count from the shard's first slot): a scan stops after the group
+        // holding a key.
         middle.dbs[0].set(b"c", Value::Str(vec![]));
         let scan = run(&mut middle, 0, &["scan", "5461", "COUNT", "1"]);
         assert_eq!(
             scan,
-            Reply::Array(vec![Reply::bulk(b"7366"), bulks(&["c"])])
+            Reply::Array(vec![Reply::bulk(b"7381"), bulks(&["c"])])
         );
     }
 }

@@ -260,11 +260,18 @@ fn set_generic(
     } else {
         None
     };
-    let old_expiry = ctx.db().get(key, now).map(|e| e.expires_at_ms());
-    let found = old_expiry.is_some();
-    if (opts.nx && found) || (opts.xx && !found) {
-        return Ok(old.unwrap_or(aborted));
-    }
+    // Only NX, XX and KEEPTTL need the old entry (a plain SET just
+    // replaces it, one probe of the table).
+    let old_expiry = if opts.nx || opts.xx || opts.keepttl {
+        let old_expiry = ctx.db().get(key, now).map(|e| e.expires_at_ms());
+        let found = old_expiry.is_some();
+        if (opts.nx && found) || (opts.xx && !found) {
+            return Ok(old.unwrap_or(aborted));
+        }
+        old_expiry
+    } else {
+        None
+    };
     let expires_at = match deadline {
         Some(d) => d,
         None if opts.keepttl => old_expiry.unwrap_or(0),
@@ -274,7 +281,7 @@ fn set_generic(
         // An absolute deadline already past: the key is gone at once.
         ctx.db().remove(key);
     } else {
-        ctx.db().insert(key, Value::Str(value.to_vec()), expires_at);
+        ctx.db().insert_str(key, value, expires_at);
     }
     Ok(old.unwrap_or(ok))
 }

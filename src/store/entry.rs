@@ -31,6 +31,14 @@ impl Entry {
         }
     }
 
+    /// A plain string, packed straight from the request's bytes.
+    pub fn string(key: &[u8], value: &[u8], expires_at_ms: u64) -> Entry {
+        Entry {
+            data: pack(key, value, expires_at_ms),
+            boxed: None,
+        }
+    }
+
     /// Where the key starts and ends in `data`.
     fn key_bounds(&self) -> (usize, usize) {
         let mut i = 1 + if self.data[0] & HAS_EXPIRY_SLOT != 0 {
