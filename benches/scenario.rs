@@ -15,9 +15,11 @@
 //!    go to target/scenario-bench/.
 //!
 //! `cargo bench --bench scenario`. Environment: RUNS (3; each figure is
-//! the median of RUNS runs, servers alternating), SECONDS (5, each
+//! the median of RUNS runs, servers alternating), RUN_SECONDS (5, each
 //! throughput and latency run), SKIP (a comma list of `throughput`,
-//! `latency`, `script`). Without redis-server on PATH only shardis runs.
+//! `latency`, `script`), SHARDIS_ARGS (extra shardis flags, e.g.
+//! `--spin-before-park-us 50`; tuning/sweep varies them). Without
+//! redis-server on PATH only shardis runs.
 //! Every figure comes with the shardis-bench command that measures it.
 
 use std::sync::atomic::AtomicBool;
@@ -44,6 +46,17 @@ const FIXED_RATE: u64 = 1_000;
 /// Where the blocking-script scenario's JSON and SVG go.
 const OUT_DIR: &str = "target/scenario-bench";
 
+/// shardis with `args` and whatever SHARDIS_ARGS adds.
+fn start_shardis(args: &[&str], cores: Option<&str>) -> Server {
+    let extra = std::env::var("SHARDIS_ARGS").unwrap_or_default();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string())
+        .chain(extra.split_whitespace().map(String::from))
+        .collect();
+    start(env!("CARGO_BIN_EXE_shardis"), &args, cores)
+}
+
 /// A server under test: its name and port.
 struct Target {
     name: &'static str,
@@ -52,7 +65,7 @@ struct Target {
 
 fn main() {
     let runs = env("RUNS", 3).max(1) as usize;
-    let seconds = env("SECONDS", 5).max(1);
+    let seconds = env("RUN_SECONDS", 5).max(1);
     let skip = std::env::var("SKIP").unwrap_or_default();
     let with_redis = redis_installed();
     if !with_redis {
@@ -62,11 +75,7 @@ fn main() {
     if !skip.contains("throughput") || !skip.contains("latency") {
         let mut targets = vec![Target {
             name: "shardis (1 shard)",
-            server: start(
-                env!("CARGO_BIN_EXE_shardis"),
-                &["--cores".into(), SERVER_CORE.into()],
-                None,
-            ),
+            server: start_shardis(&["--cores", SERVER_CORE], None),
         }];
         if with_redis {
             targets.push(Target {
@@ -246,11 +255,7 @@ fn blocking_script(runs: usize, with_redis: bool) {
     let mut command = String::new();
     for _ in 0..runs {
         // Fresh servers each run: the scenario ends with SCRIPT KILL.
-        let ours = start(
-            env!("CARGO_BIN_EXE_shardis"),
-            &["--shards".into(), "2".into()],
-            None,
-        );
+        let ours = start_shardis(&["--shards", "2"], None);
         let theirs = with_redis.then(|| start_redis(&["--lua-time-limit", "100"], None));
         let mut flags = vec!["--target".to_string(), format!("127.0.0.1:{}", ours.port)];
         if let Some(r) = &theirs {
