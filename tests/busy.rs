@@ -432,6 +432,33 @@ fn ping_is_busy_with_one_shard() {
     assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
 }
 
+/// `busy-behavior defer`: connection commands need no shard, so they answer
+/// at once even on the busy shard's own core (here the only one).
+#[test]
+fn connection_commands_answer_at_once_in_defer_mode() {
+    let s = Server::shardis(
+        1,
+        &["--busy-reply-threshold", "50", "--busy-behavior", "defer"],
+    );
+    let mut spinner = spin(&s, "k");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = s.client();
+    let asked = Instant::now();
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "busy-behavior"]),
+        "*2\r\n$13\r\nbusy-behavior\r\n$5\r\ndefer\r\n"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "PING and CONFIG GET took {:?} while the script spun",
+        asked.elapsed()
+    );
+    // The script was still running (and busy) all along.
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_eq!(spinner.read_reply(), killed_eval(SPIN_SHA, 1));
+}
+
 #[test]
 fn script_kill_ok_notbusy_unkillable() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "50"]);

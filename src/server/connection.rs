@@ -281,7 +281,9 @@ impl Connection {
 
     /// Connection commands run on the connection's core: like Redis, they
     /// get `-BUSY` while this core's shard is busy, except those Redis
-    /// allows then; plain SHUTDOWN gets it while any shard is busy.
+    /// allows then; plain SHUTDOWN gets it while any shard is busy. With
+    /// `busy-behavior defer` they run at once instead: they need nothing
+    /// from the shard, and a PING health check should not wait on a script.
     fn busy_for_connection_command(
         &self,
         c: &cmd::Command,
@@ -312,7 +314,8 @@ impl Connection {
                 .map(|s| s.busy_reply());
         }
         let own = self.core.script_status();
-        own.is_busy().then(|| own.busy_reply())
+        let defer = node.config.int(P::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
+        (own.is_busy() && !defer).then(|| own.busy_reply())
     }
 
     async fn split(&mut self, c: &'static cmd::Command, gather: Gather, parts: Vec<Piece>) {
