@@ -175,9 +175,16 @@ pub fn table(results: &[TargetResult]) -> String {
         ("other errors", |s| s.errors as f64, false),
         ("requests", |s| s.requests as f64, false),
     ];
+    // Wide enough for the longest target name and a space.
+    let width = results
+        .iter()
+        .map(|r| r.name.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut header = format!("{:<34}", "");
     for (i, r) in results.iter().enumerate() {
-        let _ = write!(header, "{:>16}", r.name);
+        let _ = write!(header, "{:>width$}", r.name);
         if i > 0 {
             let _ = write!(header, "{:>9}", "ratio");
         }
@@ -200,7 +207,7 @@ pub fn table(results: &[TargetResult]) -> String {
                     } else {
                         format!("{v:.0}")
                     };
-                    let _ = write!(out, "{shown:>16}");
+                    let _ = write!(out, "{shown:>width$}");
                     if i > 0 {
                         let ratio = match first {
                             Some(f) if f > 0.0 => format!("{:.2}", v / f),
