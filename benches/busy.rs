@@ -188,6 +188,15 @@ fn report(name: &str, runs: &[Outcome]) {
     }
 }
 
+/// Extra shardis flags from SHARDIS_ARGS.
+fn shardis_args() -> Vec<String> {
+    std::env::var("SHARDIS_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
 fn main() {
     let opts = Opts {
         runs: env("RUNS", 3),
@@ -225,12 +234,7 @@ fn main() {
             "--busy-reply-threshold".into(),
             threshold.clone(),
         ];
-        args.extend(
-            std::env::var("SHARDIS_ARGS")
-                .ok()
-                .iter()
-                .flat_map(|a| a.split_whitespace().map(String::from).collect::<Vec<_>>()),
-        );
+        args.extend(shardis_args());
         let s = start(shardis, &args, None);
         ours.push(scenario(s.port, &keys, &script_key, &opts));
         drop(s);
@@ -253,18 +257,15 @@ fn main() {
         let mut not_yielding = Vec::new();
         for _ in 0..opts.runs {
             for (yield_us, out) in [("100", &mut yielding), ("0", &mut not_yielding)] {
-                let s = start(
-                    shardis,
-                    &[
-                        "--shards".into(),
-                        "2".into(),
-                        "--busy-reply-threshold".into(),
-                        threshold.clone(),
-                        "--script-yield-us".into(),
-                        yield_us.into(),
-                    ],
-                    None,
-                );
+                let mut args: Vec<String> = vec![
+                    "--shards".into(),
+                    "2".into(),
+                    "--busy-reply-threshold".into(),
+                    threshold.clone(),
+                ];
+                args.extend(shardis_args());
+                args.extend(["--script-yield-us".into(), yield_us.into()]);
+                let s = start(shardis, &args, None);
                 out.push(fixed_work_ms(
                     s.port,
                     &keys,
