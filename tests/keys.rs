@@ -260,6 +260,54 @@ fn scan_all(c: &mut redis::Connection, options: &[&str]) -> Vec<String> {
     }
 }
 
+/// Keys present for the whole iteration are returned even while other keys
+/// are added (tables grow and rehash) and deleted between the calls.
+#[test]
+fn scan_returns_stable_keys_while_the_keyspace_changes() {
+    let s = Server::shardis(2, &[]);
+    let mut c = s.redis_client();
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("stable:{i}")).arg(i).ignore();
+        pipe.cmd("SET").arg(format!("doomed:{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).expect("SET keys");
+    let mut cursor = "0".to_string();
+    let mut seen = BTreeSet::new();
+    let mut round = 0;
+    loop {
+        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(20)
+            .query(&mut c)
+            .expect("SCAN");
+        seen.extend(keys.into_iter().filter(|k| k.starts_with("stable:")));
+        // Between calls: 200 new keys (growing every table) and 20 fewer.
+        let mut pipe = redis::pipe();
+        for i in 0..200 {
+            pipe.cmd("SET")
+                .arg(format!("new:{round}:{i}"))
+                .arg(i)
+                .ignore();
+        }
+        for i in 0..20 {
+            pipe.cmd("DEL")
+                .arg(format!("doomed:{}", round * 20 + i))
+                .ignore();
+        }
+        pipe.query::<()>(&mut c).expect("change the keyspace");
+        round += 1;
+        assert!(round < 20_000, "SCAN does not end");
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let stable: BTreeSet<String> = (0..1000).map(|i| format!("stable:{i}")).collect();
+    assert_eq!(seen, stable);
+}
+
 #[test]
 fn scan_covers_every_key_across_shards() {
     let s = Server::shardis(3, &[]);
