@@ -260,6 +260,32 @@ fn scan_all(c: &mut redis::Connection, options: &[&str]) -> Vec<String> {
     }
 }
 
+/// A full SCAN (COUNT 20) that calls `change` with the round number after
+/// every call; every key it returned.
+fn scan_changing(
+    c: &mut redis::Connection,
+    mut change: impl FnMut(&mut redis::Connection, u64),
+) -> Vec<String> {
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    for round in 0.. {
+        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(20)
+            .query(c)
+            .expect("SCAN");
+        seen.extend(keys);
+        change(c, round);
+        assert!(round < 20_000, "SCAN does not end");
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    seen
+}
+
 /// Keys present for the whole iteration are returned even while other keys
 /// are added (tables grow and rehash) and deleted between the calls.
 #[test]
@@ -272,17 +298,7 @@ fn scan_returns_stable_keys_while_the_keyspace_changes() {
         pipe.cmd("SET").arg(format!("doomed:{i}")).arg(i).ignore();
     }
     pipe.query::<()>(&mut c).expect("SET keys");
-    let mut cursor = "0".to_string();
-    let mut seen = BTreeSet::new();
-    let mut round = 0;
-    loop {
-        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("COUNT")
-            .arg(20)
-            .query(&mut c)
-            .expect("SCAN");
-        seen.extend(keys.into_iter().filter(|k| k.starts_with("stable:")));
+    let seen = scan_changing(&mut c, |c, round| {
         // Between calls: 200 new keys (growing every table) and 20 fewer.
         let mut pipe = redis::pipe();
         for i in 0..200 {
@@ -296,14 +312,12 @@ fn scan_returns_stable_keys_while_the_keyspace_changes() {
                 .arg(format!("doomed:{}", round * 20 + i))
                 .ignore();
         }
-        pipe.query::<()>(&mut c).expect("change the keyspace");
-        round += 1;
-        assert!(round < 20_000, "SCAN does not end");
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
+        pipe.query::<()>(c).expect("change the keyspace");
+    });
+    let seen: BTreeSet<String> = seen
+        .into_iter()
+        .filter(|k| k.starts_with("stable:"))
+        .collect();
     let stable: BTreeSet<String> = (0..1000).map(|i| format!("stable:{i}")).collect();
     assert_eq!(seen, stable);
 }
@@ -353,32 +367,17 @@ fn scan_covers_every_key_across_shards() {
 
     // Keys present for the whole iteration are returned even when others
     // come and go in the middle of it.
-    let mut cursor = "0".to_string();
-    let mut seen = BTreeSet::new();
-    let mut round = 0;
-    loop {
-        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("COUNT")
-            .arg(20)
-            .query(&mut c)
-            .expect("SCAN");
-        seen.extend(keys);
-        round += 1;
+    let seen = scan_changing(&mut c, |c, round| {
         let _: () = redis::cmd("SET")
-            .arg(format!("new:{round}"))
+            .arg(format!("new:{}", round + 1))
             .arg(1)
-            .query(&mut c)
+            .query(c)
             .expect("SET");
         let _: i64 = redis::cmd("DEL")
-            .arg(format!("new:{}", round - 1))
-            .query(&mut c)
+            .arg(format!("new:{round}"))
+            .query(c)
             .expect("DEL");
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
+    });
     let seen_old: BTreeSet<String> = seen.into_iter().filter(|k| k.starts_with("key:")).collect();
     assert_eq!(seen_old, expected);
 }
