@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use shardis::loadgen::args::BenchArgs;
-use shardis::loadgen::stats::{merged, RunStats};
+use shardis::loadgen::stats::{merged, RunStats, TypeStats};
 use shardis::scenario::load::Group;
 use shardis::scenario::report::{group_index, TargetResult};
 use shardis::scenario::{self, BlockingScript};
@@ -98,10 +98,11 @@ fn main() {
     }
 }
 
-/// shardis-bench flags shared by every run against one server.
-fn load_flags(port: u16) -> Vec<String> {
+/// shardis-bench flags of one run against one server: those every run
+/// shares, then `run`'s own.
+fn load_flags(port: u16, run: &str) -> Vec<String> {
     format!(
-        "-p {port} -t 1 -c {CONNECTIONS} -d 32 --key-maximum {} --distinct-client-seed",
+        "-p {port} -t 1 -c {CONNECTIONS} -d 32 --key-maximum {} --distinct-client-seed {run}",
         KEYS - 1
     )
     .split_whitespace()
@@ -110,12 +111,13 @@ fn load_flags(port: u16) -> Vec<String> {
 }
 
 /// Runs shardis-bench's engine with these flags from a thread pinned to
-/// the load's core (its workers inherit the pinning).
-fn load(flags: &[String]) -> RunStats {
+/// the load's core (its workers inherit the pinning); the run and its
+/// totals, which must have no errors (`what` names the run if they do).
+fn load(flags: &[String], what: &str) -> (RunStats, TypeStats) {
     let argv = std::iter::once("shardis-bench".to_string()).chain(flags.iter().cloned());
     let args = BenchArgs::try_parse_from(argv).expect("valid shardis-bench flags");
     let plan = args.plan().expect("a valid plan");
-    std::thread::scope(|s| {
+    let stats = std::thread::scope(|s| {
         s.spawn(|| {
             core_affinity::set_for_current(core_affinity::CoreId { id: LOAD_CORE });
             shardis::loadgen::run::run(&plan, &AtomicBool::new(false), |_| {})
@@ -123,20 +125,17 @@ fn load(flags: &[String]) -> RunStats {
         })
         .join()
         .expect("the load thread")
-    })
+    });
+    let total = merged(&stats.types);
+    assert_eq!(total.errors, 0, "errors in {what}");
+    (stats, total)
 }
 
 /// Every key set once, so GETs hit.
 fn preload(port: u16) {
-    let mut flags = load_flags(port);
     let per_client = KEYS / CONNECTIONS;
-    flags.extend(
-        format!("--ratio 1:0 --key-pattern P:P -n {per_client} --pipeline 16")
-            .split_whitespace()
-            .map(String::from),
-    );
-    let stats = load(&flags);
-    assert_eq!(merged(&stats.types).errors, 0, "preload errors");
+    let run = format!("--ratio 1:0 --key-pattern P:P -n {per_client} --pipeline 16");
+    load(&load_flags(port, &run), "the preload");
 }
 
 /// The command line that reproduces a run (the port is this run's).
@@ -157,15 +156,10 @@ fn throughput(targets: &[Target], runs: usize, seconds: u64) {
             let mut last = Vec::new();
             for _ in 0..runs {
                 for (t, out) in targets.iter().zip(&mut figures) {
-                    let mut flags = load_flags(t.server.port);
-                    flags.extend(
-                        format!("--ratio {ratio} --pipeline {pipeline} --test-time {seconds}")
-                            .split_whitespace()
-                            .map(String::from),
-                    );
-                    let stats = load(&flags);
-                    let total = merged(&stats.types);
-                    assert_eq!(total.errors, 0, "{name} errors against {}", t.name);
+                    let run =
+                        format!("--ratio {ratio} --pipeline {pipeline} --test-time {seconds}");
+                    let flags = load_flags(t.server.port, &run);
+                    let (stats, total) = load(&flags, &format!("{name} against {}", t.name));
                     out.push(total.ops as f64 / stats.duration.as_secs_f64());
                     last = flags;
                 }
@@ -200,15 +194,9 @@ fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {
         let mut rows: Vec<[u64; 4]> = Vec::new();
         let mut rates = Vec::new();
         for _ in 0..runs {
-            let mut flags = load_flags(t.server.port);
-            flags.extend(
-                format!("--ratio 1:10 --rate-limiting {FIXED_RATE} --test-time {seconds}")
-                    .split_whitespace()
-                    .map(String::from),
-            );
-            let stats = load(&flags);
-            let total = merged(&stats.types);
-            assert_eq!(total.errors, 0, "errors against {}", t.name);
+            let run = format!("--ratio 1:10 --rate-limiting {FIXED_RATE} --test-time {seconds}");
+            let flags = load_flags(t.server.port, &run);
+            let (stats, total) = load(&flags, &format!("the fixed rate against {}", t.name));
             rows.push([
                 total.percentile_us(50.0),
                 total.percentile_us(99.0),
