@@ -433,6 +433,15 @@ impl Reactor {
         source
     }
 
+    /// A read-readiness poll that stays armed: the source gets a result on
+    /// every readiness event until it is dropped (or the kernel ends it).
+    pub(crate) fn poll_read_ready_multishot(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        self.sys
+            .poll_ready_multishot(&source, common_flags() | read_flags());
+        source
+    }
+
     pub(crate) fn poll_write_ready(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);
         self.sys

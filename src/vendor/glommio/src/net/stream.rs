@@ -223,13 +223,32 @@ pub(crate) struct NonBufferedStream<S> {
     source_rx: Option<Source>,
     write_timeout: Timeout,
     read_timeout: Timeout,
+    /// The last recv took everything the socket held (a short read or
+    /// EAGAIN), so the next one waits for a readiness event.
+    rx_drained: bool,
+}
+
+thread_local! {
+    /// Whether this kernel takes multishot polls (Linux 5.13); cleared the
+    /// first time one is refused, and one-shot polls are used from then on.
+    static MULTISHOT_POLL: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
     fn init(&mut self) {
         let reactor = self.reactor.upgrade().unwrap();
-        let stream_fd = self.stream.as_raw_fd();
-        self.source_rx = Some(reactor.poll_read_ready(stream_fd));
+        self.source_rx = Some(Self::arm_read_ready(&reactor, self.stream.as_raw_fd()));
+    }
+
+    /// Read readiness: one multishot poll for the stream's life (no poll
+    /// request per read), or a one-shot poll per wait where multishot is not
+    /// supported.
+    fn arm_read_ready(reactor: &Reactor, fd: RawFd) -> Source {
+        if MULTISHOT_POLL.with(|m| m.get()) {
+            reactor.poll_read_ready_multishot(fd)
+        } else {
+            reactor.poll_read_ready(fd)
+        }
     }
 
     pub(crate) fn try_peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
@@ -260,36 +279,41 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     ) -> Poll<io::Result<usize>> {
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
+        let fd = self.stream.as_raw_fd();
 
-        let no_pending_poll = self
-            .source_rx
-            .as_ref()
-            .map(|src| src.result().is_some())
-            .unwrap_or(true);
+        // A readiness event since the last recv (a multishot poll's
+        // completion, or a one-shot poll's only one).
+        let event = match self.source_rx.as_ref().and_then(|src| src.take_result()) {
+            Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // A kernel without multishot polls refused the request.
+                MULTISHOT_POLL.with(|m| m.set(false));
+                true
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let armed = self.source_rx.as_ref().is_some_and(|src| src.is_armed());
 
-        if no_pending_poll {
-            if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
-                self.source_rx.take();
+        if event || !self.rx_drained || !armed {
+            if let Some(result) = super::yolo_recv(fd, buf) {
                 self.read_timeout.cancel_timer(reactor);
                 let result = poll_err!(result);
-                // Start an early poll if the buffer is not fully filled. So when
-                // the next time `poll_read` is called, it will be known immediately
-                // whether the underlying stream is ready for reading.
-                if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-                    // The `rush_dispatch`s here and after could be removed to
-                    // improve performance if #458 is handled appropriately.
-                    // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
+                // A short read took everything there was: data arriving
+                // later fires the poll. A one-shot poll is armed now, so that
+                // the next `poll_read` knows at once whether to try.
+                self.rx_drained = result < buf.len();
+                if self.rx_drained && !armed {
+                    self.source_rx = Some(Self::arm_read_ready(reactor, fd));
                 }
                 return Poll::Ready(Ok(result));
             }
+            self.rx_drained = true;
         }
 
         poll_err!(self.read_timeout.check(reactor));
 
-        if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-            // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
+        if !self.source_rx.as_ref().is_some_and(|src| src.is_armed()) {
+            self.source_rx = Some(Self::arm_read_ready(reactor, fd));
         }
 
         let source = self.source_rx.as_ref().unwrap();
@@ -368,6 +392,7 @@ where
             source_rx: None,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
+            rx_drained: false,
         };
         stream.init();
         GlommioStream {

@@ -264,6 +264,18 @@ impl Source {
         ret
     }
 
+    /// Takes the result, so the next completion of a multishot request is
+    /// seen as new.
+    pub(crate) fn take_result(&self) -> Option<io::Result<usize>> {
+        self.inner.borrow_mut().wakers.result.take()
+    }
+
+    /// Whether the request is queued or in the kernel (for a multishot
+    /// request: still armed).
+    pub(crate) fn is_armed(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     // adds a single waiter to the list, replacing any waiter that may already
     // exist. Should be used for single streams that map a future 1:1 to their I/O
     // source

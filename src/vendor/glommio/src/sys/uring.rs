@@ -32,6 +32,7 @@ use std::{
 use crate::{
     free_list::{FreeList, Idx},
     iou,
+    iou::cqe::CompletionFlags,
     iou::sqe::{FsyncFlags, SockAddrStorage, StatxFlags, StatxMode, SubmissionFlags, TimeoutFlags},
     sys::{
         self,
@@ -51,12 +52,17 @@ use nix::sys::{
 };
 use smallvec::SmallVec;
 
+/// `sqe.len` of a poll request that stays armed (Linux 5.13, io_uring.h).
+const IORING_POLL_ADD_MULTI: u32 = 1;
+
 const MSG_ZEROCOPY: i32 = 0x4000000;
 
 #[allow(dead_code)]
 #[derive(Debug)]
 enum UringOpDescriptor {
     PollAdd(PollFlags),
+    /// A poll that stays armed: one completion per readiness event.
+    PollAddMulti(PollFlags),
     PollRemove(*const u8),
     Cancel(u64),
     Write(*const u8, usize, u64),
@@ -274,6 +280,11 @@ fn fill_sqe<F>(
         match op.args {
             UringOpDescriptor::PollAdd(events) => {
                 sqe.prep_poll_add(op.fd, events);
+            }
+            UringOpDescriptor::PollAddMulti(events) => {
+                sqe.prep_poll_add(op.fd, events);
+                // What liburing's io_uring_prep_poll_multishot sets.
+                sqe.raw_mut().len = IORING_POLL_ADD_MULTI;
             }
             UringOpDescriptor::PollRemove(to_remove) => {
                 user_data = 0;
@@ -548,9 +559,14 @@ where
             return Some(false);
         }
 
-        let src = source_map
-            .borrow_mut()
-            .consume_source(from_user_data(value.user_data()));
+        let id = from_user_data(value.user_data());
+        // A multishot request stays armed (and in the map) until a
+        // completion without IORING_CQE_F_MORE.
+        let src = if value.flags().contains(CompletionFlags::MORE) {
+            source_map.borrow()[id].clone()
+        } else {
+            source_map.borrow_mut().consume_source(id)
+        };
 
         let result = value.result();
 
@@ -838,8 +854,12 @@ impl UringCommon for PollRing {
 
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
+        let cqe = self.ring.peek_for_cqe();
+        let final_completion = !cqe
+            .as_ref()
+            .is_some_and(|c| c.flags().contains(CompletionFlags::MORE));
         process_one_event(
-            self.ring.peek_for_cqe(),
+            cqe,
             |_| None,
             |mut src, res| {
                 record_stats(self, &mut src, &res);
@@ -848,7 +868,9 @@ impl UringCommon for PollRing {
             source_map,
         )
         .map(|x| {
-            self.in_kernel -= 1;
+            if final_completion {
+                self.in_kernel -= 1;
+            }
             x
         })
     }
@@ -1179,8 +1201,12 @@ impl UringCommon for SleepableRing {
 
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
+        let cqe = self.ring.peek_for_cqe();
+        let final_completion = !cqe
+            .as_ref()
+            .is_some_and(|c| c.flags().contains(CompletionFlags::MORE));
         process_one_event(
-            self.ring.peek_for_cqe(),
+            cqe,
             |source| match source.source_type {
                 SourceType::LinkRings => Some(()),
                 _ => None,
@@ -1195,7 +1221,9 @@ impl UringCommon for SleepableRing {
             source_map,
         )
         .map(|x| {
-            self.in_kernel -= 1;
+            if final_completion {
+                self.in_kernel -= 1;
+            }
             x
         })
     }
@@ -1461,6 +1489,18 @@ impl Reactor {
 
     pub(crate) fn poll_ready(&self, source: &Source, flags: PollFlags) {
         let op = UringOpDescriptor::PollAdd(flags);
+        queue_request_into_ring(
+            &mut *self.ring_for_source(source),
+            source,
+            op,
+            &mut self.source_map.borrow_mut(),
+        );
+    }
+
+    /// Like `poll_ready`, but the poll stays armed: the source gets a result
+    /// (and wakes its waiters) on every readiness event until it is dropped.
+    pub(crate) fn poll_ready_multishot(&self, source: &Source, flags: PollFlags) {
+        let op = UringOpDescriptor::PollAddMulti(flags);
         queue_request_into_ring(
             &mut *self.ring_for_source(source),
             source,
