@@ -232,6 +232,10 @@ pub struct Core {
     pub gate: Gate,
     /// The low-priority task queue scripts run in.
     pub script_queue: glommio::TaskQueueHandle,
+    /// Where every connection on this core receives: bytes move on to the
+    /// connection's own buffer at once, so one chunk per core (kept hot in
+    /// cache) serves them all.
+    pub read_chunk: RefCell<Box<[u8]>>,
 }
 
 impl Core {

@@ -9,13 +9,15 @@
 
 mod transaction;
 
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{future, ready, AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::route::{self, Piece, Plan};
@@ -114,17 +116,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
 impl Connection {
     async fn run(&mut self) -> std::io::Result<()> {
         let _ = self.stream.set_nodelay(true);
-        let mut chunk = vec![0u8; READ_CHUNK_BYTES];
         let mut argv: Vec<Bytes> = Vec::new();
         loop {
-            let n = self.stream.read(&mut chunk).await?;
+            let n = self.receive().await?;
             if n == 0 || self.session.client.killed.load(Ordering::Relaxed) {
                 return Ok(());
             }
             self.core.state.borrow_mut().stats.net_input_bytes += n as u64;
             self.now_ms = crate::shard::now_ms();
             let node = &self.core.node;
-            self.inbuf.extend_from_slice(&chunk[..n]);
             let limit = node.config.int(P::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
                 eprintln!(
@@ -168,6 +168,20 @@ impl Connection {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits for input and appends it to `inbuf`; 0 at end of stream. The
+    /// core's read chunk is borrowed only inside each poll, never across a
+    /// wait, so every connection on the core can share it.
+    async fn receive(&mut self) -> std::io::Result<usize> {
+        let (stream, inbuf, core) = (&mut self.stream, &mut self.inbuf, &self.core);
+        future::poll_fn(|cx| {
+            let mut chunk = core.read_chunk.borrow_mut();
+            let n = ready!(Pin::new(&mut *stream).poll_read(cx, &mut chunk))?;
+            inbuf.extend_from_slice(&chunk[..n]);
+            Poll::Ready(Ok(n))
+        })
+        .await
     }
 
     /// Routes one command: runs it here, queues it for another shard, or

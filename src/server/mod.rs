@@ -14,7 +14,7 @@ use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::net::TcpListener;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle};
 
-use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P};
+use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P, READ_CHUNK_BYTES};
 use crate::node::{Core, Node};
 use crate::shard::mesh::{self, MeshEnds, Request};
 use crate::shard::{Call, ShardState};
@@ -179,6 +179,7 @@ pub async fn build_core(
         scripts,
         gate: Default::default(),
         script_queue,
+        read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
     });
     *link.borrow_mut() = Rc::downgrade(&core);
     Ok((core, receivers, network_queue))

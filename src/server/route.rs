@@ -45,6 +45,9 @@ pub fn plan(cmd: &'static Command, argv: &[Bytes], own: usize, shards: usize) ->
 }
 
 fn keyed(cmd: &Command, argv: &[Bytes], own: usize, shards: usize) -> Plan {
+    if shards == 1 {
+        return Plan::One(0); // the only shard
+    }
     let mut target = None;
     for i in cmd.key_positions(argv) {
         let shard = shard_of_key(&argv[i], shards);
