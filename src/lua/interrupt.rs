@@ -13,9 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
-
-use glommio::timer::Timer;
+use std::time::Instant;
 
 use mlua::ffi;
 
@@ -238,19 +236,18 @@ fn in_prelude(state: *mut ffi::lua_State) -> bool {
     }
 }
 
-/// How long a yielded script pauses: long enough that the executor finds
-/// the script's queue idle and polls for I/O (network reads complete on a
-/// ring that does not preempt), short enough to cost nothing measurable.
-const YIELD_PAUSE: Duration = Duration::from_micros(1);
+/// A yield of the script's queue: the executor runs the other queues'
+/// ready tasks, then comes back to the script.
+type QueueYield = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Drives a script's coroutine. The coroutine only suspends when the
-/// interrupt yields, so it is polled with a no-op waker and, on each
-/// yield, the task sleeps on a tiny timer instead of waking itself: the
-/// script's task queue goes idle, the executor polls I/O and serves the
-/// connections of this core, then resumes the script.
+/// interrupt yields, so it is polled with a no-op waker; on each yield the
+/// task collects this core's I/O completions (waking the connections they
+/// are for) and yields its task queue, so those connections are served
+/// before the script resumes — without parking the core.
 pub struct Preemptible<F> {
     script: Pin<Box<F>>,
-    pause: Option<Timer>,
+    pause: Option<QueueYield>,
 }
 
 impl<F> Preemptible<F> {
@@ -267,7 +264,7 @@ impl<F: Future> Future for Preemptible<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         if let Some(pause) = self.pause.as_mut() {
-            if Pin::new(pause).poll(cx).is_pending() {
+            if pause.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             self.pause = None;
@@ -279,12 +276,19 @@ impl<F: Future> Future for Preemptible<F> {
                 SLICE_START.set(None);
                 return Poll::Ready(done);
             }
-            let mut pause = Timer::new(YIELD_PAUSE);
-            if Pin::new(&mut pause).poll(cx).is_pending() {
+            // Let any other thread that shares this core run (a load
+            // generator, the OS): a script core never parks otherwise.
+            std::thread::yield_now();
+            let executor = glommio::executor();
+            // The executor polls I/O only between its turns; collect the
+            // completions now so the connections they wake run first.
+            executor.poll_io_now();
+            let mut pause: QueueYield =
+                Box::pin(async move { executor.yield_task_queue_now().await });
+            if pause.as_mut().poll(cx).is_pending() {
                 self.pause = Some(pause);
                 return Poll::Pending;
             }
-            // The pause was over before it began: resume at once.
         }
     }
 }

@@ -1791,6 +1791,18 @@ impl Reactor {
         ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
+    /// Enters the kernel through the main ring without submitting or
+    /// waiting, so that task work held for this thread (COOP_TASKRUN) runs
+    /// and posts its completions (shardis patch).
+    pub(crate) fn enter_kernel(&self) {
+        let fd = self.main_ring.borrow().ring_fd();
+        // SAFETY: io_uring_enter on this reactor's own ring fd, submitting
+        // nothing and waiting for nothing; it touches no user memory.
+        unsafe {
+            uring_sys::syscalls::io_uring_enter(fd, 0, 0, 0, std::ptr::null());
+        }
+    }
+
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
         self.poll_ring.borrow_mut().poll(woke)?;
         self.main_ring.borrow_mut().poll(woke)?;
