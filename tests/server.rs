@@ -265,3 +265,38 @@ fn debug_sleep_and_time() {
     let time = c.cmd(&["TIME"]);
     assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
 }
+
+#[test]
+fn requests_in_pieces_and_large_values_arrive_whole() {
+    // Each connection's socket is watched by one readiness poll for its
+    // life: a frame cut into pieces with pauses between them, a value that
+    // fills many reads, and many connections taking turns must all be read
+    // in full and answered in order.
+    let s = Server::shardis(2, &[]);
+    let value: Vec<u8> = (0..1_500_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let frame = common::encode(&[b"SET", b"big", &value]);
+    let mut c = s.client();
+    for (i, piece) in frame.chunks(7_001).enumerate() {
+        c.send_raw(piece);
+        if i % 40 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    let mut expected = format!("${}\r\n", value.len()).into_bytes();
+    expected.extend_from_slice(&value);
+    expected.extend_from_slice(b"\r\n");
+    assert_eq!(c.cmd_bytes(&[b"GET", b"big"]), expected);
+
+    // One byte at a time, on many connections in turn.
+    let mut clients: Vec<_> = (0..20).map(|_| s.client()).collect();
+    let ping = common::encode(&[b"ECHO", b"hello"]);
+    for byte in &ping {
+        for c in clients.iter_mut() {
+            c.send_raw(std::slice::from_ref(byte));
+        }
+    }
+    for c in clients.iter_mut() {
+        assert_eq!(c.read_reply(), "$5\r\nhello\r\n");
+    }
+}
