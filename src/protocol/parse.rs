@@ -77,10 +77,10 @@ impl RequestParser {
                         Some(false) => continue, // an empty line
                     }
                 }
-                let Some(count) = read_header_line(buf, "too big mbulk count string")? else {
+                let Some(count) = read_header_number(buf, "too big mbulk count string")? else {
                     return Ok(false);
                 };
-                let count = match parse_i64(&count[1..]) {
+                let count = match count {
                     Some(n) if n <= MAX_MULTIBULK_LEN => n,
                     _ => return Err(ProtocolError("invalid multibulk length")),
                 };
@@ -103,11 +103,11 @@ impl RequestParser {
                         if buf[0] != b'$' {
                             return Err(ProtocolError(expected_dollar(buf[0])));
                         }
-                        let Some(header) = read_header_line(buf, "too big bulk count string")?
+                        let Some(header) = read_header_number(buf, "too big bulk count string")?
                         else {
                             return Ok(false);
                         };
-                        let len = match parse_i64(&header[1..]) {
+                        let len = match header {
                             Some(n) if n >= 0 && n as u64 <= limits.max_bulk_bytes as u64 => {
                                 n as usize
                             }
@@ -140,16 +140,18 @@ impl RequestParser {
     }
 }
 
-/// Splits off one `\r\n`-terminated header line (without the CRLF).
-fn read_header_line(
+/// Consumes one `\r\n`-terminated header line (`*<n>` or `$<n>`) and
+/// returns its number (`None` inside when it is not one). It only advances
+/// the buffer: splitting off a line would cost a reference count each.
+fn read_header_number(
     buf: &mut BytesMut,
     too_big: &'static str,
-) -> Result<Option<Bytes>, ProtocolError> {
+) -> Result<Option<Option<i64>>, ProtocolError> {
     match buf.iter().position(|&c| c == b'\r') {
         Some(cr) if cr + 1 < buf.len() => {
-            let line = buf.split_to(cr).freeze();
-            buf.advance(2);
-            Ok(Some(line))
+            let number = parse_i64(&buf[1..cr]);
+            buf.advance(cr + 2);
+            Ok(Some(number))
         }
         Some(_) => Ok(None),
         None if buf.len() > MAX_INLINE_BYTES => Err(ProtocolError(too_big)),
