@@ -573,6 +573,19 @@ impl Wakers {
         }
     }
 
+    /// Wakes the waiters but keeps them registered (shardis patch): the
+    /// single waiter of a multishot source waits again after every event,
+    /// so keeping it saves a clone and a drop of its waker per event.
+    pub(super) fn wake_waiters_keep(&mut self) -> bool {
+        for waker in &self.waiters {
+            let wake = std::panic::AssertUnwindSafe(|| waker.wake_by_ref());
+            if let Err(x) = std::panic::catch_unwind(wake) {
+                log::error!("Panic while calling waker! {x:?}");
+            }
+        }
+        !self.waiters.is_empty()
+    }
+
     pub(super) fn wake_waiters(&mut self) -> bool {
         if self.waiters.is_empty() {
             false

@@ -566,7 +566,8 @@ where
         let id = from_user_data(value.user_data());
         // A multishot request stays armed (and in the map) until a
         // completion without IORING_CQE_F_MORE.
-        let src = if value.flags().contains(CompletionFlags::MORE) {
+        let more = value.flags().contains(CompletionFlags::MORE);
+        let src = if more {
             source_map.borrow()[id].clone()
         } else {
             source_map.borrow_mut().consume_source(id)
@@ -579,7 +580,11 @@ where
             let res = Some(post_process(src.borrow_mut(), transmute_error(result)));
             let mut inner_source = src.borrow_mut();
             inner_source.wakers.result = res;
-            woke = inner_source.wakers.wake_waiters();
+            woke = if more {
+                inner_source.wakers.wake_waiters_keep()
+            } else {
+                inner_source.wakers.wake_waiters()
+            };
         }
         return Some(woke);
     }
