@@ -312,7 +312,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
 
         poll_err!(self.read_timeout.check(reactor));
 
-        if !self.source_rx.as_ref().is_some_and(|src| src.is_armed()) {
+        if !armed {
             self.source_rx = Some(Self::arm_read_ready(reactor, fd));
         }
 
