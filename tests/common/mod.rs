@@ -110,9 +110,13 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let info = server.client().cmd(&["INFO", "server"]);
         let ours = format!("process_id:{}\r\n", server.child.id());
-        info.contains(&ours).then_some(server)
+        match server_info(port) {
+            Ok(info) if info.contains(&ours) => Some(server),
+            // Another process answered, or the one that accepted closed the
+            // connection (a test's server being stopped): try another port.
+            _ => None,
+        }
     }
 
     pub fn client(&self) -> Raw {
@@ -142,6 +146,25 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// `INFO server` from whatever listens on `port`, or the I/O error that
+/// stopped it: the identity check must not panic when a stranger answers.
+fn server_info(port: u16) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+    (&stream).write_all(&encode(&[b"INFO", b"server"]))?;
+    let mut reader = BufReader::new(&stream);
+    let mut header = String::new();
+    reader.read_line(&mut header)?;
+    let len: usize = header
+        .strip_prefix('$')
+        .and_then(|n| n.trim_end().parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, header.clone()))?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 impl Drop for Server {
