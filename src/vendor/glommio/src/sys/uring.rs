@@ -718,7 +718,12 @@ pub(crate) trait UringCommon {
         self.consume_sqe_queue(&mut queue.submissions, true)
     }
 
+    /// Lets the kernel post completions it holds back for this thread
+    /// (IORING_SETUP_DEFER_TASKRUN rings); a no-op for other rings.
+    fn run_deferred_task_work(&mut self) {}
+
     fn consume_completion_queue(&mut self, woke: &mut usize) -> usize {
+        self.run_deferred_task_work();
         let mut completed = 0;
         loop {
             match self.consume_one_event() {
@@ -924,10 +929,19 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// Set up with IORING_SETUP_DEFER_TASKRUN: completions are posted only
+    /// when this thread enters the ring asking for events.
+    defer_taskrun: bool,
 }
 
-/// `IORING_SETUP_COOP_TASKRUN` from linux/io_uring.h (shardis patch).
+/// Setup flags from linux/io_uring.h (shardis patch).
 const IORING_SETUP_COOP_TASKRUN: u32 = 1 << 8;
+const IORING_SETUP_TASKRUN_FLAG: u32 = 1 << 9;
+const IORING_SETUP_SINGLE_ISSUER: u32 = 1 << 12;
+const IORING_SETUP_DEFER_TASKRUN: u32 = 1 << 13;
+/// `sq.kflags` bit: the ring has task work waiting to post completions.
+const IORING_SQ_TASKRUN: u32 = 1 << 2;
+const IORING_ENTER_GETEVENTS: u32 = 1 << 0;
 
 impl SleepableRing {
     fn new(
@@ -935,22 +949,46 @@ impl SleepableRing {
         name: &'static str,
         allocator: Rc<UringBufferAllocator>,
         source_map: Rc<RefCell<SourceMap>>,
+        defer_taskrun: bool,
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
-        Ok(SleepableRing {
-            // shardis patch: IORING_SETUP_COOP_TASKRUN (Linux 5.19). Without it
-            // every completion raised on another CPU (a socket poll firing in
-            // the softirq of the client's core) interrupts this core with a
-            // reschedule IPI to run io_uring's task work; with it the work
-            // waits for this thread's next entry into the kernel, which the
-            // reactor makes on every turn and before it sleeps. Kernels
-            // without the flag refuse it, so fall back to plain setup.
-            ring: iou::IoUring::new_with_flags(
+        let with_flags = |flags: u32| {
+            iou::IoUring::new_with_flags(
                 size as _,
-                iou::SetupFlags::from_bits_retain(IORING_SETUP_COOP_TASKRUN),
+                iou::SetupFlags::from_bits_retain(flags),
                 iou::SetupFeatures::empty(),
             )
-            .or_else(|_| iou::IoUring::new(size as _))?,
+        };
+        // shardis patch: IORING_SETUP_DEFER_TASKRUN (Linux 6.1), asked for
+        // the main ring only. The task work of a completion raised on
+        // another CPU (a socket poll firing in the softirq of the client's
+        // core) then waits until this thread asks the ring for events, and
+        // runs as one batch, instead of at each syscall exit through the
+        // signal path. SINGLE_ISSUER is its precondition: only this thread
+        // uses the ring. TASKRUN_FLAG tells the reactor when work waits.
+        let deferred = if defer_taskrun {
+            let flags = IORING_SETUP_SINGLE_ISSUER
+                | IORING_SETUP_DEFER_TASKRUN
+                | IORING_SETUP_TASKRUN_FLAG;
+            with_flags(flags).ok()
+        } else {
+            None
+        };
+        let defer_taskrun = deferred.is_some();
+        // shardis patch: IORING_SETUP_COOP_TASKRUN (Linux 5.19), for the
+        // other rings and kernels without DEFER_TASKRUN. Without it every
+        // completion raised on another CPU interrupts this core with a
+        // reschedule IPI to run io_uring's task work; with it the work
+        // waits for this thread's next entry into the kernel (the reactor
+        // enters before it sleeps). Kernels without the flag refuse it, so
+        // fall back to plain setup.
+        let ring = match deferred {
+            Some(ring) => ring,
+            None => with_flags(IORING_SETUP_COOP_TASKRUN)
+                .or_else(|_| iou::IoUring::new(size as _))?,
+        };
+        Ok(SleepableRing {
+            ring,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
@@ -959,6 +997,7 @@ impl SleepableRing {
             task_queue_stats: AHashMap::new(),
             source_map,
             in_kernel: 0,
+            defer_taskrun,
         })
     }
 
@@ -1165,6 +1204,30 @@ impl UringCommon for SleepableRing {
         Ok(x)
     }
 
+    fn run_deferred_task_work(&mut self) {
+        if !self.defer_taskrun {
+            return;
+        }
+        let raw = self.ring.raw();
+        // SAFETY: `kflags` points into the SQ ring the kernel mapped for this
+        // ring, valid and 4-byte aligned for the ring's life; the kernel
+        // updates it concurrently, hence the atomic load.
+        let kflags = unsafe { &*(raw.sq.kflags as *const std::sync::atomic::AtomicU32) };
+        if kflags.load(std::sync::atomic::Ordering::Acquire) & IORING_SQ_TASKRUN != 0 {
+            // SAFETY: a plain io_uring_enter on this ring's own fd, submitting
+            // nothing and waiting for nothing.
+            unsafe {
+                uring_sys::syscalls::io_uring_enter(
+                    raw.ring_fd,
+                    0,
+                    0,
+                    IORING_ENTER_GETEVENTS,
+                    std::ptr::null(),
+                );
+            }
+        }
+    }
+
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
         let cqe = self.ring.peek_for_cqe();
@@ -1317,10 +1380,10 @@ impl Reactor {
         let registry = vec![allocator.as_bytes()];
 
         let main_ring =
-            SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone())?;
+            SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone(), true)?;
         let poll_ring = PollRing::new(ring_depth, allocator.clone(), source_map.clone())?;
         let mut latency_ring =
-            SleepableRing::new(ring_depth, "latency", allocator.clone(), source_map.clone())?;
+            SleepableRing::new(ring_depth, "latency", allocator.clone(), source_map.clone(), false)?;
 
         match main_ring.registrar().register_buffers_by_ref(&registry) {
             Err(x) => warn!("Error: registering buffers in the main ring. Skipping{x:#?}"),
@@ -1758,15 +1821,23 @@ impl Reactor {
         ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
-    /// Enters the kernel through the main ring without submitting or
-    /// waiting, so that task work held for this thread (COOP_TASKRUN) runs
-    /// and posts its completions (shardis patch).
+    /// Enters the kernel through the main ring, asking for events but
+    /// submitting nothing and waiting for none, so that task work held for
+    /// this thread (COOP_TASKRUN, DEFER_TASKRUN) runs and posts its
+    /// completions (shardis patch).
     pub(crate) fn enter_kernel(&self) {
         let fd = self.main_ring.borrow().ring_fd();
-        // SAFETY: io_uring_enter on this reactor's own ring fd, submitting
-        // nothing and waiting for nothing; it touches no user memory.
+        // SAFETY: io_uring_enter on this reactor's own ring fd, from the
+        // thread that owns it (DEFER_TASKRUN requires that), submitting
+        // nothing and waiting for no completion; it touches no user memory.
         unsafe {
-            uring_sys::syscalls::io_uring_enter(fd, 0, 0, 0, std::ptr::null());
+            uring_sys::syscalls::io_uring_enter(
+                fd,
+                0,
+                0,
+                IORING_ENTER_GETEVENTS,
+                std::ptr::null(),
+            );
         }
     }
 
@@ -2200,7 +2271,7 @@ mod tests {
     fn sqe_link_chain() {
         let allocator = Rc::new(UringBufferAllocator::new(65536));
         let source_map = Rc::new(RefCell::new(SourceMap::default()));
-        let mut ring = SleepableRing::new(4, "main", allocator, source_map).unwrap();
+        let mut ring = SleepableRing::new(4, "main", allocator, source_map, false).unwrap();
         let q = ring.submission_queue();
         let mut queue = q.borrow_mut();
 
@@ -2234,7 +2305,7 @@ mod tests {
     fn unterminated_sqe_link_chain() {
         let allocator = Rc::new(UringBufferAllocator::new(65536));
         let source_map = Rc::new(RefCell::new(SourceMap::default()));
-        let mut ring = SleepableRing::new(2, "main", allocator, source_map).unwrap();
+        let mut ring = SleepableRing::new(2, "main", allocator, source_map, false).unwrap();
         let q = ring.submission_queue();
         let mut queue = q.borrow_mut();
 
@@ -2254,7 +2325,7 @@ mod tests {
     fn sqe_link_chain_overflow() {
         let allocator = Rc::new(UringBufferAllocator::new(65536));
         let source_map = Rc::new(RefCell::new(SourceMap::default()));
-        let mut ring = SleepableRing::new(2, "main", allocator, source_map).unwrap();
+        let mut ring = SleepableRing::new(2, "main", allocator, source_map, false).unwrap();
         let q = ring.submission_queue();
         let mut queue = q.borrow_mut();
 
