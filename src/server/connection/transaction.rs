@@ -137,7 +137,7 @@ impl Connection {
         let own = self.core.shard_id;
         let shards = self.core.node.shards();
         let resp3 = self.session.resp3;
-        let node = &self.core.node.clone();
+        let node = &self.core.node;
         let connection_busy = if c.route == Route::Connection {
             self.busy_for_connection_command(c, argv)
         } else {
