@@ -1325,7 +1325,11 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // shardis patch (steady timers): the preemption timer ticks
+                // on its own now and may fire before any queue ran this
+                // turn. That is not idleness: with queues still active the
+                // executor must come back to them, not park.
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;
