@@ -2211,7 +2211,7 @@ impl ExecutorProxy {
     /// shardis patch: collects the I/O completions ready now and wakes their
     /// tasks, without sleeping, and returns whether any task woke. It enters
     /// the kernel once, so that completions raised on other CPUs (which
-    /// `IORING_SETUP_COOP_TASKRUN` rings hold until then) are posted. Meant
+    /// COOP_TASKRUN and DEFER_TASKRUN rings hold until then) are posted. Meant
     /// for a long task that yields its queue (`yield_task_queue_now`): the
     /// executor polls I/O only between turns, so without this the tasks
     /// waiting on sockets would not run until the long task's queue idles.

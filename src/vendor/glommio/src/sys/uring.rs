@@ -1005,6 +1005,25 @@ impl SleepableRing {
         self.ring.raw().ring_fd
     }
 
+    /// Enters the kernel asking for events but submitting nothing and
+    /// waiting for none, so that task work held for this thread
+    /// (COOP_TASKRUN, DEFER_TASKRUN) runs and posts its completions
+    /// (shardis patch).
+    fn enter_for_events(&self) {
+        // SAFETY: io_uring_enter on this ring's own fd, from the thread
+        // that owns it (DEFER_TASKRUN requires that), submitting nothing
+        // and waiting for no completion; it touches no user memory.
+        unsafe {
+            uring_sys::syscalls::io_uring_enter(
+                self.ring_fd(),
+                0,
+                0,
+                IORING_ENTER_GETEVENTS,
+                std::ptr::null(),
+            );
+        }
+    }
+
     /// This function prepares a timer that fires unconditionally after a
     /// certain duration. The timer is added at the front of the queue such
     /// that it will be the first SQE submitted the next time we enter the
@@ -1208,23 +1227,13 @@ impl UringCommon for SleepableRing {
         if !self.defer_taskrun {
             return;
         }
-        let raw = self.ring.raw();
         // SAFETY: `kflags` points into the SQ ring the kernel mapped for this
         // ring, valid and 4-byte aligned for the ring's life; the kernel
         // updates it concurrently, hence the atomic load.
-        let kflags = unsafe { &*(raw.sq.kflags as *const std::sync::atomic::AtomicU32) };
+        let kflags = self.ring.raw().sq.kflags as *const std::sync::atomic::AtomicU32;
+        let kflags = unsafe { &*kflags };
         if kflags.load(std::sync::atomic::Ordering::Acquire) & IORING_SQ_TASKRUN != 0 {
-            // SAFETY: a plain io_uring_enter on this ring's own fd, submitting
-            // nothing and waiting for nothing.
-            unsafe {
-                uring_sys::syscalls::io_uring_enter(
-                    raw.ring_fd,
-                    0,
-                    0,
-                    IORING_ENTER_GETEVENTS,
-                    std::ptr::null(),
-                );
-            }
+            self.enter_for_events();
         }
     }
 
@@ -1821,24 +1830,10 @@ impl Reactor {
         ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
-    /// Enters the kernel through the main ring, asking for events but
-    /// submitting nothing and waiting for none, so that task work held for
-    /// this thread (COOP_TASKRUN, DEFER_TASKRUN) runs and posts its
-    /// completions (shardis patch).
+    /// Enters the kernel through the main ring so that task work held for
+    /// this thread posts its completions (shardis patch).
     pub(crate) fn enter_kernel(&self) {
-        let fd = self.main_ring.borrow().ring_fd();
-        // SAFETY: io_uring_enter on this reactor's own ring fd, from the
-        // thread that owns it (DEFER_TASKRUN requires that), submitting
-        // nothing and waiting for no completion; it touches no user memory.
-        unsafe {
-            uring_sys::syscalls::io_uring_enter(
-                fd,
-                0,
-                0,
-                IORING_ENTER_GETEVENTS,
-                std::ptr::null(),
-            );
-        }
+        self.main_ring.borrow().enter_for_events();
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
