@@ -380,7 +380,7 @@ fn cross_core_pair(spin: Duration, batch: usize) -> Executors {
                     reply: tx,
                 };
                 core.senders.send(1, request).await.expect("shard 1 serves");
-                let replies = rx.await.expect("shard 1 replies");
+                let replies = rx.await.expect("shard 1 replies").replies;
                 assert_eq!(replies.len(), batch, "a reply per call");
                 assert!(matches!(replies[0], Reply::Bulk(_)), "GET's value");
             }

@@ -75,6 +75,7 @@ pub enum P {
     BusyDeferMaxMs,
     ScriptKillAfter,
     ScriptYieldUs,
+    EnableDebugCommand,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -293,6 +294,14 @@ const PARAMS: &[Param] = &[
         },
         default: "100",
         mutable: true,
+    },
+    Param {
+        id: P::EnableDebugCommand,
+        name: "enable-debug-command",
+        alias: None,
+        kind: Kind::Enum(&["no", "yes", "local"]),
+        default: "no",
+        mutable: false,
     },
 ];
 

@@ -181,15 +181,20 @@ fn parse_core_list(list: &str) -> Result<Vec<usize>, String> {
     Ok(cores)
 }
 
-/// SIGINT / SIGTERM: clean shutdown; a second one exits at once.
+/// SIGINT / SIGTERM: clean shutdown; a second one exits at once. SIGHUP
+/// is ignored, as Redis ignores it (a closed terminal must not stop the
+/// server).
 fn watch_signals(node: Arc<Node>) -> Result<(), String> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    continue;
+                }
                 if node.is_shutting_down() {
                     std::process::exit(1);
                 }

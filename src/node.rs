@@ -262,8 +262,19 @@ impl Core {
         }
         match call.cmd.run {
             Run::Script(run) => {
-                let _held = self.hold_gate();
-                run(self.clone(), call.clone(), now_ms).await
+                // The script runs in a task of its own that holds the gate
+                // to the end, even if its caller stops waiting (the client
+                // went away): a script is never cut short by its caller.
+                self.gate.hold();
+                let held = GateHeldByTask(self.clone());
+                let (core, call) = (self.clone(), call.clone());
+                let task = glommio::spawn_local(async move {
+                    let _held = held;
+                    run(core, call, now_ms).await
+                });
+                task.detach()
+                    .await
+                    .unwrap_or_else(|| Reply::error("ERR the script's task was cancelled"))
             }
             _ => self.execute(call, now_ms),
         }
@@ -325,5 +336,15 @@ pub struct GateHeld<'a>(&'a Gate);
 impl Drop for GateHeld<'_> {
     fn drop(&mut self) {
         self.0.release();
+    }
+}
+
+/// Releases the shard's gate when dropped; owns its core, so it can move
+/// into a task.
+struct GateHeldByTask(Rc<Core>);
+
+impl Drop for GateHeldByTask {
+    fn drop(&mut self) {
+        self.0.gate.release();
     }
 }

@@ -838,6 +838,37 @@ fn info_shows_a_running_script_before_the_threshold() {
 }
 
 #[test]
+fn script_kill_stops_a_script_before_the_threshold() {
+    let s = Server::shardis(2, &["--busy-reply-threshold", "100000"]);
+    let a = key_on(0, 2, "a");
+    let mut spinner = spin(&s, &a);
+    let mut c = s.client();
+    wait_running(&mut c, 0);
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_eq!(spinner.read_reply(), killed_eval(SPIN_SHA, 1));
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), NOTBUSY);
+    // One that has written runs on, as in Redis.
+    let mut writer = start_eval(&s, &timed_script(300, true), &a);
+    wait_running(&mut c, 0);
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    while field(&info_shard(&info_scripting(&mut c), 0), "wrote") != "1" {
+        assert!(Instant::now() < deadline, "the script never wrote");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), UNKILLABLE);
+    assert_eq!(writer.read_reply(), ":1\r\n");
+}
+
+/// Polls INFO scripting until `shard` runs a script (not yet busy).
+fn wait_running(c: &mut Raw, shard: usize) {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    while field(&info_shard(&info_scripting(c), shard), "state") != "running" {
+        assert!(Instant::now() < deadline, "no script runs on shard {shard}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
 fn config_set_threshold_applies_to_the_running_script() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "100000"]);
     let (a, b) = (key_on(0, 2, "a"), key_on(1, 2, "b"));

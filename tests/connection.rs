@@ -304,3 +304,51 @@ fn config_resetstat_zeroes_counters_on_every_shard() {
     assert_eq!(stat(&mut c, "keyspace_misses"), 0);
     assert!(stat(&mut c, "total_commands_processed") < 5);
 }
+
+#[test]
+fn debug_needs_enable_debug_command_like_redis() {
+    assert_same_as_redis(
+        1,
+        &[
+            Exact(&["DEBUG", "SLEEP", "0"]),
+            Exact(&["CONFIG", "GET", "enable-debug-command"]),
+            Exact(&["CONFIG", "SET", "enable-debug-command", "yes"]),
+        ],
+    );
+    // Tests connect over loopback, so `local` allows them too.
+    for mode in ["yes", "local"] {
+        let s = Server::shardis(1, &["--enable-debug-command", mode]);
+        assert_eq!(
+            s.client().cmd(&["DEBUG", "SLEEP", "0"]),
+            "+OK\r\n",
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn client_kill_by_type_kills_only_that_type() {
+    assert_same_as_redis(
+        2,
+        &[
+            Exact(&["CLIENT", "KILL", "TYPE", "master"]),
+            Exact(&["CLIENT", "KILL", "TYPE", "slave"]),
+            Exact(&["CLIENT", "KILL", "TYPE", "replica"]),
+            Exact(&["CLIENT", "KILL", "TYPE", "pubsub"]),
+            Exact(&["CLIENT", "KILL", "TYPE", "nosuch"]),
+            Exact(&["CLIENT", "KILL", "USER", "bob"]),
+            Exact(&["CLIENT", "KILL", "USER", "default", "SKIPME", "yes"]),
+            Exact(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]),
+            Exact(&["CLIENT", "KILL", "MAXAGE", "5"]),
+        ],
+    );
+    // Sentinel and replicas send these: a normal client must survive them.
+    let s = Server::shardis(2, &[]);
+    let (mut killer, mut other) = (s.client(), s.client());
+    for kind in ["master", "slave", "replica", "pubsub"] {
+        assert_eq!(killer.cmd(&["CLIENT", "KILL", "TYPE", kind]), ":0\r\n");
+    }
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(killer.cmd(&["CLIENT", "KILL", "TYPE", "normal"]), ":1\r\n");
+    assert!(other.is_closed(), "TYPE normal kills the other client");
+}

@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{assert_same_as_redis, Server, Step::*};
+use std::time::{Duration, Instant};
+
+use common::{assert_same_as_redis, Raw, Server, Step::*};
+use shardis::shard::shard_of_key;
 
 #[test]
 fn ping_echo_and_inline() {
@@ -257,7 +260,7 @@ fn query_buffer_limit_closes_the_connection() {
 
 #[test]
 fn debug_sleep_and_time() {
-    let s = Server::shardis(1, &[]);
+    let s = Server::shardis(1, &["--enable-debug-command", "yes"]);
     let mut c = s.client();
     let start = std::time::Instant::now();
     assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0.2"]), "+OK\r\n");
@@ -336,4 +339,250 @@ fn an_idle_server_sleeps() {
     );
     // Still serving after the quiet spell.
     assert_eq!(clients[0].cmd(&["GET", "k0"]), "$1\r\nv\r\n");
+}
+
+/// The numeric field `name` of `INFO <section>`.
+fn info_number(c: &mut Raw, section: &str, name: &str) -> i64 {
+    let info = c.cmd(&["INFO", section]);
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no number {name}: {info:?}"))
+}
+
+/// `connected_clients` and the number of `CLIENT LIST` lines, read by `c`.
+fn client_counts(c: &mut Raw) -> (i64, i64) {
+    let connected = info_number(c, "clients", "connected_clients");
+    let listed = c.cmd(&["CLIENT", "LIST"]).matches("id=").count() as i64;
+    (connected, listed)
+}
+
+/// Polls until `c` sees `want` connected clients (and as many listed);
+/// panics with the last counts after a few seconds.
+fn wait_for_clients(c: &mut Raw, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let counts = client_counts(c);
+        if counts == (want, want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "(connected_clients, CLIENT LIST lines) stay {counts:?}, want {want}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The first key `prefix<n>` on `shard` of `shards`.
+fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| shard_of_key(k.as_bytes(), shards) == shard)
+        .expect("some key lands on every shard")
+}
+
+/// The shard (core) serving connection `c`.
+fn own_shard(c: &mut Raw) -> usize {
+    let info = c.cmd(&["CLIENT", "INFO"]);
+    info.split_whitespace()
+        .find_map(|f| f.strip_prefix("shard="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("CLIENT INFO names no shard: {info:?}"))
+}
+
+#[test]
+fn a_client_that_goes_away_mid_command_frees_its_slot() {
+    let s = Server::shardis(2, &["--enable-debug-command", "yes", "--maxclients", "4"]);
+    let mut observer = s.client();
+    // Three clients start an hour-long sleep and hang up.
+    for _ in 0..3 {
+        let mut c = s.client();
+        c.send(&[b"DEBUG", b"SLEEP", b"inf"]);
+        drop(c);
+    }
+    wait_for_clients(&mut observer, 1);
+    // Their slots are free again: maxclients (4) admits three more.
+    let mut more: Vec<Raw> = (0..3).map(|_| s.client()).collect();
+    for c in &mut more {
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    }
+    drop(more);
+    wait_for_clients(&mut observer, 1);
+
+    // A client killed while it sleeps goes at once too.
+    let mut sleeper = s.client();
+    let id = sleeper.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim_end().to_string();
+    sleeper.send(&[b"DEBUG", b"SLEEP", b"inf"]);
+    assert_eq!(observer.cmd(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    wait_for_clients(&mut observer, 1);
+    assert!(sleeper.is_closed());
+
+    // And one waiting for a shard that a script holds (before the busy
+    // threshold, so it waits rather than getting -BUSY).
+    let key = key_on(0, 2, "held");
+    let mut script = s.client();
+    script.send(&[
+        b"EVAL",
+        b"local t = redis.call('time') local stop = t[1] + 2 \
+          while tonumber(redis.call('time')[1]) < stop do end return 1",
+        b"1",
+        key.as_bytes(),
+    ]);
+    let mut waiter = s.client();
+    waiter.send(&[b"GET", key.as_bytes()]);
+    drop(waiter);
+    wait_for_clients(&mut observer, 2);
+    assert_eq!(script.read_reply(), ":1\r\n");
+
+    // Nothing is left for shutdown to wait for.
+    let started = Instant::now();
+    observer.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let mut s = s;
+    assert!(
+        s.wait_exit(Duration::from_secs(4)).is_some(),
+        "still running"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn replies_a_client_does_not_read_stay_bounded() {
+    const VALUE_BYTES: usize = 1 << 20;
+    const REQUESTS: usize = 300;
+    // Replies wherever they are produced stay within a few MB per client;
+    // without the bound they would reach REQUESTS x 1 MB.
+    const MAX_GROWTH_BYTES: i64 = 64 << 20;
+    let s = Server::shardis(2, &[]);
+    let mut setup = s.client();
+    let mut reader = s.client();
+    let own = own_shard(&mut reader);
+    for shard in [1 - own, own] {
+        let big = key_on(shard, 2, "big");
+        let list = key_on(shard, 2, "list");
+        let value = vec![b'v'; VALUE_BYTES];
+        assert_eq!(
+            setup.cmd_bytes(&[b"SET", big.as_bytes(), &value]),
+            b"+OK\r\n"
+        );
+        let mut push: Vec<&[u8]> = vec![b"RPUSH", list.as_bytes()];
+        let item = [b'i'; 100];
+        push.extend(std::iter::repeat_n(&item[..], 10_000));
+        assert_eq!(setup.cmd_bytes(&push), b":10000\r\n");
+        for request in [
+            vec![&b"GET"[..], big.as_bytes()],
+            vec![&b"LRANGE"[..], list.as_bytes(), b"0", b"-1"],
+        ] {
+            let before = info_number(&mut setup, "memory", "used_memory");
+            let mut pipeline = Vec::new();
+            for _ in 0..REQUESTS {
+                pipeline.extend(common::encode(&request));
+            }
+            reader.send_raw(&pipeline);
+            // Watch memory while the reader does not read.
+            let mut peak = before;
+            let until = Instant::now() + Duration::from_millis(1500);
+            while Instant::now() < until {
+                peak = peak.max(info_number(&mut setup, "memory", "used_memory"));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                peak - before < MAX_GROWTH_BYTES,
+                "shard {shard} (connection on {own}), {:?}: used_memory grew by {} MB",
+                String::from_utf8_lossy(request[0]),
+                (peak - before) >> 20
+            );
+            // Every reply arrives whole and in order once the client reads.
+            for _ in 0..REQUESTS {
+                let reply = reader.read_reply_bytes();
+                assert!(
+                    reply.len() > VALUE_BYTES,
+                    "a short reply: {} bytes",
+                    reply.len()
+                );
+            }
+        }
+    }
+    // What the connection held goes when it does.
+    drop(reader);
+    wait_for_clients(&mut setup, 1);
+    let base = info_number(&mut setup, "memory", "used_memory");
+    assert!(
+        base < 128 << 20,
+        "used_memory {} MB after the reader left",
+        base >> 20
+    );
+}
+
+#[test]
+fn sighup_is_ignored() {
+    let mut s = Server::shardis(1, &[]);
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &s.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert!(
+        s.wait_exit(Duration::from_millis(300)).is_none(),
+        "SIGHUP stopped the server"
+    );
+    assert_eq!(s.client().cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn per_shard_memory_sums_to_the_total() {
+    let s = Server::shardis(2, &[]);
+    // Connections on both cores (the kernel spreads them), so values are
+    // allocated on one core and freed on the other.
+    let mut clients: Vec<Raw> = (0..6).map(|_| s.client()).collect();
+    let check = |c: &mut Raw| -> Vec<i64> {
+        let info = c.cmd(&["INFO", "memory"]);
+        let number = |name: &str| -> i64 {
+            let prefix = format!("{name}:");
+            info.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {info:?}"))
+        };
+        let total = number("used_memory");
+        let parts = vec![
+            number("used_memory_shard_0"),
+            number("used_memory_shard_1"),
+            number("used_memory_other"),
+        ];
+        assert_eq!(parts.iter().sum::<i64>(), total, "{info}");
+        for part in &parts[..2] {
+            assert!((0..=total).contains(part), "{info}");
+        }
+        parts
+    };
+    let before = check(&mut clients[0]);
+    let value = vec![b'x'; 20_000];
+    for round in 0..5 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            let mut pipeline = Vec::new();
+            for k in 0..50 {
+                let key = format!("k:{round}:{i}:{k}");
+                pipeline.extend(common::encode(&[b"SET", key.as_bytes(), &value]));
+            }
+            c.send_raw(&pipeline);
+            for _ in 0..50 {
+                assert_eq!(c.read_reply(), "+OK\r\n");
+            }
+        }
+        let during = check(&mut clients[0]);
+        assert!(
+            during[0] + during[1] > before[0] + before[1] + (5 << 20),
+            "{during:?}"
+        );
+        assert_eq!(clients[0].cmd(&["FLUSHALL"]), "+OK\r\n");
+    }
+    // Each shard is back near where it started: nothing drifts.
+    let after = check(&mut clients[0]);
+    for shard in 0..2 {
+        let drift = (after[shard] - before[shard]).abs();
+        assert!(drift < 4 << 20, "shard {shard}: {before:?} -> {after:?}");
+    }
 }

@@ -380,6 +380,10 @@ fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
         };
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    // Every client here is a normal one of the `default` user: a filter for
+    // another type (Sentinel and replication send `TYPE master`/`replica`)
+    // matches none.
+    let mut only_other_type = false;
     let mut i = 2;
     while i + 1 < argv.len() {
         let v = String::from_utf8_lossy(&argv[i + 1]).into_owned();
@@ -398,8 +402,16 @@ fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
                 "no" => false,
                 _ => return Reply::error(errors::SYNTAX),
             };
-        } else if is(&argv[i], "type") || is(&argv[i], "user") || is(&argv[i], "maxage") {
-            // Accepted filters with only normal clients and one user.
+        } else if is(&argv[i], "type") {
+            match v.to_ascii_lowercase().as_str() {
+                "normal" => {}
+                "master" | "slave" | "replica" | "pubsub" => only_other_type = true,
+                _ => return Reply::error(format!("ERR Unknown client type '{v}'")),
+            }
+        } else if is(&argv[i], "user") {
+            if v != "default" {
+                return Reply::error(format!("ERR No such user '{v}'"));
+            }
         } else {
             return Reply::error(errors::SYNTAX);
         }
@@ -407,6 +419,9 @@ fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
     }
     if i != argv.len() {
         return Reply::error(errors::SYNTAX);
+    }
+    if only_other_type {
+        return Reply::Int(0);
     }
     let me = s.client.id;
     let n = core.node.kill_clients(|c| {

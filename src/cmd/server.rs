@@ -40,7 +40,10 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "time" => time_reply(),
         "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
         "shutdown" => shutdown(s, core, argv),
-        "debug" => debug(argv).await,
+        "debug" => match debug_refused(s, core) {
+            Some(refused) => refused,
+            None => debug(argv).await,
+        },
         "script" => super::scripting::script_command(core, argv),
         "function" => {
             // Loading runs library code in this core's VM: not while a
@@ -169,8 +172,16 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
             node.config.int(crate::config::P::Maxclients)
         );
     }
+    // One snapshot of the allocator's counters: the shards' figures and the
+    // rest of the process (start-up, helper threads) sum to used_memory.
+    let per_thread = crate::alloc::allocated_bytes_per_thread();
+    let shard_memory: Vec<i64> = reports
+        .iter()
+        .map(|r| per_thread.get(r.memory_counter).copied().unwrap_or(0))
+        .collect();
     if show("memory") {
-        let used = crate::alloc::total_allocated_bytes().max(0);
+        let used: i64 = per_thread.iter().sum();
+        let other = used - shard_memory.iter().sum::<i64>();
         let rss = crate::alloc::rss_bytes();
         let _ = write!(
             out,
@@ -178,15 +189,10 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
             human(used as u64),
             human(rss),
         );
-        for r in &reports {
-            let _ = write!(
-                out,
-                "used_memory_shard_{}:{}\r\n",
-                r.id,
-                r.used_memory.max(0)
-            );
+        for (r, bytes) in reports.iter().zip(&shard_memory) {
+            let _ = write!(out, "used_memory_shard_{}:{bytes}\r\n", r.id);
         }
-        out.push_str("\r\n");
+        let _ = write!(out, "used_memory_other:{other}\r\n\r\n");
     }
     if show("stats") {
         let commands: u64 = reports.iter().map(|r| r.stats.commands).sum();
@@ -205,7 +211,7 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
     }
     if show("shards") {
         let _ = write!(out, "# Shards\r\nshards:{}\r\n", reports.len());
-        for r in &reports {
+        for (r, used_memory) in reports.iter().zip(&shard_memory) {
             let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
             let _ = write!(
                 out,
@@ -216,7 +222,7 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
                 crate::shard::slot_range(r.id, reports.len()).end - 1,
                 r.stats.commands,
                 r.stats.forwarded_in,
-                r.used_memory.max(0),
+                used_memory,
                 phase_name(node.script_status[r.id].phase()),
             );
         }
@@ -453,12 +459,48 @@ fn shutdown(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
     Reply::NoReply
 }
 
+/// `enable-debug-command` values (the enum's indexes in the config).
+const DEBUG_COMMAND_YES: i64 = 1;
+const DEBUG_COMMAND_LOCAL: i64 = 2;
+
+/// Redis's refusal of `DEBUG` unless `enable-debug-command` allows it (for
+/// every client with `yes`, for loopback clients with `local`).
+fn debug_refused(s: &Session, core: &Core) -> Option<Reply> {
+    let allowed = match core.node.config.int(crate::config::P::EnableDebugCommand) {
+        DEBUG_COMMAND_YES => true,
+        DEBUG_COMMAND_LOCAL => is_loopback(&s.client.addr),
+        _ => false,
+    };
+    (!allowed).then(|| {
+        Reply::error(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
+        )
+    })
+}
+
+/// Whether a peer address (`ip:port`) is on the loopback interface.
+fn is_loopback(addr: &str) -> bool {
+    addr.rsplit_once(':')
+        .and_then(|(ip, _)| ip.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// The longest `DEBUG SLEEP`.
+const DEBUG_SLEEP_MAX_SECS: f64 = 3600.0;
+
 async fn debug(argv: &[Bytes]) -> Reply {
     if is(&argv[1], "sleep") && argv.len() == 3 {
         let Some(secs) = crate::util::numbers::parse_f64(&argv[2]) else {
             return Reply::error(errors::NOT_FLOAT);
         };
-        let secs = secs.clamp(0.0, 3600.0);
+        // NaN (never a duration) sleeps not at all; inf, an hour.
+        let secs = if secs.is_nan() {
+            0.0
+        } else {
+            secs.clamp(0.0, DEBUG_SLEEP_MAX_SECS)
+        };
         glommio::timer::sleep(std::time::Duration::from_secs_f64(secs)).await;
         return Reply::ok();
     }

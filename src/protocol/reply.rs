@@ -70,6 +70,32 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// About how many bytes the reply takes to hold and to encode (within
+    /// a small constant per element): what bounds the replies a client
+    /// has not read yet.
+    pub fn size_estimate(&self) -> usize {
+        /// Framing and bookkeeping per element.
+        const ELEMENT: usize = 16;
+        ELEMENT
+            + match self {
+                Reply::Status(s) | Reply::Error(s) => s.len(),
+                Reply::Bulk(b) | Reply::BigNumber(b) | Reply::Verbatim(_, b) => b.len(),
+                Reply::Array(items) | Reply::Set(items) => {
+                    items.iter().map(Reply::size_estimate).sum()
+                }
+                Reply::Map(pairs) => pairs
+                    .iter()
+                    .map(|(k, v)| k.size_estimate() + v.size_estimate())
+                    .sum(),
+                Reply::Int(_)
+                | Reply::Nil
+                | Reply::NilArray
+                | Reply::Double(_)
+                | Reply::Bool(_)
+                | Reply::NoReply => 0,
+            }
+    }
+
     /// Appends the encoding of `self` to `out`.
     pub fn encode(&self, out: &mut Vec<u8>, resp3: bool) {
         match self {

@@ -9,6 +9,8 @@
 
 mod transaction;
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -26,7 +28,7 @@ use crate::cmd::{self, errors, flags, Gather, Route};
 use crate::config::{MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P, READ_CHUNK_BYTES};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
-use crate::shard::mesh::Request;
+use crate::shard::mesh::{BatchReplies, Request};
 use crate::shard::Call;
 use transaction::{Transaction, Watches};
 
@@ -56,18 +58,60 @@ enum PieceReply {
 
 /// Commands of the current batch waiting for other shards.
 struct Outbox {
+    /// Per shard, the calls not sent yet.
     calls: Vec<Vec<Call>>,
-    pending: Vec<(Pending, bool)>,
+    /// Per shard, how many calls were queued since the last resolve: the
+    /// index the next one gets.
+    queued: Vec<usize>,
+    /// Every reply of the batch not encoded yet, in request order.
+    pending: VecDeque<(Pending, bool)>,
+    /// About how many bytes the ready replies in `pending` hold.
+    ready_bytes: usize,
 }
 
 impl Outbox {
     fn push_remote(&mut self, shard: usize, call: Call) -> usize {
         self.calls[shard].push(call);
-        self.calls[shard].len() - 1
+        self.queued[shard] += 1;
+        self.queued[shard] - 1
+    }
+
+    fn push_ready(&mut self, reply: Reply, resp3: bool) {
+        self.ready_bytes += reply.size_estimate();
+        self.pending.push_back((Pending::Ready(reply), resp3));
     }
 
     fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+}
+
+/// The replies that came back from other shards during one resolve, per
+/// shard by call index; taken as they are encoded.
+struct Arrived(Vec<Vec<Option<Reply>>>);
+
+impl Arrived {
+    fn has(&self, shard: usize, index: usize) -> bool {
+        self.0[shard].len() > index
+    }
+
+    fn take(&mut self, shard: usize, index: usize) -> Reply {
+        self.0[shard][index].take().unwrap_or_else(|| {
+            debug_assert!(false, "reply {index} of shard {shard} taken twice");
+            Reply::error("ERR internal error: a reply was lost")
+        })
+    }
+
+    /// Whether every reply `pending` needs has arrived.
+    fn ready(&self, pending: &Pending) -> bool {
+        match pending {
+            Pending::Ready(_) => true,
+            Pending::Remote { shard, index } => self.has(*shard, *index),
+            Pending::Split { pieces, .. } => pieces.iter().all(|p| match p {
+                PieceReply::Ready(_) => true,
+                PieceReply::Remote { shard, index } => self.has(*shard, *index),
+            }),
+        }
     }
 }
 
@@ -85,6 +129,9 @@ pub struct Connection {
     multi: Option<Transaction>,
     /// The keys WATCHed.
     watched: Watches,
+    /// The client closed the connection (or was killed) while a command
+    /// waited: nothing more is read, run or written.
+    gone: bool,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -95,15 +142,19 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         core,
         stream,
         parser: RequestParser::new(),
-        inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
-        out: Vec::with_capacity(READ_CHUNK_BYTES),
+        // Both buffers grow on first use: an idle connection holds none.
+        inbuf: BytesMut::new(),
+        out: Vec::new(),
         outbox: Outbox {
             calls: (0..shards).map(|_| Vec::new()).collect(),
-            pending: Vec::new(),
+            queued: vec![0; shards],
+            pending: VecDeque::new(),
+            ready_bytes: 0,
         },
         now_ms: 0,
         multi: None,
         watched: Watches::new(),
+        gone: false,
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -117,12 +168,20 @@ impl Connection {
     async fn run(&mut self) -> std::io::Result<()> {
         let _ = self.stream.set_nodelay(true);
         let mut argv: Vec<Bytes> = Vec::new();
+        // Input that arrived while the last batch waited (see `unless_gone`)
+        // is served before the socket is read again.
+        let mut read_ahead = false;
         loop {
-            let n = self.receive().await?;
-            if n == 0 || self.session.client.killed.load(Ordering::Relaxed) {
+            if !read_ahead {
+                let n = self.receive().await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.core.state.borrow_mut().stats.net_input_bytes += n as u64;
+            }
+            if self.session.client.killed.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            self.core.state.borrow_mut().stats.net_input_bytes += n as u64;
             self.now_ms = crate::shard::now_ms();
             let node = &self.core.node;
             let limit = node.config.int(P::ClientQueryBufferLimit) as usize;
@@ -143,12 +202,15 @@ impl Connection {
                     Ok(true) => {
                         self.dispatch(&mut argv).await;
                         commands += 1;
+                        if self.gone {
+                            return Ok(());
+                        }
                         if self.session.quit {
                             self.flush().await?;
                             return Ok(());
                         }
                         if commands >= MAX_PIPELINE_BATCH_COMMANDS
-                            || self.out.len() > MAX_REPLY_BUFFER_BYTES
+                            || self.out.len() + self.outbox.ready_bytes > MAX_REPLY_BUFFER_BYTES
                         {
                             self.flush().await?;
                             commands = 0;
@@ -163,9 +225,16 @@ impl Connection {
                     }
                 }
             }
+            let buffered = self.inbuf.len();
             self.flush().await?;
+            read_ahead = self.inbuf.len() > buffered;
             if self.core.node.is_shutting_down() {
                 return Ok(());
+            }
+            if self.inbuf.is_empty() {
+                // Idle until the next read: hold no buffer (the next read
+                // allocates what it needs).
+                self.inbuf = BytesMut::new();
             }
         }
     }
@@ -217,7 +286,7 @@ impl Connection {
                     self.multi = None;
                     self.unwatch_all().await;
                 }
-                let reply = crate::cmd::server::run(c, &mut self.session, &self.core, argv).await;
+                let reply = self.run_connection_command(c, argv).await;
                 // HELLO answers in the protocol it switches to.
                 reply.encode(&mut self.out, self.session.resp3);
                 return;
@@ -247,7 +316,7 @@ impl Connection {
                             let index = self.outbox.push_remote(shard, call);
                             self.outbox
                                 .pending
-                                .push((Pending::Remote { shard, index }, resp3));
+                                .push_back((Pending::Remote { shard, index }, resp3));
                             return;
                         }
                     }
@@ -261,7 +330,7 @@ impl Connection {
         if self.outbox.is_empty() {
             reply.encode(&mut self.out, resp3);
         } else {
-            self.outbox.pending.push((Pending::Ready(reply), resp3));
+            self.outbox.push_ready(reply, resp3);
         }
     }
 
@@ -278,13 +347,32 @@ impl Connection {
     }
 
     /// Runs a call on this core's shard: in place, unless a script holds
-    /// the shard or the call is a script (then through the shard's gate).
-    async fn execute_here(&self, call: &Call) -> Reply {
+    /// the shard or the call is a script (then through the shard's gate,
+    /// watching for the client to go away meanwhile).
+    async fn execute_here(&mut self, call: &Call) -> Reply {
         if self.core.gate.is_held() || call.is_script() {
-            self.core.execute_when_free(call, self.now_ms).await
+            let work = self.core.execute_when_free(call, self.now_ms);
+            let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+            self.reply_unless_gone(done)
         } else {
             self.core.execute(call, self.now_ms)
         }
+    }
+
+    /// Runs a connection command (on this core), watching for the client to
+    /// go away while it waits (`DEBUG SLEEP`, `INFO` asking every shard).
+    async fn run_connection_command(&mut self, c: &'static cmd::Command, argv: &[Bytes]) -> Reply {
+        let work = crate::cmd::server::run(c, &mut self.session, &self.core, argv);
+        let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+        self.reply_unless_gone(done)
+    }
+
+    /// The reply of a watched wait, or (the client went away) nothing.
+    fn reply_unless_gone(&mut self, done: Option<Reply>) -> Reply {
+        done.unwrap_or_else(|| {
+            self.gone = true;
+            Reply::NoReply
+        })
     }
 
     /// `-BUSY` for a command to another core's shard whose script is past
@@ -357,7 +445,7 @@ impl Connection {
             });
             positions.push(part.positions);
         }
-        self.outbox.pending.push((
+        self.outbox.pending.push_back((
             Pending::Split {
                 gather,
                 pieces,
@@ -368,67 +456,129 @@ impl Connection {
     }
 
     /// Sends the queued calls, waits for their replies and encodes every
-    /// pending reply in request order.
+    /// pending reply in request order. Unread replies stay bounded wherever
+    /// they come from: encoded replies are written out whenever more than
+    /// [`MAX_REPLY_BUFFER_BYTES`] wait, and a shard answers about that much
+    /// per batch at most (see [`BatchReplies`]), the rest of its calls going
+    /// again after the write. A client that does not read is held back by
+    /// the socket's write, as for its own shard's replies.
     async fn resolve(&mut self) {
         if self.outbox.pending.is_empty() {
             return;
         }
-        let mut receivers: Vec<Option<oneshot::Receiver<Vec<Reply>>>> = Vec::new();
+        let shards = self.outbox.calls.len();
+        let mut arrived = Arrived((0..shards).map(|_| Vec::new()).collect());
+        while !self.gone {
+            self.exchange(&mut arrived).await;
+            while let Some((pending, _)) = self.outbox.pending.front() {
+                if self.gone || !arrived.ready(pending) {
+                    break;
+                }
+                let Some((pending, resp3)) = self.outbox.pending.pop_front() else {
+                    break;
+                };
+                self.encode_pending(pending, resp3, &mut arrived);
+                if self.out.len() > MAX_REPLY_BUFFER_BYTES && self.write_out().await.is_err() {
+                    self.gone = true;
+                }
+            }
+            if self.outbox.pending.is_empty() {
+                break;
+            }
+        }
+        self.outbox.pending.clear();
+        self.outbox.ready_bytes = 0;
+        self.outbox.queued.iter_mut().for_each(|n| *n = 0);
+        for calls in &mut self.outbox.calls {
+            calls.clear();
+        }
+    }
+
+    /// Sends every shard the calls it has not run yet, and records what
+    /// comes back: the replies in `arrived`, the calls a shard left unrun
+    /// back in the outbox. A shard that has stopped (shutdown) answers each
+    /// of its calls with an error.
+    async fn exchange(&mut self, arrived: &mut Arrived) {
+        let mut receivers = Vec::new();
         for shard in 0..self.outbox.calls.len() {
             let calls = std::mem::take(&mut self.outbox.calls[shard]);
             if calls.is_empty() {
-                receivers.push(None);
                 continue;
             }
+            let sent = calls.len();
             let (tx, rx) = oneshot::channel();
-            let sent = self
-                .core
-                .senders
-                .send(shard, Request::Batch { calls, reply: tx })
-                .await;
-            receivers.push(sent.ok().map(|_| rx));
+            let request = Request::Batch { calls, reply: tx };
+            let rx = match self.core.senders.send(shard, request).await {
+                Ok(()) => Some(rx),
+                Err(()) => None,
+            };
+            receivers.push((shard, sent, rx));
         }
-        let mut replies: Vec<Vec<Option<Reply>>> = Vec::with_capacity(receivers.len());
-        for rx in receivers {
+        for (shard, sent, rx) in receivers {
             let got = match rx {
-                Some(rx) => rx.await.unwrap_or_default(),
-                None => Vec::new(),
+                Some(rx) => unless_gone(&self.core, &mut self.stream, &mut self.inbuf, rx).await,
+                None => Some(Err(oneshot::Canceled)),
             };
-            replies.push(got.into_iter().map(Some).collect());
+            let Some(got) = got else {
+                self.gone = true;
+                return;
+            };
+            let BatchReplies { replies, unrun } = got.unwrap_or_default();
+            let ran = replies.len();
+            arrived.0[shard].extend(replies.into_iter().map(Some));
+            if ran > 0 && ran + unrun.len() == sent {
+                self.outbox.calls[shard] = unrun;
+            } else {
+                // The shard stopped (shutdown) or broke the batch contract:
+                // each call it did not answer gets an error, so the batch
+                // still ends.
+                debug_assert!(
+                    ran == 0 && unrun.is_empty(),
+                    "shard {shard} answered {ran} and returned {} of {sent} calls",
+                    unrun.len()
+                );
+                arrived.0[shard].extend((ran..sent).map(|_| Some(Reply::error(SHARD_UNAVAILABLE))));
+            }
         }
-        let mut take = |shard: usize, index: usize| -> Reply {
-            replies
-                .get_mut(shard)
-                .and_then(|r| r.get_mut(index))
-                .and_then(Option::take)
-                .unwrap_or_else(|| Reply::error(SHARD_UNAVAILABLE))
+    }
+
+    /// Encodes one pending reply whose remote parts have all arrived.
+    fn encode_pending(&mut self, pending: Pending, resp3: bool, arrived: &mut Arrived) {
+        let reply = match pending {
+            Pending::Ready(r) => {
+                self.outbox.ready_bytes = self.outbox.ready_bytes.saturating_sub(r.size_estimate());
+                r
+            }
+            Pending::Remote { shard, index } => arrived.take(shard, index),
+            Pending::Split {
+                gather,
+                pieces,
+                positions,
+            } => {
+                let parts = pieces
+                    .into_iter()
+                    .map(|p| match p {
+                        PieceReply::Ready(r) => r,
+                        PieceReply::Remote { shard, index } => arrived.take(shard, index),
+                    })
+                    .collect();
+                route::gather(gather, parts, &positions)
+            }
         };
-        for (pending, resp3) in std::mem::take(&mut self.outbox.pending) {
-            let reply = match pending {
-                Pending::Ready(r) => r,
-                Pending::Remote { shard, index } => take(shard, index),
-                Pending::Split {
-                    gather,
-                    pieces,
-                    positions,
-                } => {
-                    let parts = pieces
-                        .into_iter()
-                        .map(|p| match p {
-                            PieceReply::Ready(r) => r,
-                            PieceReply::Remote { shard, index } => take(shard, index),
-                        })
-                        .collect();
-                    route::gather(gather, parts, &positions)
-                }
-            };
-            reply.encode(&mut self.out, resp3);
-        }
+        reply.encode(&mut self.out, resp3);
     }
 
     /// Resolves everything pending and writes all buffered replies.
     async fn flush(&mut self) -> std::io::Result<()> {
         self.resolve().await;
+        if self.gone {
+            return Err(std::io::ErrorKind::ConnectionAborted.into());
+        }
+        self.write_out().await
+    }
+
+    /// Writes the encoded replies; waits while the client is not reading.
+    async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
@@ -439,6 +589,51 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Waits for `work` while watching the client's socket, so a client that
+/// closes its connection (or is killed) while its command waits releases
+/// its connection at once. Bytes that arrive meanwhile are the client's next
+/// requests: they join `inbuf`, up to `client-query-buffer-limit`. `None`
+/// when the client went away first: `work` is dropped then, so it must be
+/// safe to drop at any await (what is wrapped only waits: a script runs in
+/// a task of its own, a remote call on its own shard). During shutdown the
+/// read side is closed on purpose and in-flight work is waited for.
+async fn unless_gone<T>(
+    core: &Core,
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    let limit = core.node.config.int(P::ClientQueryBufferLimit) as usize;
+    let mut watching = true;
+    future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        while watching && inbuf.len() < limit {
+            let read = {
+                let mut chunk = core.read_chunk.borrow_mut();
+                match Pin::new(&mut *stream).poll_read(cx, &mut chunk) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        inbuf.extend_from_slice(&chunk[..n]);
+                        Poll::Ready(n)
+                    }
+                    Poll::Ready(_) => Poll::Ready(0),
+                    Poll::Pending => Poll::Pending,
+                }
+            };
+            match read {
+                Poll::Ready(0) if core.node.is_shutting_down() => watching = false,
+                Poll::Ready(0) => return Poll::Ready(None),
+                Poll::Ready(n) => core.state.borrow_mut().stats.net_input_bytes += n as u64,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The BUSY text for a command to `shard` while its script is past the

@@ -14,9 +14,9 @@ use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::net::TcpListener;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle};
 
-use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, P, READ_CHUNK_BYTES};
+use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, P, READ_CHUNK_BYTES};
 use crate::node::{Core, Node};
-use crate::shard::mesh::{self, MeshEnds, Request};
+use crate::shard::mesh::{self, BatchReplies, MeshEnds, Request};
 use crate::shard::{Call, ShardState};
 
 /// How often each core checks whether the node is shutting down.
@@ -248,13 +248,21 @@ pub async fn serve_peer(
 async fn serve_request(core: Rc<Core>, req: Request) {
     match req {
         Request::Batch { calls, reply } => {
-            core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
             let now = crate::shard::now_ms();
             let mut replies = Vec::with_capacity(calls.len());
-            for call in &calls {
-                replies.push(core.execute_when_free(call, now).await);
+            let mut reply_bytes = 0;
+            let mut calls = calls.into_iter();
+            for call in calls.by_ref() {
+                let r = core.execute_when_free(&call, now).await;
+                reply_bytes += r.size_estimate();
+                replies.push(r);
+                if reply_bytes > MAX_REPLY_BUFFER_BYTES {
+                    break;
+                }
             }
-            let _ = reply.send(replies);
+            core.state.borrow_mut().stats.forwarded_in += replies.len() as u64;
+            let unrun = calls.collect();
+            let _ = reply.send(BatchReplies { replies, unrun });
         }
         Request::Watch { db, keys, reply } => {
             let now = crate::shard::now_ms();

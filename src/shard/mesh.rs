@@ -15,10 +15,11 @@ use crate::protocol::Reply;
 
 /// What one core asks of another.
 pub enum Request {
-    /// Commands to run in order; the replies come back in the same order.
+    /// Commands to run in order; the replies come back in the same order
+    /// (see [`BatchReplies`]).
     Batch {
         calls: Vec<Call>,
-        reply: oneshot::Sender<Vec<Reply>>,
+        reply: oneshot::Sender<BatchReplies>,
     },
     /// WATCH: register `keys` of database `db`; replies with their versions.
     Watch {
@@ -39,6 +40,17 @@ pub enum Request {
     Report { reply: oneshot::Sender<ShardReport> },
     /// CONFIG RESETSTAT: zero the shard's counters.
     ResetStats { reply: oneshot::Sender<()> },
+}
+
+/// The answer to a [`Request::Batch`]: the replies of the calls run, in
+/// order. The shard stops early once those replies pass
+/// [`MAX_REPLY_BUFFER_BYTES`](crate::config::MAX_REPLY_BUFFER_BYTES) (the client may not be reading them): the
+/// calls it did not run come back in `unrun`, in order, for the sender to
+/// send again once it has written the replies out. At least one call runs.
+#[derive(Default)]
+pub struct BatchReplies {
+    pub replies: Vec<Reply>,
+    pub unrun: Vec<Call>,
 }
 
 /// One shard's ends of the mesh, before its executor connects them.

@@ -52,8 +52,9 @@ pub struct ShardReport {
     pub stats: ShardStats,
     /// Per database: (keys, keys with an expiry).
     pub keyspace: Vec<(usize, usize)>,
-    /// Bytes the shard's core has allocated and not freed.
-    pub used_memory: i64,
+    /// The allocator's counter of the shard's thread (see
+    /// [`crate::alloc::allocated_bytes_per_thread`]).
+    pub memory_counter: usize,
 }
 
 pub struct ShardState {
@@ -124,7 +125,7 @@ impl ShardState {
                 .iter()
                 .map(|d| (d.len(), d.volatile_len()))
                 .collect(),
-            used_memory: crate::alloc::thread_allocated_bytes(),
+            memory_counter: crate::alloc::thread_counter(),
         }
     }
 

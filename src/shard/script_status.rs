@@ -254,16 +254,21 @@ pub fn kill_error(reason: KillReason) -> String {
 }
 
 /// SCRIPT KILL (`kind` Eval) or FUNCTION KILL (`kind` Function) over every
-/// shard: kills each busy script of that kind that has not written.
-/// Redis's replies: OK if any was killed; UNKILLABLE if the busy ones have
-/// all written; BUSY (naming the other KILL) if only the other kind is
-/// busy; NOTBUSY if nothing is busy.
+/// shard: kills each running script of that kind that has not written.
+/// Redis's replies: OK if any was killed; UNKILLABLE if the running ones
+/// have all written; BUSY (naming the other KILL) if only the other kind
+/// runs; NOTBUSY if nothing runs.
+///
+/// A script counts from its start, not only past the threshold: Redis
+/// reads SCRIPT KILL only once the script is busy and kills it then, but
+/// here the command arrives at once, and a kill that waited for the
+/// threshold (or answered NOTBUSY while the script runs on) would be worse.
 pub fn kill_busy(statuses: &[ScriptStatus], kind: Kind) -> Result<(), &'static str> {
     let mut killed = false;
     let mut unkillable = false;
     let mut other_kind = None;
     // Redis's order: a script that wrote is unkillable whatever the kind.
-    for s in statuses.iter().filter(|s| s.is_busy()) {
+    for s in statuses.iter().filter(|s| s.phase() != Phase::Idle) {
         if s.wrote() {
             unkillable = true;
         } else if s.kind() != kind {
@@ -311,7 +316,11 @@ mod tests {
         let shards: Vec<ScriptStatus> = (0..2).map(|_| ScriptStatus::default()).collect();
         assert_eq!(kill_busy(&shards, Kind::Eval), Err(NOTBUSY));
         shards[0].begin(Kind::Function, "f", 0);
-        assert_eq!(kill_busy(&shards, Kind::Eval), Err(NOTBUSY), "not yet busy");
+        assert_eq!(
+            kill_busy(&shards, Kind::Eval),
+            Err(BUSY_FUNCTION),
+            "running, not yet busy"
+        );
         assert!(shards[0].mark_busy());
         assert!(!shards[0].mark_busy(), "counted once");
         assert_eq!(kill_busy(&shards, Kind::Eval), Err(BUSY_FUNCTION));

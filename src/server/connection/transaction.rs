@@ -259,9 +259,7 @@ impl Connection {
                 Queued::Ready(reply) => reply,
                 // EXEC already forgot the watched keys.
                 Queued::Connection(c, _) if c.name == "unwatch" => Reply::ok(),
-                Queued::Connection(c, argv) => {
-                    crate::cmd::server::run(c, &mut self.session, &self.core, &argv).await
-                }
+                Queued::Connection(c, argv) => self.run_connection_command(c, &argv).await,
             });
         }
         Reply::Array(out)
