@@ -369,7 +369,8 @@ fn wait_for_clients(c: &mut Raw, want: i64) {
         }
         assert!(
             Instant::now() < deadline,
-            "(connected_clients, CLIENT LIST lines) stay {counts:?}, want {want}"
+            "(connected_clients, CLIENT LIST lines) stay {counts:?}, want {want}: {}",
+            c.cmd(&["CLIENT", "LIST"])
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -420,22 +421,24 @@ fn a_client_that_goes_away_mid_command_frees_its_slot() {
     wait_for_clients(&mut observer, 1);
     assert!(sleeper.is_closed());
 
-    // And one waiting for a shard that a script holds (before the busy
-    // threshold, so it waits rather than getting -BUSY).
+    // And clients waiting for a shard that a script holds (before the busy
+    // threshold, so they wait rather than get -BUSY): a command, and a
+    // transaction.
     let key = key_on(0, 2, "held");
     let mut script = s.client();
-    script.send(&[
-        b"EVAL",
-        b"local t = redis.call('time') local stop = t[1] + 2 \
-          while tonumber(redis.call('time')[1]) < stop do end return 1",
-        b"1",
-        key.as_bytes(),
-    ]);
+    script.send(&[b"EVAL", b"while true do end", b"1", key.as_bytes()]);
     let mut waiter = s.client();
     waiter.send(&[b"GET", key.as_bytes()]);
-    drop(waiter);
+    let mut tx = s.client();
+    assert_eq!(tx.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(tx.cmd(&["GET", &key]), "+QUEUED\r\n");
+    tx.send(&[b"EXEC"]);
+    drop((waiter, tx));
     wait_for_clients(&mut observer, 2);
-    assert_eq!(script.read_reply(), ":1\r\n");
+    assert_eq!(observer.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert!(script
+        .read_reply()
+        .starts_with("-ERR Script killed by user"));
 
     // Nothing is left for shutdown to wait for.
     let started = Instant::now();
@@ -585,4 +588,26 @@ fn per_shard_memory_sums_to_the_total() {
         let drift = (after[shard] - before[shard]).abs();
         assert!(drift < 4 << 20, "shard {shard}: {before:?} -> {after:?}");
     }
+}
+
+#[test]
+fn a_half_closed_client_is_released() {
+    // A request and the client's close often reach the server together
+    // (one readiness event); the close must still be seen.
+    let s = Server::shardis(2, &[]);
+    let mut observer = s.client();
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let mut c = s.client();
+        c.send(&[b"PING"]);
+        c.writer_mut()
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+        clients.push(c);
+    }
+    for c in &mut clients {
+        assert_eq!(c.read_reply(), "+PONG\r\n");
+    }
+    // Still open on the client's side, finished on the server's.
+    wait_for_clients(&mut observer, 1);
 }

@@ -369,9 +369,15 @@ impl Connection {
 
     /// The reply of a watched wait, or (the client went away) nothing.
     fn reply_unless_gone(&mut self, done: Option<Reply>) -> Reply {
+        self.unless_gone_else(done, Reply::NoReply)
+    }
+
+    /// The outcome of a watched wait ([`unless_gone`]), or `otherwise` when
+    /// the client went away (and the connection is marked gone).
+    fn unless_gone_else<T>(&mut self, done: Option<T>, otherwise: T) -> T {
         done.unwrap_or_else(|| {
             self.gone = true;
-            Reply::NoReply
+            otherwise
         })
     }
 

@@ -378,14 +378,31 @@ impl Connection {
         watched: Vec<Watched>,
         calls: Vec<Call>,
     ) -> Option<Vec<Reply>> {
+        let now = shard::now_ms();
         if shard == self.core.shard_id {
-            return shard::run_transaction(&self.core, &watched, &calls, shard::now_ms()).await;
+            let may_wait = self.core.gate.is_held() || calls.iter().any(Call::is_script);
+            if !may_wait {
+                return shard::run_transaction(&self.core, &watched, &calls, now).await;
+            }
+            // A transaction that waits for the shard, or runs scripts, runs
+            // in a task of its own: if the client goes away meanwhile, the
+            // connection stops waiting, and the batch is never cut in half.
+            let core = self.core.clone();
+            let task = glommio::spawn_local(async move {
+                shard::run_transaction(&core, &watched, &calls, now).await
+            });
+            let done =
+                super::unless_gone(&self.core, &mut self.stream, &mut self.inbuf, task.detach())
+                    .await
+                    .map(|replies| replies.unwrap_or(Some(Vec::new())));
+            return self.unless_gone_else(done, Some(Vec::new()));
         }
         // A stopped shard (shutdown) answers each call with an error.
-        self.send_transaction(shard, watched, calls)
+        let rx = self.send_transaction(shard, watched, calls).await;
+        let done = super::unless_gone(&self.core, &mut self.stream, &mut self.inbuf, rx)
             .await
-            .await
-            .unwrap_or(Some(Vec::new()))
+            .map(|replies| replies.unwrap_or(Some(Vec::new())));
+        self.unless_gone_else(done, Some(Vec::new()))
     }
 
     async fn send_transaction(

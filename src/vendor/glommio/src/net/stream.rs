@@ -283,7 +283,8 @@ impl<S: AsRawFd> NonBufferedStream<S> {
 
         // A readiness event since the last recv (a multishot poll's
         // completion, or a one-shot poll's only one).
-        let event = match self.source_rx.as_ref().and_then(|src| src.take_result()) {
+        let result = self.source_rx.as_ref().and_then(|src| src.take_result());
+        let event = match &result {
             Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
                 // A kernel without multishot polls refused the request.
                 MULTISHOT_POLL.with(|m| m.set(false));
@@ -292,6 +293,11 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             Some(_) => true,
             None => false,
         };
+        // The peer closed (or the socket failed). Data and the close often
+        // come in one completion, so a short read does not drain the socket
+        // then: the next recv must run to see the end of the stream.
+        let closed = matches!(result, Some(Ok(mask))
+            if mask as libc::c_int & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) as libc::c_int != 0);
         let armed = self.source_rx.as_ref().is_some_and(|src| src.is_armed());
 
         if event || !self.rx_drained || !armed {
@@ -301,7 +307,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 // A short read took everything there was: data arriving
                 // later fires the poll. A one-shot poll is armed now, so that
                 // the next `poll_read` knows at once whether to try.
-                self.rx_drained = result < buf.len();
+                self.rx_drained = result < buf.len() && !closed;
                 if self.rx_drained && !armed {
                     self.source_rx = Some(Self::arm_read_ready(reactor, fd));
                 }

@@ -1326,9 +1326,10 @@ pub(crate) fn common_flags() -> PollFlags {
     PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL
 }
 
-/// Epoll flags for all possible readability events.
+/// Epoll flags for all possible readability events, the peer's close
+/// included (so a stream can tell a close that came with data).
 pub(crate) fn read_flags() -> PollFlags {
-    PollFlags::POLLIN | PollFlags::POLLPRI
+    PollFlags::POLLIN | PollFlags::POLLPRI | PollFlags::from_bits_retain(libc::POLLRDHUP)
 }
 
 macro_rules! consume_rings {
