@@ -3,6 +3,7 @@
 # reads the reply, then all stay open and idle; prints each server's
 # resident-memory (RSS) and used_memory growth per connection.
 # Usage: benches/idle_clients.sh [clients=5000] [shards=1]
+# (SHARDIS=path runs another shardis binary, e.g. an older build.)
 set -euo pipefail
 clients=${1:-5000}
 shards=${2:-1}
@@ -42,7 +43,7 @@ rport=$(free_port)
 redis-server --port "$rport" --save "" --appendonly no --maxclients $((clients + 10)) > /dev/null &
 rpid=$!
 sport=$(free_port)
-./target/release/shardis --port "$sport" --shards "$shards" --maxclients $((clients + 10)) > /dev/null &
+"${SHARDIS:-./target/release/shardis}" --port "$sport" --shards "$shards" --maxclients $((clients + 10)) > /dev/null &
 spid=$!
 sleep 1
 measure redis-server "$rport" "$rpid"

@@ -96,8 +96,19 @@ impl Node {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn client_count(&self) -> usize {
+    /// Connections not closed yet, killed ones included (shutdown waits
+    /// for them).
+    pub fn open_connections(&self) -> usize {
         self.lock_clients().len()
+    }
+
+    /// Live (not killed) clients: the same ones [`Node::clients`] lists, so
+    /// `connected_clients` always equals `CLIENT LIST`.
+    pub fn client_count(&self) -> usize {
+        self.lock_clients()
+            .values()
+            .filter(|c| !c.killed.load(Ordering::Relaxed))
+            .count()
     }
 
     /// Registers a new connection; None when `maxclients` is reached.

@@ -232,9 +232,12 @@ impl Connection {
                 return Ok(());
             }
             if self.inbuf.is_empty() {
-                // Idle until the next read: hold no buffer (the next read
-                // allocates what it needs).
+                // Idle until the next read: hold no read buffer (the next
+                // read allocates what it needs), nor a big reply buffer.
                 self.inbuf = BytesMut::new();
+                if self.out.capacity() > READ_CHUNK_BYTES {
+                    self.out = Vec::new();
+                }
             }
         }
     }

@@ -359,7 +359,7 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, network_queue: TaskQ
     // Connections (on every core) finish their in-flight replies; this
     // shard keeps serving requests from other cores until they are done.
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
-    while node.client_count() > 0 && std::time::Instant::now() < deadline {
+    while node.open_connections() > 0 && std::time::Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(SHUTDOWN_POLL_MS)).await;
     }
 }
