@@ -245,6 +245,8 @@ impl Engine {
             .lua
             .load(&code[..])
             .set_name("=user_script")
+            // Never bytecode, which Luau does not verify.
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| {
@@ -312,6 +314,8 @@ impl Engine {
             .lua
             .load(code)
             .set_name("=user_function")
+            // Never bytecode, which Luau does not verify.
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.function_env.clone())
             .into_function()
             .map_err(|e| {
