@@ -226,11 +226,17 @@ impl Engine {
         &self.lua
     }
 
-    /// Drops compiled scripts when the node cache was flushed.
+    /// Drops compiled scripts when the node cache was flushed, and the
+    /// memory they held: the map's too, and the functions' (Luau frees
+    /// them only when a collection runs, and an idle VM runs none).
     pub fn sync_epoch(&self, epoch: u64) {
         if self.epoch.get() != epoch {
-            self.compiled.borrow_mut().clear();
+            let dropped = std::mem::take(&mut *self.compiled.borrow_mut());
             self.epoch.set(epoch);
+            if !dropped.is_empty() {
+                drop(dropped);
+                let _ = self.lua.gc_collect();
+            }
         }
     }
 
