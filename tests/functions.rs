@@ -746,3 +746,74 @@ fn names_differing_in_case_within_a_library() {
     );
     assert_eq!(c.cmd(&["FCALL", "F", "0"]), ":1\r\n");
 }
+
+#[test]
+fn every_table_a_function_reaches_is_read_only() {
+    let s = Server::shardis(2, &[]);
+    let mut c = s.client();
+    let library = format!(
+        "#!lua name=walk\nredis.register_function('walk', function(keys, args)\n{}\nend)",
+        common::WALK_READONLY
+    );
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", &library]), "$4\r\nwalk\r\n");
+    common::assert_all_readonly(&c.cmd(&["FCALL", "walk", "0"]), 15);
+    // And on the other shard's VM, which loads the library on first use.
+    common::assert_all_readonly(&c.cmd(&["FCALL", "walk", "1", "{b}"]), 15);
+    common::assert_all_readonly(&c.cmd(&["FCALL", "walk", "1", "{a}"]), 15);
+}
+
+/// Redis's outcome for the sandbox escapes, from a function and while a
+/// library loads.
+const FUNCTION_ESCAPES: &[common::Step] = &[
+    Exact(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=t\nredis.register_function('g', function(keys, args) getmetatable('').__index = nil end)\nredis.register_function('i', function(keys, args) return {pcall(rawset, _G, 'x', 1)} end)\nredis.register_function('j', function(keys, args) getmetatable(_G).__index = nil end)\nredis.register_function('k', function(keys, args) return ('abc'):upper() end)",
+    ]),
+    Exact(&["FCALL", "g", "0"]),
+    Exact(&["FCALL", "i", "0"]),
+    Exact(&["FCALL", "j", "0"]),
+    Exact(&["FCALL", "k", "0"]),
+    Exact(&["EVAL", "return ('abc'):upper()", "0"]),
+    Exact(&[
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=t3\nlocal f = loadstring('return 1')",
+    ]),
+    Exact(&[
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=t3\nlocal f = getmetatable('')",
+    ]),
+    Exact(&["FUNCTION", "LOAD", "REPLACE", "#!lua name=t3\nlocal f = getfenv"]),
+    Exact(&["FUNCTION", "LOAD", "REPLACE", "#!lua name=t3\nlocal f = debug"]),
+];
+
+#[test]
+fn sandbox_escapes_from_functions_fail_as_in_redis() {
+    assert_same_as_redis(1, FUNCTION_ESCAPES);
+    let ours = Server::shardis(1, &[]);
+    let mut c = ours.client();
+    let library = "#!lua name=h\nredis.register_function('h', function(keys, args) return loadstring('x = 1')() end)\nredis.register_function('x', function(keys, args) return x end)";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", library]), "$1\r\nh\r\n");
+    // Lua 5.1 names the chunk `[string "x = 1"]`, Luau `(loadstring)`.
+    let reply = c.cmd(&["FCALL", "h", "0"]);
+    assert!(
+        reply.starts_with("-ERR (loadstring):1: Attempt to modify a readonly table script: h,"),
+        "{reply:?}"
+    );
+    assert!(c
+        .cmd(&["FCALL", "x", "0"])
+        .contains("nonexistent global variable 'x'"));
+    // Luau bytecode is not verified: libraries are source only.
+    for body in ["\x03\x00\x00", "\x06return 1"] {
+        let reply = c.cmd(&["FUNCTION", "LOAD", &format!("#!lua name=b\n{body}")]);
+        assert!(
+            reply.starts_with("-ERR Error compiling function: "),
+            "{reply:?}"
+        );
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    }
+}

@@ -503,3 +503,219 @@ const LIBRARIES: &[common::Step] = &[
 fn libraries_match_redis() {
     assert_same_as_redis(1, LIBRARIES);
 }
+
+#[test]
+fn every_table_a_script_reaches_is_read_only() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    common::assert_all_readonly(&c.cmd(&["EVAL", common::WALK_READONLY, "0"]), 15);
+    // The script's own KEYS and ARGV are fresh tables, and writable.
+    assert_eq!(
+        c.cmd(&[
+            "EVAL",
+            "KEYS[1] = 'z' ARGV[2] = 'w' return {KEYS[1], ARGV[2]}",
+            "1",
+            "k",
+            "a"
+        ]),
+        "*2\r\n$1\r\nz\r\n$1\r\nw\r\n"
+    );
+    assert_eq!(c.cmd(&["EVAL", "return KEYS[1]", "1", "k"]), "$1\r\nk\r\n");
+}
+
+/// The escapes of issue 12 (items 1, 2 and the Lua parts of 8).
+const ESCAPES: &[common::Step] = &[
+    // Globals a chunk from loadstring writes do not exist afterwards.
+    Exact(&["EVAL", "return x", "0"]),
+    // Base functions Redis 7.0 does not offer do not exist.
+    Exact(&["EVAL", "return getfenv", "0"]),
+    Exact(&["EVAL", "return setfenv", "0"]),
+    Exact(&["EVAL", "return debug", "0"]),
+    Exact(&["EVAL", "return newproxy", "0"]),
+    Exact(&["EVAL", "print('attacker text')", "0"]),
+    Exact(&["EVAL", "return buffer", "0"]),
+    Exact(&["EVAL", "return vector", "0"]),
+    Exact(&["EVAL", "return require", "0"]),
+    // A chunk runs in the script's environment.
+    Exact(&[
+        "EVAL",
+        "return loadstring('return KEYS[1] .. ARGV[1]')()",
+        "1",
+        "k",
+        "v",
+    ]),
+    Exact(&["EVAL", "return {pcall(loadstring, 'return 1')}", "0"]),
+    Exact(&["EVAL", "KEYS = 1", "0"]),
+    Exact(&[
+        "EVAL",
+        "local co = coroutine.create(function() x = 1 end) return {coroutine.resume(co)}",
+        "0",
+    ]),
+    // Shared metatables are frozen, and string methods still work.
+    Exact(&[
+        "EVAL",
+        "getmetatable('').__index=function() return 'pwn' end return 1",
+        "0",
+    ]),
+    Exact(&["EVAL", "local m = getmetatable('') m.__newindex = 1", "0"]),
+    Exact(&[
+        "EVAL",
+        "return rawset(getmetatable(''), '__index', nil)",
+        "0",
+    ]),
+    Exact(&["EVAL", "table.insert(getmetatable(''), 1)", "0"]),
+    Exact(&["EVAL", "return ('abc'):upper()", "0"]),
+    Exact(&[
+        "EVAL",
+        "getmetatable(_G).__index=function() return 'pwn' end return 1",
+        "0",
+    ]),
+    Exact(&["EVAL", "setmetatable(_G, nil)", "0"]),
+    Exact(&["EVAL", "return rawset(string, 'upper', nil)", "0"]),
+    Exact(&["EVAL", "return {pcall(rawset, _G, 'x', 1)}", "0"]),
+    Exact(&["EVAL", "return error('still framed')", "0"]),
+    // redis.error_reply / status_reply as Redis builds them.
+    Exact(&["EVAL", "return redis.error_reply('')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('-My Error')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('My Error')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('oops')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('-')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('- x')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('\\n')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('x\\n')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('E1 a\\r\\n')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('a\\r\\nb')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('a\\0b')", "0"]),
+    Exact(&["EVAL", "return redis.error_reply(1)", "0"]),
+    Exact(&["EVAL", "return redis.error_reply()", "0"]),
+    Exact(&["EVAL", "return redis.error_reply('a', 'b')", "0"]),
+    Exact(&["EVAL", "return error(redis.error_reply('-My Error'))", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('')", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('-x')", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('a\\r\\nb')", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('a\\0b')", "0"]),
+    Exact(&["EVAL", "return redis.status_reply(1)", "0"]),
+    Exact(&["EVAL", "return redis.status_reply()", "0"]),
+    Exact(&["EVAL", "return redis.status_reply('a', 'b')", "0"]),
+    Exact(&["EVAL", "return {err=''}", "0"]),
+    Exact(&["EVAL", "return {err='x\\n'}", "0"]),
+    Exact(&["EVAL", "return {err='a\\0b'}", "0"]),
+    Exact(&["EVAL", "return {ok='a\\0b'}", "0"]),
+    // A count string.rep can represent, and an empty string repeated.
+    Exact(&["EVAL", "return string.rep('', 2^31)", "0"]),
+    Exact(&["EVAL", "return string.rep('ab', 3.9)", "0"]),
+];
+
+/// The issue's reproducer: a script that replaces `redis` for every later
+/// script (of any client, after SCRIPT FLUSH, under EVAL_RO) through a
+/// loadstring chunk in the raw globals.
+const HIJACK: &str = "loadstring([[local e=getfenv(2) local real=e.redis rawset(e,'redis',setmetatable({call=function(...) real.call('SET','stolen:'..tostring(select(2,...)),tostring(select(3,...))) return real.call(...) end},{__index=real}))]])() return 1";
+
+#[test]
+fn sandbox_escapes_fail_as_in_redis() {
+    let ours = Server::shardis(1, &[]);
+    let reference = Server::redis(&[]);
+    for server in [&ours, &reference] {
+        let mut attacker = server.client();
+        let mut victim = server.client();
+        let reply = attacker.cmd(&["EVAL", HIJACK, "0"]);
+        // Luau names the chunk `(loadstring)` where Lua 5.1 quotes its
+        // source (`[string "..."]`): only the error itself is compared.
+        assert!(
+            reply.starts_with("-ERR ")
+                && reply.contains(
+                    ":1: Script attempted to access nonexistent global variable 'getfenv' script: "
+                ),
+            "{reply:?}"
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                victim.cmd(&[
+                    "EVAL",
+                    "return redis.call('SET','password:bob','pw-bob')",
+                    "0"
+                ]),
+                "+OK\r\n"
+            );
+            assert_eq!(
+                victim.cmd(&["EVAL_RO", "return redis.call('GET','password:bob')", "0"]),
+                "$6\r\npw-bob\r\n"
+            );
+            assert_eq!(victim.cmd(&["GET", "stolen:password:bob"]), "$-1\r\n");
+            assert_eq!(victim.cmd(&["SCRIPT", "FLUSH"]), "+OK\r\n");
+        }
+        // A global written by a chunk fails in the chunk (same reason).
+        let reply = attacker.cmd(&["EVAL", "loadstring('x=1')() return 1", "0"]);
+        assert!(
+            reply.starts_with("-ERR ")
+                && reply.contains(":1: Attempt to modify a readonly table script: "),
+            "{reply:?}"
+        );
+        // Luau bytecode is not verified: a crafted chunk crashed the
+        // server. Scripts are source only (Luau's text differs).
+        for body in ["\x03\x00\x00", "\x06return 1", "\x00boom"] {
+            let reply = attacker.cmd(&["EVAL", body, "0"]);
+            assert!(
+                reply.starts_with("-ERR Error compiling script (new function): "),
+                "{reply:?}"
+            );
+            assert_eq!(attacker.cmd(&["PING"]), "+PONG\r\n");
+        }
+        // Loaded by code that is not the script's: an error handler, and a
+        // metamethod called from the server's own wrappers.
+        for script in [
+            "return loadstring('return getfenv')()",
+            "local ok, f = xpcall(function() error('return getfenv', 0) end, loadstring) return f()",
+            "local e = setmetatable({}, {__index = function(t, k) return loadstring('return getfenv')() end}) return pcall(error, e)",
+        ] {
+            let reply = attacker.cmd(&["EVAL", script, "0"]);
+            assert!(
+                reply.starts_with("-ERR ")
+                    && reply.contains(
+                        ":1: Script attempted to access nonexistent global variable 'getfenv'"
+                    ),
+                "{script}: {reply:?}"
+            );
+        }
+    }
+    let problems = common::diff(&ours, &reference, ESCAPES);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // At a coroutine's base loadstring has no caller: the frozen globals.
+    // (Redis's loadstring is a C function, which coroutine.wrap refuses.)
+    let mut c = ours.client();
+    let reply = c.cmd(&[
+        "EVAL",
+        "return coroutine.wrap(loadstring)('return type(getfenv)')()",
+        "0",
+    ]);
+    assert!(
+        reply.contains("nonexistent global variable 'getfenv'"),
+        "{reply:?}"
+    );
+
+    // Redis 7.0.15 reads the count as a C int and answers a wrong string
+    // ("" for 2^31, "xxx" for 2^32+3); shardis refuses such counts with
+    // the error Luau gives for the longest strings it can build.
+    let mut r = reference.client();
+    for script in ["return string.rep('x', 2^31)", "return ('x'):rep(2^32 + 3)"] {
+        let reply = c.cmd(&["EVAL", script, "0"]);
+        assert!(
+            reply.starts_with("-ERR user_script:1: resulting string too large script: "),
+            "{reply:?}"
+        );
+        assert!(!r.cmd(&["EVAL", script, "0"]).starts_with('-'));
+    }
+    assert_eq!(
+        c.cmd(&["EVAL", "return {pcall(string.rep, 'x', 2^31)}", "0"]),
+        "*2\r\n$-1\r\n$26\r\nresulting string too large\r\n"
+    );
+    // Redis 7.0 also offers collectgarbage (and gcinfo); shardis does
+    // not: a script that stopped the collector would outlive itself.
+    for name in ["collectgarbage", "gcinfo"] {
+        let reply = c.cmd(&["EVAL", &format!("return {name}"), "0"]);
+        assert!(
+            reply.contains(&format!("nonexistent global variable '{name}'")),
+            "{reply:?}"
+        );
+    }
+}

@@ -155,6 +155,10 @@ pub fn script_command(core: &Core, argv: &[Bytes]) -> Reply {
             }
         }
         cache.flush();
+        // The other cores free their compiled scripts on their next tick.
+        if !core.gate.is_held() {
+            core.scripts.sync_epoch(cache.epoch());
+        }
         Reply::ok()
     } else if is(sub, "kill") && argv.len() == 2 {
         match kill_busy(&core.node.script_status, Kind::Eval) {

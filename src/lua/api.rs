@@ -39,11 +39,20 @@ pub fn redis_table(lua: &Lua, core: CoreLink) -> mlua::Result<Table> {
     )?;
     redis.raw_set(
         "error_reply",
-        lua.create_function(|lua, s: mlua::LuaString| one_field(lua, "err", s))?,
+        lua.create_function(|lua, args: MultiValue| match single_string(&args) {
+            Some(s) => {
+                let text = error_reply_text(&s.as_bytes());
+                one_field(lua, "err", lua.create_string(text)?)
+            }
+            None => wrong_arguments(lua),
+        })?,
     )?;
     redis.raw_set(
         "status_reply",
-        lua.create_function(|lua, s: mlua::LuaString| one_field(lua, "ok", s))?,
+        lua.create_function(|lua, args: MultiValue| match single_string(&args) {
+            Some(s) => one_field(lua, "ok", s.clone()),
+            None => wrong_arguments(lua),
+        })?,
     )?;
     redis.raw_set(
         "log",
@@ -124,6 +133,49 @@ fn one_field(lua: &Lua, name: &str, s: mlua::LuaString) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(name, s)?;
     Ok(t)
+}
+
+/// The one argument of `redis.error_reply` / `status_reply`, when there is
+/// exactly one and it is a string (Redis takes no number here).
+fn single_string(args: &MultiValue) -> Option<&mlua::LuaString> {
+    match (args.len(), args.front()) {
+        (1, Some(Value::String(s))) => Some(s),
+        _ => None,
+    }
+}
+
+/// What Redis returns (not raises) for bad arguments to the two.
+fn wrong_arguments(lua: &Lua) -> mlua::Result<Table> {
+    one_field(
+        lua,
+        "err",
+        lua.create_string("ERR wrong number or type of arguments")?,
+    )
+}
+
+/// `redis.error_reply`'s error text, as Redis 7.0 builds it
+/// (`luaRedisErrorReplyCommand`, then `luaPushErrorBuff`): the C string
+/// (up to a NUL) with a leading `-` dropped; the first word is the error
+/// code, or `ERR` is put in front when there is no space; the message
+/// after the code loses leading and trailing CR/LF.
+fn error_reply_text(s: &[u8]) -> Vec<u8> {
+    let s = super::libs::c_str(s);
+    let body = s.strip_prefix(b"-").unwrap_or(s);
+    let (code, msg): (&[u8], &[u8]) = match body.iter().position(|&c| c == b' ') {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (b"ERR", body),
+    };
+    let is_crlf = |c: &u8| *c == b'\r' || *c == b'\n';
+    let start = msg.iter().position(|c| !is_crlf(c)).unwrap_or(msg.len());
+    let end = msg
+        .iter()
+        .rposition(|c| !is_crlf(c))
+        .map_or(start, |i| i + 1);
+    let mut text = Vec::with_capacity(code.len() + 1 + end - start);
+    text.extend_from_slice(code);
+    text.push(b' ');
+    text.extend_from_slice(&msg[start..end]);
+    text
 }
 
 /// The bridge behind `redis.call` and `redis.pcall`: runs one command and

@@ -46,7 +46,8 @@ impl ScriptCache {
 
     pub fn flush(&self) {
         let mut bodies = self.lock();
-        bodies.clear();
+        // Not `clear`: the table's capacity would stay allocated.
+        *bodies = HashMap::new();
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 

@@ -126,11 +126,21 @@ fn truncate(n: f64) -> i64 {
 
 fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
     // The special one-field tables come first, as in Redis.
+    // Redis reads both as C strings (up to a NUL), and trims the line
+    // ends an error text ends with.
     if let Ok(Value::String(err)) = t.raw_get::<Value>("err") {
-        return Reply::Error(String::from_utf8_lossy(&err.as_bytes()).into_owned().into());
+        let bytes = err.as_bytes();
+        let text = crate::lua::libs::c_str(&bytes);
+        let end = text
+            .iter()
+            .rposition(|&c| c != b'\r' && c != b'\n')
+            .map_or(0, |i| i + 1);
+        return Reply::Error(String::from_utf8_lossy(&text[..end]).into_owned().into());
     }
     if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
-        return Reply::Status(String::from_utf8_lossy(&ok.as_bytes()).into_owned().into());
+        let bytes = ok.as_bytes();
+        let text = crate::lua::libs::c_str(&bytes);
+        return Reply::Status(String::from_utf8_lossy(text).into_owned().into());
     }
     if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
         return Reply::Double(d);

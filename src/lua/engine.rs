@@ -2,7 +2,7 @@
 //! and running a script with Redis's error conventions.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
@@ -55,6 +55,14 @@ pub struct Engine {
     function_env: Table,
     /// `function(chunk) -> ok, error, registered` (see `functions::PRELUDE`).
     library_loader: Function,
+    /// `function_env`'s metatable: its `__index` is the load-time globals
+    /// during a library load, the script globals otherwise. Frozen like
+    /// everything else; only [`Engine::load_library`] lifts the flag.
+    function_env_meta: Table,
+    /// What library code sees while it loads (`redis.register_function`...).
+    load_globals: Table,
+    /// The sandbox globals: the VM's global table, frozen.
+    globals: Table,
     /// The libraries this VM has loaded (FUNCTION LOAD et al.).
     pub libraries: RefCell<super::functions::Loaded>,
 }
@@ -62,7 +70,7 @@ pub struct Engine {
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
 /// `redis.pcall` around the Rust bridge.
 const PRELUDE: &str = r#"
-local rawcall, info, redis, globals, env, killed = ...
+local rawcall, info, redis, globals, env, killed, getfenv, setfenv = ...
 -- Globals are read-only and absent names are an error (Redis's texts).
 setmetatable(globals, { __index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -105,6 +113,13 @@ end
 -- As in Redis, pcall turns an error table into its text, so scripts see
 -- the error message of a failed redis.call as a string.
 local raw_pcall, pack, unpack = pcall, table.pack, table.unpack
+-- Luau's wording of a write to a frozen table, as Redis words it.
+local function redis_text(e)
+  if type(e) == "string" then
+    return (e:gsub("attempt to modify a readonly table", "Attempt to modify a readonly table"))
+  end
+  return e
+end
 -- A killed script cannot catch its kill: both wrappers raise it again.
 local globals_pcall = function(f, ...)
   local results = pack(raw_pcall(f, ...))
@@ -112,6 +127,8 @@ local globals_pcall = function(f, ...)
     if results[2] == killed then error(killed, 0) end
     if type(results[2]) == "table" and type(results[2].err) == "string" then
       results[2] = results[2].err
+    else
+      results[2] = redis_text(results[2])
     end
   end
   return unpack(results, 1, results.n)
@@ -121,14 +138,42 @@ local raw_xpcall = xpcall
 rawset(globals, "xpcall", function(f, handler, ...)
   local results = pack(raw_xpcall(f, function(e)
     if e == killed then return e end
-    return handler(e)
+    return handler(redis_text(e))
   end, ...))
   if not results[1] and results[2] == killed then error(killed, 0) end
   return unpack(results, 1, results.n)
 end)
+-- A chunk runs in the environment of the script or library code that
+-- loaded it (a script's sees KEYS and ARGV, as in Redis). Any other
+-- caller gets the frozen globals: C (pcall(loadstring, s)), and our own
+-- code, whose environment is the raw globals (an xpcall handler or a
+-- metamethod can be loadstring itself, called from our wrappers).
+local raw_loadstring = loadstring
+local script_envs = { [env] = true }
+rawset(globals, "loadstring", function(code, name)
+  local f, err = raw_loadstring(code, name)
+  if f then
+    -- Level 3 from inside pcall: our caller (absent at a coroutine's base).
+    local found, caller = raw_pcall(getfenv, 3)
+    setfenv(f, found and script_envs[caller] and caller or globals)
+  end
+  return f, err
+end)
+-- Luau reads the count as a C int: from 2^31 up it wraps to a small or
+-- negative number and string.rep answers a wrong string without a word.
+-- Such counts fail as the longest strings Luau can build fail.
+local rep, tonumber, type = string.rep, tonumber, type
+string.rep = function(s, n, ...)
+  local t, count = type(s), tonumber(n)
+  if count and count >= 2147483648 and (t == "string" or t == "number") then
+    if s == "" then return "" end
+    error("resulting string too large", 2)
+  end
+  return rep(s, n, ...)
+end
 return function(f, ...)
   return xpcall(f, error_handler, ...)
-end
+end, script_envs
 "#;
 
 /// Globals a script may read (Redis 7's whitelist, less what Luau lacks).
@@ -163,18 +208,24 @@ const ALLOWED_GLOBALS: &[&str] = &[
 impl Engine {
     pub fn new(core: CoreLink, memory_limit_bytes: usize) -> mlua::Result<Engine> {
         let lua = Lua::new();
+        // The raw globals hold what scripts must never reach (getfenv,
+        // setfenv, debug, collectgarbage, newproxy, print, buffer, require
+        // ...). Our own Lua code below is loaded in them explicitly; once
+        // the sandbox is built it replaces them as the VM's global table,
+        // so nothing a script can call resolves names in them again.
         let real = lua.globals();
+        // The library wrappers read `debug.info` from the globals at load.
+        super::libs::register_all(&lua)?;
         let globals = lua.create_table()?;
         for name in ALLOWED_GLOBALS {
             globals.raw_set(*name, real.raw_get::<Value>(*name)?)?;
         }
-        lua51_compat(&lua, &globals)?;
+        lua51_compat(&globals)?;
         let os = lua.create_table()?;
         let real_os: Table = real.raw_get("os")?;
         os.raw_set("clock", real_os.raw_get::<Value>("clock")?)?;
         globals.raw_set("os", os)?;
         globals.raw_set("_G", globals.clone())?;
-        super::libs::register_all(&lua)?;
         for name in ["cjson", "cmsgpack", "bit", "struct"] {
             globals.raw_set(name, real.raw_get::<Value>(name)?)?;
         }
@@ -185,27 +236,58 @@ impl Engine {
         let rawcall = api::rawcall(&lua, core)?;
         globals.raw_set("redis", redis.clone())?;
         let env = lua.create_table()?;
-        let runner: Function = lua.load(PRELUDE).set_name("=redis_prelude").call((
-            rawcall,
-            info,
-            redis,
-            globals.clone(),
-            env.clone(),
-            super::interrupt::KILLED_MARKER,
-        ))?;
-
-        // Every library table scripts can reach is read-only, like the
-        // globals themselves (so no list here has to follow the one above).
-        for pair in globals.pairs::<Value, Value>() {
-            if let (_, Value::Table(t)) = pair? {
-                t.set_readonly(true);
-            }
-        }
-        globals.set_readonly(true);
-        let (library_loader, function_env): (Function, Table) = lua
+        let (runner, script_envs): (Function, Table) = lua
+            .load(PRELUDE)
+            .set_name("=redis_prelude")
+            .set_environment(real.clone())
+            .call((
+                rawcall,
+                info,
+                redis,
+                globals.clone(),
+                env.clone(),
+                super::interrupt::KILLED_MARKER,
+                real.raw_get::<Function>("getfenv")?,
+                real.raw_get::<Function>("setfenv")?,
+            ))?;
+        let (library_loader, function_env, function_env_meta, load_globals): (
+            Function,
+            Table,
+            Table,
+            Table,
+        ) = lua
             .load(super::functions::PRELUDE)
             .set_name("=redis_functions_prelude")
-            .call((globals, runner.clone()))?;
+            .set_environment(real.clone())
+            .call((globals.clone(), runner.clone()))?;
+        // Library code's chunks (loadstring) run in its environment too.
+        script_envs.raw_set(function_env.clone(), true)?;
+
+        // Everything a script or a library can reach is read-only: the
+        // globals, every library table, their metatables, and the
+        // metatables of the basic types (the string one is shared by
+        // every script on this VM).
+        let type_metatables: MultiValue = lua
+            .load("return getmetatable(''), getmetatable(0), getmetatable(true), getmetatable(print), getmetatable(coroutine.create(print))")
+            .set_name("=redis_type_metatables")
+            .set_environment(real)
+            .call(())?;
+        let mut roots = vec![
+            globals.clone(),
+            env.clone(),
+            function_env.clone(),
+            function_env_meta.clone(),
+            load_globals.clone(),
+        ];
+        roots.extend(type_metatables.into_iter().filter_map(|v| match v {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }));
+        freeze_reachable(roots)?;
+        // Threads created from now on (every script's coroutine, and the
+        // ones scripts create) take these as their globals, which is what
+        // Luau's loader and getfenv fall back to.
+        lua.set_globals(globals.clone())?;
 
         lua.set_memory_limit(memory_limit_bytes)?;
         super::interrupt::install(&lua)?;
@@ -218,6 +300,9 @@ impl Engine {
             run: Cell::new(RunState::default()),
             function_env,
             library_loader,
+            function_env_meta,
+            load_globals,
+            globals,
             libraries: RefCell::default(),
         })
     }
@@ -226,11 +311,17 @@ impl Engine {
         &self.lua
     }
 
-    /// Drops compiled scripts when the node cache was flushed.
+    /// Drops compiled scripts when the node cache was flushed, and the
+    /// memory they held: the map's too, and the functions' (Luau frees
+    /// them only when a collection runs, and an idle VM runs none).
     pub fn sync_epoch(&self, epoch: u64) {
         if self.epoch.get() != epoch {
-            self.compiled.borrow_mut().clear();
+            let dropped = std::mem::take(&mut *self.compiled.borrow_mut());
             self.epoch.set(epoch);
+            if !dropped.is_empty() {
+                drop(dropped);
+                let _ = self.lua.gc_collect();
+            }
         }
     }
 
@@ -245,6 +336,8 @@ impl Engine {
             .lua
             .load(&code[..])
             .set_name("=user_script")
+            // Never bytecode, which Luau does not verify.
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| {
@@ -312,6 +405,8 @@ impl Engine {
             .lua
             .load(code)
             .set_name("=user_function")
+            // Never bytecode, which Luau does not verify.
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.function_env.clone())
             .into_function()
             .map_err(|e| {
@@ -319,7 +414,12 @@ impl Engine {
                 Reply::error(format!("ERR Error compiling function: {}", one_line(&msg)))
             })?;
         super::interrupt::begin_library_load();
-        let loaded = self.library_loader.call::<(bool, Value, Table)>(chunk);
+        let loaded = self
+            .set_library_globals(&self.load_globals)
+            .and_then(|()| self.library_loader.call::<(bool, Value, Table)>(chunk));
+        // Afterwards its functions resolve names in the script globals.
+        let restored = self.set_library_globals(&self.globals);
+        let loaded = restored.and(loaded);
         if super::interrupt::end() {
             return Err(Reply::error(
                 "ERR Error registering functions: ERR FUNCTION LOAD timeout",
@@ -385,10 +485,35 @@ impl Engine {
     }
 
     fn collect_garbage(&self) {
-        self.env.raw_set("KEYS", Value::Nil).ok();
-        self.env.raw_set("ARGV", Value::Nil).ok();
+        self.set_keys_and_args_values(Value::Nil, Value::Nil).ok();
         let _ = self.lua.gc_collect();
         let _ = self.lua.gc_collect();
+    }
+
+    /// Points library code's global lookups at `globals`. The metatable is
+    /// frozen like every other; scripts cannot reach it, and only this
+    /// lifts the flag, for one write.
+    fn set_library_globals(&self, globals: &Table) -> mlua::Result<()> {
+        self.function_env_meta.set_readonly(false);
+        let set = self.function_env_meta.raw_set("__index", globals);
+        self.function_env_meta.set_readonly(true);
+        set
+    }
+
+    /// KEYS and ARGV live in the script environment, which is frozen so
+    /// that `KEYS = x` fails as in Redis (where the globals are read-only)
+    /// and the table cannot carry anything from one script to the next.
+    /// Rust lifts the flag around its own two writes: a flag write each
+    /// way, no allocation, where a separate writable table in the lookup
+    /// chain would cost every global access of every script a step.
+    fn set_keys_and_args_values(&self, keys: Value, args: Value) -> mlua::Result<()> {
+        self.env.set_readonly(false);
+        let set = self
+            .env
+            .raw_set("KEYS", keys)
+            .and_then(|()| self.env.raw_set("ARGV", args));
+        self.env.set_readonly(true);
+        set
     }
 
     pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
@@ -401,9 +526,7 @@ impl Engine {
         for arg in args {
             a.raw_push(lua.create_string(arg)?)?;
         }
-        self.env.raw_set("KEYS", k)?;
-        self.env.raw_set("ARGV", a)?;
-        Ok(())
+        self.set_keys_and_args_values(Value::Table(k), Value::Table(a))
     }
 }
 
@@ -463,8 +586,34 @@ fn one_line(text: &str) -> &str {
     text.split('\n').next().unwrap_or(text)
 }
 
+/// Makes every table reachable from `roots` (through keys, values and
+/// metatables) read-only. Function upvalues and environments are not
+/// walked: without `debug` and `getfenv` scripts cannot reach them.
+fn freeze_reachable(roots: Vec<Table>) -> mlua::Result<()> {
+    let mut seen = HashSet::new();
+    let mut pending = roots;
+    while let Some(t) = pending.pop() {
+        if !seen.insert(t.to_pointer()) {
+            continue;
+        }
+        if let Some(meta) = t.metatable() {
+            pending.push(meta);
+        }
+        for pair in t.pairs::<Value, Value>() {
+            let (key, value) = pair?;
+            for v in [key, value] {
+                if let Value::Table(inner) = v {
+                    pending.push(inner);
+                }
+            }
+        }
+        t.set_readonly(true);
+    }
+    Ok(())
+}
+
 /// Redis scripts are Lua 5.1: a few names Luau dropped are put back.
-fn lua51_compat(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+fn lua51_compat(globals: &Table) -> mlua::Result<()> {
     let math: Table = globals.raw_get("math")?;
     if math.raw_get::<Value>("mod")?.is_nil() {
         math.raw_set("mod", math.raw_get::<Value>("fmod")?)?;
@@ -473,7 +622,6 @@ fn lua51_compat(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     if string.raw_get::<Value>("gfind")?.is_nil() {
         string.raw_set("gfind", string.raw_get::<Value>("gmatch")?)?;
     }
-    let _ = lua;
     Ok(())
 }
 

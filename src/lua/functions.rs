@@ -154,6 +154,8 @@ for _, name in ipairs({ "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",
 end
 local load_globals = protected({ redis = protected(load_redis) })
 
+-- The Rust side points __index at load_globals around each load (the
+-- metatable is frozen with everything else).
 local env_meta = { __index = globals, __newindex = function()
   error("Attempt to modify a readonly table", 2)
 end }
@@ -161,15 +163,13 @@ local env = setmetatable({}, env_meta)
 
 local function load(chunk)
   loading = { list = {}, names = {} }
-  env_meta.__index = load_globals
   local called, ok, err = pcall(runner, chunk)
-  env_meta.__index = globals
   local list = loading.list
   loading = nil
   if not called then return false, ok, list end
   return ok, err, list
 end
-return load, env
+return load, env, env_meta, load_globals
 "##;
 
 /// What FUNCTION LIST reports of one function.

@@ -300,6 +300,10 @@ async fn expire_loop(core: Rc<Core>) {
         core.state
             .borrow_mut()
             .expire_tick(ACTIVE_EXPIRE_KEYS_PER_TICK);
+        // After SCRIPT FLUSH on any core, this VM's compiled scripts go
+        // now rather than at its next EVAL (an atomic load when nothing
+        // changed).
+        core.scripts.sync_epoch(core.node.script_cache.epoch());
     }
 }
 

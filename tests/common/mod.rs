@@ -377,3 +377,49 @@ pub fn assert_same_as_redis(shards: usize, steps: &[Step]) {
         problems.join("\n")
     );
 }
+
+/// Lua (run as a script or a function body) that walks every table the
+/// code can reach from its globals: `_G`, every library table, `redis`,
+/// keys and values, their metatables and the string metatable. It tries a
+/// write into each and returns `{tables walked, paths of the ones that
+/// took the write (or failed with another error)...}`.
+pub const WALK_READONLY: &str = r#"
+local seen, checked, writable = {}, 0, {}
+local function probe(t, path)
+  if type(t) ~= 'table' or seen[t] then return end
+  seen[t] = true
+  checked = checked + 1
+  local ok, err = pcall(rawset, t, '__sandbox_probe', true)
+  if ok then
+    rawset(t, '__sandbox_probe', nil)
+    writable[#writable + 1] = path
+  elseif not string.find(tostring(err), 'readonly table', 1, true) then
+    writable[#writable + 1] = path .. ': ' .. tostring(err)
+  end
+  for k, v in next, t do
+    if k ~= '__sandbox_probe' then
+      probe(k, path .. '[key]')
+      probe(v, path .. '.' .. tostring(k))
+    end
+  end
+  probe(getmetatable(t), 'getmetatable(' .. path .. ')')
+end
+probe(_G, '_G')
+probe(getmetatable(''), "getmetatable('')")
+local result = { checked }
+for _, path in ipairs(writable) do result[#result + 1] = path end
+return result
+"#;
+
+/// Asserts a reply of [`WALK_READONLY`]: at least `min` tables walked,
+/// none writable.
+pub fn assert_all_readonly(reply: &str, min: i64) {
+    let walked = reply
+        .strip_prefix("*1\r\n:")
+        .and_then(|r| r.strip_suffix("\r\n"))
+        .and_then(|n| n.parse::<i64>().ok());
+    match walked {
+        Some(n) => assert!(n >= min, "only {n} tables walked: {reply:?}"),
+        None => panic!("writable tables (or an error): {reply:?}"),
+    }
+}
