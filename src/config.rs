@@ -21,6 +21,13 @@ pub const MAX_UNAUTHENTICATED_BULK_BYTES: usize = 16 * 1024;
 pub const MAX_BULK_PREALLOC_BYTES: usize = 1024 * 1024;
 /// Socket read size; the read buffer grows beyond it only for big bulks.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A connection's read buffer grows by at least this much, so a run of
+/// small requests shares one allocation (an idle connection holds at most
+/// about this much).
+pub const READ_BUFFER_GROWTH_BYTES: usize = 1024;
+/// A connection that goes idle drops a read or reply buffer larger than
+/// this (left by a big request or reply).
+pub const IDLE_BUFFER_MAX_BYTES: usize = 4 * 1024;
 /// Commands parsed from one read before replies are flushed, so one client's
 /// pipeline cannot make a connection's reply buffer grow without bound.
 pub const MAX_PIPELINE_BATCH_COMMANDS: usize = 1024;

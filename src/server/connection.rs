@@ -25,7 +25,10 @@ use glommio::net::TcpStream;
 use super::route::{self, Piece, Plan};
 use crate::cmd::connection::Session;
 use crate::cmd::{self, errors, flags, Gather, Route};
-use crate::config::{MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P, READ_CHUNK_BYTES};
+use crate::config::{
+    IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P,
+    READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
+};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::mesh::{BatchReplies, Request};
@@ -142,7 +145,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         core,
         stream,
         parser: RequestParser::new(),
-        // Both buffers grow on first use: an idle connection holds none.
+        // Both buffers grow on first use (see `buffer_input`).
         inbuf: BytesMut::new(),
         out: Vec::new(),
         outbox: Outbox {
@@ -231,13 +234,12 @@ impl Connection {
             if self.core.node.is_shutting_down() {
                 return Ok(());
             }
-            if self.inbuf.is_empty() {
-                // Idle until the next read: hold no read buffer (the next
-                // read allocates what it needs), nor a big reply buffer.
+            // Idle until the next read: keep no big buffer.
+            if self.inbuf.is_empty() && self.inbuf.capacity() > IDLE_BUFFER_MAX_BYTES {
                 self.inbuf = BytesMut::new();
-                if self.out.capacity() > READ_CHUNK_BYTES {
-                    self.out = Vec::new();
-                }
+            }
+            if self.out.capacity() > IDLE_BUFFER_MAX_BYTES {
+                self.out = Vec::new();
             }
         }
     }
@@ -250,7 +252,7 @@ impl Connection {
         future::poll_fn(|cx| {
             let mut chunk = core.read_chunk.borrow_mut();
             let n = ready!(Pin::new(&mut *stream).poll_read(cx, &mut chunk))?;
-            inbuf.extend_from_slice(&chunk[..n]);
+            buffer_input(inbuf, &chunk[..n]);
             Poll::Ready(Ok(n))
         })
         .await
@@ -600,6 +602,16 @@ impl Connection {
     }
 }
 
+/// Appends bytes read to the connection's input. The buffer grows by at
+/// least [`READ_BUFFER_GROWTH_BYTES`], so a run of small requests shares one
+/// allocation, while an idle connection holds little.
+fn buffer_input(inbuf: &mut BytesMut, bytes: &[u8]) {
+    if inbuf.capacity() - inbuf.len() < bytes.len() {
+        inbuf.reserve(bytes.len().max(READ_BUFFER_GROWTH_BYTES));
+    }
+    inbuf.extend_from_slice(bytes);
+}
+
 /// Waits for `work` while watching the client's socket, so a client that
 /// closes its connection (or is killed) while its command waits releases
 /// its connection at once. Bytes that arrive meanwhile are the client's next
@@ -626,7 +638,7 @@ async fn unless_gone<T>(
                 let mut chunk = core.read_chunk.borrow_mut();
                 match Pin::new(&mut *stream).poll_read(cx, &mut chunk) {
                     Poll::Ready(Ok(n)) if n > 0 => {
-                        inbuf.extend_from_slice(&chunk[..n]);
+                        buffer_input(inbuf, &chunk[..n]);
                         Poll::Ready(n)
                     }
                     Poll::Ready(_) => Poll::Ready(0),
