@@ -3,6 +3,7 @@
 # redis-server in the same run: each server pinned to core 0, the load
 # generator (redis-benchmark) on core 1; median of 3 runs each.
 # Usage: benches/evalsha.sh [requests=200000] [clients=50] [pipeline=1]
+# (SHARDIS=path runs another shardis binary, e.g. an older build.)
 set -euo pipefail
 requests=${1:-200000}
 clients=${2:-50}
@@ -14,13 +15,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 rport=$(free_port)
 taskset -c 0 redis-server --port "$rport" --save "" --appendonly no > /dev/null &
 sport=$(free_port)
-./target/release/shardis --port "$sport" --cores 0 > /dev/null &
+"${SHARDIS:-./target/release/shardis}" --port "$sport" --cores 0 > /dev/null &
 sleep 1
 script='return redis.call("incr", KEYS[1])'
 run() { # port -> requests per second
   local sha
   sha=$(redis-cli -p "$1" script load "$script")
-  taskset -c 1 redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$pipeline" -q \
+  [ -n "$sha" ] || { echo "SCRIPT LOAD failed on port $1" >&2; return 1; }
+  timeout 300 taskset -c 1 redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$pipeline" -q \
     evalsha "$sha" 1 "counter:__rand_int__" 2>/dev/null |
     tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
 }

@@ -273,19 +273,13 @@ impl Core {
         }
         match call.cmd.run {
             Run::Script(run) => {
-                // The script runs in a task of its own that holds the gate
-                // to the end, even if its caller stops waiting (the client
-                // went away): a script is never cut short by its caller.
+                // The script's task holds the gate to the end, even if its
+                // caller stops waiting (the client went away): a script is
+                // never cut short by its caller.
                 self.gate.hold();
                 let held = GateHeldByTask(self.clone());
-                let (core, call) = (self.clone(), call.clone());
-                let task = glommio::spawn_local(async move {
-                    let _held = held;
-                    run(core, call, now_ms).await
-                });
-                task.detach()
+                self.run_script(run(self.clone(), call.clone(), now_ms), Some(held))
                     .await
-                    .unwrap_or_else(|| Reply::error("ERR the script's task was cancelled"))
             }
             _ => self.execute(call, now_ms),
         }
@@ -294,8 +288,34 @@ impl Core {
     /// Runs `call` for a caller that already holds the gate (EXEC).
     pub async fn execute_held(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
         match call.cmd.run {
-            Run::Script(run) => run(self.clone(), call.clone(), now_ms).await,
+            Run::Script(run) => {
+                self.run_script(run(self.clone(), call.clone(), now_ms), None)
+                    .await
+            }
             _ => self.execute(call, now_ms),
+        }
+    }
+
+    /// Runs a script as a task of its own in the core's script queue (low
+    /// priority: when the interrupt yields, the core's connections run
+    /// first). Detached: it runs to its end even if the caller stops
+    /// waiting for it. `held` (the gate) comes back with the reply and is
+    /// released by the caller as it resumes, so a caller with more scripts
+    /// pipelined takes the gate again before the waiters it wakes run; if
+    /// the caller is gone, it goes with the task's unread output.
+    async fn run_script(
+        &self,
+        script: crate::cmd::ScriptFuture,
+        held: Option<GateHeldByTask>,
+    ) -> Reply {
+        let task =
+            glommio::spawn_local_into(async move { (script.await, held) }, self.script_queue);
+        match task {
+            Ok(task) => match task.detach().await {
+                Some((reply, _held)) => reply,
+                None => Reply::error("ERR the script's task was cancelled"),
+            },
+            Err(e) => Reply::error(format!("ERR cannot schedule the script: {e}")),
         }
     }
 

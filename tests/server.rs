@@ -439,6 +439,25 @@ fn a_client_that_goes_away_mid_command_frees_its_slot() {
     assert!(script
         .read_reply()
         .starts_with("-ERR Script killed by user"));
+    drop(script);
+    wait_for_clients(&mut observer, 1);
+
+    // A script's own caller that hangs up: the script runs on (it is never
+    // cut short by its caller), and its shard is free again after it.
+    let mut script = s.client();
+    script.send(&[b"EVAL", b"while true do end", b"1", key.as_bytes()]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !observer
+        .cmd(&["INFO", "scripting"])
+        .contains("state=running")
+    {
+        assert!(Instant::now() < deadline, "the script never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(script);
+    wait_for_clients(&mut observer, 1);
+    assert_eq!(observer.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_eq!(observer.cmd(&["GET", &key]), "$-1\r\n");
 
     // Nothing is left for shutdown to wait for.
     let started = Instant::now();

@@ -27,15 +27,6 @@ pub struct Job {
     pub state: RunState,
 }
 
-/// Runs `job` on this core; the caller holds the shard's gate.
-pub async fn run(core: Rc<Core>, job: Job) -> Reply {
-    let queue = core.script_queue;
-    match glommio::spawn_local_into(run_here(core, job), queue) {
-        Ok(task) => task.await,
-        Err(e) => Reply::error(format!("ERR cannot schedule the script: {e}")),
-    }
-}
-
 /// Clears the interrupt's watch even if the task is dropped mid-run.
 struct Watching;
 
@@ -45,7 +36,9 @@ impl Drop for Watching {
     }
 }
 
-async fn run_here(core: Rc<Core>, job: Job) -> Reply {
+/// Runs `job` on this core. The caller holds the shard's gate and runs
+/// this in the core's script task queue (see `Core::execute_when_free`).
+pub async fn run(core: Rc<Core>, job: Job) -> Reply {
     let engine = &core.scripts;
     let source = match job.kind {
         Kind::Eval => "@user_script",

@@ -46,6 +46,7 @@ impl Gate {
         Changed {
             gate: self,
             seen: self.generation.get(),
+            registered: None,
         }
     }
 }
@@ -53,18 +54,30 @@ impl Gate {
 pub struct Changed<'a> {
     gate: &'a Gate,
     seen: u64,
+    /// Where this future's waker sits in the waiters (registered in the
+    /// generation it waits out), so a poll for another reason does not
+    /// search the whole list again.
+    registered: Option<usize>,
 }
 
 impl Future for Changed<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.gate.generation.get() != self.seen {
             return Poll::Ready(());
         }
         let mut waiters = self.gate.waiters.borrow_mut();
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
+        // The list only grows within a generation, so the slot is ours.
+        match self.registered.and_then(|i| waiters.get_mut(i)) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            Some(w) => *w = cx.waker().clone(),
+            None => {
+                waiters.push(cx.waker().clone());
+                let at = waiters.len() - 1;
+                drop(waiters);
+                self.registered = Some(at);
+            }
         }
         Poll::Pending
     }
