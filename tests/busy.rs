@@ -16,8 +16,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server};
-use shardis::shard::shard_of_key;
+use common::{key_on, Raw, Server};
 
 const SPIN: &str = "while true do end";
 /// SHA1 of `SPIN`.
@@ -72,14 +71,6 @@ fn timed_script(ms: u64, write: bool) -> String {
         },
         ms as f64 / 1000.0
     )
-}
-
-/// The first key `prefix<n>` on `shard` of `shards`.
-fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
-    (0..)
-        .map(|n| format!("{prefix}{n}"))
-        .find(|k| shard_of_key(k.as_bytes(), shards) == shard)
-        .unwrap()
 }
 
 /// Opens a connection and sends `EVAL <script> 1 <key>` on it without

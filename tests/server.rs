@@ -4,8 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_same_as_redis, Raw, Server, Step::*};
-use shardis::shard::shard_of_key;
+use common::{assert_same_as_redis, key_on, Raw, Server, Step::*};
 
 #[test]
 fn ping_echo_and_inline() {
@@ -374,14 +373,6 @@ fn wait_for_clients(c: &mut Raw, want: i64) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// The first key `prefix<n>` on `shard` of `shards`.
-fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
-    (0..)
-        .map(|n| format!("{prefix}{n}"))
-        .find(|k| shard_of_key(k.as_bytes(), shards) == shard)
-        .expect("some key lands on every shard")
 }
 
 /// The shard (core) serving connection `c`.

@@ -272,6 +272,14 @@ impl Raw {
     }
 }
 
+/// The first key `prefix<n>` on `shard` of `shards`.
+pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| shardis::shard::shard_of_key(k.as_bytes(), shards) == shard)
+        .expect("some key lands on every shard")
+}
+
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     shardis::protocol::encode_command(args)
 }
