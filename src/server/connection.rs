@@ -244,18 +244,10 @@ impl Connection {
         }
     }
 
-    /// Waits for input and appends it to `inbuf`; 0 at end of stream. The
-    /// core's read chunk is borrowed only inside each poll, never across a
-    /// wait, so every connection on the core can share it.
+    /// Waits for input and appends it to `inbuf`; 0 at end of stream.
     async fn receive(&mut self) -> std::io::Result<usize> {
         let (stream, inbuf, core) = (&mut self.stream, &mut self.inbuf, &self.core);
-        future::poll_fn(|cx| {
-            let mut chunk = core.read_chunk.borrow_mut();
-            let n = ready!(Pin::new(&mut *stream).poll_read(cx, &mut chunk))?;
-            buffer_input(inbuf, &chunk[..n]);
-            Poll::Ready(Ok(n))
-        })
-        .await
+        future::poll_fn(|cx| poll_input(core, stream, inbuf, cx)).await
     }
 
     /// Routes one command: runs it here, queues it for another shard, or
@@ -602,6 +594,22 @@ impl Connection {
     }
 }
 
+/// Polls the socket once for input and appends what it read to `inbuf`;
+/// 0 at the end of the stream. The core's read chunk is borrowed only
+/// inside the poll, never across a wait, so every connection on the core
+/// can share it.
+fn poll_input(
+    core: &Core,
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let mut chunk = core.read_chunk.borrow_mut();
+    let n = ready!(Pin::new(stream).poll_read(cx, &mut chunk))?;
+    buffer_input(inbuf, &chunk[..n]);
+    Poll::Ready(Ok(n))
+}
+
 /// Appends bytes read to the connection's input. The buffer grows by at
 /// least [`READ_BUFFER_GROWTH_BYTES`], so a run of small requests shares one
 /// allocation, while an idle connection holds little.
@@ -634,21 +642,12 @@ async fn unless_gone<T>(
             return Poll::Ready(Some(out));
         }
         while watching && inbuf.len() < limit {
-            let read = {
-                let mut chunk = core.read_chunk.borrow_mut();
-                match Pin::new(&mut *stream).poll_read(cx, &mut chunk) {
-                    Poll::Ready(Ok(n)) if n > 0 => {
-                        buffer_input(inbuf, &chunk[..n]);
-                        Poll::Ready(n)
-                    }
-                    Poll::Ready(_) => Poll::Ready(0),
-                    Poll::Pending => Poll::Pending,
+            match poll_input(core, stream, inbuf, cx) {
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    core.state.borrow_mut().stats.net_input_bytes += n as u64;
                 }
-            };
-            match read {
-                Poll::Ready(0) if core.node.is_shutting_down() => watching = false,
-                Poll::Ready(0) => return Poll::Ready(None),
-                Poll::Ready(n) => core.state.borrow_mut().stats.net_input_bytes += n as u64,
+                Poll::Ready(_) if core.node.is_shutting_down() => watching = false,
+                Poll::Ready(_) => return Poll::Ready(None),
                 Poll::Pending => break,
             }
         }
