@@ -1,7 +1,7 @@
 //! shardis: a Redis-compatible, thread-per-core in-memory server.
 //!
 //! Each pinned core runs a glommio executor that owns one shard of the
-//! keyspace. See README.md for the design and DESIGN notes.
+//! keyspace. README.md describes the design, the layout and the figures.
 
 pub mod alloc;
 pub mod cmd;

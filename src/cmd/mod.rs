@@ -3,7 +3,8 @@
 //! and the shards both dispatch through [`lookup`].
 //!
 //! Shard-side commands only touch the keyspace and return a [`Reply`]; the
-//! same code serves a local call, a forwarded call and (later) Lua.
+//! same code serves a local call, a forwarded call and a script's
+//! `redis.call`.
 
 /// A [`keyed`] table entry for code that returns `Result<Reply, Reply>`
 /// (argument errors travel with `?`). Defined before the family modules so

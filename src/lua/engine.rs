@@ -472,7 +472,9 @@ impl Engine {
     }
 
     /// After the VM's memory limit was hit even `1+1` fails until garbage
-    /// is collected (measured: see DESIGN.md), so collect right away.
+    /// is collected (measured with mlua 0.12 and Luau: a script that hits
+    /// `lua-memory-limit` leaves the VM failing every call until a
+    /// collection), so collect right away.
     fn collect_after_memory_error(&self, error: &Value) {
         let text = match error {
             Value::String(s) => s.to_string_lossy(),
