@@ -38,6 +38,9 @@ use transaction::{Transaction, Watches};
 /// The reply to a call whose shard stopped before answering (shutdown).
 const SHARD_UNAVAILABLE: &str = "ERR shard unavailable (shutting down)";
 
+/// The reply in place of one a bug lost (see [`crate::util::invariant`]).
+const LOST_REPLY: &str = "ERR internal error: a reply was lost (see the server log)";
+
 /// A reply that may not be known yet.
 enum Pending {
     Ready(Reply),
@@ -99,10 +102,12 @@ impl Arrived {
     }
 
     fn take(&mut self, shard: usize, index: usize) -> Reply {
-        self.0[shard][index].take().unwrap_or_else(|| {
-            debug_assert!(false, "reply {index} of shard {shard} taken twice");
-            Reply::error("ERR internal error: a reply was lost")
-        })
+        let reply = self.0[shard][index].take();
+        crate::invariant!(
+            reply.is_some(),
+            "reply {index} of shard {shard} taken twice"
+        );
+        reply.unwrap_or_else(|| Reply::error(LOST_REPLY))
     }
 
     /// Whether every reply `pending` needs has arrived.
@@ -529,18 +534,18 @@ impl Connection {
             let BatchReplies { replies, unrun } = got.unwrap_or_default();
             let ran = replies.len();
             arrived.0[shard].extend(replies.into_iter().map(Some));
-            if ran > 0 && ran + unrun.len() == sent {
+            if ran == 0 && unrun.is_empty() {
+                // The shard stopped (shutdown): each call gets an error, so
+                // the batch still ends.
+                arrived.0[shard].extend((0..sent).map(|_| Some(Reply::error(SHARD_UNAVAILABLE))));
+            } else if crate::invariant!(
+                ran > 0 && ran + unrun.len() == sent,
+                "shard {shard} answered {ran} and returned {} of {sent} calls",
+                unrun.len()
+            ) {
                 self.outbox.calls[shard] = unrun;
             } else {
-                // The shard stopped (shutdown) or broke the batch contract:
-                // each call it did not answer gets an error, so the batch
-                // still ends.
-                debug_assert!(
-                    ran == 0 && unrun.is_empty(),
-                    "shard {shard} answered {ran} and returned {} of {sent} calls",
-                    unrun.len()
-                );
-                arrived.0[shard].extend((ran..sent).map(|_| Some(Reply::error(SHARD_UNAVAILABLE))));
+                arrived.0[shard].extend((ran..sent).map(|_| Some(Reply::error(LOST_REPLY))));
             }
         }
     }

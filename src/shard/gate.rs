@@ -24,7 +24,7 @@ impl Gate {
 
     /// Takes the gate; the caller must have seen it open in the same poll.
     pub fn hold(&self) {
-        debug_assert!(!self.held.get(), "the shard gate is taken twice");
+        crate::invariant!(!self.held.get(), "the shard gate is taken twice");
         self.held.set(true);
     }
 

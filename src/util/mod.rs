@@ -2,6 +2,8 @@
 
 /// Redis-compatible glob matching (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, ...).
 pub mod glob;
+/// Broken invariants: panic in tests, log and answer an error in release.
+pub mod invariant;
 /// Exact x87 `long double` emulation for `INCRBYFLOAT` / `HINCRBYFLOAT`.
 pub mod longdouble;
 /// Redis-compatible number parsing and formatting (`string2ll`, `strtod`, `%.17g`).

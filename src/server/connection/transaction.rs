@@ -235,6 +235,7 @@ impl Connection {
         let here = std::mem::take(&mut watched[target]);
         let clean = self.forget(watched).await;
         let calls = if clean { tx.calls } else { Vec::new() };
+        let sent = calls.len();
         let replies = if calls.is_empty() && here.is_empty() {
             Some(Vec::new())
         } else {
@@ -243,6 +244,13 @@ impl Connection {
         let Some(replies) = replies.filter(|_| clean) else {
             return Reply::NilArray;
         };
+        // None at all: the shard stopped (shutdown); each command gets an
+        // error below.
+        crate::invariant!(
+            replies.is_empty() || replies.len() == sent,
+            "EXEC got {} replies for {sent} commands",
+            replies.len()
+        );
         let mut replies = replies.into_iter();
         let mut out = Vec::with_capacity(tx.order.len());
         for queued in tx.order {
