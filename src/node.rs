@@ -13,7 +13,7 @@ use crate::cmd::Run;
 use crate::config::Config;
 use crate::config::P;
 use crate::protocol::Reply;
-use crate::shard::gate::Gate;
+use crate::shard::gate::{Access, Gate};
 use crate::shard::mesh::Senders;
 use crate::shard::script_status::{KillReason, ScriptStatus};
 use crate::shard::{Call, ShardState};
@@ -251,9 +251,10 @@ pub struct Core {
 
 impl Core {
     /// Runs a shard-side command on this shard now: the one entry point for
-    /// local, forwarded and (through `redis.call`) scripted calls. The
-    /// caller has checked the gate ([`Core::execute_when_free`]).
-    pub fn execute(&self, call: &Call, now_ms: u64) -> Reply {
+    /// every command that touches the keyspace — local, forwarded, a
+    /// script's `redis.call`, an EXEC batch. `access` proves the caller may
+    /// touch the shard (see [`Access`]).
+    pub fn execute(&self, _access: Access<'_>, call: &Call, now_ms: u64) -> Reply {
         match call.cmd.run {
             Run::Script(_) => {
                 Reply::error("ERR internal error: a script must run through the shard gate")
@@ -266,34 +267,43 @@ impl Core {
     /// (and holds it while it runs); while another script holds it the
     /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
     pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
-        if self.gate.is_held() {
-            if let Err(busy) = self.wait_for_shard().await {
-                return Reply::error(busy);
-            }
-        }
+        let access = match self.wait_for_shard().await {
+            Ok(access) => access,
+            Err(busy) => return Reply::error(busy),
+        };
         match call.cmd.run {
             Run::Script(run) => {
                 // The script's task holds the gate to the end, even if its
                 // caller stops waiting (the client went away): a script is
                 // never cut short by its caller.
-                self.gate.hold();
+                self.gate.hold(access);
                 let held = GateHeldByTask(self.clone());
                 self.run_script(run(self.clone(), call.clone(), now_ms), Some(held))
                     .await
             }
-            _ => self.execute(call, now_ms),
+            _ => self.execute(access, call, now_ms),
         }
     }
 
-    /// Runs `call` for a caller that already holds the gate (EXEC).
-    pub async fn execute_held(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
+    /// Runs `call` for the caller that holds the gate (EXEC).
+    pub async fn execute_held(
+        self: &Rc<Self>,
+        held: &GateHeld<'_>,
+        call: &Call,
+        now_ms: u64,
+    ) -> Reply {
         match call.cmd.run {
             Run::Script(run) => {
                 self.run_script(run(self.clone(), call.clone(), now_ms), None)
                     .await
             }
-            _ => self.execute(call, now_ms),
+            _ => self.execute(held.access(), call, now_ms),
         }
+    }
+
+    /// One tick of active expiry (it deletes keys, so it needs access).
+    pub fn expire_tick(&self, _access: Access<'_>, budget: usize) {
+        self.state.borrow_mut().expire_tick(budget);
     }
 
     /// Runs a script as a task of its own in the core's script queue (low
@@ -319,9 +329,9 @@ impl Core {
         }
     }
 
-    /// Takes the gate (seen open in this same poll) until the guard drops.
-    pub fn hold_gate(&self) -> GateHeld<'_> {
-        self.gate.hold();
+    /// Takes the gate (open, as `open` proves) until the guard drops.
+    pub fn hold_gate(&self, open: Access<'_>) -> GateHeld<'_> {
+        self.gate.hold(open);
         GateHeld(&self.gate)
     }
 
@@ -334,11 +344,14 @@ impl Core {
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
     /// goes on for up to `busy-defer-max-ms`.
-    pub async fn wait_for_shard(&self) -> Result<(), &'static str> {
+    pub async fn wait_for_shard(&self) -> Result<Access<'_>, &'static str> {
         let status = self.script_status();
         let config = &self.node.config;
         let mut defer_until: Option<std::time::Instant> = None;
-        while self.gate.is_held() {
+        loop {
+            if let Some(access) = self.gate.open() {
+                return Ok(access);
+            }
             if !status.is_busy() {
                 self.gate.changed().await;
                 continue;
@@ -354,7 +367,6 @@ impl Core {
             }
             futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
         }
-        Ok(())
     }
 }
 
@@ -363,6 +375,13 @@ pub const BUSY_BEHAVIOR_DEFER: i64 = 1;
 
 /// Releases the shard's gate when dropped.
 pub struct GateHeld<'a>(&'a Gate);
+
+impl GateHeld<'_> {
+    /// Access to the shard for the holder.
+    pub fn access(&self) -> Access<'_> {
+        self.0.holder_access()
+    }
+}
 
 impl Drop for GateHeld<'_> {
     fn drop(&mut self) {

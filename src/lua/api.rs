@@ -1,6 +1,6 @@
 //! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
 //! the Rust bridge [`rawcall`]), replies, logging, RESP version, and the
-//! constants. Commands run through [`Core::execute`], the same code that
+//! constants. Commands run through [`Core::execute`], the same entry that
 //! serves clients, against the core's own shard only.
 
 use std::rc::Rc;
@@ -256,7 +256,13 @@ fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
     if c.has(flags::WRITE) && !core.script_status().mark_written() {
         return Err(mlua::Error::runtime(super::interrupt::KILLED_MARKER));
     }
-    Ok(core.execute(&call, state.now_ms))
+    // The running script's task holds the gate.
+    match core.gate.for_holder() {
+        Some(access) => Ok(core.execute(access, &call, state.now_ms)),
+        None => Ok(Reply::error(
+            "ERR internal error: a script ran without its shard",
+        )),
+    }
 }
 
 /// The connection commands a script may call.

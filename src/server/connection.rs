@@ -352,12 +352,13 @@ impl Connection {
     /// the shard or the call is a script (then through the shard's gate,
     /// watching for the client to go away meanwhile).
     async fn execute_here(&mut self, call: &Call) -> Reply {
-        if self.core.gate.is_held() || call.is_script() {
-            let work = self.core.execute_when_free(call, self.now_ms);
-            let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
-            self.reply_unless_gone(done)
-        } else {
-            self.core.execute(call, self.now_ms)
+        match self.core.gate.open() {
+            Some(access) if !call.is_script() => self.core.execute(access, call, self.now_ms),
+            _ => {
+                let work = self.core.execute_when_free(call, self.now_ms);
+                let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+                self.reply_unless_gone(done)
+            }
         }
     }
 

@@ -294,12 +294,10 @@ async fn expire_loop(core: Rc<Core>) {
         let hz = core.node.config.int(P::Hz).max(1) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         // A script sees the keyspace as of its start; expiry waits for it.
-        if core.gate.is_held() {
+        let Some(access) = core.gate.open() else {
             continue;
-        }
-        core.state
-            .borrow_mut()
-            .expire_tick(ACTIVE_EXPIRE_KEYS_PER_TICK);
+        };
+        core.expire_tick(access, ACTIVE_EXPIRE_KEYS_PER_TICK);
         // After SCRIPT FLUSH on any core, this VM's compiled scripts go
         // now rather than at its next EVAL (an atomic load when nothing
         // changed).

@@ -6,8 +6,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+
+/// Proof that its holder may touch the shard's keyspace now; every
+/// shard-side command runs with one (`Core::execute`). It comes from an
+/// open gate ([`Gate::open`]), for work that runs to its end without an
+/// await, so nothing can take the gate meanwhile; or from the gate's
+/// holder ([`Gate::for_holder`]): a script's `redis.call`, an EXEC batch.
+#[derive(Clone, Copy)]
+pub struct Access<'a> {
+    _gate: PhantomData<&'a Gate>,
+}
 
 #[derive(Default)]
 pub struct Gate {
@@ -22,8 +33,28 @@ impl Gate {
         self.held.get()
     }
 
-    /// Takes the gate; the caller must have seen it open in the same poll.
-    pub fn hold(&self) {
+    /// Access while no script or EXEC holds the shard: valid until the
+    /// caller's next await.
+    pub fn open(&self) -> Option<Access<'_>> {
+        (!self.held.get()).then_some(Access { _gate: PhantomData })
+    }
+
+    /// Access for the gate's guard (the holder itself).
+    pub(crate) fn holder_access(&self) -> Access<'_> {
+        Access { _gate: PhantomData }
+    }
+
+    /// Access for code that runs on behalf of the gate's holder (the
+    /// holder's own task: a running script's `redis.call`, an EXEC batch).
+    /// `None` (a bug) when nobody holds the gate.
+    pub fn for_holder(&self) -> Option<Access<'_>> {
+        let held = self.held.get();
+        crate::invariant!(held, "shard access for a holder while the gate is open");
+        held.then_some(Access { _gate: PhantomData })
+    }
+
+    /// Takes the gate, open as `_open` proves.
+    pub fn hold(&self, _open: Access<'_>) {
         crate::invariant!(!self.held.get(), "the shard gate is taken twice");
         self.held.set(true);
     }

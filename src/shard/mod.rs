@@ -185,19 +185,22 @@ pub async fn run_transaction(
         let clean = core.state.borrow_mut().unwatch(watched, now_ms);
         return clean.then(Vec::new);
     }
-    if let Err(busy) = core.wait_for_shard().await {
-        core.state.borrow_mut().unwatch(watched, now_ms);
-        return Some(calls.iter().map(|_| Reply::error(busy)).collect());
-    }
+    let access = match core.wait_for_shard().await {
+        Ok(access) => access,
+        Err(busy) => {
+            core.state.borrow_mut().unwatch(watched, now_ms);
+            return Some(calls.iter().map(|_| Reply::error(busy)).collect());
+        }
+    };
     if !core.state.borrow_mut().unwatch(watched, now_ms) {
         return None;
     }
     // Scripts in the transaction may be suspended while they run; the
     // gate keeps every other request off the shard until EXEC ends.
-    let _held = core.hold_gate();
+    let held = core.hold_gate(access);
     let mut replies = Vec::with_capacity(calls.len());
     for call in calls {
-        replies.push(core.execute_held(call, now_ms).await);
+        replies.push(core.execute_held(&held, call, now_ms).await);
     }
     Some(replies)
 }
