@@ -145,107 +145,153 @@ async fn info(core: &Core, argv: &[Bytes]) -> Reply {
                     || (w == "default" && section != "commandstats")
             })
     };
-    let reports = reports(core).await;
-    let node = &core.node;
+    let snapshot = InfoSnapshot::take(core).await;
     let mut out = String::new();
-    if show("server") {
-        let _ = write!(
-            out,
-            "# Server\r\nredis_version:{}\r\nshardis_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{}\r\n\r\n",
-            crate::REDIS_VERSION,
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::process::id(),
-            node.run_id,
-            node.config.int(crate::config::P::Port),
-            node.started.elapsed().as_secs(),
-            node.started.elapsed().as_secs() / 86400,
-            node.config.int(crate::config::P::Hz),
-            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-        );
-    }
-    if show("clients") {
-        let _ = write!(
-            out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
-            node.client_count(),
-            node.config.int(crate::config::P::Maxclients)
-        );
-    }
-    // One snapshot of the allocator's counters: the shards' figures and the
-    // rest of the process (start-up, helper threads) sum to used_memory.
-    let per_thread = crate::alloc::allocated_bytes_per_thread();
-    let shard_memory: Vec<i64> = reports
-        .iter()
-        .map(|r| per_thread.get(r.memory_counter).copied().unwrap_or(0))
-        .collect();
-    if show("memory") {
-        let used: i64 = per_thread.iter().sum();
-        let other = used - shard_memory.iter().sum::<i64>();
-        let rss = crate::alloc::rss_bytes();
-        let _ = write!(
-            out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
-            human(used as u64),
-            human(rss),
-        );
-        for (r, bytes) in reports.iter().zip(&shard_memory) {
-            let _ = write!(out, "used_memory_shard_{}:{bytes}\r\n", r.id);
+    for (name, write_section) in INFO_SECTIONS {
+        if show(name) {
+            write_section(&snapshot, &mut out);
         }
-        let _ = write!(out, "used_memory_other:{other}\r\n\r\n");
-    }
-    if show("stats") {
-        let commands: u64 = reports.iter().map(|r| r.stats.commands).sum();
-        let hits: u64 = reports.iter().map(|r| r.stats.keyspace_hits).sum();
-        let misses: u64 = reports.iter().map(|r| r.stats.keyspace_misses).sum();
-        let expired: u64 = reports.iter().map(|r| r.stats.expired_keys).sum();
-        let s = &node.stats;
-        let _ = write!(
-            out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\r\n",
-            s.connections_received.load(Ordering::Relaxed),
-            reports.iter().map(|r| r.stats.net_input_bytes).sum::<u64>(),
-            reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
-            s.rejected_connections.load(Ordering::Relaxed),
-        );
-    }
-    if show("shards") {
-        let _ = write!(out, "# Shards\r\nshards:{}\r\n", reports.len());
-        for (r, used_memory) in reports.iter().zip(&shard_memory) {
-            let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
-            let _ = write!(
-                out,
-                "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state={}\r\n",
-                r.id,
-                r.core,
-                crate::shard::slot_range(r.id, reports.len()).start,
-                crate::shard::slot_range(r.id, reports.len()).end - 1,
-                r.stats.commands,
-                r.stats.forwarded_in,
-                used_memory,
-                phase_name(node.script_status[r.id].phase()),
-            );
-        }
-        out.push_str("\r\n");
-    }
-    if show("scripting") {
-        scripting_section(&mut out, node);
-    }
-    if show("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        for db in 0..crate::config::DATABASES {
-            let keys: usize = reports.iter().map(|r| r.keyspace[db].0).sum();
-            let expires: usize = reports.iter().map(|r| r.keyspace[db].1).sum();
-            if keys > 0 {
-                let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
-            }
-        }
-        out.push_str("\r\n");
     }
     if out.ends_with("\r\n\r\n") {
         out.truncate(out.len() - 2);
     }
     Reply::Verbatim("txt", Bytes::from(out))
+}
+
+/// What every INFO section is written from: one snapshot of the node.
+struct InfoSnapshot<'a> {
+    node: &'a crate::node::Node,
+    reports: Vec<ShardReport>,
+    /// Allocated bytes per allocator counter (one read of them all).
+    per_thread: Vec<i64>,
+    /// Each shard's share of `per_thread`, in `reports` order.
+    shard_memory: Vec<i64>,
+}
+
+impl<'a> InfoSnapshot<'a> {
+    async fn take(core: &'a Core) -> InfoSnapshot<'a> {
+        let reports = reports(core).await;
+        // One snapshot of the allocator's counters: the shards' figures and
+        // the rest of the process (start-up, helper threads) sum to
+        // used_memory.
+        let per_thread = crate::alloc::allocated_bytes_per_thread();
+        let shard_memory = reports
+            .iter()
+            .map(|r| per_thread.get(r.memory_counter).copied().unwrap_or(0))
+            .collect();
+        InfoSnapshot {
+            node: &core.node,
+            reports,
+            per_thread,
+            shard_memory,
+        }
+    }
+}
+
+/// INFO's sections, in Redis's order, and what writes each.
+type SectionWriter = fn(&InfoSnapshot<'_>, &mut String);
+const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
+    ("server", server_section),
+    ("clients", clients_section),
+    ("memory", memory_section),
+    ("stats", stats_section),
+    ("shards", shards_section),
+    ("scripting", |s, out| scripting_section(out, s.node)),
+    ("keyspace", keyspace_section),
+];
+
+fn server_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let node = s.node;
+    let _ = write!(
+        out,
+        "# Server\r\nredis_version:{}\r\nshardis_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{}\r\n\r\n",
+        crate::REDIS_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::process::id(),
+        node.run_id,
+        node.config.int(crate::config::P::Port),
+        node.started.elapsed().as_secs(),
+        node.started.elapsed().as_secs() / 86400,
+        node.config.int(crate::config::P::Hz),
+        std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+    );
+}
+
+fn clients_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+        s.node.client_count(),
+        s.node.config.int(crate::config::P::Maxclients)
+    );
+}
+
+fn memory_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let used: i64 = s.per_thread.iter().sum();
+    let other = used - s.shard_memory.iter().sum::<i64>();
+    let rss = crate::alloc::rss_bytes();
+    let _ = write!(
+        out,
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+        human(used as u64),
+        human(rss),
+    );
+    for (r, bytes) in s.reports.iter().zip(&s.shard_memory) {
+        let _ = write!(out, "used_memory_shard_{}:{bytes}\r\n", r.id);
+    }
+    let _ = write!(out, "used_memory_other:{other}\r\n\r\n");
+}
+
+fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let reports = &s.reports;
+    let commands: u64 = reports.iter().map(|r| r.stats.commands).sum();
+    let hits: u64 = reports.iter().map(|r| r.stats.keyspace_hits).sum();
+    let misses: u64 = reports.iter().map(|r| r.stats.keyspace_misses).sum();
+    let expired: u64 = reports.iter().map(|r| r.stats.expired_keys).sum();
+    let stats = &s.node.stats;
+    let _ = write!(
+        out,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\r\n",
+        stats.connections_received.load(Ordering::Relaxed),
+        reports.iter().map(|r| r.stats.net_input_bytes).sum::<u64>(),
+        reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
+        stats.rejected_connections.load(Ordering::Relaxed),
+    );
+}
+
+fn shards_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let shards = s.reports.len();
+    let _ = write!(out, "# Shards\r\nshards:{shards}\r\n");
+    for (r, used_memory) in s.reports.iter().zip(&s.shard_memory) {
+        let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
+        let slots = crate::shard::slot_range(r.id, shards);
+        let _ = write!(
+            out,
+            "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state={}\r\n",
+            r.id,
+            r.core,
+            slots.start,
+            slots.end - 1,
+            r.stats.commands,
+            r.stats.forwarded_in,
+            used_memory,
+            phase_name(s.node.script_status[r.id].phase()),
+        );
+    }
+    out.push_str("\r\n");
+}
+
+fn keyspace_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for db in 0..crate::config::DATABASES {
+        let keys: usize = s.reports.iter().map(|r| r.keyspace[db].0).sum();
+        let expires: usize = s.reports.iter().map(|r| r.keyspace[db].1).sum();
+        if keys > 0 {
+            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+    out.push_str("\r\n");
 }
 
 /// INFO's `# Scripting`: node totals, then each shard's script.
