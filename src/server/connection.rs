@@ -276,63 +276,77 @@ impl Connection {
                 self.transaction_command(c, argv).await
             }
             Ok(c) if in_multi && !matches!(c.name, "quit" | "reset") => self.queue(c, argv),
-            Ok(c) if c.route == Route::Connection => {
-                // Connection commands see the effects of everything before
-                // them, so resolve the queue first.
-                self.resolve().await;
-                if let Some(busy) = self.busy_for_connection_command(c, argv) {
-                    Reply::error(busy).encode(&mut self.out, resp3);
-                    return;
-                }
-                if c.name == "reset" {
-                    self.multi = None;
-                    self.unwatch_all().await;
-                }
-                let reply = self.run_connection_command(c, argv).await;
-                // HELLO answers in the protocol it switches to.
-                reply.encode(&mut self.out, self.session.resp3);
-                return;
-            }
-            Ok(c) => {
-                self.session
-                    .client
-                    .last_command_ms
-                    .store(self.now_ms, Ordering::Relaxed);
-                let own = self.core.shard_id;
-                match route::plan(c, argv, own, self.core.node.shards()) {
-                    Plan::Refuse(reply) => reply,
-                    Plan::One(shard) => {
-                        let call = Call {
-                            cmd: c,
-                            db: self.session.db as u8,
-                            resp3,
-                            argv: std::mem::take(argv),
-                        };
-                        if shard == own {
-                            let reply = self.execute_here(&call).await;
-                            *argv = call.argv;
-                            reply
-                        } else if let Some(busy) = self.busy_elsewhere(shard, c) {
-                            Reply::error(busy)
-                        } else {
-                            let index = self.outbox.push_remote(shard, call);
-                            self.outbox
-                                .pending
-                                .push_back((Pending::Remote { shard, index }, resp3));
-                            return;
-                        }
-                    }
-                    Plan::Split { gather, parts } => {
-                        self.split(c, gather, parts).await;
-                        return;
-                    }
-                }
-            }
+            Ok(c) if c.route == Route::Connection => return self.connection_command(c, argv).await,
+            Ok(c) => match self.shard_command(c, argv).await {
+                Some(reply) => reply,
+                None => return,
+            },
         };
         if self.outbox.is_empty() {
             reply.encode(&mut self.out, resp3);
         } else {
             self.outbox.push_ready(reply, resp3);
+        }
+    }
+
+    /// A connection command: it sees the effects of everything before it,
+    /// so the queue is resolved first; its reply is encoded at once.
+    async fn connection_command(&mut self, c: &'static cmd::Command, argv: &[Bytes]) {
+        self.resolve().await;
+        if let Some(busy) = self.busy_for_connection_command(c, argv) {
+            Reply::error(busy).encode(&mut self.out, self.session.resp3);
+            return;
+        }
+        if c.name == "reset" {
+            self.multi = None;
+            self.unwatch_all().await;
+        }
+        let reply = self.run_connection_command(c, argv).await;
+        // HELLO answers in the protocol it switches to.
+        reply.encode(&mut self.out, self.session.resp3);
+    }
+
+    /// A command for the keyspace: runs it here, or queues it for the
+    /// shard(s) that own its keys (`None`: its reply comes when the batch
+    /// is resolved). `argv` keeps its allocation when it runs here.
+    async fn shard_command(
+        &mut self,
+        c: &'static cmd::Command,
+        argv: &mut Vec<Bytes>,
+    ) -> Option<Reply> {
+        self.session
+            .client
+            .last_command_ms
+            .store(self.now_ms, Ordering::Relaxed);
+        let own = self.core.shard_id;
+        let resp3 = self.session.resp3;
+        match route::plan(c, argv, own, self.core.node.shards()) {
+            Plan::Refuse(reply) => Some(reply),
+            Plan::One(shard) => {
+                let call = Call {
+                    cmd: c,
+                    db: self.session.db as u8,
+                    resp3,
+                    argv: std::mem::take(argv),
+                };
+                if shard == own {
+                    let reply = self.execute_here(&call).await;
+                    *argv = call.argv;
+                    Some(reply)
+                } else if let Some(busy) = self.busy_elsewhere(shard, c) {
+                    Some(Reply::error(busy))
+                } else {
+                    let index = self.outbox.push_remote(shard, call);
+                    self.outbox
+                        .pending
+                        .push_back((Pending::Remote { shard, index }, resp3));
+                    None
+                }
+            }
+            Plan::Split { gather, parts } => {
+                self.split(c, gather, parts).await;
+                None
+            }
         }
     }
 
