@@ -107,57 +107,11 @@ fn match_impl(
                 i += 1;
             }
             b'[' => {
-                p += 1;
-                let negate = at(pattern, p) == b'^';
-                if negate {
-                    p += 1;
-                }
-                let mut matched = false;
-                loop {
-                    let remaining = plen.saturating_sub(p);
-                    let pc = at(pattern, p);
-                    if pc == b'\\' && remaining >= 2 {
-                        // Escaped byte: always compared case-sensitively.
-                        p += 1;
-                        if at(pattern, p) == sc {
-                            matched = true;
-                        }
-                    } else if pc == b']' {
-                        break;
-                    } else if remaining == 0 {
-                        // Unterminated set: step back so the post-switch
-                        // increment lands exactly on the end of the pattern.
-                        p = p.saturating_sub(1);
-                        break;
-                    } else if remaining >= 3 && at(pattern, p + 1) == b'-' {
-                        let mut start = pc;
-                        let mut end = at(pattern, p + 2);
-                        let mut c = sc;
-                        if start > end {
-                            std::mem::swap(&mut start, &mut end);
-                        }
-                        if nocase {
-                            // Lowercased after swapping, as in Redis, so e.g.
-                            // `[Z-a]` can become empty.
-                            start = start.to_ascii_lowercase();
-                            end = end.to_ascii_lowercase();
-                            c = c.to_ascii_lowercase();
-                        }
-                        p += 2;
-                        if c >= start && c <= end {
-                            matched = true;
-                        }
-                    } else if byte_eq(pc, sc, nocase) {
-                        matched = true;
-                    }
-                    p += 1;
-                }
-                if negate {
-                    matched = !matched;
-                }
+                let (matched, end) = match_set(pattern, p, sc, nocase);
                 if !matched {
                     return false;
                 }
+                p = end;
                 i += 1;
             }
             b'\\' => {
@@ -187,6 +141,60 @@ fn match_impl(
         }
     }
     p == plen && i == slen
+}
+
+/// The `[...]` set that starts at `pattern[p]` (a `[`), against byte `sc`:
+/// whether it matches, and where the set ends (its `]`, or the pattern's
+/// last byte when it is unterminated), for the caller's `p += 1` to step
+/// past.
+fn match_set(pattern: &[u8], mut p: usize, sc: u8, nocase: bool) -> (bool, usize) {
+    let plen = pattern.len();
+    p += 1;
+    let negate = at(pattern, p) == b'^';
+    if negate {
+        p += 1;
+    }
+    let mut matched = false;
+    loop {
+        let remaining = plen.saturating_sub(p);
+        let pc = at(pattern, p);
+        if pc == b'\\' && remaining >= 2 {
+            // Escaped byte: always compared case-sensitively.
+            p += 1;
+            if at(pattern, p) == sc {
+                matched = true;
+            }
+        } else if pc == b']' {
+            break;
+        } else if remaining == 0 {
+            // Unterminated set: step back so the caller's increment lands
+            // exactly on the end of the pattern.
+            p = p.saturating_sub(1);
+            break;
+        } else if remaining >= 3 && at(pattern, p + 1) == b'-' {
+            let mut start = pc;
+            let mut end = at(pattern, p + 2);
+            let mut c = sc;
+            if start > end {
+                std::mem::swap(&mut start, &mut end);
+            }
+            if nocase {
+                // Lowercased after swapping, as in Redis, so e.g. `[Z-a]`
+                // can become empty.
+                start = start.to_ascii_lowercase();
+                end = end.to_ascii_lowercase();
+                c = c.to_ascii_lowercase();
+            }
+            p += 2;
+            if c >= start && c <= end {
+                matched = true;
+            }
+        } else if byte_eq(pc, sc, nocase) {
+            matched = true;
+        }
+        p += 1;
+    }
+    (matched != negate, p)
 }
 
 #[cfg(test)]
