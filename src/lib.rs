@@ -6,6 +6,7 @@
 pub mod alloc;
 pub mod cmd;
 pub mod config;
+pub mod layers;
 pub mod loadgen;
 pub mod lua;
 pub mod node;
