@@ -132,9 +132,16 @@ impl ShardState {
     /// One tick of active expiry over every database.
     pub fn expire_tick(&mut self, budget: usize) {
         let now = now_ms();
-        for db in &mut self.dbs {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
             let s = db.expire_step(budget, now);
             self.stats.expired_keys += s.expired as u64;
+            if cfg!(debug_assertions) {
+                crate::invariant!(
+                    db.counts_hold(),
+                    "shard {} db {i}: key or expiry count differs from the tables",
+                    self.id
+                );
+            }
         }
     }
 }

@@ -82,6 +82,20 @@ impl Db {
         self.volatile
     }
 
+    /// Whether the key and expiry counts agree with what the tables hold.
+    /// O(keys), so only test builds check it (after each active-expiry
+    /// tick, see `ShardState::expire_tick`).
+    pub fn counts_hold(&self) -> bool {
+        let keys: usize = self.tables.iter().map(HashTable::len).sum();
+        let volatile = self
+            .tables
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter(|e| e.expires_at_ms() != 0)
+            .count();
+        keys == self.keys && volatile == self.volatile
+    }
+
     pub fn owns(&self, key: &[u8]) -> bool {
         self.slots.contains(&key_hash_slot(key))
     }
