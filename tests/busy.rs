@@ -184,30 +184,16 @@ enum V {
 }
 
 fn parse(b: &[u8]) -> V {
-    let mut pos = 0;
-    parse_at(b, &mut pos)
+    to_v(&common::frame(b))
 }
 
-fn parse_at(b: &[u8], pos: &mut usize) -> V {
-    let end = *pos
-        + b[*pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("CRLF");
-    let kind = b[*pos];
-    let rest = String::from_utf8_lossy(&b[*pos + 1..end]).into_owned();
-    *pos = end + 2;
-    let n: i64 = rest.parse().unwrap_or(0);
-    match kind {
-        b'$' | b'=' | b'!' if n >= 0 => {
-            let s = String::from_utf8_lossy(&b[*pos..*pos + n as usize]).into_owned();
-            *pos += n as usize + 2;
-            V::S(s)
-        }
-        b'$' | b'*' if n < 0 => V::S("(nil)".into()),
-        b'*' | b'~' | b'>' => V::A((0..n).map(|_| parse_at(b, pos)).collect()),
-        b'%' | b'|' => V::A((0..2 * n).map(|_| parse_at(b, pos)).collect()),
-        _ => V::S(rest),
+fn to_v(f: &shardis::protocol::frame::Frame) -> V {
+    if matches!(f.kind, b'$' | b'*') && f.is_null() {
+        V::S("(nil)".into())
+    } else if f.is_aggregate() {
+        V::A(f.items.iter().map(to_v).collect())
+    } else {
+        V::S(String::from_utf8_lossy(f.text()).into_owned())
     }
 }
 
