@@ -102,6 +102,28 @@ pub fn frame(reply: &[u8]) -> Frame {
     }
 }
 
+/// How long [`wait_busy_reply`] polls.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends `command key` on a fresh connection to `port` until it answers
+/// `-BUSY` (a script has passed the threshold), instead of sleeping for
+/// "long enough"; panics after BUSY_TIMEOUT.
+pub fn wait_busy_reply(port: u16, command: &str, key: &str) {
+    let mut c = Raw::connect(port);
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let reply = c.cmd(&[command, key]);
+        if reply.starts_with("-BUSY") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{command} {key} never answered BUSY (last reply {reply:?})"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The first key `prefix<n>` on `shard` of `shards`.
 pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
     (0..)
