@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 /// The tests' server fixture: start-up retried on a fresh port when
 /// another server takes the port first, and the identity check.
-#[path = "../../tests/common/server.rs"]
+#[path = "../../tests/e2e/common/server.rs"]
 mod server;
 pub use server::Server;
 

@@ -2,7 +2,7 @@
 //! errors, what the custom command really sends, BUSY counting, the
 //! library's stop flag and key lists, and the JSON file.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

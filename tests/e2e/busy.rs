@@ -11,7 +11,7 @@
 //! loops use `redis.call('time')` (wall clock) rather than `os.clock`,
 //! which redis-server 7.0 does not offer, so the same script runs on both.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! End-to-end: connection and server commands, configuration, start-up.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
