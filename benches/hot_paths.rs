@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot paths (issue 5): RESP parsing and reply
-//! encoding, slot hashing, the keyspace, a cross-core request round trip
+//! encoding, the load generator's reply scan, slot hashing, the keyspace, a cross-core request round trip
 //! through the shard mesh, and EVALSHA through a shard's Lua engine.
 //!
 //! `cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3`
@@ -20,6 +20,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_channel::oneshot;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 use shardis::config::{Config, P};
+use shardis::loadgen::reply::read_reply;
 use shardis::node::{Core, Node};
 use shardis::protocol::encode_command;
 use shardis::protocol::{ParseLimits, Reply, RequestParser};
@@ -149,6 +150,43 @@ fn encode(c: &mut Criterion) {
 }
 
 // ---- Slots ----
+
+/// The load generator's reply scan: how many replies it finds per second
+/// in a read buffer (it runs once per reply received).
+fn reply_scan(c: &mut Criterion) {
+    let mut bulk = format!("${VALUE_BYTES}\r\n").into_bytes();
+    bulk.extend_from_slice(&value());
+    bulk.extend_from_slice(b"\r\n");
+    let mut array = b"*10\r\n".to_vec();
+    (0..10).for_each(|_| array.extend_from_slice(&bulk));
+    let cases: [(&str, Vec<u8>, usize); 4] = [
+        ("ok", b"+OK\r\n".to_vec(), 1),
+        ("bulk_100b", bulk.clone(), 1),
+        (
+            "pipeline_16_get",
+            bulk.repeat(PIPELINE_DEPTH),
+            PIPELINE_DEPTH,
+        ),
+        ("array_10_bulks", array, 1),
+    ];
+    let mut group = c.benchmark_group("reply_scan");
+    for (name, bytes, replies) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut pos = 0;
+                for _ in 0..replies {
+                    let reply = read_reply(black_box(&bytes[pos..]))
+                        .expect("valid reply")
+                        .expect("a whole reply");
+                    pos += reply.len;
+                }
+                assert_eq!(pos, bytes.len(), "every reply found");
+                pos
+            })
+        });
+    }
+    group.finish();
+}
 
 fn slots(c: &mut Criterion) {
     let plain: &[u8] = b"user:1000:profile";
@@ -447,5 +485,5 @@ fn evalsha(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, encode, slots, keyspace, cross_core, evalsha);
+criterion_group!(benches, parse, encode, reply_scan, slots, keyspace, cross_core, evalsha);
 criterion_main!(benches);

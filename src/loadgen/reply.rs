@@ -1,12 +1,14 @@
 //! Finding where one reply ends in a read buffer, without copying it.
 //!
 //! The generator only needs a reply's length and whether it was an error
-//! (and whether that error was `-BUSY`), so it never builds values: it walks
-//! the headers of RESP2 and RESP3 replies, skipping bulk bodies by their
+//! (and whether that error was `-BUSY`), so it never builds values: it
+//! uses the shared decoder's scan ([`frame::scan`]), which walks the
+//! headers of RESP2 and RESP3 replies, skipping bulk bodies by their
 //! declared length, with one counter of values still to come instead of a
 //! stack, so nesting depth costs nothing.
 
 use super::MAX_REPLY_BYTES;
+use crate::protocol::frame::{self, FrameError, FrameLimits, DEFAULT_LIMITS};
 
 /// What kind of reply a complete reply was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,77 +52,42 @@ impl std::fmt::Display for ReplyError {
 
 impl std::error::Error for ReplyError {}
 
+impl From<FrameError> for ReplyError {
+    fn from(e: FrameError) -> ReplyError {
+        match e {
+            FrameError::Protocol(why) => ReplyError::Protocol(why),
+            FrameError::TooLarge(_) => ReplyError::TooLarge,
+            // The scan does not recurse, so it has no depth to exceed.
+            FrameError::TooDeep(_) => ReplyError::Protocol("reply nested too deep"),
+        }
+    }
+}
+
 /// The error code that marks a script-busy reply.
 const BUSY_CODE: &[u8] = b"BUSY";
 
+/// The generator's bounds: a reply's size only (it never builds a tree,
+/// so nesting costs it nothing).
+const LIMITS: FrameLimits = FrameLimits {
+    max_bytes: MAX_REPLY_BYTES,
+    max_depth: DEFAULT_LIMITS.max_depth,
+};
+
 /// The first complete reply in `buf`: `Ok(None)` while more bytes are
 /// needed.
+#[inline]
 pub fn read_reply(buf: &[u8]) -> Result<Option<Reply>, ReplyError> {
-    let mut pos = 0;
-    // Values still to read before the reply is complete.
-    let mut pending: u64 = 1;
-    let mut kind = ReplyKind::Ok;
-    while pending > 0 {
-        let Some(line_end) = find_crlf(buf, pos) else {
-            return incomplete(buf.len());
-        };
-        if line_end == pos {
-            return Err(ReplyError::Protocol(
-                "empty line where a reply was expected",
-            ));
-        }
-        let type_byte = buf[pos];
-        let header = &buf[pos + 1..line_end];
-        let top_level = pos == 0;
-        pos = line_end + 2;
-        pending -= 1;
-        match type_byte {
-            // Simple string, integer, null, boolean, double, big number.
-            b'+' | b':' | b'_' | b'#' | b',' | b'(' => {}
-            b'-' => {
-                if top_level {
-                    kind = error_kind(header);
-                }
-            }
-            // Bulk string, blob error, verbatim string.
-            b'$' | b'!' | b'=' => {
-                let Some(len) = parse_length(header)? else {
-                    continue; // $-1: null bulk
-                };
-                let body_end = pos + len;
-                if body_end + 2 > buf.len() {
-                    return incomplete(body_end + 2);
-                }
-                if &buf[body_end..body_end + 2] != b"\r\n" {
-                    return Err(ReplyError::Protocol("bulk not followed by CRLF"));
-                }
-                if top_level && type_byte == b'!' {
-                    kind = error_kind(&buf[pos..body_end]);
-                }
-                pos = body_end + 2;
-            }
-            // Array, set, push: n values follow.
-            b'*' | b'~' | b'>' => pending += count(header, 1)?,
-            // Map: n keys and n values follow.
-            b'%' => pending += count(header, 2)?,
-            // Attribute: n key/value pairs, then the value they describe.
-            b'|' => {
-                pending += count(header, 2)? + 1;
-            }
-            _ => return Err(ReplyError::Protocol("unknown reply type byte")),
-        }
-    }
-    Ok(Some(Reply { len: pos, kind }))
-}
-
-/// `Ok(None)` for a reply that is not all there yet, unless it already
-/// needs more than the limit.
-fn incomplete(needed: usize) -> Result<Option<Reply>, ReplyError> {
-    if needed > MAX_REPLY_BYTES {
-        Err(ReplyError::TooLarge)
-    } else {
-        Ok(None)
-    }
+    let Some(extent) = frame::scan(buf, &LIMITS)? else {
+        return Ok(None);
+    };
+    let kind = match extent.error_message(buf) {
+        Some(message) => error_kind(message),
+        None => ReplyKind::Ok,
+    };
+    Ok(Some(Reply {
+        len: extent.len,
+        kind,
+    }))
 }
 
 fn error_kind(message: &[u8]) -> ReplyKind {
@@ -133,55 +100,6 @@ fn error_kind(message: &[u8]) -> ReplyKind {
     } else {
         ReplyKind::Error
     }
-}
-
-/// Index of the `\r` of the first CRLF at or after `from` (a lone CR is
-/// not a line end).
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let rest = buf.get(from..)?;
-    rest.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
-}
-
-/// A bulk length: `None` for the null bulk (-1).
-fn parse_length(header: &[u8]) -> Result<Option<usize>, ReplyError> {
-    match parse_signed(header)? {
-        -1 => Ok(None),
-        n if n < 0 => Err(ReplyError::Protocol("negative bulk length")),
-        n if n as u64 > MAX_REPLY_BYTES as u64 => Err(ReplyError::TooLarge),
-        n => Ok(Some(n as usize)),
-    }
-}
-
-/// How many values an aggregate header announces (`per_entry` per entry);
-/// a null aggregate (-1) announces none.
-fn count(header: &[u8], per_entry: u64) -> Result<u64, ReplyError> {
-    match parse_signed(header)? {
-        -1 => Ok(0),
-        n if n < 0 => Err(ReplyError::Protocol("negative aggregate length")),
-        // Every value takes at least 3 bytes, so a longer aggregate could
-        // never fit under the limit.
-        n if n as u64 > MAX_REPLY_BYTES as u64 => Err(ReplyError::TooLarge),
-        n => Ok(n as u64 * per_entry),
-    }
-}
-
-fn parse_signed(digits: &[u8]) -> Result<i64, ReplyError> {
-    const MALFORMED: ReplyError = ReplyError::Protocol("malformed length");
-    let (negative, digits) = match digits.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, digits),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return Err(MALFORMED);
-    }
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(MALFORMED);
-        }
-        value = value * 10 + i64::from(d - b'0');
-    }
-    Ok(if negative { -value } else { value })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! RESP: request parsing and reply encoding, and the request encoding
-//! clients (the load generators, benches, tests) send.
+//! RESP: request parsing and reply encoding, the request encoding clients
+//! (the load generators, benches, tests) send, and the reply decoder they
+//! read with.
 
+pub mod frame;
 pub mod parse;
 pub mod reply;
 

@@ -3,7 +3,7 @@
 //! only on the script's shard for shardis, everywhere for Redis), times
 //! SCRIPT KILL and SHUTDOWN NOSAVE, and writes its JSON and SVG.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! End-to-end: the string family against the real redis-server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

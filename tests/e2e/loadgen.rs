@@ -2,7 +2,7 @@
 //! errors, what the custom command really sends, BUSY counting, the
 //! library's stop flag and key lists, and the JSON file.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -154,8 +154,9 @@ fn busy_replies_are_counted_apart() {
         let script = std::thread::spawn(move || {
             common::Raw::connect(port).cmd(&["EVAL", &timed_loop(1500), "1", "script-key"])
         });
-        // Well past the threshold, well before the script ends.
-        std::thread::sleep(Duration::from_millis(500));
+        // Past the threshold (polled, not slept on), well before the
+        // script ends.
+        common::wait_busy_reply(port, "GET", "__probe__");
         let stats = bench(
             port,
             &["-t", "1", "-c", "2", "-n", "10", "--command", "GET __key__"],

@@ -1,6 +1,6 @@
 //! End-to-end: the list family against the real redis-server 7.
 
-mod common;
+use crate::common;
 
 use common::{assert_same_as_redis, Server, Step, Step::*};
 

@@ -2,7 +2,7 @@
 //! cache, shard routing of scripts, and scripts in the style of real
 //! libraries (rate limiter, lock, queue).
 
-mod common;
+use crate::common;
 
 use common::{assert_same_as_redis, Server, Step::*};
 

@@ -11,7 +11,7 @@
 //! loops use `redis.call('time')` (wall clock) rather than `os.clock`,
 //! which redis-server 7.0 does not offer, so the same script runs on both.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -184,30 +184,16 @@ enum V {
 }
 
 fn parse(b: &[u8]) -> V {
-    let mut pos = 0;
-    parse_at(b, &mut pos)
+    to_v(&common::frame(b))
 }
 
-fn parse_at(b: &[u8], pos: &mut usize) -> V {
-    let end = *pos
-        + b[*pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("CRLF");
-    let kind = b[*pos];
-    let rest = String::from_utf8_lossy(&b[*pos + 1..end]).into_owned();
-    *pos = end + 2;
-    let n: i64 = rest.parse().unwrap_or(0);
-    match kind {
-        b'$' | b'=' | b'!' if n >= 0 => {
-            let s = String::from_utf8_lossy(&b[*pos..*pos + n as usize]).into_owned();
-            *pos += n as usize + 2;
-            V::S(s)
-        }
-        b'$' | b'*' if n < 0 => V::S("(nil)".into()),
-        b'*' | b'~' | b'>' => V::A((0..n).map(|_| parse_at(b, pos)).collect()),
-        b'%' | b'|' => V::A((0..2 * n).map(|_| parse_at(b, pos)).collect()),
-        _ => V::S(rest),
+fn to_v(f: &shardis::protocol::frame::Frame) -> V {
+    if matches!(f.kind, b'$' | b'*') && f.is_null() {
+        V::S("(nil)".into())
+    } else if f.is_aggregate() {
+        V::A(f.items.iter().map(to_v).collect())
+    } else {
+        V::S(String::from_utf8_lossy(f.text()).into_owned())
     }
 }
 
@@ -347,7 +333,8 @@ fn commands_wait_before_the_threshold() {
         timed_script(250, false).trim_end_matches("return 1")
     );
     let mut runner = start_eval(&s, &script, &a);
-    std::thread::sleep(Duration::from_millis(60));
+    // A GET sent before the script starts would not wait for it.
+    wait_running(&mut c, 0);
     let started = Instant::now();
     assert_eq!(c.cmd(&["GET", &a]), "$5\r\nafter\r\n");
     let waited = started.elapsed();
@@ -364,8 +351,9 @@ fn zero_threshold_disables_busy() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "0"]);
     let a = key_on(1, 2, "a");
     let mut runner = start_eval(&s, &timed_script(300, true), &a);
-    std::thread::sleep(Duration::from_millis(100));
     let mut c = s.client();
+    // Once it has written (the GET then waits for the script to end).
+    wait_field(&mut c, 1, "wrote", "1");
     assert_eq!(c.cmd(&["GET", &a]), "$1\r\nw\r\n");
     assert_eq!(runner.read_reply(), ":1\r\n");
 }
@@ -432,8 +420,8 @@ fn connection_commands_answer_at_once_in_defer_mode() {
         &["--busy-reply-threshold", "50", "--busy-behavior", "defer"],
     );
     let mut spinner = spin(&s, "k");
-    std::thread::sleep(Duration::from_millis(200));
     let mut c = s.client();
+    wait_field(&mut c, 0, "state", "busy");
     let asked = Instant::now();
     assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
     assert_eq!(
@@ -590,9 +578,9 @@ fn defer_mode_waits_for_the_script() {
     assert_eq!(c.cmd(&["SET", &b, "vb"]), "+OK\r\n");
     let started = Instant::now();
     let mut runner = start_eval(&s, &timed_script(500, true), &a);
-    std::thread::sleep(Duration::from_millis(150));
-    // Past the threshold: the other shard serves, this one defers.
     let mut d = s.client();
+    wait_field(&mut d, 0, "state", "busy");
+    // Past the threshold: the other shard serves, this one defers.
     assert_eq!(d.cmd(&["GET", &b]), "$2\r\nvb\r\n");
     assert_eq!(c.cmd(&["GET", &a]), "$1\r\nw\r\n");
     assert!(
@@ -609,7 +597,7 @@ fn defer_mode_waits_for_the_script() {
         "+OK\r\n"
     );
     let mut spinner = spin(&s, &a);
-    std::thread::sleep(Duration::from_millis(100));
+    wait_field(&mut d, 0, "state", "busy");
     let asked = Instant::now();
     assert_eq!(c.cmd(&["GET", &a]), BUSY_EVAL);
     let waited = asked.elapsed();
@@ -645,8 +633,10 @@ fn script_kill_after_kills_only_scripts_that_did_not_write() {
 
     let started = Instant::now();
     let mut writer = start_eval(&s, &timed_script(700, true), &b);
-    std::thread::sleep(Duration::from_millis(350));
     let mut c = s.client();
+    // Busy and written: past the threshold, and beyond SCRIPT KILL.
+    wait_field(&mut c, 1, "state", "busy");
+    wait_field(&mut c, 1, "wrote", "1");
     assert_eq!(c.cmd(&["GET", &b]), BUSY_EVAL);
     assert_eq!(c.cmd(&["SCRIPT", "KILL"]), UNKILLABLE);
     assert_eq!(writer.read_reply(), ":1\r\n");
@@ -815,8 +805,10 @@ fn info_shows_a_running_script_before_the_threshold() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "100000"]);
     let a = key_on(0, 2, "a");
     let _spinner = spin(&s, &a);
-    std::thread::sleep(Duration::from_millis(150));
     let mut c = s.client();
+    // Then long enough for elapsed_ms to pass 100, whenever it started.
+    wait_running(&mut c, 0);
+    std::thread::sleep(Duration::from_millis(150));
     let info = info_scripting(&mut c);
     assert_eq!(info.get("busy_shards").map(String::as_str), Some("0"));
     let f = info_shard(&info, 0);
@@ -852,9 +844,23 @@ fn script_kill_stops_a_script_before_the_threshold() {
 
 /// Polls INFO scripting until `shard` runs a script (not yet busy).
 fn wait_running(c: &mut Raw, shard: usize) {
+    wait_field(c, shard, "state", "running");
+}
+
+/// Polls INFO scripting until `shard`'s `name` field is `value` (instead
+/// of sleeping and hoping a script got that far); panics after
+/// BUSY_TIMEOUT.
+fn wait_field(c: &mut Raw, shard: usize, name: &str, value: &str) {
     let deadline = Instant::now() + BUSY_TIMEOUT;
-    while field(&info_shard(&info_scripting(c), shard), "state") != "running" {
-        assert!(Instant::now() < deadline, "no script runs on shard {shard}");
+    loop {
+        let fields = info_shard(&info_scripting(c), shard);
+        if field(&fields, name) == value {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shard {shard}'s {name} never became {value}: {fields:?}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -864,8 +870,8 @@ fn config_set_threshold_applies_to_the_running_script() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "100000"]);
     let (a, b) = (key_on(0, 2, "a"), key_on(1, 2, "b"));
     let mut spinner = spin(&s, &a);
-    std::thread::sleep(Duration::from_millis(100));
     let mut c = s.client();
+    wait_running(&mut c, 0);
     assert_eq!(c.cmd(&["SET", &b, "1"]), "+OK\r\n");
     assert_eq!(
         c.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]),

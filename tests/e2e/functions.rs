@@ -3,7 +3,7 @@
 //! subcommands in RESP2 and RESP3, DUMP / RESTORE (also across servers),
 //! libraries shared by every shard, routing by declared keys.
 
-mod common;
+use crate::common;
 
 use common::{assert_same_as_redis, Raw, Server, Step::*};
 

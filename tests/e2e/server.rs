@@ -1,6 +1,6 @@
 //! End-to-end: start-up, protocol handling, routing and pipelining.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

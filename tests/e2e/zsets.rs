@@ -2,7 +2,7 @@
 //! redis-server (1 and 3 shards, RESP2 and RESP3), plus the random commands
 //! checked by shape, and a few calls through the `redis` crate.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 

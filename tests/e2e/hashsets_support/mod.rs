@@ -4,7 +4,8 @@
 //! reply), and a RESP3 mode.
 #![allow(dead_code)] // each test file uses a different part
 
-use crate::common::{Raw, Server};
+use crate::common::{frame, Raw, Server};
+use shardis::protocol::frame::Frame;
 
 /// One step of a differential script.
 pub enum Check<'a> {
@@ -20,70 +21,29 @@ pub enum Check<'a> {
     Scan(&'a [&'a str], bool),
 }
 
-/// A parsed reply: its first line (plus the body of a bulk) and children.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Node {
-    head: Vec<u8>,
-    kids: Vec<Node>,
-}
-
-fn parse(b: &[u8], pos: &mut usize) -> Node {
-    let start = *pos;
-    let eol = b[start..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .expect("line end")
-        + start;
-    *pos = eol + 2;
-    let n: i64 = std::str::from_utf8(&b[start + 1..eol])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut kids = Vec::new();
-    match b[start] {
-        b'$' | b'=' | b'!' if n >= 0 => *pos += n as usize + 2,
-        b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| kids.push(parse(b, pos))),
-        b'%' | b'|' => (0..2 * n.max(0)).for_each(|_| kids.push(parse(b, pos))),
-        _ => {}
-    }
-    let head = if kids.is_empty() {
-        b[start..*pos].to_vec()
-    } else {
-        b[start..eol + 2].to_vec()
-    };
-    Node { head, kids }
-}
-
-fn encode(n: &Node, out: &mut Vec<u8>) {
-    out.extend_from_slice(&n.head);
-    n.kids.iter().for_each(|k| encode(k, out));
-}
-
-fn sort_pairs(kids: &mut Vec<Node>) {
-    let mut pairs: Vec<Vec<Node>> = kids.chunks(2).map(|c| c.to_vec()).collect();
+fn sort_pairs(kids: &mut Vec<Frame>) {
+    let mut pairs: Vec<Vec<Frame>> = kids.chunks(2).map(|c| c.to_vec()).collect();
     pairs.sort();
     *kids = pairs.into_iter().flatten().collect();
 }
 
 fn normalize(check: &Check, reply: &[u8]) -> String {
-    let mut node = parse(reply, &mut 0);
+    let mut reply = frame(reply);
     match check {
         Check::Same(_) => {}
-        Check::Bag(_) => node.kids.sort(),
-        Check::Pairs(_) => sort_pairs(&mut node.kids),
+        Check::Bag(_) => reply.items.sort(),
+        Check::Pairs(_) => sort_pairs(&mut reply.items),
         Check::Scan(_, pairs) => {
-            if let Some(elements) = node.kids.get_mut(1) {
+            if let Some(elements) = reply.items.get_mut(1) {
                 if *pairs {
-                    sort_pairs(&mut elements.kids);
+                    sort_pairs(&mut elements.items);
                 } else {
-                    elements.kids.sort();
+                    elements.items.sort();
                 }
             }
         }
     }
-    let mut out = Vec::new();
-    encode(&node, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&reply.to_bytes()).into_owned()
 }
 
 fn args<'a>(check: &'a Check) -> &'a [&'a str] {
@@ -138,13 +98,10 @@ pub fn same_as_redis_everywhere(checks: &[Check]) {
 /// Parses a flat reply of bulk strings (an array or set of bulks) into its
 /// elements.
 pub fn bulks(reply: &str) -> Vec<String> {
-    let node = parse(reply.as_bytes(), &mut 0);
-    node.kids
+    // A bulk's body; "" for a null bulk and any other element.
+    frame(reply.as_bytes())
+        .items
         .iter()
-        .map(|k| {
-            let text = String::from_utf8_lossy(&k.head).into_owned();
-            let body = text.split_once("\r\n").map(|(_, b)| b).unwrap_or("");
-            body.strip_suffix("\r\n").unwrap_or(body).to_owned()
-        })
+        .map(|k| String::from_utf8_lossy(k.body.as_deref().unwrap_or_default()).into_owned())
         .collect()
 }

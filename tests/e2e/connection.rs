@@ -1,6 +1,6 @@
 //! End-to-end: connection and server commands, configuration, start-up.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -173,12 +173,22 @@ fn two_servers_racing_for_one_port_leave_one() {
                 .expect("start shardis")
         };
         let (mut a, mut b) = (start(), start());
-        // The loser exits at once; give it time to, then count the living.
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let exited = [&mut a, &mut b]
-            .into_iter()
-            .filter_map(|c| c.try_wait().ok().flatten())
-            .count();
+        // The loser exits at once: wait (with a deadline, not a fixed
+        // sleep a loaded machine may outlast) until one has, give the
+        // other as long to follow if it wrongly would, then count.
+        let count_exited = |a: &mut std::process::Child, b: &mut std::process::Child| {
+            [a, b]
+                .into_iter()
+                .filter_map(|c| c.try_wait().ok().flatten())
+                .count()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let started = std::time::Instant::now();
+        while count_exited(&mut a, &mut b) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(started.elapsed().max(std::time::Duration::from_millis(200)));
+        let exited = count_exited(&mut a, &mut b);
         for c in [&mut a, &mut b] {
             let _ = c.kill();
             let _ = c.wait();

@@ -2,7 +2,7 @@
 //! redis-server with 1 and 3 shards, SCAN across shards, active expiry,
 //! the `redis` crate client and RESP3.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

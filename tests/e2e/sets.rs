@@ -1,8 +1,8 @@
 //! End-to-end: the set family against redis-server 7, in RESP2 and RESP3,
 //! with 1 and 3 shards ({tags} keep multi-key commands on one shard).
 
-mod common;
-mod hashsets_support;
+use crate::common;
+use crate::hashsets_support;
 
 use common::Server;
 use hashsets_support::{bulks, same_as_redis, same_as_redis_everywhere, Check::*};

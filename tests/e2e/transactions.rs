@@ -2,7 +2,7 @@
 //! redis-server (1 and 3 shards), WATCH with two connections, CROSSSLOT
 //! inside MULTI, atomicity across cores, RESP3, pipelining.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,238 @@
+//! Test harness: start the real `shardis` binary and a real `redis-server`
+//! on free ports, talk to them with raw RESP, compare replies byte for byte.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use shardis::protocol::frame::{self, Frame, FrameReader, DEFAULT_LIMITS};
+
+mod server;
+#[allow(unused_imports)] // free_port: not every test file uses it
+pub use server::{free_port, Server};
+
+/// Longest a test waits for one reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Server {
+    pub fn client(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn redis_client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("redis client connects")
+    }
+}
+
+/// A raw RESP client: sends commands, returns each reply's exact bytes.
+pub struct Raw {
+    reader: FrameReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Raw {
+            reader: FrameReader::new(stream.try_clone().expect("clone"), DEFAULT_LIMITS),
+            writer: stream,
+        }
+    }
+
+    pub fn writer_mut(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        std::io::Write::write_all(&mut self.writer, bytes).expect("write");
+    }
+
+    /// Sends one command as a RESP multibulk, without reading.
+    pub fn send(&mut self, args: &[&[u8]]) {
+        self.send_raw(&encode(args));
+    }
+
+    /// Sends one command and returns its reply's bytes.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&args);
+        self.read_reply()
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(args);
+        self.read_reply_bytes()
+    }
+
+    /// Reads one complete reply (of any RESP2/RESP3 type) as text.
+    pub fn read_reply(&mut self) -> String {
+        String::from_utf8_lossy(&self.read_reply_bytes()).into_owned()
+    }
+
+    pub fn read_reply_bytes(&mut self) -> Vec<u8> {
+        self.reader
+            .read_bytes()
+            .unwrap_or_else(|e| panic!("reading a reply: {e}"))
+    }
+
+    /// True when the server closed the connection (EOF) within the timeout.
+    pub fn is_closed(&mut self) -> bool {
+        if !self.reader.buffered().is_empty() {
+            return false;
+        }
+        matches!(self.reader.fill(), Ok(0) | Err(_))
+    }
+}
+
+/// One whole reply decoded; panics (failing the test) on anything else.
+pub fn frame(reply: &[u8]) -> Frame {
+    match frame::decode(reply, &DEFAULT_LIMITS) {
+        Ok(Some((frame, _))) => frame,
+        other => panic!(
+            "not one whole reply ({other:?}): {:?}",
+            String::from_utf8_lossy(reply)
+        ),
+    }
+}
+
+/// How long [`wait_busy_reply`] polls.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends `command key` on a fresh connection to `port` until it answers
+/// `-BUSY` (a script has passed the threshold), instead of sleeping for
+/// "long enough"; panics after BUSY_TIMEOUT.
+pub fn wait_busy_reply(port: u16, command: &str, key: &str) {
+    let mut c = Raw::connect(port);
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let reply = c.cmd(&[command, key]);
+        if reply.starts_with("-BUSY") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{command} {key} never answered BUSY (last reply {reply:?})"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The first key `prefix<n>` on `shard` of `shards`.
+pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| shardis::shard::shard_of_key(k.as_bytes(), shards) == shard)
+        .expect("some key lands on every shard")
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    shardis::protocol::encode_command(args)
+}
+
+/// One step of a differential script.
+pub enum Step<'a> {
+    /// Replies must be identical byte for byte.
+    Exact(&'a [&'a str]),
+    /// Replies must be identical after sorting the elements of the top-level
+    /// array (for SMEMBERS, KEYS, HGETALL pairs ... whose order is unspecified).
+    Unordered(&'a [&'a str]),
+}
+
+/// Runs `steps` on a fresh connection to each server; returns a
+/// description of every step whose replies differ (empty: identical).
+pub fn diff(a: &Server, b: &Server, steps: &[Step]) -> Vec<String> {
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let mut problems = Vec::new();
+    for step in steps {
+        let (args, unordered) = match step {
+            Step::Exact(args) => (*args, false),
+            Step::Unordered(args) => (*args, true),
+        };
+        let (mut ra, mut rb) = (ca.cmd(args).into_bytes(), cb.cmd(args).into_bytes());
+        if unordered {
+            let sort = |r: &[u8]| {
+                let mut reply = frame(r);
+                reply.items.sort();
+                reply.to_bytes()
+            };
+            ra = sort(&ra);
+            rb = sort(&rb);
+        }
+        if ra != rb {
+            problems.push(format!(
+                "{:?}\n  shardis: {:?}\n  redis:   {:?}",
+                args,
+                String::from_utf8_lossy(&ra),
+                String::from_utf8_lossy(&rb)
+            ));
+        }
+    }
+    problems
+}
+
+/// Asserts that shardis (with `shards` shards) and redis-server answer
+/// `steps` identically.
+pub fn assert_same_as_redis(shards: usize, steps: &[Step]) {
+    let ours = Server::shardis(shards, &[]);
+    let reference = Server::redis(&[]);
+    let problems = diff(&ours, &reference, steps);
+    assert!(
+        problems.is_empty(),
+        "{} difference(s) from redis-server:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Lua (run as a script or a function body) that walks every table the
+/// code can reach from its globals: `_G`, every library table, `redis`,
+/// keys and values, their metatables and the string metatable. It tries a
+/// write into each and returns `{tables walked, paths of the ones that
+/// took the write (or failed with another error)...}`.
+pub const WALK_READONLY: &str = r#"
+local seen, checked, writable = {}, 0, {}
+local function probe(t, path)
+  if type(t) ~= 'table' or seen[t] then return end
+  seen[t] = true
+  checked = checked + 1
+  local ok, err = pcall(rawset, t, '__sandbox_probe', true)
+  if ok then
+    rawset(t, '__sandbox_probe', nil)
+    writable[#writable + 1] = path
+  elseif not string.find(tostring(err), 'readonly table', 1, true) then
+    writable[#writable + 1] = path .. ': ' .. tostring(err)
+  end
+  for k, v in next, t do
+    if k ~= '__sandbox_probe' then
+      probe(k, path .. '[key]')
+      probe(v, path .. '.' .. tostring(k))
+    end
+  end
+  probe(getmetatable(t), 'getmetatable(' .. path .. ')')
+end
+probe(_G, '_G')
+probe(getmetatable(''), "getmetatable('')")
+local result = { checked }
+for _, path in ipairs(writable) do result[#result + 1] = path end
+return result
+"#;
+
+/// Asserts a reply of [`WALK_READONLY`]: at least `min` tables walked,
+/// none writable.
+pub fn assert_all_readonly(reply: &str, min: i64) {
+    let walked = reply
+        .strip_prefix("*1\r\n:")
+        .and_then(|r| r.strip_suffix("\r\n"))
+        .and_then(|n| n.parse::<i64>().ok());
+    match walked {
+        Some(n) => assert!(n >= min, "only {n} tables walked: {reply:?}"),
+        None => panic!("writable tables (or an error): {reply:?}"),
+    }
+}
