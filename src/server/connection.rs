@@ -330,7 +330,11 @@ impl Connection {
                     argv: std::mem::take(argv),
                 };
                 if shard == own {
-                    let reply = self.execute_here(&call).await;
+                    // The common case runs without entering an async path.
+                    let reply = match self.execute_now(&call) {
+                        Some(reply) => reply,
+                        None => self.execute_here(&call).await,
+                    };
                     *argv = call.argv;
                     Some(reply)
                 } else if let Some(busy) = self.busy_elsewhere(shard, c) {
@@ -366,13 +370,20 @@ impl Connection {
     /// the shard or the call is a script (then through the shard's gate,
     /// watching for the client to go away meanwhile).
     async fn execute_here(&mut self, call: &Call) -> Reply {
+        if let Some(reply) = self.execute_now(call) {
+            return reply;
+        }
+        let work = self.core.execute_when_free(call, self.now_ms);
+        let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+        self.reply_unless_gone(done)
+    }
+
+    /// Runs `call` on this core's shard at once if it can: not a script,
+    /// and nothing holds the shard (the common case).
+    fn execute_now(&self, call: &Call) -> Option<Reply> {
         match self.core.gate.open() {
-            Some(access) if !call.is_script() => self.core.execute(access, call, self.now_ms),
-            _ => {
-                let work = self.core.execute_when_free(call, self.now_ms);
-                let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
-                self.reply_unless_gone(done)
-            }
+            Some(access) if !call.is_script() => Some(self.core.execute(access, call, self.now_ms)),
+            _ => None,
         }
     }
 
