@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use futures_channel::oneshot;
 
 use super::connection::{self, Session};
 use super::flags::*;
@@ -75,52 +74,21 @@ pub fn time_reply() -> Reply {
 
 /// A statistics snapshot of every shard, in shard order.
 pub async fn reports(core: &Core) -> Vec<ShardReport> {
-    let mut waiting = Vec::new();
-    for shard in 0..core.node.shards() {
-        if shard == core.shard_id {
-            continue;
-        }
-        let (tx, rx) = oneshot::channel();
-        if core
-            .senders
-            .send(shard, Request::Report { reply: tx })
-            .await
-            .is_ok()
-        {
-            waiting.push(rx);
-        }
-    }
-    let mut all = vec![core.state.borrow().report()];
-    for rx in waiting {
-        if let Ok(r) = rx.await {
-            all.push(r);
-        }
-    }
+    let mut all = core
+        .senders
+        .ask_others(|reply| Request::Report { reply })
+        .await;
+    all.push(core.state.borrow().report());
     all.sort_by_key(|r| r.id);
     all
 }
 
 /// CONFIG RESETSTAT: zeroes the node's and every shard's counters.
 async fn reset_stats(core: &Core) -> Reply {
-    let mut waiting = Vec::new();
-    for shard in 0..core.node.shards() {
-        if shard == core.shard_id {
-            core.state.borrow_mut().stats = Default::default();
-            continue;
-        }
-        let (tx, rx) = oneshot::channel();
-        if core
-            .senders
-            .send(shard, Request::ResetStats { reply: tx })
-            .await
-            .is_ok()
-        {
-            waiting.push(rx);
-        }
-    }
-    for rx in waiting {
-        let _ = rx.await;
-    }
+    core.state.borrow_mut().stats = Default::default();
+    core.senders
+        .ask_others(|reply| Request::ResetStats { reply })
+        .await;
     for status in &core.node.script_status {
         status.reset_counters();
     }

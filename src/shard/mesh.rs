@@ -95,6 +95,28 @@ impl Senders {
             _ => Err(()),
         }
     }
+
+    /// Sends every other shard the request `ask` builds around a reply
+    /// channel, all at once, and gathers the answers in shard order (a
+    /// shard that has stopped, at shutdown, gives none).
+    pub async fn ask_others<T>(&self, ask: impl Fn(oneshot::Sender<T>) -> Request) -> Vec<T> {
+        let mut waiting = Vec::new();
+        for (shard, tx) in self.to.iter().enumerate() {
+            if tx.is_some() {
+                let (reply, rx) = oneshot::channel();
+                if self.send(shard, ask(reply)).await.is_ok() {
+                    waiting.push(rx);
+                }
+            }
+        }
+        let mut answers = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            if let Ok(answer) = rx.await {
+                answers.push(answer);
+            }
+        }
+        answers
+    }
 }
 
 /// Connects this executor's ends; must run on the shard's own executor.
