@@ -2,6 +2,11 @@
 //! space and sometimes the rest.
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// The reply to a command run against a key of another type.
+pub fn wrongtype() -> crate::protocol::Reply {
+    crate::protocol::Reply::error(WRONGTYPE)
+}
 pub const SYNTAX: &str = "ERR syntax error";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";

@@ -40,16 +40,12 @@ pub static COMMANDS: &[Command] = &[
     keyed_try!("hrandfield", -2, READONLY, hrandfield),
 ];
 
-fn wrongtype() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
 /// The hash at `key` for a read command (counted as a keyspace hit or miss).
 fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
     match ctx.read(key) {
         None => Ok(None),
         Some(ValueRef::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -60,7 +56,7 @@ fn peek_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
     match ctx.db().value(key, now) {
         None => Ok(None),
         Some(ValueRef::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -72,11 +68,11 @@ fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash> {
     match db.value(key, now) {
         None => db.set(key, Value::Hash(Default::default())),
         Some(ValueRef::Hash(_)) => {}
-        Some(_) => return Err(wrongtype()),
+        Some(_) => return Err(errors::wrongtype()),
     }
     match db.value_mut(key, now) {
         Some(Value::Hash(h)) => Ok(h),
-        _ => Err(wrongtype()),
+        _ => Err(errors::wrongtype()),
     }
 }
 

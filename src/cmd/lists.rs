@@ -103,7 +103,7 @@ fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply
     match ctx.read(key) {
         None => Ok(None),
         Some(ValueRef::List(l)) => Ok(Some(l)),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -169,7 +169,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
             elements.for_each(|e| push(list, end, e));
             Reply::Int(list.len() as i64)
         }
-        Some(_) => Reply::error(errors::WRONGTYPE),
+        Some(_) => errors::wrongtype(),
         None if only_existing => Reply::Int(0),
         None => {
             let mut list = List::with_capacity(argv.len() - 2);
@@ -211,7 +211,7 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, name: &str) -> Reply {
         None if count.is_some() => return Reply::NilArray,
         None => return Reply::Nil,
         Some(Value::List(list)) => list,
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     };
     let reply = match count {
         None => pop(list, end).map_or(Reply::Nil, |e| Reply::Bulk(Bytes::from(e))),
@@ -269,7 +269,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let list = match ctx.db().value_mut(&argv[1], now) {
         None => return Reply::error(errors::NO_SUCH_KEY),
         Some(Value::List(list)) => list,
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     };
     let index = match int_arg(&argv[2]) {
         Ok(i) => i,
@@ -298,7 +298,7 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let list = match db.value_mut(key, now) {
         None => return Reply::Int(0),
         Some(Value::List(list)) => list,
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     };
     // 0 means no limit; i64::MIN's magnitude fits in u64.
     let limit = match count.unsigned_abs() {
@@ -347,7 +347,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let list = match db.value_mut(key, now) {
         None => return Reply::ok(),
         Some(Value::List(list)) => list,
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     };
     match clamp_range(start, stop, list.len()) {
         None => list.clear(),
@@ -376,7 +376,7 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let list = match ctx.db().value_mut(&argv[1], now) {
         None => return Reply::Int(0),
         Some(Value::List(list)) => list,
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     };
     let pivot = &argv[3][..];
     match list.iter().position(|e| e.as_slice() == pivot) {
@@ -480,10 +480,10 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     match db.value(src, now) {
         None => return Reply::Nil,
         Some(ValueRef::List(_)) => {}
-        Some(_) => return Reply::error(errors::WRONGTYPE),
+        Some(_) => return errors::wrongtype(),
     }
     if !matches!(db.value(dst, now), None | Some(ValueRef::List(_))) {
-        return Reply::error(errors::WRONGTYPE);
+        return errors::wrongtype();
     }
     let Some(Value::List(list)) = db.value_mut(src, now) else {
         return Reply::Nil;
@@ -544,7 +544,7 @@ fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         let list = match db.value_mut(key, now) {
             None => continue,
             Some(Value::List(list)) => list,
-            Some(_) => return Err(Reply::error(errors::WRONGTYPE)),
+            Some(_) => return Err(errors::wrongtype()),
         };
         if list.is_empty() {
             continue;

@@ -92,16 +92,12 @@ pub static COMMANDS: &[Command] = &[
 
 type Result<T> = std::result::Result<T, Reply>;
 
-fn wrongtype() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
 /// The set at `key` for a read command (counted as a keyspace hit or miss).
 fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
     match ctx.read(key) {
         None => Ok(None),
         Some(ValueRef::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -112,7 +108,7 @@ fn peek_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
     match ctx.db().value(key, now) {
         None => Ok(None),
         Some(ValueRef::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -124,11 +120,11 @@ fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Set> {
     match db.value(key, now) {
         None => db.set(key, Value::Set(Default::default())),
         Some(ValueRef::Set(_)) => {}
-        Some(_) => return Err(wrongtype()),
+        Some(_) => return Err(errors::wrongtype()),
     }
     match db.value_mut(key, now) {
         Some(Value::Set(s)) => Ok(s),
-        _ => Err(wrongtype()),
+        _ => Err(errors::wrongtype()),
     }
 }
 

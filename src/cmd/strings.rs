@@ -88,7 +88,7 @@ fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply>
     match ctx.read(key) {
         None => Ok(None),
         Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -98,7 +98,7 @@ fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Vec<u8>>
     match ctx.db().value_mut(key, now) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -109,7 +109,7 @@ fn peek_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply>
     match ctx.db().value(key, now) {
         None => Ok(None),
         Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -689,7 +689,7 @@ mod tests {
         };
         let list = Value::List(std::iter::once(b"a".to_vec()).collect());
         ctx.db().set(b"l", list);
-        let wrongtype = Reply::error(errors::WRONGTYPE);
+        let wrongtype = errors::wrongtype();
         let calls: &[&[&str]] = &[
             &["get", "l"],
             &["set", "l", "v", "GET"],

@@ -128,16 +128,12 @@ fn syntax() -> Reply {
     Reply::error(errors::SYNTAX)
 }
 
-fn wrongtype() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
 /// The zset at `key` for a read command (counted as a hit or miss).
 fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Reply> {
     match ctx.read(key) {
         None => Ok(None),
         Some(ValueRef::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -147,7 +143,7 @@ fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSet>, Reply
     match ctx.db().value_mut(key, now) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(wrongtype()),
+        Some(_) => Err(errors::wrongtype()),
     }
 }
 
@@ -504,7 +500,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> Result<Reply, Repl
     let db = ctx.db();
     let done = match db.value_mut(key, now) {
         Some(Value::ZSet(z)) => add_all(z, &pairs, flags)?,
-        Some(_) => return Err(wrongtype()),
+        Some(_) => return Err(errors::wrongtype()),
         None if xx => Added::default(),
         None => {
             let mut z = ZSet::default();
@@ -1191,7 +1187,7 @@ fn set_op(
             None => 0,
             Some(ValueRef::ZSet(z)) => z.len(),
             Some(ValueRef::Set(s)) => s.len(),
-            Some(_) => return Err(wrongtype()),
+            Some(_) => return Err(errors::wrongtype()),
         });
     }
 
