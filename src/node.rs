@@ -267,9 +267,13 @@ impl Core {
     /// (and holds it while it runs); while another script holds it the
     /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
     pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
-        let access = match self.wait_for_shard().await {
-            Ok(access) => access,
-            Err(busy) => return Reply::error(busy),
+        // Open (the common case): no wait to set up.
+        let access = match self.gate.open() {
+            Some(access) => access,
+            None => match self.wait_for_shard().await {
+                Ok(access) => access,
+                Err(busy) => return Reply::error(busy),
+            },
         };
         match call.cmd.run {
             Run::Script(run) => {
