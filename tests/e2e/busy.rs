@@ -975,12 +975,7 @@ fn assert_same_transcripts(ours: Vec<(String, String)>, reference: Vec<(String, 
         .filter(|(a, b)| a != b)
         .map(|((label, a), (_, b))| format!("{label:?}\n  shardis: {a:?}\n  redis:   {b:?}"))
         .collect();
-    assert!(
-        problems.is_empty(),
-        "{} difference(s) from redis-server:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    common::assert_no_differences(&problems, "");
 }
 
 #[test]

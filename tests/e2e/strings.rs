@@ -334,12 +334,7 @@ fn assert_same_across_sleep(shards: usize, before: &[Step], sleep: Duration, aft
     let mut problems = diff(&ours, &reference, before);
     std::thread::sleep(sleep);
     problems.extend(diff(&ours, &reference, after));
-    assert!(
-        problems.is_empty(),
-        "{} difference(s) from redis-server:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    common::assert_no_differences(&problems, "");
 }
 
 #[test]

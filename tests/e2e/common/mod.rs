@@ -182,10 +182,14 @@ pub fn diff(a: &Server, b: &Server, steps: &[Step]) -> Vec<String> {
 pub fn assert_same_as_redis(shards: usize, steps: &[Step]) {
     let ours = Server::shardis(shards, &[]);
     let reference = Server::redis(&[]);
-    let problems = diff(&ours, &reference, steps);
+    assert_no_differences(&diff(&ours, &reference, steps), "");
+}
+
+/// Fails with every difference listed (`context` says which setup).
+pub fn assert_no_differences(problems: &[String], context: &str) {
     assert!(
         problems.is_empty(),
-        "{} difference(s) from redis-server:\n{}",
+        "{} difference(s) from redis-server{context}:\n{}",
         problems.len(),
         problems.join("\n")
     );

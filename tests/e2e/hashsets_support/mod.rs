@@ -78,12 +78,7 @@ pub fn same_as_redis(shards: usize, resp3: bool, checks: &[Check]) {
             problems.push(format!("{args:?}\n  shardis: {na:?}\n  redis:   {nb:?}"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} difference(s) from redis-server (shards {shards}, resp3 {resp3}):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    crate::common::assert_no_differences(&problems, &format!(" (shards {shards}, resp3 {resp3})"));
 }
 
 /// `same_as_redis` with 1 and 3 shards, each in RESP2 and RESP3.
