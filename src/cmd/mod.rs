@@ -17,15 +17,15 @@ macro_rules! keyed_try {
     };
 }
 
+pub mod admin;
 pub mod args;
-pub mod connection;
 pub mod errors;
 pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod scripting;
-pub mod server;
+pub mod session;
 pub mod sets;
 pub mod strings;
 pub mod zsets;
@@ -335,8 +335,8 @@ fn families() -> impl Iterator<Item = &'static Command> {
         zsets::COMMANDS,
         scripting::COMMANDS,
         functions::COMMANDS,
-        connection::COMMANDS,
-        server::COMMANDS,
+        session::COMMANDS,
+        admin::COMMANDS,
     ]
     .into_iter()
     .flatten()

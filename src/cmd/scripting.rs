@@ -214,8 +214,8 @@ fn script_status(core: &Core) -> Reply {
                 let r = status.report(now);
                 Reply::Map(vec![
                     (field("shard"), Reply::Int(shard as i64)),
-                    (field("state"), text(super::server::phase_name(r.phase))),
-                    (field("kind"), text(super::server::kind_name(r.kind))),
+                    (field("state"), text(super::admin::phase_name(r.phase))),
+                    (field("kind"), text(super::admin::kind_name(r.kind))),
                     (field("name"), text(&r.name)),
                     (field("elapsed_ms"), Reply::Int(r.elapsed_ms as i64)),
                     (field("wrote"), Reply::Int(r.wrote as i64)),

@@ -271,7 +271,7 @@ fn connection_command(core: &Core, name: &str, argv: &[Bytes]) -> Reply {
         "ping" if argv.len() == 1 => Reply::status("PONG"),
         "ping" => Reply::Bulk(argv[1].clone()),
         "echo" => Reply::Bulk(argv[1].clone()),
-        "time" => cmd::server::time_reply(),
+        "time" => cmd::admin::time_reply(),
         "select" => match crate::util::numbers::parse_i64(&argv[1]) {
             Some(db) if (0..crate::config::DATABASES as i64).contains(&db) => {
                 let mut state = core.scripts.run.get();

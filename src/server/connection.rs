@@ -23,7 +23,7 @@ use futures_lite::{future, ready, AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::route::{self, Piece, Plan};
-use crate::cmd::connection::Session;
+use crate::cmd::session::Session;
 use crate::cmd::{self, errors, flags, Gather, Route};
 use crate::config::{
     IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P,
@@ -390,7 +390,7 @@ impl Connection {
     /// Runs a connection command (on this core), watching for the client to
     /// go away while it waits (`DEBUG SLEEP`, `INFO` asking every shard).
     async fn run_connection_command(&mut self, c: &'static cmd::Command, argv: &[Bytes]) -> Reply {
-        let work = crate::cmd::server::run(c, &mut self.session, &self.core, argv);
+        let work = crate::cmd::admin::run(c, &mut self.session, &self.core, argv);
         let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
         self.reply_unless_gone(done)
     }

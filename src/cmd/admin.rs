@@ -1,13 +1,15 @@
-//! Node commands that run on the connection: INFO CONFIG COMMAND TIME
-//! SHUTDOWN DEBUG, plus the dispatcher for every connection-route command.
+//! Server administration (Redis's `server` group), run on the connection:
+//! INFO CONFIG COMMAND TIME LASTSAVE SHUTDOWN DEBUG, plus the dispatcher for
+//! every connection-route command. (Named `admin`, not `server`, so that it
+//! is never confused with [`crate::server`], the listeners and connections.)
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::connection::{self, Session};
 use super::flags::*;
+use super::session::{self, Session};
 use super::{errors, is, Command, Keys};
 use crate::node::Core;
 use crate::protocol::Reply;
@@ -57,7 +59,7 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
             }
             super::functions::function_command(core, argv)
         }
-        _ => connection::run(c.name, s, core, argv),
+        _ => session::run(c.name, s, core, argv),
     }
 }
 

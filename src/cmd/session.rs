@@ -1,5 +1,7 @@
-//! Connection commands: PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT.
-//! They act on the connection's [`Session`], never on a shard.
+//! Connection commands (Redis's `connection` group): PING ECHO SELECT AUTH
+//! HELLO QUIT RESET CLIENT. They act on the connection's [`Session`], never
+//! on a shard. (Named `session`, not `connection`, so that it is never
+//! confused with `server::connection`, the connection loop that runs them.)
 //! MULTI EXEC DISCARD WATCH UNWATCH are listed here too; the connection
 //! runs them (src/server/connection/transaction.rs).
 
