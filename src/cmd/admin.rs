@@ -10,25 +10,22 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::session::{self, Session};
-use super::{errors, is, Command, Keys};
+use super::{command, errors, is, Command, Keys};
 use crate::node::Core;
 use crate::protocol::Reply;
 use crate::shard::mesh::Request;
 use crate::shard::script_status::{Kind, Phase, StatusReport};
 use crate::shard::ShardReport;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    super::on_connection("info", -1, LOADING | STALE),
-    super::on_connection("config", -2, ADMIN | NOSCRIPT | LOADING | STALE),
-    super::on_connection("command", -1, LOADING | STALE),
-    super::on_connection("time", 1, LOADING | STALE | FAST),
-    super::on_connection(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
-    ),
-    super::on_connection("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE),
-    super::on_connection("lastsave", 1, LOADING | STALE | FAST),
+    command("info",     -1, LOADING | STALE)                                           .connection(),
+    command("config",   -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection(),
+    command("command",  -1, LOADING | STALE)                                           .connection(),
+    command("time",     1,  LOADING | STALE | FAST)                                    .connection(),
+    command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection(),
+    command("debug",    -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection(),
+    command("lastsave", 1,  LOADING | STALE | FAST)                                    .connection(),
 ];
 
 /// Runs any [`Route::Connection`] command.
@@ -37,7 +34,7 @@ pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Byte
         "info" => info(core, argv).await,
         "config" if is(&argv[1], "resetstat") && argv.len() == 2 => reset_stats(core).await,
         "config" => config(s, core, argv),
-        "command" => command(argv),
+        "command" => command_command(argv),
         "time" => time_reply(),
         "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
         "shutdown" => shutdown(s, core, argv),
@@ -398,7 +395,7 @@ fn describe(c: &Command) -> Reply {
     ])
 }
 
-fn command(argv: &[Bytes]) -> Reply {
+fn command_command(argv: &[Bytes]) -> Reply {
     let Some(sub) = argv.get(1) else {
         return Reply::Array(super::all().map(describe).collect());
     };

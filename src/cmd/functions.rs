@@ -13,8 +13,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::scripting::script;
-use super::{errors, is, Command, Keys, Route, Run, ScriptFuture};
+use super::{command, errors, is, Command, ScriptFuture};
 use crate::lua::engine::RunState;
 use crate::lua::functions::{self, Library, RestorePolicy};
 use crate::lua::run::Job;
@@ -25,17 +24,11 @@ use crate::shard::Call;
 use crate::util::glob::glob_match;
 use crate::util::numbers::parse_i64;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    script("fcall", NOSCRIPT | STALE, fcall),
-    script("fcall_ro", NOSCRIPT | STALE | READONLY, fcall_ro),
-    Command {
-        name: "function",
-        arity: -2,
-        flags: NOSCRIPT | ALLOW_BUSY,
-        keys: Keys::None,
-        route: Route::Connection,
-        run: Run::Connection,
-    },
+    command("fcall",    -3, NOSCRIPT | STALE)           .numkeys(2).script(fcall),
+    command("fcall_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(fcall_ro),
+    command("function", -2, NOSCRIPT | ALLOW_BUSY)      .connection(),
 ];
 
 /// FCALL function numkeys [key ...] [arg ...]

@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 use super::flags::*;
 use super::sets::{empty_scan, random_indices};
 use super::{
-    errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options, too_many_repeats,
-    Command, Ctx, MAX_RANDOM_REPEATS,
+    command, errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options,
+    too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -21,23 +21,24 @@ type Hash = HashMap<Box<[u8]>, Vec<u8>>;
 
 type Result<T> = std::result::Result<T, Reply>;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    keyed_try!("hset", -4, WRITE | DENYOOM | FAST, hset),
-    keyed_try!("hmset", -4, WRITE | DENYOOM | FAST, hmset),
-    keyed_try!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx),
-    keyed_try!("hget", 3, READONLY | FAST, hget),
-    keyed_try!("hmget", -3, READONLY | FAST, hmget),
-    keyed_try!("hdel", -3, WRITE | FAST, hdel),
-    keyed_try!("hexists", 3, READONLY | FAST, hexists),
-    keyed_try!("hlen", 2, READONLY | FAST, hlen),
-    keyed_try!("hstrlen", 3, READONLY | FAST, hstrlen),
-    keyed_try!("hgetall", 2, READONLY, hgetall),
-    keyed_try!("hkeys", 2, READONLY, hkeys),
-    keyed_try!("hvals", 2, READONLY, hvals),
-    keyed_try!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby),
-    keyed_try!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat),
-    keyed_try!("hscan", -3, READONLY, hscan),
-    keyed_try!("hrandfield", -2, READONLY, hrandfield),
+    command("hset",         -4, WRITE | DENYOOM | FAST).key().shard(fallible!(hset)),
+    command("hmset",        -4, WRITE | DENYOOM | FAST).key().shard(fallible!(hmset)),
+    command("hsetnx",       4,  WRITE | DENYOOM | FAST).key().shard(fallible!(hsetnx)),
+    command("hget",         3,  READONLY | FAST)       .key().shard(fallible!(hget)),
+    command("hmget",        -3, READONLY | FAST)       .key().shard(fallible!(hmget)),
+    command("hdel",         -3, WRITE | FAST)          .key().shard(fallible!(hdel)),
+    command("hexists",      3,  READONLY | FAST)       .key().shard(fallible!(hexists)),
+    command("hlen",         2,  READONLY | FAST)       .key().shard(fallible!(hlen)),
+    command("hstrlen",      3,  READONLY | FAST)       .key().shard(fallible!(hstrlen)),
+    command("hgetall",      2,  READONLY)              .key().shard(fallible!(hgetall)),
+    command("hkeys",        2,  READONLY)              .key().shard(fallible!(hkeys)),
+    command("hvals",        2,  READONLY)              .key().shard(fallible!(hvals)),
+    command("hincrby",      4,  WRITE | DENYOOM | FAST).key().shard(fallible!(hincrby)),
+    command("hincrbyfloat", 4,  WRITE | DENYOOM | FAST).key().shard(fallible!(hincrbyfloat)),
+    command("hscan",        -3, READONLY)              .key().shard(fallible!(hscan)),
+    command("hrandfield",   -2, READONLY)              .key().shard(fallible!(hrandfield)),
 ];
 
 /// The hash at `key` for a read command (counted as a keyspace hit or miss).

@@ -8,79 +8,37 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::Run;
-use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
-use super::{keyed, two_keys};
+use super::{command, errors, int_arg, is, reply, Command, Ctx, Gather};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 use crate::util::slot::SLOT_COUNT;
 
-/// Every argument is a key; split per shard and the counts added up.
-const fn counted(name: &'static str, flags: u32, run: super::ShardFn) -> Command {
-    Command {
-        name,
-        arity: -2,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 1,
-        },
-        route: Route::Fanout(Gather::SumInt),
-        run: Run::Shard(run),
-    }
-}
-
-/// No keys: runs on every shard and the replies are gathered.
-const fn everywhere(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    gather: Gather,
-    run: super::ShardFn,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::None,
-        route: Route::AllShards(gather),
-        run: Run::Shard(run),
-    }
-}
-
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    counted("del", WRITE, del),
-    counted("unlink", WRITE | FAST, del),
-    counted("exists", READONLY | FAST, exists),
-    counted("touch", READONLY | FAST, exists),
-    keyed("type", 2, READONLY | FAST, type_),
-    keyed("expire", -3, WRITE | FAST, expire),
-    keyed("pexpire", -3, WRITE | FAST, pexpire),
-    keyed("expireat", -3, WRITE | FAST, expireat),
-    keyed("pexpireat", -3, WRITE | FAST, pexpireat),
-    keyed("ttl", 2, READONLY | FAST, ttl),
-    keyed("pttl", 2, READONLY | FAST, pttl),
-    keyed("expiretime", 2, READONLY | FAST, expiretime),
-    keyed("pexpiretime", 2, READONLY | FAST, pexpiretime),
-    keyed("persist", 2, WRITE | FAST, persist),
-    everywhere("keys", 2, READONLY, Gather::Concat, keys),
-    Command {
-        name: "scan",
-        arity: -2,
-        flags: READONLY,
-        keys: Keys::None,
-        route: Route::Scan,
-        run: Run::Shard(scan),
-    },
-    two_keys("rename", 3, WRITE, rename),
-    two_keys("renamenx", 3, WRITE | FAST, renamenx),
-    everywhere("randomkey", 1, READONLY, Gather::AnyNonNil, randomkey),
-    everywhere("dbsize", 1, READONLY | FAST, Gather::SumInt, dbsize),
-    everywhere("flushdb", -1, WRITE, Gather::AllOk, flushdb),
-    everywhere("flushall", -1, WRITE, Gather::AllOk, flushall),
-    two_keys("copy", -3, WRITE | DENYOOM, copy),
-    keyed("move", 3, WRITE | FAST, move_),
+    command("del",         -2, WRITE)          .keys(1, -1, 1).fanout(Gather::SumInt).shard(del),
+    command("unlink",      -2, WRITE | FAST)   .keys(1, -1, 1).fanout(Gather::SumInt).shard(del),
+    command("exists",      -2, READONLY | FAST).keys(1, -1, 1).fanout(Gather::SumInt).shard(exists),
+    command("touch",       -2, READONLY | FAST).keys(1, -1, 1).fanout(Gather::SumInt).shard(exists),
+    command("type",        2,  READONLY | FAST).key().shard(type_),
+    command("expire",      -3, WRITE | FAST)   .key().shard(expire),
+    command("pexpire",     -3, WRITE | FAST)   .key().shard(pexpire),
+    command("expireat",    -3, WRITE | FAST)   .key().shard(expireat),
+    command("pexpireat",   -3, WRITE | FAST)   .key().shard(pexpireat),
+    command("ttl",         2,  READONLY | FAST).key().shard(ttl),
+    command("pttl",        2,  READONLY | FAST).key().shard(pttl),
+    command("expiretime",  2,  READONLY | FAST).key().shard(expiretime),
+    command("pexpiretime", 2,  READONLY | FAST).key().shard(pexpiretime),
+    command("persist",     2,  WRITE | FAST)   .key().shard(persist),
+    command("keys",        2,  READONLY)       .all_shards(Gather::Concat).shard(keys),
+    command("scan",        -2, READONLY)       .scan().shard(scan),
+    command("rename",      3,  WRITE)          .keys(1, 2, 1).shard(rename),
+    command("renamenx",    3,  WRITE | FAST)   .keys(1, 2, 1).shard(renamenx),
+    command("randomkey",   1,  READONLY)       .all_shards(Gather::AnyNonNil).shard(randomkey),
+    command("dbsize",      1,  READONLY | FAST).all_shards(Gather::SumInt).shard(dbsize),
+    command("flushdb",     -1, WRITE)          .all_shards(Gather::AllOk).shard(flushdb),
+    command("flushall",    -1, WRITE)          .all_shards(Gather::AllOk).shard(flushall),
+    command("copy",        -3, WRITE | DENYOOM).keys(1, 2, 1).shard(copy),
+    command("move",        3,  WRITE | FAST)   .key().shard(move_),
 ];
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";

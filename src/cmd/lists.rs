@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::Run;
-use super::{errors, int_arg, is, Command, Ctx, Keys, Route};
-use super::{keyed, two_keys};
+use super::{command, errors, int_arg, is, Command, Ctx};
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
 use crate::util::numbers::parse_i64;
@@ -24,34 +22,25 @@ const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
 const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    keyed("lpush", -3, WRITE | DENYOOM | FAST, lpush),
-    keyed("rpush", -3, WRITE | DENYOOM | FAST, rpush),
-    keyed("lpushx", -3, WRITE | DENYOOM | FAST, lpushx),
-    keyed("rpushx", -3, WRITE | DENYOOM | FAST, rpushx),
-    keyed("lpop", -2, WRITE | FAST, lpop),
-    keyed("rpop", -2, WRITE | FAST, rpop),
-    keyed("llen", 2, READONLY | FAST, llen),
-    keyed("lrange", 4, READONLY, lrange),
-    keyed("lindex", 3, READONLY, lindex),
-    keyed("lset", 4, WRITE | DENYOOM, lset),
-    keyed("lrem", 4, WRITE, lrem),
-    keyed("ltrim", 4, WRITE, ltrim),
-    keyed("linsert", 5, WRITE | DENYOOM, linsert),
-    keyed("lpos", -3, READONLY, lpos),
-    two_keys("lmove", 5, WRITE | DENYOOM, lmove),
-    two_keys("rpoplpush", 3, WRITE | DENYOOM, rpoplpush),
-    Command {
-        name: "lmpop",
-        arity: -4,
-        flags: WRITE,
-        keys: Keys::Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(lmpop),
-    },
+    command("lpush",     -3, WRITE | DENYOOM | FAST).key().shard(lpush),
+    command("rpush",     -3, WRITE | DENYOOM | FAST).key().shard(rpush),
+    command("lpushx",    -3, WRITE | DENYOOM | FAST).key().shard(lpushx),
+    command("rpushx",    -3, WRITE | DENYOOM | FAST).key().shard(rpushx),
+    command("lpop",      -2, WRITE | FAST)          .key().shard(lpop),
+    command("rpop",      -2, WRITE | FAST)          .key().shard(rpop),
+    command("llen",      2,  READONLY | FAST)       .key().shard(llen),
+    command("lrange",    4,  READONLY)              .key().shard(lrange),
+    command("lindex",    3,  READONLY)              .key().shard(lindex),
+    command("lset",      4,  WRITE | DENYOOM)       .key().shard(lset),
+    command("lrem",      4,  WRITE)                 .key().shard(lrem),
+    command("ltrim",     4,  WRITE)                 .key().shard(ltrim),
+    command("linsert",   5,  WRITE | DENYOOM)       .key().shard(linsert),
+    command("lpos",      -3, READONLY)              .key().shard(lpos),
+    command("lmove",     5,  WRITE | DENYOOM)       .keys(1, 2, 1).shard(lmove),
+    command("rpoplpush", 3,  WRITE | DENYOOM)       .keys(1, 2, 1).shard(rpoplpush),
+    command("lmpop",     -4, WRITE)                 .numkeys(1).shard(lmpop),
 ];
 
 /// An end of a list: LEFT is the head, RIGHT the tail.

@@ -1,20 +1,23 @@
 //! The command table: every command's name, arity, flags, key positions and
-//! routing, and the code that runs it. One file per family; the connection
-//! and the shards both dispatch through [`lookup`].
+//! routing, and the code that runs it. One file per family, each starting
+//! with its table, one line per command, all built the same way (see
+//! [`command`]); the connection and the shards both dispatch through
+//! [`lookup`].
 //!
 //! Shard-side commands only touch the keyspace and return a [`Reply`]; the
 //! same code serves a local call, a forwarded call and a script's
 //! `redis.call`.
 
-/// A [`keyed`] table entry for code that returns `Result<Reply, Reply>`
-/// (argument errors travel with `?`). Defined before the family modules so
-/// they can use it.
-macro_rules! keyed_try {
-    ($name:expr, $arity:expr, $flags:expr, $run:path) => {
-        $crate::cmd::keyed($name, $arity, $flags, |ctx, argv| {
+/// The [`ShardFn`] of shard code that returns `Result<Reply, Reply>`
+/// (argument errors travel with `?`): `.shard(fallible!(get))`. Defined
+/// before the family modules so they can use it.
+macro_rules! fallible {
+    ($run:path) => {{
+        fn run(ctx: &mut $crate::cmd::Ctx, argv: &[::bytes::Bytes]) -> $crate::protocol::Reply {
             $crate::cmd::reply($run(ctx, argv))
-        })
-    };
+        }
+        run as $crate::cmd::ShardFn
+    }};
 }
 
 pub mod admin;
@@ -250,43 +253,129 @@ impl Iterator for KeyPositions {
     }
 }
 
-/// A command whose only key is `argv[1]`, run on that key's shard.
-pub const fn keyed(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Range {
-            first: 1,
-            last: 1,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
-
-/// Keys `argv[1]` and `argv[2]` (source and destination), on one shard.
-pub const fn two_keys(name: &'static str, arity: i32, flags: u32, run: ShardFn) -> Command {
-    Command {
-        keys: Keys::Range {
-            first: 1,
-            last: 2,
-            step: 1,
-        },
-        ..keyed(name, arity, flags, run)
-    }
-}
-
-/// A command that runs on the connection.
-pub const fn on_connection(name: &'static str, arity: i32, flags: u32) -> Command {
-    Command {
+/// Starts a table entry: its name (lower case, as COMMAND reports it), its
+/// Redis arity (N: exactly N arguments, the name included; -N: at least N)
+/// and its flags. Without more, it has no keys and runs on the connection's
+/// own shard; the methods of [`Spec`] add keys and routing, and one of its
+/// run methods (`shard`, `script`, `connection`) finishes the entry:
+///
+/// ```ignore
+/// command("get", 2, READONLY | FAST).key().shard(fallible!(get)),
+/// command("mset", -3, WRITE | DENYOOM).keys(1, -1, 2).fanout(Gather::AllOk).shard(mset),
+/// command("eval", -3, NOSCRIPT | STALE).numkeys(2).script(eval),
+/// ```
+pub const fn command(name: &'static str, arity: i32, flags: u32) -> Spec {
+    Spec {
         name,
         arity,
         flags,
         keys: Keys::None,
-        route: Route::Connection,
-        run: Run::Connection,
+        route: Route::Keyed,
+    }
+}
+
+/// A table entry being built (see [`command`]).
+#[derive(Clone, Copy)]
+pub struct Spec {
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: Keys,
+    route: Route,
+}
+
+impl Spec {
+    /// `argv[1]` is the key (most commands).
+    pub const fn key(self) -> Spec {
+        self.keys(1, 1, 1)
+    }
+
+    /// The keys are `argv[first..=last]` by `step`; a negative `last`
+    /// counts from the end (`1, -1, 1`: every argument).
+    pub const fn keys(self, first: usize, last: i32, step: usize) -> Spec {
+        Spec {
+            keys: Keys::Range { first, last, step },
+            ..self
+        }
+    }
+
+    /// A key count at `argv[count_at]`, the keys right after it (EVAL,
+    /// LMPOP, ZUNION).
+    pub const fn numkeys(self, count_at: usize) -> Spec {
+        Spec {
+            keys: Keys::Numkeys {
+                count_at,
+                dest: false,
+            },
+            ..self
+        }
+    }
+
+    /// Like [`Spec::numkeys`], after a destination key at `argv[1]`
+    /// (ZUNIONSTORE dest numkeys key ...).
+    pub const fn dest_numkeys(self, count_at: usize) -> Spec {
+        Spec {
+            keys: Keys::Numkeys {
+                count_at,
+                dest: true,
+            },
+            ..self
+        }
+    }
+
+    /// The keys split per shard (step-sized groups stay together), the
+    /// parts' replies gathered.
+    pub const fn fanout(self, gather: Gather) -> Spec {
+        Spec {
+            route: Route::Fanout(gather),
+            ..self
+        }
+    }
+
+    /// Sent to every shard, the replies gathered.
+    pub const fn all_shards(self, gather: Gather) -> Spec {
+        Spec {
+            route: Route::AllShards(gather),
+            ..self
+        }
+    }
+
+    /// SCAN: the cursor names the shard to continue at.
+    pub const fn scan(self) -> Spec {
+        Spec {
+            route: Route::Scan,
+            ..self
+        }
+    }
+
+    /// Runs on the shard that owns the keys, with its keyspace borrowed.
+    pub const fn shard(self, run: ShardFn) -> Command {
+        self.finish(Run::Shard(run))
+    }
+
+    /// A script on the owning shard's core, holding the shard's gate.
+    pub const fn script(self, run: ScriptFn) -> Command {
+        self.finish(Run::Script(run))
+    }
+
+    /// Runs on the connection (connection state or node-wide work).
+    pub const fn connection(self) -> Command {
+        Spec {
+            route: Route::Connection,
+            ..self
+        }
+        .finish(Run::Connection)
+    }
+
+    const fn finish(self, run: Run) -> Command {
+        Command {
+            name: self.name,
+            arity: self.arity,
+            flags: self.flags,
+            keys: self.keys,
+            route: self.route,
+            run,
+        }
     }
 }
 
@@ -390,30 +479,13 @@ mod tests {
             .iter()
             .map(|s| Bytes::from(*s))
             .collect();
-        let mset = Command {
-            name: "mset",
-            arity: -3,
-            flags: 0,
-            keys: Keys::Range {
-                first: 1,
-                last: -1,
-                step: 2,
-            },
-            route: Route::Keyed,
-            run: Run::Connection,
-        };
+        let mset = command("mset", -3, 0).keys(1, -1, 2).connection();
         assert_eq!(mset.key_indices(&argv), vec![1, 3]);
         let z: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights"]
             .iter()
             .map(|s| Bytes::from(*s))
             .collect();
-        let zc = Command {
-            keys: Keys::Numkeys {
-                count_at: 2,
-                dest: true,
-            },
-            ..mset
-        };
+        let zc = command("zunionstore", -4, 0).dest_numkeys(2).connection();
         assert_eq!(zc.key_indices(&z), vec![1, 3, 4]);
     }
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{errors, is, Command, Keys, Route, Run, ScriptFuture};
+use super::{command, errors, is, Command, ScriptFuture};
 use crate::lua::cache::sha1_hex;
 use crate::lua::engine::RunState;
 use crate::lua::run::Job;
@@ -17,35 +17,13 @@ use crate::shard::script_status::{kill_busy, Kind};
 use crate::shard::Call;
 use crate::util::numbers::parse_i64;
 
-/// A script-running command (`NAME body-or-name numkeys key... arg...`):
-/// routed by its declared keys, run with the core's Lua VM.
-pub(super) const fn script(name: &'static str, flags: u32, run: super::ScriptFn) -> Command {
-    Command {
-        name,
-        arity: -3,
-        flags,
-        keys: Keys::Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        route: Route::Keyed,
-        run: Run::Script(run),
-    }
-}
-
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    script("eval", NOSCRIPT | STALE, eval),
-    script("evalsha", NOSCRIPT | STALE, evalsha),
-    script("eval_ro", NOSCRIPT | STALE | READONLY, eval_ro),
-    script("evalsha_ro", NOSCRIPT | STALE | READONLY, evalsha_ro),
-    Command {
-        name: "script",
-        arity: -2,
-        flags: NOSCRIPT | ALLOW_BUSY,
-        keys: Keys::None,
-        route: Route::Connection,
-        run: Run::Connection,
-    },
+    command("eval",       -3, NOSCRIPT | STALE)           .numkeys(2).script(eval),
+    command("evalsha",    -3, NOSCRIPT | STALE)           .numkeys(2).script(evalsha),
+    command("eval_ro",    -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(eval_ro),
+    command("evalsha_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(evalsha_ro),
+    command("script",     -2, NOSCRIPT | ALLOW_BUSY)      .connection(),
 ];
 
 const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";

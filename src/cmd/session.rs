@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{errors, is, Command, Keys};
+use super::{command, errors, is, Command};
 use crate::config::{DATABASES, P};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::Reply;
@@ -43,43 +43,21 @@ impl Session {
     }
 }
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    super::on_connection("ping", -1, FAST | STALE),
-    super::on_connection("echo", 2, FAST | STALE),
-    super::on_connection("select", 2, LOADING | STALE | FAST),
-    super::on_connection(
-        "auth",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-    ),
-    super::on_connection(
-        "hello",
-        -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-    ),
-    super::on_connection(
-        "quit",
-        -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-    ),
-    super::on_connection(
-        "reset",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-    ),
-    super::on_connection("client", -2, NOSCRIPT | LOADING | STALE),
-    super::on_connection("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
-    super::on_connection("exec", 1, NOSCRIPT | LOADING | STALE),
-    super::on_connection("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
-    Command {
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 1,
-        },
-        ..super::on_connection("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
-    },
-    super::on_connection("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY),
+    command("ping",    -1, FAST | STALE)                                            .connection(),
+    command("echo",    2,  FAST | STALE)                                            .connection(),
+    command("select",  2,  LOADING | STALE | FAST)                                  .connection(),
+    command("auth",    -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
+    command("hello",   -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
+    command("quit",    -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
+    command("reset",   1,  NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
+    command("client",  -2, NOSCRIPT | LOADING | STALE)                              .connection(),
+    command("multi",   1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
+    command("exec",    1,  NOSCRIPT | LOADING | STALE)                              .connection(),
+    command("discard", 1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
+    command("watch",   -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .keys(1, -1, 1).connection(),
+    command("unwatch", 1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
 ];
 
 /// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).

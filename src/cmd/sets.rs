@@ -8,86 +8,34 @@ use bytes::Bytes;
 use hashbrown::HashSet;
 
 use super::flags::*;
-use super::Run;
 use super::{
-    errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
-    too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
+    command, errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options,
+    too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
 
 type Set = HashSet<Box<[u8]>>;
 
-/// A table entry for a command whose code returns `Result<Reply, Reply>`
-/// (argument errors travel with `?`).
-macro_rules! command {
-    ($name:expr, $arity:expr, $flags:expr, $keys:expr, $run:ident) => {
-        Command {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            route: Route::Keyed,
-            run: Run::Shard({
-                fn run(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-                    reply($run(ctx, argv))
-                }
-                run
-            }),
-        }
-    };
-}
-
-/// The key is `argv[1]`.
-const FIRST: Keys = Keys::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-/// Every argument after the name is a key.
-const ALL: Keys = Keys::Range {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command!("sadd", -3, WRITE | DENYOOM | FAST, FIRST, sadd),
-    command!("srem", -3, WRITE | FAST, FIRST, srem),
-    command!("smembers", 2, READONLY, FIRST, smembers),
-    command!("sismember", 3, READONLY | FAST, FIRST, sismember),
-    command!("smismember", -3, READONLY | FAST, FIRST, smismember),
-    command!("scard", 2, READONLY | FAST, FIRST, scard),
-    command!("spop", -2, WRITE | FAST, FIRST, spop),
-    command!("srandmember", -2, READONLY, FIRST, srandmember),
-    command!("sinter", -2, READONLY, ALL, sinter),
-    command!("sunion", -2, READONLY, ALL, sunion),
-    command!("sdiff", -2, READONLY, ALL, sdiff),
-    command!("sinterstore", -3, WRITE | DENYOOM, ALL, sinterstore),
-    command!("sunionstore", -3, WRITE | DENYOOM, ALL, sunionstore),
-    command!("sdiffstore", -3, WRITE | DENYOOM, ALL, sdiffstore),
-    command!(
-        "sintercard",
-        -3,
-        READONLY,
-        Keys::Numkeys {
-            count_at: 1,
-            dest: false
-        },
-        sintercard
-    ),
-    command!(
-        "smove",
-        4,
-        WRITE | FAST,
-        Keys::Range {
-            first: 1,
-            last: 2,
-            step: 1
-        },
-        smove
-    ),
-    command!("sscan", -3, READONLY, FIRST, sscan),
+    command("sadd",        -3, WRITE | DENYOOM | FAST).key().shard(fallible!(sadd)),
+    command("srem",        -3, WRITE | FAST)          .key().shard(fallible!(srem)),
+    command("smembers",    2,  READONLY)              .key().shard(fallible!(smembers)),
+    command("sismember",   3,  READONLY | FAST)       .key().shard(fallible!(sismember)),
+    command("smismember",  -3, READONLY | FAST)       .key().shard(fallible!(smismember)),
+    command("scard",       2,  READONLY | FAST)       .key().shard(fallible!(scard)),
+    command("spop",        -2, WRITE | FAST)          .key().shard(fallible!(spop)),
+    command("srandmember", -2, READONLY)              .key().shard(fallible!(srandmember)),
+    command("sinter",      -2, READONLY)              .keys(1, -1, 1).shard(fallible!(sinter)),
+    command("sunion",      -2, READONLY)              .keys(1, -1, 1).shard(fallible!(sunion)),
+    command("sdiff",       -2, READONLY)              .keys(1, -1, 1).shard(fallible!(sdiff)),
+    command("sinterstore", -3, WRITE | DENYOOM)       .keys(1, -1, 1).shard(fallible!(sinterstore)),
+    command("sunionstore", -3, WRITE | DENYOOM)       .keys(1, -1, 1).shard(fallible!(sunionstore)),
+    command("sdiffstore",  -3, WRITE | DENYOOM)       .keys(1, -1, 1).shard(fallible!(sdiffstore)),
+    command("sintercard",  -3, READONLY)              .numkeys(1).shard(fallible!(sintercard)),
+    command("smove",       4,  WRITE | FAST)          .keys(1, 2, 1).shard(fallible!(smove)),
+    command("sscan",       -3, READONLY)              .key().shard(fallible!(sscan)),
 ];
 
 type Result<T> = std::result::Result<T, Reply>;

@@ -7,8 +7,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::Run;
-use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
+use super::{command, errors, int_arg, is, Command, Ctx, Gather};
 use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -19,62 +18,30 @@ use crate::util::numbers::parse_i64;
 type CmdResult = Result<Reply, Reply>;
 
 /// Flags and arities as Redis 7.0's COMMAND INFO reports them.
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    keyed_try!("get", 2, READONLY | FAST, get),
-    keyed_try!("set", -3, WRITE | DENYOOM, set),
-    keyed_try!("setnx", 3, WRITE | DENYOOM | FAST, setnx),
-    keyed_try!("setex", 4, WRITE | DENYOOM, setex),
-    keyed_try!("psetex", 4, WRITE | DENYOOM, psetex),
-    keyed_try!("getset", 3, WRITE | DENYOOM | FAST, getset),
-    keyed_try!("getdel", 2, WRITE | FAST, getdel),
-    keyed_try!("getex", -2, WRITE | FAST, getex),
-    keyed_try!("incr", 2, WRITE | DENYOOM | FAST, incr),
-    keyed_try!("decr", 2, WRITE | DENYOOM | FAST, decr),
-    keyed_try!("incrby", 3, WRITE | DENYOOM | FAST, incrby),
-    keyed_try!("decrby", 3, WRITE | DENYOOM | FAST, decrby),
-    keyed_try!("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat),
-    keyed_try!("append", 3, WRITE | DENYOOM | FAST, append),
-    keyed_try!("strlen", 2, READONLY | FAST, strlen),
-    keyed_try!("getrange", 4, READONLY, getrange),
-    keyed_try!("substr", 4, READONLY, getrange),
-    keyed_try!("setrange", 4, WRITE | DENYOOM, setrange),
-    Command {
-        name: "mget",
-        arity: -2,
-        flags: READONLY | FAST,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 1,
-        },
-        route: Route::Fanout(Gather::ByKeyPosition),
-        run: Run::Shard(mget),
-    },
-    Command {
-        name: "mset",
-        arity: -3,
-        flags: WRITE | DENYOOM,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 2,
-        },
-        route: Route::Fanout(Gather::AllOk),
-        run: Run::Shard(mset),
-    },
+    command("get",         2,  READONLY | FAST)       .key().shard(fallible!(get)),
+    command("set",         -3, WRITE | DENYOOM)       .key().shard(fallible!(set)),
+    command("setnx",       3,  WRITE | DENYOOM | FAST).key().shard(fallible!(setnx)),
+    command("setex",       4,  WRITE | DENYOOM)       .key().shard(fallible!(setex)),
+    command("psetex",      4,  WRITE | DENYOOM)       .key().shard(fallible!(psetex)),
+    command("getset",      3,  WRITE | DENYOOM | FAST).key().shard(fallible!(getset)),
+    command("getdel",      2,  WRITE | FAST)          .key().shard(fallible!(getdel)),
+    command("getex",       -2, WRITE | FAST)          .key().shard(fallible!(getex)),
+    command("incr",        2,  WRITE | DENYOOM | FAST).key().shard(fallible!(incr)),
+    command("decr",        2,  WRITE | DENYOOM | FAST).key().shard(fallible!(decr)),
+    command("incrby",      3,  WRITE | DENYOOM | FAST).key().shard(fallible!(incrby)),
+    command("decrby",      3,  WRITE | DENYOOM | FAST).key().shard(fallible!(decrby)),
+    command("incrbyfloat", 3,  WRITE | DENYOOM | FAST).key().shard(fallible!(incrbyfloat)),
+    command("append",      3,  WRITE | DENYOOM | FAST).key().shard(fallible!(append)),
+    command("strlen",      2,  READONLY | FAST)       .key().shard(fallible!(strlen)),
+    command("getrange",    4,  READONLY)              .key().shard(fallible!(getrange)),
+    command("substr",      4,  READONLY)              .key().shard(fallible!(getrange)),
+    command("setrange",    4,  WRITE | DENYOOM)       .key().shard(fallible!(setrange)),
+    command("mget",        -2, READONLY | FAST)       .keys(1, -1, 1).fanout(Gather::ByKeyPosition).shard(mget),
+    command("mset",        -3, WRITE | DENYOOM)       .keys(1, -1, 2).fanout(Gather::AllOk).shard(mset),
     // All-or-nothing, so it cannot be split: one shard or CROSSSLOT.
-    Command {
-        name: "msetnx",
-        arity: -3,
-        flags: WRITE | DENYOOM,
-        keys: Keys::Range {
-            first: 1,
-            last: -1,
-            step: 2,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(|ctx, argv| reply(msetnx(ctx, argv))),
-    },
+    command("msetnx",      -3, WRITE | DENYOOM)       .keys(1, -1, 2).shard(fallible!(msetnx)),
 ];
 
 const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";

@@ -23,80 +23,46 @@ use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
 use super::flags::*;
-use super::keyed;
-use super::Run;
-use super::{errors, float_arg, int_arg, is, reply, Command, Ctx, Keys, Route};
+use super::{command, errors, float_arg, int_arg, is, reply, Command, Ctx};
 use crate::config::MAX_SCAN_COUNT;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef, ZSet};
 use crate::util::glob::glob_match;
 use crate::util::numbers::{format_double_g17, parse_f64, parse_i64};
 
-/// ZUNION-like commands: a key count at `count_at`, then the keys.
-const fn numkeys(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    count_at: usize,
-    run: super::ShardFn,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: Keys::Numkeys {
-            count_at,
-            // The *STORE forms have their destination first.
-            dest: count_at == 2,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(run),
-    }
-}
-
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    keyed("zadd", -4, WRITE | DENYOOM | FAST, zadd),
-    keyed("zincrby", 4, WRITE | DENYOOM | FAST, zincrby),
-    keyed("zrem", -3, WRITE | FAST, zrem),
-    keyed("zscore", 3, READONLY | FAST, zscore),
-    keyed("zmscore", -3, READONLY | FAST, zmscore),
-    keyed("zcard", 2, READONLY | FAST, zcard),
-    keyed("zcount", 4, READONLY | FAST, zcount),
-    keyed("zlexcount", 4, READONLY | FAST, zlexcount),
-    keyed("zrank", 3, READONLY | FAST, zrank),
-    keyed("zrevrank", 3, READONLY | FAST, zrevrank),
-    keyed("zrange", -4, READONLY, zrange),
-    keyed("zrevrange", -4, READONLY, zrevrange),
-    keyed("zrangebyscore", -4, READONLY, zrangebyscore),
-    keyed("zrevrangebyscore", -4, READONLY, zrevrangebyscore),
-    keyed("zrangebylex", -4, READONLY, zrangebylex),
-    keyed("zrevrangebylex", -4, READONLY, zrevrangebylex),
-    Command {
-        name: "zrangestore",
-        arity: -5,
-        flags: WRITE | DENYOOM,
-        keys: Keys::Range {
-            first: 1,
-            last: 2,
-            step: 1,
-        },
-        route: Route::Keyed,
-        run: Run::Shard(zrangestore),
-    },
-    keyed("zpopmin", -2, WRITE | FAST, zpopmin),
-    keyed("zpopmax", -2, WRITE | FAST, zpopmax),
-    keyed("zremrangebyscore", 4, WRITE, zremrangebyscore),
-    keyed("zremrangebyrank", 4, WRITE, zremrangebyrank),
-    keyed("zremrangebylex", 4, WRITE, zremrangebylex),
-    keyed("zrandmember", -2, READONLY, zrandmember),
-    keyed("zscan", -3, READONLY, zscan),
-    numkeys("zunionstore", -4, WRITE | DENYOOM, 2, zunionstore),
-    numkeys("zinterstore", -4, WRITE | DENYOOM, 2, zinterstore),
-    numkeys("zdiffstore", -4, WRITE | DENYOOM, 2, zdiffstore),
-    numkeys("zunion", -3, READONLY, 1, zunion),
-    numkeys("zinter", -3, READONLY, 1, zinter),
-    numkeys("zdiff", -3, READONLY, 1, zdiff),
-    numkeys("zintercard", -3, READONLY, 1, zintercard),
+    command("zadd",             -4, WRITE | DENYOOM | FAST).key().shard(zadd),
+    command("zincrby",          4,  WRITE | DENYOOM | FAST).key().shard(zincrby),
+    command("zrem",             -3, WRITE | FAST)          .key().shard(zrem),
+    command("zscore",           3,  READONLY | FAST)       .key().shard(zscore),
+    command("zmscore",          -3, READONLY | FAST)       .key().shard(zmscore),
+    command("zcard",            2,  READONLY | FAST)       .key().shard(zcard),
+    command("zcount",           4,  READONLY | FAST)       .key().shard(zcount),
+    command("zlexcount",        4,  READONLY | FAST)       .key().shard(zlexcount),
+    command("zrank",            3,  READONLY | FAST)       .key().shard(zrank),
+    command("zrevrank",         3,  READONLY | FAST)       .key().shard(zrevrank),
+    command("zrange",           -4, READONLY)              .key().shard(zrange),
+    command("zrevrange",        -4, READONLY)              .key().shard(zrevrange),
+    command("zrangebyscore",    -4, READONLY)              .key().shard(zrangebyscore),
+    command("zrevrangebyscore", -4, READONLY)              .key().shard(zrevrangebyscore),
+    command("zrangebylex",      -4, READONLY)              .key().shard(zrangebylex),
+    command("zrevrangebylex",   -4, READONLY)              .key().shard(zrevrangebylex),
+    command("zrangestore",      -5, WRITE | DENYOOM)       .keys(1, 2, 1).shard(zrangestore),
+    command("zpopmin",          -2, WRITE | FAST)          .key().shard(zpopmin),
+    command("zpopmax",          -2, WRITE | FAST)          .key().shard(zpopmax),
+    command("zremrangebyscore", 4,  WRITE)                 .key().shard(zremrangebyscore),
+    command("zremrangebyrank",  4,  WRITE)                 .key().shard(zremrangebyrank),
+    command("zremrangebylex",   4,  WRITE)                 .key().shard(zremrangebylex),
+    command("zrandmember",      -2, READONLY)              .key().shard(zrandmember),
+    command("zscan",            -3, READONLY)              .key().shard(zscan),
+    command("zunionstore",      -4, WRITE | DENYOOM)       .dest_numkeys(2).shard(zunionstore),
+    command("zinterstore",      -4, WRITE | DENYOOM)       .dest_numkeys(2).shard(zinterstore),
+    command("zdiffstore",       -4, WRITE | DENYOOM)       .dest_numkeys(2).shard(zdiffstore),
+    command("zunion",           -3, READONLY)              .numkeys(1).shard(zunion),
+    command("zinter",           -3, READONLY)              .numkeys(1).shard(zinter),
+    command("zdiff",            -3, READONLY)              .numkeys(1).shard(zdiff),
+    command("zintercard",       -3, READONLY)              .numkeys(1).shard(zintercard),
 ];
 
 const ERR_XX_NX: &str = "ERR XX and NX options at the same time are not compatible";
