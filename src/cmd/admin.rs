@@ -1,7 +1,7 @@
 //! Server administration (Redis's `server` group), run on the connection:
-//! INFO CONFIG COMMAND TIME LASTSAVE SHUTDOWN DEBUG, plus the dispatcher for
-//! every connection-route command. (Named `admin`, not `server`, so that it
-//! is never confused with [`crate::server`], the listeners and connections.)
+//! INFO CONFIG COMMAND TIME LASTSAVE SHUTDOWN DEBUG. (Named `admin`, not
+//! `server`, so that it is never confused with [`crate::server`], the
+//! listeners and connections.)
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -9,8 +9,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::session::{self, Session};
-use super::{command, errors, is, Command, Keys};
+use super::{command, errors, is, Command, ConnCtx, ConnFuture, Keys};
 use crate::node::Core;
 use crate::protocol::Reply;
 use crate::shard::mesh::Request;
@@ -19,45 +18,21 @@ use crate::shard::ShardReport;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("info",     -1, LOADING | STALE)                                           .connection(),
-    command("config",   -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection(),
-    command("command",  -1, LOADING | STALE)                                           .connection(),
-    command("time",     1,  LOADING | STALE | FAST)                                    .connection(),
-    command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection(),
-    command("debug",    -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection(),
-    command("lastsave", 1,  LOADING | STALE | FAST)                                    .connection(),
+    command("info",     -1, LOADING | STALE | BUSY_OK)                                 .connection_waits(info),
+    command("config",   -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection_waits(config),
+    command("command",  -1, LOADING | STALE)                                           .connection(command_command),
+    command("time",     1,  LOADING | STALE | FAST)                                    .connection(time),
+    command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection(shutdown),
+    command("debug",    -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection_waits(debug),
+    command("lastsave", 1,  LOADING | STALE | FAST)                                    .connection(lastsave),
 ];
 
-/// Runs any [`Route::Connection`] command.
-pub async fn run(c: &'static Command, s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
-    match c.name {
-        "info" => info(core, argv).await,
-        "config" if is(&argv[1], "resetstat") && argv.len() == 2 => reset_stats(core).await,
-        "config" => config(s, core, argv),
-        "command" => command_command(argv),
-        "time" => time_reply(),
-        "lastsave" => Reply::Int((core.node.started.elapsed().as_secs() as i64).max(0)),
-        "shutdown" => shutdown(s, core, argv),
-        "debug" => match debug_refused(s, core) {
-            Some(refused) => refused,
-            None => debug(argv).await,
-        },
-        "script" => super::scripting::script_command(core, argv),
-        "function" => {
-            // Loading runs library code in this core's VM: not while a
-            // script of this core's is suspended in it.
-            let loads = argv
-                .get(1)
-                .is_some_and(|a| is(a, "load") || is(a, "restore"));
-            if loads {
-                if let Err(busy) = core.wait_for_shard().await {
-                    return Reply::error(busy);
-                }
-            }
-            super::functions::function_command(core, argv)
-        }
-        _ => session::run(c.name, s, core, argv),
-    }
+fn time(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    time_reply()
+}
+
+fn lastsave(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Int((ctx.core.node.started.elapsed().as_secs() as i64).max(0))
 }
 
 /// TIME: seconds and microseconds of the Unix time.
@@ -98,7 +73,11 @@ async fn reset_stats(core: &Core) -> Reply {
     Reply::ok()
 }
 
-async fn info(core: &Core, argv: &[Bytes]) -> Reply {
+fn info<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    Box::pin(info_reply(ctx.core, argv))
+}
+
+async fn info_reply(core: &Core, argv: &[Bytes]) -> Reply {
     let wanted: Vec<String> = argv[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -316,8 +295,18 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn config(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
-    let _ = s;
+fn config<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    let core = ctx.core;
+    Box::pin(async move {
+        if is(&argv[1], "resetstat") && argv.len() == 2 {
+            reset_stats(core).await
+        } else {
+            config_now(core, argv)
+        }
+    })
+}
+
+fn config_now(core: &Core, argv: &[Bytes]) -> Reply {
     let cfg = &core.node.config;
     let sub = &argv[1];
     if is(sub, "get") && argv.len() >= 3 {
@@ -395,7 +384,7 @@ fn describe(c: &Command) -> Reply {
     ])
 }
 
-fn command_command(argv: &[Bytes]) -> Reply {
+fn command_command(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let Some(sub) = argv.get(1) else {
         return Reply::Array(super::all().map(describe).collect());
     };
@@ -452,7 +441,15 @@ fn command_command(argv: &[Bytes]) -> Reply {
     }
 }
 
-fn shutdown(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+fn shutdown(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let core = ctx.core;
+    // As in Redis, only SHUTDOWN NOSAVE goes ahead while a script is busy
+    // (here: on any shard).
+    if !argv[1..].iter().any(|a| is(a, "nosave")) {
+        if let Some(busy) = core.node.script_status.iter().find(|s| s.is_busy()) {
+            return Reply::error(busy.busy_reply());
+        }
+    }
     for a in &argv[1..] {
         if is(a, "abort") {
             return Reply::error("ERR No shutdown in progress.");
@@ -468,7 +465,7 @@ fn shutdown(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
     core.node.begin_shutdown();
     // Like Redis, a successful SHUTDOWN closes the connection without a
     // reply; the caller sees the connection close.
-    s.quit = true;
+    ctx.session.quit = true;
     Reply::NoReply
 }
 
@@ -478,10 +475,11 @@ const DEBUG_COMMAND_LOCAL: i64 = 2;
 
 /// Redis's refusal of `DEBUG` unless `enable-debug-command` allows it (for
 /// every client with `yes`, for loopback clients with `local`).
-fn debug_refused(s: &Session, core: &Core) -> Option<Reply> {
+fn debug_refused(ctx: &ConnCtx) -> Option<Reply> {
+    let core = ctx.core;
     let allowed = match core.node.config.int(crate::config::P::EnableDebugCommand) {
         DEBUG_COMMAND_YES => true,
-        DEBUG_COMMAND_LOCAL => is_loopback(&s.client.addr),
+        DEBUG_COMMAND_LOCAL => is_loopback(&ctx.session.client.addr),
         _ => false,
     };
     (!allowed).then(|| {
@@ -503,7 +501,17 @@ fn is_loopback(addr: &str) -> bool {
 /// The longest `DEBUG SLEEP`.
 const DEBUG_SLEEP_MAX_SECS: f64 = 3600.0;
 
-async fn debug(argv: &[Bytes]) -> Reply {
+fn debug<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    let refused = debug_refused(ctx);
+    Box::pin(async move {
+        match refused {
+            Some(refused) => refused,
+            None => debug_subcommand(argv).await,
+        }
+    })
+}
+
+async fn debug_subcommand(argv: &[Bytes]) -> Reply {
     if is(&argv[1], "sleep") && argv.len() == 3 {
         let Some(secs) = crate::util::numbers::parse_f64(&argv[2]) else {
             return Reply::error(errors::NOT_FLOAT);

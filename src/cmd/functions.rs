@@ -13,7 +13,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ScriptFuture};
+use super::{command, errors, is, Command, ConnCtx, ConnFuture, ScriptFuture};
 use crate::lua::engine::RunState;
 use crate::lua::functions::{self, Library, RestorePolicy};
 use crate::lua::run::Job;
@@ -28,7 +28,7 @@ use crate::util::numbers::parse_i64;
 pub static COMMANDS: &[Command] = &[
     command("fcall",    -3, NOSCRIPT | STALE)           .numkeys(2).script(fcall),
     command("fcall_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(fcall_ro),
-    command("function", -2, NOSCRIPT | ALLOW_BUSY)      .connection(),
+    command("function", -2, NOSCRIPT | ALLOW_BUSY)      .connection_waits(function),
 ];
 
 /// FCALL function numkeys [key ...] [arg ...]
@@ -88,6 +88,21 @@ const SUBCOMMANDS: &[(&str, i32)] = &[
     ("restore", -3),
     ("stats", 2),
 ];
+
+fn function<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    let core = ctx.core;
+    Box::pin(async move {
+        // Loading runs library code in this core's VM: not while a script
+        // of this core's is suspended in it.
+        let loads = is(&argv[1], "load") || is(&argv[1], "restore");
+        if loads {
+            if let Err(busy) = core.wait_for_shard().await {
+                return Reply::error(busy);
+            }
+        }
+        function_command(core, argv)
+    })
+}
 
 /// FUNCTION <subcommand> ... (a connection command).
 pub fn function_command(core: &Core, argv: &[Bytes]) -> Reply {

@@ -31,6 +31,7 @@ pub mod scripting;
 pub mod session;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::sync::LazyLock;
@@ -38,11 +39,14 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use hashbrown::HashMap;
 
+use crate::node::Core;
 use crate::protocol::Reply;
 use crate::shard::ShardState;
 use crate::store::Db;
 
 pub use args::*;
+pub use session::Session;
+pub use transactions::Tx;
 
 /// Command flags (bit set), as reported by COMMAND.
 pub mod flags {
@@ -60,6 +64,19 @@ pub mod flags {
     pub const STALE: u32 = 1 << 9;
     /// Not allowed inside MULTI.
     pub const NO_MULTI: u32 = 1 << 10;
+
+    // shardis's own flags: properties the connection acts on, which COMMAND
+    // does not report (they are not in NAMES).
+
+    /// Runs at once inside MULTI instead of being queued (MULTI EXEC
+    /// DISCARD WATCH, and QUIT RESET), as Redis exempts them.
+    pub const RUNS_IN_MULTI: u32 = 1 << 16;
+    /// Switches the connection's database to `argv[1]` (SELECT): inside
+    /// MULTI, the commands queued after it use that database.
+    pub const SWITCHES_DB: u32 = 1 << 17;
+    /// Runs while this core's shard is busy, though Redis refuses it
+    /// (INFO: how an operator sees the busy shard).
+    pub const BUSY_OK: u32 = 1 << 18;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -136,6 +153,32 @@ pub type ScriptFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply
 /// and own their arguments.
 pub type ScriptFn = fn(std::rc::Rc<crate::node::Core>, crate::shard::Call, u64) -> ScriptFuture;
 
+/// What connection-side code sees: the connection's session and its core.
+pub struct ConnCtx<'a> {
+    pub session: &'a mut Session,
+    pub core: &'a Core,
+}
+
+/// Connection-side code that answers at once.
+pub type ConnNowFn = fn(&mut ConnCtx<'_>, &[Bytes]) -> Reply;
+
+/// A connection command's reply, once what it waits for is there.
+pub type ConnFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + 'a>>;
+
+/// Connection-side code that may wait.
+pub type ConnWaitFn = for<'a> fn(&'a mut ConnCtx<'_>, &'a [Bytes]) -> ConnFuture<'a>;
+
+/// How a connection command runs.
+#[derive(Clone, Copy)]
+pub enum ConnectionFn {
+    /// Answers at once (PING, SELECT, CLIENT ...): a plain call.
+    Now(ConnNowFn),
+    /// May wait: for every shard's report (INFO), a timer (DEBUG SLEEP),
+    /// this core's shard (FUNCTION LOAD). The connection watches for its
+    /// client going away meanwhile, and then drops the future.
+    Waits(ConnWaitFn),
+}
+
 /// How a command runs.
 #[derive(Clone, Copy)]
 pub enum Run {
@@ -144,7 +187,11 @@ pub enum Run {
     /// A script on the owning shard's core, holding the shard's gate.
     Script(ScriptFn),
     /// On the connection (connection state or node-wide work).
-    Connection,
+    Connection(ConnectionFn),
+    /// A step of a transaction (MULTI EXEC DISCARD WATCH UNWATCH, and
+    /// RESET, which ends one): the connection runs it on its own state
+    /// (`server::connection::transaction`).
+    Transaction(Tx),
 }
 
 impl Run {
@@ -358,13 +405,27 @@ impl Spec {
         self.finish(Run::Script(run))
     }
 
-    /// Runs on the connection (connection state or node-wide work).
-    pub const fn connection(self) -> Command {
+    /// Runs on the connection and answers at once.
+    pub const fn connection(self, run: ConnNowFn) -> Command {
+        self.on_connection(Run::Connection(ConnectionFn::Now(run)))
+    }
+
+    /// Runs on the connection and may wait (see [`ConnectionFn::Waits`]).
+    pub const fn connection_waits(self, run: ConnWaitFn) -> Command {
+        self.on_connection(Run::Connection(ConnectionFn::Waits(run)))
+    }
+
+    /// A transaction step, run by the connection (see [`Run::Transaction`]).
+    pub const fn transaction(self, tx: Tx) -> Command {
+        self.on_connection(Run::Transaction(tx))
+    }
+
+    const fn on_connection(self, run: Run) -> Command {
         Spec {
             route: Route::Connection,
             ..self
         }
-        .finish(Run::Connection)
+        .finish(run)
     }
 
     const fn finish(self, run: Run) -> Command {
@@ -425,6 +486,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         scripting::COMMANDS,
         functions::COMMANDS,
         session::COMMANDS,
+        transactions::COMMANDS,
         admin::COMMANDS,
     ]
     .into_iter()
@@ -464,12 +526,20 @@ mod tests {
         for c in all() {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(seen.insert(c.name), "duplicate command {}", c.name);
-            assert_eq!(
-                matches!(c.run, Run::Connection),
-                c.route == Route::Connection,
-                "{}",
-                c.name
-            );
+            let on_connection = matches!(c.run, Run::Connection(_) | Run::Transaction(_));
+            assert_eq!(on_connection, c.route == Route::Connection, "{}", c.name);
+            // Scripts see only Shard and Connection entries (lua::api).
+            if matches!(c.run, Run::Transaction(_)) {
+                assert!(c.has(flags::NOSCRIPT), "{}", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn own_flags_are_not_reported() {
+        let reported = flags::NAMES.iter().fold(0, |all, (f, _)| all | f);
+        for own in [flags::RUNS_IN_MULTI, flags::SWITCHES_DB, flags::BUSY_OK] {
+            assert_eq!(own & reported, 0);
         }
     }
 
@@ -479,13 +549,17 @@ mod tests {
             .iter()
             .map(|s| Bytes::from(*s))
             .collect();
-        let mset = command("mset", -3, 0).keys(1, -1, 2).connection();
+        let mset = command("mset", -3, 0)
+            .keys(1, -1, 2)
+            .shard(|_, _| Reply::Nil);
         assert_eq!(mset.key_indices(&argv), vec![1, 3]);
         let z: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights"]
             .iter()
             .map(|s| Bytes::from(*s))
             .collect();
-        let zc = command("zunionstore", -4, 0).dest_numkeys(2).connection();
+        let zc = command("zunionstore", -4, 0)
+            .dest_numkeys(2)
+            .shard(|_, _| Reply::Nil);
         assert_eq!(zc.key_indices(&z), vec![1, 3, 4]);
     }
 }

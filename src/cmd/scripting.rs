@@ -7,7 +7,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ScriptFuture};
+use super::{command, errors, is, Command, ConnCtx, ScriptFuture};
 use crate::lua::cache::sha1_hex;
 use crate::lua::engine::RunState;
 use crate::lua::run::Job;
@@ -23,7 +23,7 @@ pub static COMMANDS: &[Command] = &[
     command("evalsha",    -3, NOSCRIPT | STALE)           .numkeys(2).script(evalsha),
     command("eval_ro",    -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(eval_ro),
     command("evalsha_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(evalsha_ro),
-    command("script",     -2, NOSCRIPT | ALLOW_BUSY)      .connection(),
+    command("script",     -2, NOSCRIPT | ALLOW_BUSY)      .connection(script),
 ];
 
 const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -99,6 +99,10 @@ async fn run(core: Rc<Core>, call: Call, now_ms: u64, by_sha: bool, read_only: b
         name: sha,
     };
     crate::lua::run::run(core, job).await
+}
+
+fn script(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    script_command(ctx.core, argv)
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP (a connection command).

@@ -2,8 +2,6 @@
 //! HELLO QUIT RESET CLIENT. They act on the connection's [`Session`], never
 //! on a shard. (Named `session`, not `connection`, so that it is never
 //! confused with `server::connection`, the connection loop that runs them.)
-//! MULTI EXEC DISCARD WATCH UNWATCH are listed here too; the connection
-//! runs them (src/server/connection/transaction.rs).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command};
+use super::{command, errors, is, Command, ConnCtx, Tx};
 use crate::config::{DATABASES, P};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::Reply;
@@ -45,69 +43,54 @@ impl Session {
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("ping",    -1, FAST | STALE)                                            .connection(),
-    command("echo",    2,  FAST | STALE)                                            .connection(),
-    command("select",  2,  LOADING | STALE | FAST)                                  .connection(),
-    command("auth",    -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
-    command("hello",   -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
-    command("quit",    -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
-    command("reset",   1,  NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).connection(),
-    command("client",  -2, NOSCRIPT | LOADING | STALE)                              .connection(),
-    command("multi",   1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
-    command("exec",    1,  NOSCRIPT | LOADING | STALE)                              .connection(),
-    command("discard", 1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
-    command("watch",   -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .keys(1, -1, 1).connection(),
-    command("unwatch", 1,  NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)          .connection(),
+    command("ping",   -1, FAST | STALE)                                                            .connection(ping),
+    command("echo",   2,  FAST | STALE)                                                            .connection(echo),
+    command("select", 2,  LOADING | STALE | FAST | SWITCHES_DB)                                    .connection(select),
+    command("auth",   -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)                .connection(auth),
+    command("hello",  -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)                .connection(hello),
+    command("quit",   -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | RUNS_IN_MULTI).connection(quit),
+    command("reset",  1,  NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | RUNS_IN_MULTI).transaction(Tx::Reset),
+    command("client", -2, NOSCRIPT | LOADING | STALE)                                              .connection(client),
 ];
 
-/// Runs a connection command (`argv[0]` is one of [`COMMANDS`]).
-pub fn run(name: &str, s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
-    match name {
-        "ping" => ping(s, argv),
-        "echo" => Reply::Bulk(argv[1].clone()),
-        "select" => select(s, argv),
-        "auth" => auth(s, core, argv),
-        "hello" => hello(s, core, argv),
-        "quit" => {
-            s.quit = true;
-            Reply::ok()
-        }
-        "reset" => {
-            s.set_db(0);
-            s.resp3 = false;
-            s.client.resp.store(2, Ordering::Relaxed);
-            s.authenticated = core.node.config.string(P::Requirepass).is_empty();
-            s.client
-                .name
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-            Reply::status("RESET")
-        }
-        "client" => client(s, core, argv),
-        _ => Reply::error(errors::unknown_command(argv)),
-    }
-}
-
-fn ping(s: &Session, argv: &[Bytes]) -> Reply {
+fn ping(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     match argv.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(argv[1].clone()),
-        _ => {
-            let _ = s;
-            Reply::error(errors::wrong_args("ping"))
-        }
+        _ => Reply::error(errors::wrong_args("ping")),
     }
 }
 
-fn select(s: &mut Session, argv: &[Bytes]) -> Reply {
+fn echo(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    Reply::Bulk(argv[1].clone())
+}
+
+/// QUIT: the reply, then the connection closes.
+fn quit(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    ctx.session.quit = true;
+    Reply::ok()
+}
+
+/// RESET's part on the session (the connection has already ended any
+/// transaction and forgotten the watched keys: [`Tx::Reset`]).
+pub fn reset(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    let s = &mut *ctx.session;
+    s.set_db(0);
+    s.resp3 = false;
+    s.client.resp.store(2, Ordering::Relaxed);
+    s.authenticated = ctx.core.node.config.string(P::Requirepass).is_empty();
+    lock(&s.client.name).clear();
+    Reply::status("RESET")
+}
+
+fn select(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let Some(db) = crate::util::numbers::parse_i64(&argv[1]) else {
         return Reply::error(errors::NOT_INTEGER);
     };
     if db < 0 || db >= DATABASES as i64 {
         return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
     }
-    s.set_db(db as usize);
+    ctx.session.set_db(db as usize);
     Reply::ok()
 }
 
@@ -122,7 +105,8 @@ fn check_password(core: &Core, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     }
 }
 
-fn auth(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+fn auth(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let (s, core) = (&mut *ctx.session, ctx.core);
     let (user, pass) = match argv.len() {
         2 => (&b"default"[..], &argv[1]),
         3 => (&argv[1][..], &argv[2]),
@@ -142,7 +126,8 @@ fn auth(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
     }
 }
 
-fn hello(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+fn hello(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let (s, core) = (&mut *ctx.session, ctx.core);
     let mut resp3 = s.resp3;
     let mut i = 1;
     if let Some(v) = argv.get(1) {
@@ -213,7 +198,8 @@ fn lock(m: &std::sync::Mutex<String>) -> std::sync::MutexGuard<'_, String> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn client(s: &mut Session, core: &Core, argv: &[Bytes]) -> Reply {
+fn client(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let (s, core) = (&mut *ctx.session, ctx.core);
     let sub = argv[1].to_ascii_lowercase();
     let wrong = || {
         Reply::error(format!(

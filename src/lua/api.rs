@@ -233,7 +233,7 @@ fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
             "ERR Write commands are not allowed from read-only scripts.",
         ));
     }
-    if let Run::Connection = c.run {
+    if let Run::Connection(_) = c.run {
         return Ok(connection_command(core, c.name, &argv));
     }
     let shards = core.node.shards();

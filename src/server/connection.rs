@@ -23,8 +23,7 @@ use futures_lite::{future, ready, AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::route::{self, Piece, Plan};
-use crate::cmd::session::Session;
-use crate::cmd::{self, errors, flags, Gather, Route};
+use crate::cmd::{self, errors, flags, Command, ConnCtx, ConnectionFn, Gather, Run, Session, Tx};
 use crate::config::{
     IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P,
     READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
@@ -34,6 +33,9 @@ use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::mesh::{BatchReplies, Request};
 use crate::shard::Call;
 use transaction::{Transaction, Watches};
+
+/// Why a command is refused before it runs, with the command when known.
+type Refusal = (Option<&'static Command>, Reply);
 
 /// The reply to a call whose shard stopped before answering (shutdown).
 const SHARD_UNAVAILABLE: &str = "ERR shard unavailable (shutting down)";
@@ -260,26 +262,25 @@ impl Connection {
     /// `argv` keeps its allocation when the command runs here.
     async fn dispatch(&mut self, argv: &mut Vec<Bytes>) {
         let resp3 = self.session.resp3;
-        let in_multi = self.multi.is_some();
         let reply = match self.check(argv) {
-            Err(reply) if cmd::lookup(&argv[0]).is_some_and(|c| c.name == "exec") => {
+            Err((Some(c), reply)) if matches!(c.run, Run::Transaction(Tx::Exec)) => {
                 self.exec_refused(reply).await
             }
-            Err(reply) => {
+            Err((_, reply)) => {
                 // A command refused inside MULTI makes EXEC fail.
                 if let Some(tx) = self.multi.as_mut() {
                     tx.abort();
                 }
                 reply
             }
-            Ok(c) if transaction::runs_at_once(c, in_multi) => {
-                self.transaction_command(c, argv).await
-            }
-            Ok(c) if in_multi && !matches!(c.name, "quit" | "reset") => self.queue(c, argv),
-            Ok(c) if c.route == Route::Connection => return self.connection_command(c, argv).await,
-            Ok(c) => match self.shard_command(c, argv).await {
-                Some(reply) => reply,
-                None => return,
+            Ok(c) if self.multi.is_some() && !c.has(flags::RUNS_IN_MULTI) => self.queue(c, argv),
+            Ok(c) => match c.run {
+                Run::Shard(_) | Run::Script(_) => match self.shard_command(c, argv).await {
+                    Some(reply) => reply,
+                    None => return,
+                },
+                Run::Connection(run) => return self.connection_command(c, run, argv).await,
+                Run::Transaction(tx) => self.transaction_command(tx, argv).await,
             },
         };
         if self.outbox.is_empty() {
@@ -291,17 +292,13 @@ impl Connection {
 
     /// A connection command: it sees the effects of everything before it,
     /// so the queue is resolved first; its reply is encoded at once.
-    async fn connection_command(&mut self, c: &'static cmd::Command, argv: &[Bytes]) {
+    async fn connection_command(&mut self, c: &Command, run: ConnectionFn, argv: &[Bytes]) {
         self.resolve().await;
         if let Some(busy) = self.busy_for_connection_command(c, argv) {
             Reply::error(busy).encode(&mut self.out, self.session.resp3);
             return;
         }
-        if c.name == "reset" {
-            self.multi = None;
-            self.unwatch_all().await;
-        }
-        let reply = self.run_connection_command(c, argv).await;
+        let reply = self.run_connection(run, argv).await;
         // HELLO answers in the protocol it switches to.
         reply.encode(&mut self.out, self.session.resp3);
     }
@@ -309,11 +306,7 @@ impl Connection {
     /// A command for the keyspace: runs it here, or queues it for the
     /// shard(s) that own its keys (`None`: its reply comes when the batch
     /// is resolved). `argv` keeps its allocation when it runs here.
-    async fn shard_command(
-        &mut self,
-        c: &'static cmd::Command,
-        argv: &mut Vec<Bytes>,
-    ) -> Option<Reply> {
+    async fn shard_command(&mut self, c: &'static Command, argv: &mut Vec<Bytes>) -> Option<Reply> {
         self.session
             .client
             .last_command_ms
@@ -355,13 +348,17 @@ impl Connection {
     }
 
     /// The checks every command passes before it runs, in Redis's order.
-    fn check(&self, argv: &[Bytes]) -> Result<&'static cmd::Command, Reply> {
-        let c = cmd::lookup(&argv[0]).ok_or_else(|| Reply::error(errors::unknown_command(argv)))?;
+    /// A refusal comes with the command when it is known (EXEC's refusal
+    /// ends the transaction).
+    fn check(&self, argv: &[Bytes]) -> Result<&'static Command, Refusal> {
+        let Some(c) = cmd::lookup(&argv[0]) else {
+            return Err((None, Reply::error(errors::unknown_command(argv))));
+        };
         if !c.arity_ok(argv.len()) {
-            return Err(Reply::error(errors::wrong_args(c.name)));
+            return Err((Some(c), Reply::error(errors::wrong_args(c.name))));
         }
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
-            return Err(Reply::error(errors::NOAUTH));
+            return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
         Ok(c)
     }
@@ -387,12 +384,22 @@ impl Connection {
         }
     }
 
-    /// Runs a connection command (on this core), watching for the client to
-    /// go away while it waits (`DEBUG SLEEP`, `INFO` asking every shard).
-    async fn run_connection_command(&mut self, c: &'static cmd::Command, argv: &[Bytes]) -> Reply {
-        let work = crate::cmd::admin::run(c, &mut self.session, &self.core, argv);
-        let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
-        self.reply_unless_gone(done)
+    /// Runs connection-side code (on this core): at once, or watching for
+    /// the client to go away while it waits (`DEBUG SLEEP`, `INFO` asking
+    /// every shard).
+    async fn run_connection(&mut self, run: ConnectionFn, argv: &[Bytes]) -> Reply {
+        let mut ctx = ConnCtx {
+            session: &mut self.session,
+            core: &self.core,
+        };
+        match run {
+            ConnectionFn::Now(run) => run(&mut ctx, argv),
+            ConnectionFn::Waits(run) => {
+                let work = run(&mut ctx, argv);
+                let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+                self.reply_unless_gone(done)
+            }
+        }
     }
 
     /// The reply of a watched wait, or (the client went away) nothing.
@@ -411,50 +418,37 @@ impl Connection {
 
     /// `-BUSY` for a command to another core's shard whose script is past
     /// the threshold, answered here without a hop.
-    fn busy_elsewhere(&self, shard: usize, c: &cmd::Command) -> Option<&'static str> {
+    fn busy_elsewhere(&self, shard: usize, c: &Command) -> Option<&'static str> {
         busy_at(&self.core.node, shard).filter(|_| !c.has(flags::ALLOW_BUSY))
     }
 
     /// Connection commands run on the connection's core: like Redis, they
     /// get `-BUSY` while this core's shard is busy, except those Redis
-    /// allows then; plain SHUTDOWN gets it while any shard is busy. With
-    /// `busy-behavior defer` they run at once instead: they need nothing
-    /// from the shard, and a PING health check should not wait on a script.
-    fn busy_for_connection_command(
-        &self,
-        c: &cmd::Command,
-        argv: &[Bytes],
-    ) -> Option<&'static str> {
+    /// allows then (and INFO). With `busy-behavior defer` they run at once
+    /// instead: they need nothing from the shard, and a PING health check
+    /// should not wait on a script.
+    fn busy_for_connection_command(&self, c: &Command, argv: &[Bytes]) -> Option<&'static str> {
         let node = &self.core.node;
         let sub = |names: &[&str]| {
             argv.get(1)
                 .is_some_and(|a| names.iter().any(|n| cmd::is(a, n)))
         };
-        // INFO too, unlike Redis: it is how operators see the busy shard.
-        let allowed = c.name == "info"
+        let allowed = c.has(flags::BUSY_OK)
             || c.has(flags::ALLOW_BUSY)
                 && match c.name {
                     "script" => sub(&["kill", "status"]),
                     "function" => sub(&["kill", "stats"]),
-                    "shutdown" => argv[1..].iter().any(|a| cmd::is(a, "nosave")),
                     _ => true,
                 };
         if allowed {
             return None;
-        }
-        if c.name == "shutdown" {
-            return node
-                .script_status
-                .iter()
-                .find(|s| s.is_busy())
-                .map(|s| s.busy_reply());
         }
         let own = self.core.script_status();
         let defer = node.config.int(P::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
         (own.is_busy() && !defer).then(|| own.busy_reply())
     }
 
-    async fn split(&mut self, c: &'static cmd::Command, gather: Gather, parts: Vec<Piece>) {
+    async fn split(&mut self, c: &'static Command, gather: Gather, parts: Vec<Piece>) {
         let own = self.core.shard_id;
         let resp3 = self.session.resp3;
         let mut pieces = Vec::with_capacity(parts.len());

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 
 use super::Connection;
-use crate::cmd::{errors, flags, Command, Gather, Route};
+use crate::cmd::{errors, flags, Command, ConnectionFn, Gather, Route, Run, Tx};
 use crate::config::DATABASES;
 use crate::protocol::Reply;
 use crate::server::route::{self, Plan};
@@ -62,30 +62,22 @@ enum Queued {
     /// (FLUSHALL, DBSIZE ... on a single shard).
     Shard(Option<(Gather, Vec<usize>)>),
     /// A connection command, run after the batch.
-    Connection(&'static Command, Vec<Bytes>),
-    /// A reply known at queue time (a bad SCAN cursor: a runtime error).
+    Connection(ConnectionFn, Vec<Bytes>),
+    /// A reply known at queue time (a bad SCAN cursor: a runtime error;
+    /// UNWATCH).
     Ready(Reply),
 }
 
 /// The keys a connection watches: (database, key) -> (shard, version).
 pub(super) type Watches = HashMap<(u8, Bytes), (usize, u64)>;
 
-/// Whether `c` is a transaction command that runs at once rather than
-/// being queued (inside MULTI, UNWATCH is queued, as in Redis).
-pub(super) fn runs_at_once(c: &Command, in_multi: bool) -> bool {
-    match c.name {
-        "multi" | "exec" | "discard" | "watch" => true,
-        "unwatch" => !in_multi,
-        _ => false,
-    }
-}
-
 impl Connection {
-    /// Runs a command [`runs_at_once`] selects.
-    pub(super) async fn transaction_command(&mut self, c: &Command, argv: &[Bytes]) -> Reply {
-        match c.name {
-            "multi" if self.multi.is_some() => Reply::error("ERR MULTI calls can not be nested"),
-            "multi" => {
+    /// Runs a transaction step (outside MULTI, or one that
+    /// [`flags::RUNS_IN_MULTI`] inside it).
+    pub(super) async fn transaction_command(&mut self, tx: Tx, argv: &[Bytes]) -> Reply {
+        match tx {
+            Tx::Multi if self.multi.is_some() => Reply::error("ERR MULTI calls can not be nested"),
+            Tx::Multi => {
                 self.multi = Some(Transaction {
                     order: Vec::new(),
                     calls: Vec::new(),
@@ -95,24 +87,30 @@ impl Connection {
                 });
                 Reply::ok()
             }
-            "exec" => self.exec().await,
-            "discard" if self.multi.is_none() => Reply::error("ERR DISCARD without MULTI"),
-            "watch" if self.multi.is_some() => {
+            Tx::Exec => self.exec().await,
+            Tx::Discard if self.multi.is_none() => Reply::error("ERR DISCARD without MULTI"),
+            Tx::Watch if self.multi.is_some() => {
                 Reply::error("ERR WATCH inside MULTI is not allowed")
             }
-            "watch" => {
+            Tx::Watch => {
                 // Earlier pipelined commands come first (they may change
                 // the keys: a change after WATCH would abort the EXEC).
                 self.resolve().await;
                 self.watch(&argv[1..]).await;
                 Reply::ok()
             }
-            // DISCARD, UNWATCH.
-            _ => {
+            Tx::Discard | Tx::Unwatch => {
                 self.multi = None;
                 self.resolve().await;
                 self.unwatch_all().await;
                 Reply::ok()
+            }
+            Tx::Reset => {
+                self.multi = None;
+                self.resolve().await;
+                self.unwatch_all().await;
+                self.run_connection(ConnectionFn::Now(crate::cmd::session::reset), argv)
+                    .await
             }
         }
     }
@@ -138,7 +136,8 @@ impl Connection {
         let shards = self.core.node.shards();
         let resp3 = self.session.resp3;
         let node = &self.core.node;
-        let connection_busy = if c.route == Route::Connection {
+        let on_connection = c.route == Route::Connection;
+        let connection_busy = if on_connection {
             self.busy_for_connection_command(c, argv)
         } else {
             None
@@ -153,17 +152,22 @@ impl Connection {
         if c.has(flags::NO_MULTI) {
             return refuse(tx, NOT_IN_MULTI);
         }
-        if c.route == Route::Connection {
+        if on_connection {
             if let Some(busy) = connection_busy {
                 return refuse(tx, busy);
             }
-            if c.name == "select" {
+            if c.has(flags::SWITCHES_DB) {
                 let db = crate::util::numbers::parse_i64(&argv[1]);
                 if let Some(db) = db.filter(|db| (0..DATABASES as i64).contains(db)) {
                     tx.db = db as usize;
                 }
             }
-            tx.order.push(Queued::Connection(c, std::mem::take(argv)));
+            tx.order.push(match c.run {
+                Run::Connection(run) => Queued::Connection(run, std::mem::take(argv)),
+                // UNWATCH, the one transaction step that is queued: EXEC
+                // forgets the watched keys anyway.
+                _ => Queued::Ready(Reply::ok()),
+            });
             return Reply::status("QUEUED");
         }
         let (shard, gather) = match route::plan(c, argv, own, shards) {
@@ -265,9 +269,7 @@ impl Connection {
                     }
                 }
                 Queued::Ready(reply) => reply,
-                // EXEC already forgot the watched keys.
-                Queued::Connection(c, _) if c.name == "unwatch" => Reply::ok(),
-                Queued::Connection(c, argv) => self.run_connection_command(c, &argv).await,
+                Queued::Connection(run, argv) => self.run_connection(run, &argv).await,
             });
         }
         Reply::Array(out)
