@@ -462,7 +462,7 @@ fn evalsha(c: &mut Criterion) {
     let (ask, took, thread) =
         spawn_timing(node, ends, Duration::ZERO, |core, iterations| async move {
             let load = argv(&[b"SCRIPT", b"LOAD", INCR_SCRIPT]);
-            let sha = match shardis::cmd::scripting::script_command(&core, &load) {
+            let sha = match shardis::cmd::scripting::load_script(&core, &load[2]) {
                 Reply::Bulk(sha) => sha,
                 other => panic!("SCRIPT LOAD failed: {other:?}"),
             };

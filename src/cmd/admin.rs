@@ -15,16 +15,37 @@ use crate::protocol::Reply;
 use crate::shard::mesh::Request;
 use crate::shard::script_status::{Kind, Phase, StatusReport};
 use crate::shard::ShardReport;
+use crate::util::glob::glob_match;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
     command("info",     -1, LOADING | STALE | BUSY_OK)                                 .connection_waits(info),
-    command("config",   -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection_waits(config),
-    command("command",  -1, LOADING | STALE)                                           .connection(command_command),
+    command("config",   -2, 0)                                                         .subcommands(CONFIG).container(),
+    command("command",  -1, LOADING | STALE)                                           .subcommands(COMMAND).connection(command_all),
     command("time",     1,  LOADING | STALE | FAST)                                    .connection(time),
     command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection(shutdown),
     command("debug",    -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection_waits(debug),
     command("lastsave", 1,  LOADING | STALE | FAST)                                    .connection(lastsave),
+];
+
+/// CONFIG's subcommands.
+#[rustfmt::skip]
+const CONFIG: &[Command] = &[
+    command("config|get",       -3, ADMIN | NOSCRIPT | LOADING | STALE).connection(config_get),
+    command("config|set",       -4, ADMIN | NOSCRIPT | LOADING | STALE).connection(config_set),
+    command("config|resetstat", 2,  ADMIN | NOSCRIPT | LOADING | STALE).connection_waits(config_resetstat),
+    command("config|rewrite",   2,  ADMIN | NOSCRIPT | LOADING | STALE).connection(config_rewrite),
+    command("config|help",      2,  LOADING | STALE)                   .connection(config_help),
+];
+
+/// COMMAND's subcommands.
+#[rustfmt::skip]
+const COMMAND: &[Command] = &[
+    command("command|count",   2,  LOADING | STALE).connection(command_count),
+    command("command|docs",    -2, LOADING | STALE).connection(command_docs),
+    command("command|getkeys", -4, LOADING | STALE).connection(command_getkeys),
+    command("command|info",    -2, LOADING | STALE).connection(command_info),
+    command("command|list",    -2, LOADING | STALE).connection(command_list),
 ];
 
 fn time(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
@@ -295,70 +316,61 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn config<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
-    let core = ctx.core;
-    Box::pin(async move {
-        if is(&argv[1], "resetstat") && argv.len() == 2 {
-            reset_stats(core).await
-        } else {
-            config_now(core, argv)
-        }
-    })
+fn config_get(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| &a[..]).collect();
+    let pairs = ctx.core.node.config.get_matching(&patterns);
+    Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes())))
+            .collect(),
+    )
 }
 
-fn config_now(core: &Core, argv: &[Bytes]) -> Reply {
-    let cfg = &core.node.config;
-    let sub = &argv[1];
-    if is(sub, "get") && argv.len() >= 3 {
-        let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| &a[..]).collect();
-        let pairs = cfg.get_matching(&patterns);
-        Reply::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes())))
-                .collect(),
-        )
-    } else if is(sub, "set") && argv.len() >= 4 && argv.len().is_multiple_of(2) {
-        let texts: Vec<String> = argv[2..]
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let pairs: Vec<(&str, &str)> = texts
-            .chunks(2)
-            .map(|p| (p[0].as_str(), p[1].as_str()))
-            .collect();
-        match cfg.set_many(&pairs) {
-            Ok(()) => Reply::ok(),
-            Err(e) => Reply::error(e),
-        }
-    } else if is(sub, "rewrite") && argv.len() == 2 {
-        Reply::error("ERR The server is running without a config file")
-    } else if is(sub, "help") && argv.len() == 2 {
-        Reply::Array(
-            [
-                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET <pattern>",
-                "SET <directive> <value>",
-                "RESETSTAT",
-            ]
-            .iter()
-            .map(|l| Reply::Status((*l).into()))
-            .collect(),
-        )
-    } else if ["get", "set", "resetstat", "rewrite", "help"]
+/// CONFIG SET name value [name value ...]: all or nothing.
+fn config_set(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    // A name without its value, as Redis answers it.
+    if !argv.len().is_multiple_of(2) {
+        return Reply::error(errors::SYNTAX);
+    }
+    let texts: Vec<String> = argv[2..]
         .iter()
-        .any(|n| is(sub, n))
-    {
-        Reply::error(format!(
-            "ERR wrong number of arguments for 'config|{}' command",
-            String::from_utf8_lossy(sub).to_ascii_lowercase()
-        ))
-    } else {
-        Reply::error(errors::unknown_subcommand(sub, "config"))
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let pairs: Vec<(&str, &str)> = texts
+        .chunks(2)
+        .map(|p| (p[0].as_str(), p[1].as_str()))
+        .collect();
+    match ctx.core.node.config.set_many(&pairs) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(e),
     }
 }
 
-/// COMMAND's description of one command (Redis 7 shape, 10 fields).
+fn config_resetstat<'a>(ctx: &'a mut ConnCtx<'_>, _: &'a [Bytes]) -> ConnFuture<'a> {
+    Box::pin(reset_stats(ctx.core))
+}
+
+fn config_rewrite(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::error("ERR The server is running without a config file")
+}
+
+fn config_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Array(
+        [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "SET <directive> <value>",
+            "RESETSTAT",
+        ]
+        .iter()
+        .map(|l| Reply::Status((*l).into()))
+        .collect(),
+    )
+}
+
+/// COMMAND's description of one command (Redis 7 shape, 10 fields; a
+/// container's subcommands, described the same way, are the tenth).
 fn describe(c: &Command) -> Reply {
     let (first, last, step) = match c.keys {
         Keys::None => (0, 0, 0),
@@ -380,65 +392,116 @@ fn describe(c: &Command) -> Reply {
         Reply::Set(Vec::new()),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
-        Reply::Array(Vec::new()),
+        Reply::Array(c.subcommands.iter().map(describe).collect()),
     ])
 }
 
-fn command_command(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let Some(sub) = argv.get(1) else {
-        return Reply::Array(super::all().map(describe).collect());
-    };
-    if is(sub, "count") && argv.len() == 2 {
-        Reply::Int(super::all().count() as i64)
-    } else if is(sub, "info") {
-        if argv.len() == 2 {
-            return Reply::Array(super::all().map(describe).collect());
-        }
-        Reply::Array(
-            argv[2..]
-                .iter()
-                .map(|n| super::lookup(n).map_or(Reply::NilArray, describe))
-                .collect(),
-        )
-    } else if is(sub, "docs") {
-        // redis-cli only needs a well-formed map; summaries are optional.
-        let names: Vec<&Command> = if argv.len() == 2 {
-            super::all().collect()
-        } else {
-            argv[2..].iter().filter_map(|n| super::lookup(n)).collect()
-        };
-        Reply::Map(
-            names
-                .into_iter()
-                .map(|c| (Reply::bulk(c.name.as_bytes()), Reply::Map(Vec::new())))
-                .collect(),
-        )
-    } else if is(sub, "list") && argv.len() == 2 {
-        Reply::Array(
-            super::all()
-                .map(|c| Reply::bulk(c.name.as_bytes()))
-                .collect(),
-        )
-    } else if is(sub, "getkeys") && argv.len() >= 3 {
-        let Some(c) = super::lookup(&argv[2]) else {
-            return Reply::error("ERR Invalid command specified");
-        };
-        let args = &argv[2..];
-        if !c.arity_ok(args.len()) {
-            return Reply::error("ERR Invalid number of arguments specified for command");
-        }
-        let keys = c.key_indices(args);
-        if keys.is_empty() {
-            return Reply::error("ERR The command has no key arguments");
-        }
-        Reply::Array(
-            keys.into_iter()
-                .map(|i| Reply::Bulk(args[i].clone()))
-                .collect(),
-        )
-    } else {
-        Reply::error(errors::unknown_subcommand(sub, "command"))
+/// COMMAND DOCS' entry for one command: redis-cli only needs a well-formed
+/// map, so it is empty but for a container's `subcommands`, as in Redis.
+fn docs(c: &Command) -> Reply {
+    if c.subcommands.is_empty() {
+        return Reply::Map(Vec::new());
     }
+    let subcommands = c
+        .subcommands
+        .iter()
+        .map(|s| (Reply::bulk(s.name.as_bytes()), docs(s)))
+        .collect();
+    Reply::Map(vec![(Reply::bulk(b"subcommands"), Reply::Map(subcommands))])
+}
+
+/// COMMAND alone: every command described.
+fn command_all(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Array(super::all().map(describe).collect())
+}
+
+/// COMMAND COUNT: the commands, not counting subcommands (as Redis).
+fn command_count(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Int(super::all().count() as i64)
+}
+
+/// COMMAND INFO [name ...]: a name may be a subcommand's (`client|kill`).
+fn command_info(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    if argv.len() == 2 {
+        return command_all(ctx, argv);
+    }
+    Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|n| super::lookup_full_name(n).map_or(Reply::Nil, describe))
+            .collect(),
+    )
+}
+
+/// COMMAND DOCS [name ...]: unknown names are left out.
+fn command_docs(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let described: Vec<&Command> = if argv.len() == 2 {
+        super::all().collect()
+    } else {
+        argv[2..]
+            .iter()
+            .filter_map(|n| super::lookup_full_name(n))
+            .collect()
+    };
+    Reply::Map(
+        described
+            .into_iter()
+            .map(|c| (Reply::bulk(c.name.as_bytes()), docs(c)))
+            .collect(),
+    )
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | PATTERN pattern]: every command
+/// and subcommand name. (shardis has no modules, and no ACL categories to
+/// filter by.)
+fn command_list(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let pattern = match argv {
+        [_, _] => None,
+        [_, _, filterby, kind, value] if is(filterby, "filterby") => {
+            if is(kind, "pattern") {
+                Some(value)
+            } else if is(kind, "module") {
+                return Reply::Array(Vec::new());
+            } else if is(kind, "aclcat") {
+                return Reply::error("ERR shardis has no ACL categories to filter by");
+            } else {
+                return Reply::error(errors::SYNTAX);
+            }
+        }
+        _ => return Reply::error(errors::SYNTAX),
+    };
+    Reply::Array(
+        super::all_with_subcommands()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c.name.as_bytes(), true)))
+            .map(|c| Reply::bulk(c.name.as_bytes()))
+            .collect(),
+    )
+}
+
+/// COMMAND GETKEYS command [arg ...]: where the command's keys are.
+fn command_getkeys(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let args = &argv[2..];
+    // Redis's order: the command, whether it has keys at all, its arity.
+    let (c, arity_ok) = match super::resolve(args) {
+        Ok(c) => (c, true),
+        Err(super::Unresolved::Arity(c)) => (c, false),
+        Err(_) => return Reply::error("ERR Invalid command specified"),
+    };
+    if c.keys == Keys::None {
+        return Reply::error("ERR The command has no key arguments");
+    }
+    if !arity_ok {
+        return Reply::error("ERR Invalid number of arguments specified for command");
+    }
+    let keys = c.key_indices(args);
+    if keys.is_empty() {
+        return Reply::error("ERR The command has no key arguments");
+    }
+    Reply::Array(
+        keys.into_iter()
+            .map(|i| Reply::Bulk(args[i].clone()))
+            .collect(),
+    )
 }
 
 fn shutdown(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {

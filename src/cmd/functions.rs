@@ -13,7 +13,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ConnCtx, ConnFuture, ScriptFuture};
+use super::{command, is, Command, ConnCtx, ConnFuture, ScriptFuture};
 use crate::lua::engine::RunState;
 use crate::lua::functions::{self, Library, RestorePolicy};
 use crate::lua::run::Job;
@@ -28,7 +28,21 @@ use crate::util::numbers::parse_i64;
 pub static COMMANDS: &[Command] = &[
     command("fcall",    -3, NOSCRIPT | STALE)           .numkeys(2).script(fcall),
     command("fcall_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(fcall_ro),
-    command("function", -2, NOSCRIPT | ALLOW_BUSY)      .connection_waits(function),
+    command("function", -2, 0)                          .subcommands(FUNCTION).container(),
+];
+
+/// FUNCTION's subcommands.
+#[rustfmt::skip]
+const FUNCTION: &[Command] = &[
+    command("function|delete",  3,  WRITE | NOSCRIPT)          .connection(function_delete),
+    command("function|dump",    2,  NOSCRIPT)                  .connection(function_dump),
+    command("function|flush",   -2, WRITE | NOSCRIPT)          .connection(function_flush),
+    command("function|help",    2,  LOADING | STALE)           .connection(function_help),
+    command("function|kill",    2,  NOSCRIPT | ALLOW_BUSY)     .connection(function_kill),
+    command("function|list",    -2, NOSCRIPT)                  .connection(function_list),
+    command("function|load",    -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_load),
+    command("function|restore", -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_restore),
+    command("function|stats",   2,  NOSCRIPT | ALLOW_BUSY)     .connection(function_stats),
 ];
 
 /// FCALL function numkeys [key ...] [arg ...]
@@ -76,74 +90,68 @@ async fn run(core: Rc<Core>, call: Call, now_ms: u64, read_only: bool) -> Reply 
     crate::lua::run::run(core, job).await
 }
 
-/// FUNCTION's subcommands and their Redis arities.
-const SUBCOMMANDS: &[(&str, i32)] = &[
-    ("delete", 3),
-    ("dump", 2),
-    ("flush", -2),
-    ("help", 2),
-    ("kill", 2),
-    ("list", -2),
-    ("load", -3),
-    ("restore", -3),
-    ("stats", 2),
-];
-
-fn function<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
-    let core = ctx.core;
+/// Runs `run` once this core's shard is free: FUNCTION LOAD and RESTORE
+/// run library code in this core's VM, not while a script of this core's
+/// is suspended in it.
+fn when_shard_free<'a>(
+    core: &'a Core,
+    argv: &'a [Bytes],
+    run: fn(&Core, &[Bytes]) -> Reply,
+) -> ConnFuture<'a> {
     Box::pin(async move {
-        // Loading runs library code in this core's VM: not while a script
-        // of this core's is suspended in it.
-        let loads = is(&argv[1], "load") || is(&argv[1], "restore");
-        if loads {
-            if let Err(busy) = core.wait_for_shard().await {
-                return Reply::error(busy);
-            }
+        match core.wait_for_shard().await {
+            Ok(_) => run(core, argv),
+            Err(busy) => Reply::error(busy),
         }
-        function_command(core, argv)
     })
 }
 
-/// FUNCTION <subcommand> ... (a connection command).
-pub fn function_command(core: &Core, argv: &[Bytes]) -> Reply {
-    let sub = &argv[1];
-    let Some(&(name, arity)) = SUBCOMMANDS.iter().find(|(name, _)| is(sub, name)) else {
-        return Reply::error(errors::unknown_subcommand(sub, "function"));
-    };
-    let argc = argv.len() as i32;
-    if (arity >= 0 && argc != arity) || argc < arity.abs() {
-        return Reply::error(errors::wrong_args(&format!("function|{name}")));
+fn function_load<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    when_shard_free(ctx.core, argv, load)
+}
+
+fn function_restore<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    when_shard_free(ctx.core, argv, restore)
+}
+
+fn function_delete(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let registry = &ctx.core.node.functions;
+    let deleted = std::str::from_utf8(&argv[2]).is_ok_and(|lib| registry.delete(lib));
+    if deleted {
+        Reply::ok()
+    } else {
+        Reply::error("ERR Library not found")
     }
-    let registry = &core.node.functions;
-    match name {
-        "load" => load(core, argv),
-        "delete" => {
-            let deleted = std::str::from_utf8(&argv[2]).is_ok_and(|lib| registry.delete(lib));
-            if deleted {
-                Reply::ok()
-            } else {
-                Reply::error("ERR Library not found")
-            }
-        }
-        "flush" => match argv.get(2) {
-            _ if argc > 3 => syntax_error(sub),
-            Some(mode) if !is(mode, "sync") && !is(mode, "async") => {
-                Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-            }
-            _ => {
-                registry.flush();
-                Reply::ok()
-            }
-        },
-        "list" => list(core, argv),
-        "dump" => Reply::Bulk(Bytes::from(registry.dump())),
-        "restore" => restore(core, argv),
-        "stats" => stats(core),
-        "kill" => match kill_busy(&core.node.script_status, Kind::Function) {
-            Ok(()) => Reply::ok(),
-            Err(e) => Reply::error(e),
-        },
-        _ => help(),
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]
+fn function_flush(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    match argv {
+        [_, _] => {}
+        [_, _, mode] if is(mode, "sync") || is(mode, "async") => {}
+        [_, _, _] => return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        _ => return syntax_error(&argv[1]),
+    }
+    ctx.core.node.functions.flush();
+    Reply::ok()
+}
+
+fn function_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    list(ctx.core, argv)
+}
+
+fn function_dump(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Bulk(Bytes::from(ctx.core.node.functions.dump()))
+}
+
+fn function_stats(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    stats(ctx.core)
+}
+
+fn function_kill(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    match kill_busy(&ctx.core.node.script_status, Kind::Function) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(e),
     }
 }
 
@@ -362,7 +370,7 @@ fn stats(core: &Core) -> Reply {
     ])
 }
 
-fn help() -> Reply {
+fn function_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
     Reply::Array(
         [
             "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -204,17 +204,31 @@ impl Run {
 }
 
 pub struct Command {
-    /// Lower case, as COMMAND reports it.
+    /// Lower case, as COMMAND reports it; a subcommand's is
+    /// `container|sub` (`script|load`).
     pub name: &'static str,
-    /// Redis arity: N means exactly N arguments (name included), -N at least N.
+    /// Redis arity: N means exactly N arguments (name included), -N at
+    /// least N. A subcommand's counts the container's name too.
     pub arity: i32,
     pub flags: u32,
     pub keys: Keys,
     pub route: Route,
     pub run: Run,
+    /// A container's subcommands (CLIENT KILL, SCRIPT LOAD ...), each a
+    /// whole entry with its own arity, flags and code; empty for other
+    /// commands.
+    pub subcommands: &'static [Command],
 }
 
 impl Command {
+    /// The subcommand `name` (any case) of this container.
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static Command> {
+        let prefix = self.name.len() + 1;
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(name))
+    }
+
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
@@ -318,6 +332,7 @@ pub const fn command(name: &'static str, arity: i32, flags: u32) -> Spec {
         flags,
         keys: Keys::None,
         route: Route::Keyed,
+        subcommands: &[],
     }
 }
 
@@ -329,6 +344,7 @@ pub struct Spec {
     flags: u32,
     keys: Keys,
     route: Route,
+    subcommands: &'static [Command],
 }
 
 impl Spec {
@@ -395,6 +411,21 @@ impl Spec {
         }
     }
 
+    /// A container's subcommands, each named `container|sub`: the entry
+    /// `argv[1]` names runs (see [`resolve`]).
+    pub const fn subcommands(self, subcommands: &'static [Command]) -> Spec {
+        Spec {
+            subcommands,
+            ..self
+        }
+    }
+
+    /// A container that runs only through its subcommands (its arity
+    /// asks for one).
+    pub const fn container(self) -> Command {
+        self.connection(no_subcommand)
+    }
+
     /// Runs on the shard that owns the keys, with its keyspace borrowed.
     pub const fn shard(self, run: ShardFn) -> Command {
         self.finish(Run::Shard(run))
@@ -436,8 +467,17 @@ impl Spec {
             keys: self.keys,
             route: self.route,
             run,
+            subcommands: self.subcommands,
         }
     }
+}
+
+/// A container's own code, which [`resolve`] never picks (it resolves
+/// `argv[1]` to a subcommand or refuses it).
+fn no_subcommand(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let container = String::from_utf8_lossy(&argv[0]);
+    let sub = argv.get(1).map_or(&b""[..], |s| &s[..]);
+    Reply::error(errors::unknown_subcommand(sub, &container))
 }
 
 /// What shard-side code sees while it runs.
@@ -511,9 +551,71 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     TABLE.get(std::str::from_utf8(lower).ok()?).copied()
 }
 
-/// Every command, for COMMAND.
+/// Why [`resolve`] found no entry to run.
+#[derive(Clone, Copy)]
+pub enum Unresolved {
+    /// `argv[0]` names no command.
+    Unknown,
+    /// This container has no subcommand `argv[1]`.
+    UnknownSubcommand(&'static Command),
+    /// This command or subcommand takes another number of arguments.
+    Arity(&'static Command),
+}
+
+impl Unresolved {
+    /// The command `argv[0]` names, if any.
+    pub fn command(self) -> Option<&'static Command> {
+        match self {
+            Unresolved::Unknown => None,
+            Unresolved::UnknownSubcommand(c) | Unresolved::Arity(c) => Some(c),
+        }
+    }
+
+    /// Redis's error text for it.
+    pub fn reply(self, argv: &[Bytes]) -> Reply {
+        Reply::error(match self {
+            Unresolved::Unknown => errors::unknown_command(argv),
+            Unresolved::UnknownSubcommand(c) => errors::unknown_subcommand(&argv[1], c.name),
+            Unresolved::Arity(c) => errors::wrong_args(c.name),
+        })
+    }
+}
+
+/// The entry that runs `argv`, as Redis finds it: the command `argv[0]`
+/// names or, for a container (CLIENT, CONFIG, SCRIPT ...) given more
+/// arguments, its subcommand `argv[1]`; then that entry's arity.
+#[inline]
+pub fn resolve(argv: &[Bytes]) -> Result<&'static Command, Unresolved> {
+    let mut c = lookup(&argv[0]).ok_or(Unresolved::Unknown)?;
+    if !c.subcommands.is_empty() {
+        if let Some(sub) = argv.get(1) {
+            c = c.subcommand(sub).ok_or(Unresolved::UnknownSubcommand(c))?;
+        }
+    }
+    if !c.arity_ok(argv.len()) {
+        return Err(Unresolved::Arity(c));
+    }
+    Ok(c)
+}
+
+/// A command or, by its full name (`script|load`, any case), a subcommand:
+/// COMMAND INFO and COMMAND DOCS look names up this way.
+pub fn lookup_full_name(name: &[u8]) -> Option<&'static Command> {
+    match name.iter().position(|&b| b == b'|') {
+        None => lookup(name),
+        Some(bar) => lookup(&name[..bar])?.subcommand(&name[bar + 1..]),
+    }
+}
+
+/// Every command (containers with their subcommands inside), for COMMAND.
 pub fn all() -> impl Iterator<Item = &'static Command> {
     families()
+}
+
+/// Every command and, after each container, its subcommands (COMMAND
+/// LIST).
+pub fn all_with_subcommands() -> impl Iterator<Item = &'static Command> {
+    families().flat_map(|c| std::iter::once(c).chain(c.subcommands))
 }
 
 #[cfg(test)]
@@ -533,6 +635,68 @@ mod tests {
                 assert!(c.has(flags::NOSCRIPT), "{}", c.name);
             }
         }
+    }
+
+    #[test]
+    fn subcommands_are_named_after_their_container() {
+        let mut containers = 0;
+        for c in all().filter(|c| !c.subcommands.is_empty()) {
+            containers += 1;
+            // Containers run on the connection; subcommands have no keys.
+            assert_eq!(c.route, Route::Connection, "{}", c.name);
+            let mut seen = std::collections::HashSet::new();
+            for sub in c.subcommands {
+                let (container, name) = sub.name.split_once('|').expect("container|sub");
+                assert_eq!(container, c.name);
+                assert!(!name.is_empty() && !name.contains('|'), "{}", sub.name);
+                assert_eq!(sub.name, sub.name.to_ascii_lowercase());
+                assert!(seen.insert(name), "duplicate subcommand {}", sub.name);
+                assert!(sub.subcommands.is_empty(), "{}", sub.name);
+                assert!(matches!(sub.run, Run::Connection(_)), "{}", sub.name);
+                assert_eq!(sub.keys, Keys::None, "{}", sub.name);
+                assert!(sub.arity.abs() >= 2, "{}", sub.name);
+                assert!(std::ptr::eq(
+                    c.subcommand(name.to_uppercase().as_bytes()).unwrap(),
+                    sub
+                ));
+                assert!(std::ptr::eq(
+                    lookup_full_name(sub.name.to_uppercase().as_bytes()).unwrap(),
+                    sub
+                ));
+            }
+        }
+        assert!(containers >= 5);
+    }
+
+    #[test]
+    fn resolve_finds_subcommands_and_checks_their_arity() {
+        let argv = |args: &[&str]| -> Vec<Bytes> {
+            args.iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let name = |r: Result<&Command, Unresolved>| match r {
+            Ok(c) => format!("ok {}", c.name),
+            Err(Unresolved::Unknown) => "unknown".into(),
+            Err(Unresolved::UnknownSubcommand(c)) => format!("no sub of {}", c.name),
+            Err(Unresolved::Arity(c)) => format!("arity {}", c.name),
+        };
+        let cases: &[(&[&str], &str)] = &[
+            (&["GET", "k"], "ok get"),
+            (&["get"], "arity get"),
+            (&["nosuch"], "unknown"),
+            (&["SCRIPT", "Load", "return 1"], "ok script|load"),
+            (&["script", "load"], "arity script|load"),
+            (&["script"], "arity script"),
+            (&["script", "nope"], "no sub of script"),
+            (&["command"], "ok command"),
+            (&["command", "count"], "ok command|count"),
+        ];
+        for (args, want) in cases {
+            assert_eq!(name(resolve(&argv(args))), *want, "{args:?}");
+        }
+        assert!(lookup_full_name(b"script|load|x").is_none());
+        assert!(lookup_full_name(b"get|x").is_none());
     }
 
     #[test]

@@ -23,7 +23,18 @@ pub static COMMANDS: &[Command] = &[
     command("evalsha",    -3, NOSCRIPT | STALE)           .numkeys(2).script(evalsha),
     command("eval_ro",    -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(eval_ro),
     command("evalsha_ro", -3, NOSCRIPT | STALE | READONLY).numkeys(2).script(evalsha_ro),
-    command("script",     -2, NOSCRIPT | ALLOW_BUSY)      .connection(script),
+    command("script",     -2, 0)                          .subcommands(SCRIPT).container(),
+];
+
+/// SCRIPT's subcommands (STATUS is shardis's own).
+#[rustfmt::skip]
+const SCRIPT: &[Command] = &[
+    command("script|load",   3,  NOSCRIPT | STALE)     .connection(script_load),
+    command("script|exists", -3, NOSCRIPT)             .connection(script_exists),
+    command("script|flush",  -2, NOSCRIPT)             .connection(script_flush),
+    command("script|kill",   2,  NOSCRIPT | ALLOW_BUSY).connection(script_kill),
+    command("script|status", 2,  NOSCRIPT | ALLOW_BUSY).connection(script_status),
+    command("script|help",   2,  LOADING | STALE)      .connection(script_help),
 ];
 
 const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -101,89 +112,91 @@ async fn run(core: Rc<Core>, call: Call, now_ms: u64, by_sha: bool, read_only: b
     crate::lua::run::run(core, job).await
 }
 
-fn script(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    script_command(ctx.core, argv)
+/// SCRIPT LOAD script: compiles and caches the script, returns its SHA1.
+fn script_load(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    load_script(ctx.core, &argv[2])
 }
 
-/// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP (a connection command).
-pub fn script_command(core: &Core, argv: &[Bytes]) -> Reply {
-    let sub = &argv[1];
+/// Caches `body` (compiled here first, so that syntax errors are reported
+/// now, as Redis does); its SHA1, or the compile error.
+pub fn load_script(core: &Core, body: &Bytes) -> Reply {
     let cache = &core.node.script_cache;
-    if is(sub, "load") && argv.len() == 3 {
-        let sha = sha1_hex(&argv[2]);
-        core.scripts.sync_epoch(cache.epoch());
-        // Compiling here reports syntax errors now, as Redis does.
-        match core.scripts.compile(&sha, &argv[2]) {
-            Ok(_) => {
-                cache.insert(&sha, &argv[2]);
-                Reply::bulk(sha.as_bytes())
-            }
-            Err(e) => e,
+    let sha = sha1_hex(body);
+    core.scripts.sync_epoch(cache.epoch());
+    match core.scripts.compile(&sha, body) {
+        Ok(_) => {
+            cache.insert(&sha, body);
+            Reply::bulk(sha.as_bytes())
         }
-    } else if is(sub, "exists") && argv.len() >= 3 {
-        Reply::Array(
-            argv[2..]
-                .iter()
-                .map(|sha| {
-                    let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                    Reply::Int(cache.contains(&sha) as i64)
-                })
-                .collect(),
-        )
-    } else if is(sub, "flush") && argv.len() <= 3 {
-        if let Some(mode) = argv.get(2) {
-            if !is(mode, "sync") && !is(mode, "async") {
-                return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-            }
-        }
-        cache.flush();
-        // The other cores free their compiled scripts on their next tick.
-        if !core.gate.is_held() {
-            core.scripts.sync_epoch(cache.epoch());
-        }
-        Reply::ok()
-    } else if is(sub, "kill") && argv.len() == 2 {
-        match kill_busy(&core.node.script_status, Kind::Eval) {
-            Ok(()) => Reply::ok(),
-            Err(e) => Reply::error(e),
-        }
-    } else if is(sub, "status") && argv.len() == 2 {
-        script_status(core)
-    } else if is(sub, "help") && argv.len() == 2 {
-        Reply::Array(
-            [
-                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "EXISTS <sha1> [<sha1> ...]",
-                "    Return information about the existence of the scripts in the script cache.",
-                "FLUSH [ASYNC|SYNC]",
-                "    Flush the Lua scripts cache.",
-                "KILL",
-                "    Kill the currently executing Lua script.",
-                "LOAD <script>",
-                "    Load a script into the scripts cache without executing it.",
-                "STATUS",
-                "    (shardis) What each shard's script is doing: state, name, elapsed time, counters.",
-            ]
-            .iter()
-            .map(|l| Reply::Status((*l).into()))
-            .collect(),
-        )
-    } else if ["load", "exists", "flush", "kill", "help", "status"]
-        .iter()
-        .any(|n| is(sub, n))
-    {
-        Reply::error(format!(
-            "ERR wrong number of arguments for 'script|{}' command",
-            String::from_utf8_lossy(sub).to_ascii_lowercase()
-        ))
-    } else {
-        Reply::error(errors::unknown_subcommand(sub, "script"))
+        Err(e) => e,
     }
+}
+
+fn script_exists(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let cache = &ctx.core.node.script_cache;
+    Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|sha| {
+                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                Reply::Int(cache.contains(&sha) as i64)
+            })
+            .collect(),
+    )
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]
+fn script_flush(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let core = ctx.core;
+    let mode_ok = match argv {
+        [_, _] => true,
+        [_, _, mode] => is(mode, "sync") || is(mode, "async"),
+        _ => false,
+    };
+    if !mode_ok {
+        return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    let cache = &core.node.script_cache;
+    cache.flush();
+    // The other cores free their compiled scripts on their next tick.
+    if !core.gate.is_held() {
+        core.scripts.sync_epoch(cache.epoch());
+    }
+    Reply::ok()
+}
+
+fn script_kill(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    match kill_busy(&ctx.core.node.script_status, Kind::Eval) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn script_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Array(
+        [
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "STATUS",
+            "    (shardis) What each shard's script is doing: state, name, elapsed time, counters.",
+        ]
+        .iter()
+        .map(|l| Reply::Status((*l).into()))
+        .collect(),
+    )
 }
 
 /// SCRIPT STATUS (a shardis extension): one entry per shard, the fields of
 /// INFO's scripting section.
-fn script_status(core: &Core) -> Reply {
+fn script_status(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    let core = ctx.core;
     let now = crate::shard::now_ms();
     let field = |name: &str| Reply::bulk(name.as_bytes());
     let text = |value: &str| Reply::bulk(value.as_bytes());

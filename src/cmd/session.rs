@@ -50,7 +50,20 @@ pub static COMMANDS: &[Command] = &[
     command("hello",  -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)                .connection(hello),
     command("quit",   -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | RUNS_IN_MULTI).connection(quit),
     command("reset",  1,  NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | RUNS_IN_MULTI).transaction(Tx::Reset),
-    command("client", -2, NOSCRIPT | LOADING | STALE)                                              .connection(client),
+    command("client", -2, 0)                                                                       .subcommands(CLIENT).container(),
+];
+
+/// CLIENT's subcommands (Redis 7.0's arities and flags; SETINFO is 7.2's).
+#[rustfmt::skip]
+const CLIENT: &[Command] = &[
+    command("client|id",      2,  NOSCRIPT | LOADING | STALE)        .connection(client_id),
+    command("client|getname", 2,  NOSCRIPT | LOADING | STALE)        .connection(client_getname),
+    command("client|setname", 3,  NOSCRIPT | LOADING | STALE)        .connection(client_setname),
+    command("client|setinfo", 4,  NOSCRIPT | LOADING | STALE)        .connection(client_setinfo),
+    command("client|info",    2,  NOSCRIPT | LOADING | STALE)        .connection(client_info),
+    command("client|list",    -2, ADMIN | NOSCRIPT | LOADING | STALE).connection(client_list),
+    command("client|kill",    -3, ADMIN | NOSCRIPT | LOADING | STALE).connection(client_kill),
+    command("client|help",    2,  LOADING | STALE)                   .connection(client_help),
 ];
 
 fn ping(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
@@ -198,80 +211,79 @@ fn lock(m: &std::sync::Mutex<String>) -> std::sync::MutexGuard<'_, String> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn client(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let (s, core) = (&mut *ctx.session, ctx.core);
-    let sub = argv[1].to_ascii_lowercase();
-    let wrong = || {
-        Reply::error(format!(
-            "ERR wrong number of arguments for 'client|{}' command",
-            String::from_utf8_lossy(&sub)
-        ))
-    };
-    match (sub.as_slice(), argv.len()) {
-        (b"id", 2) => Reply::Int(s.client.id as i64),
-        (b"getname", 2) => {
-            let name = lock(&s.client.name);
-            if name.is_empty() {
-                Reply::Nil
-            } else {
-                Reply::bulk(name.as_bytes())
-            }
-        }
-        (b"setname", 3) => match valid_client_name(&argv[2]) {
-            Ok(()) => {
-                *lock(&s.client.name) = String::from_utf8_lossy(&argv[2]).into_owned();
-                Reply::ok()
-            }
-            Err(e) => e,
-        },
-        (b"setinfo", 4) => {
-            let value = String::from_utf8_lossy(&argv[3]).into_owned();
-            if value.contains(|c: char| !('!'..='~').contains(&c)) {
-                return Reply::error(format!(
-                    "ERR {} cannot contain spaces, newlines or special characters.",
-                    String::from_utf8_lossy(&argv[2]).to_ascii_uppercase()
-                ));
-            }
-            if is(&argv[2], "lib-name") {
-                *lock(&s.client.lib_name) = value;
-            } else if is(&argv[2], "lib-ver") {
-                *lock(&s.client.lib_ver) = value;
-            } else {
-                return Reply::error(format!(
-                    "ERR Unrecognized option '{}'",
-                    String::from_utf8_lossy(&argv[2])
-                ));
-            }
+fn client_id(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Int(ctx.session.client.id as i64)
+}
+
+fn client_getname(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    let name = lock(&ctx.session.client.name);
+    if name.is_empty() {
+        Reply::Nil
+    } else {
+        Reply::bulk(name.as_bytes())
+    }
+}
+
+fn client_setname(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    match valid_client_name(&argv[2]) {
+        Ok(()) => {
+            *lock(&ctx.session.client.name) = String::from_utf8_lossy(&argv[2]).into_owned();
             Reply::ok()
         }
-        (b"info", 2) => Reply::Verbatim("txt", Bytes::from(client_line(&s.client))),
-        (b"list", _) => client_list(core, argv),
-        (b"kill", 3..) => client_kill(s, core, argv),
-        (b"help", 2) => Reply::Array(
-            [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "ID",
-                "    Return the ID of the current connection.",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "SETINFO <option> <value>",
-                "    Set client meta attr (LIB-NAME, LIB-VER).",
-                "INFO",
-                "    Return information about the current client connection.",
-                "LIST [TYPE normal] [ID <id> [<id> ...]]",
-                "    Return information about client connections.",
-                "KILL <ip:port> | KILL <option> <value> [...]",
-                "    Kill connections: ID, ADDR, LADDR, SKIPME.",
-            ]
-            .iter()
-            .map(|l| Reply::Status((*l).into()))
-            .collect(),
-        ),
-        (b"id" | b"getname" | b"setname" | b"setinfo" | b"info" | b"kill" | b"help", _) => wrong(),
-        _ => Reply::error(errors::unknown_subcommand(&argv[1], "client")),
+        Err(e) => e,
     }
+}
+
+/// CLIENT SETINFO LIB-NAME | LIB-VER value (Redis 7.2).
+fn client_setinfo(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let client = &ctx.session.client;
+    let value = String::from_utf8_lossy(&argv[3]).into_owned();
+    if value.contains(|c: char| !('!'..='~').contains(&c)) {
+        return Reply::error(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(&argv[2]).to_ascii_uppercase()
+        ));
+    }
+    if is(&argv[2], "lib-name") {
+        *lock(&client.lib_name) = value;
+    } else if is(&argv[2], "lib-ver") {
+        *lock(&client.lib_ver) = value;
+    } else {
+        return Reply::error(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(&argv[2])
+        ));
+    }
+    Reply::ok()
+}
+
+fn client_info(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Verbatim("txt", Bytes::from(client_line(&ctx.session.client)))
+}
+
+fn client_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    Reply::Array(
+        [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID",
+            "    Return the ID of the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr (LIB-NAME, LIB-VER).",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST [TYPE normal] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "KILL <ip:port> | KILL <option> <value> [...]",
+            "    Kill connections: ID, ADDR, LADDR, SKIPME.",
+        ]
+        .iter()
+        .map(|l| Reply::Status((*l).into()))
+        .collect(),
+    )
 }
 
 /// One CLIENT LIST line, in Redis 7's field order.
@@ -294,7 +306,7 @@ fn client_line(c: &ClientInfo) -> String {
     )
 }
 
-fn client_list(core: &Core, argv: &[Bytes]) -> Reply {
+fn client_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < argv.len() {
@@ -324,7 +336,8 @@ fn client_list(core: &Core, argv: &[Bytes]) -> Reply {
             return Reply::error(errors::SYNTAX);
         }
     }
-    let text: String = core
+    let text: String = ctx
+        .core
         .node
         .clients()
         .iter()
@@ -334,7 +347,8 @@ fn client_list(core: &Core, argv: &[Bytes]) -> Reply {
     Reply::Verbatim("txt", Bytes::from(text))
 }
 
-fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
+fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    let core = ctx.core;
     if argv.len() == 3 {
         // Old form: CLIENT KILL addr:port
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
@@ -389,7 +403,7 @@ fn client_kill(s: &Session, core: &Core, argv: &[Bytes]) -> Reply {
     if only_other_type {
         return Reply::Int(0);
     }
-    let me = s.client.id;
+    let me = ctx.session.client.id;
     let n = core.node.kill_clients(|c| {
         id.is_none_or(|id| c.id == id)
             && addr.as_ref().is_none_or(|a| &c.addr == a)

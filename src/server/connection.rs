@@ -294,7 +294,7 @@ impl Connection {
     /// so the queue is resolved first; its reply is encoded at once.
     async fn connection_command(&mut self, c: &Command, run: ConnectionFn, argv: &[Bytes]) {
         self.resolve().await;
-        if let Some(busy) = self.busy_for_connection_command(c, argv) {
+        if let Some(busy) = self.busy_for_connection_command(c) {
             Reply::error(busy).encode(&mut self.out, self.session.resp3);
             return;
         }
@@ -347,16 +347,12 @@ impl Connection {
         }
     }
 
-    /// The checks every command passes before it runs, in Redis's order.
+    /// The checks every command passes before it runs, in Redis's order;
+    /// the entry that runs it (a container's subcommand: `SCRIPT LOAD`).
     /// A refusal comes with the command when it is known (EXEC's refusal
     /// ends the transaction).
     fn check(&self, argv: &[Bytes]) -> Result<&'static Command, Refusal> {
-        let Some(c) = cmd::lookup(&argv[0]) else {
-            return Err((None, Reply::error(errors::unknown_command(argv))));
-        };
-        if !c.arity_ok(argv.len()) {
-            return Err((Some(c), Reply::error(errors::wrong_args(c.name))));
-        }
+        let c = cmd::resolve(argv).map_err(|why| (why.command(), why.reply(argv)))?;
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
@@ -427,22 +423,11 @@ impl Connection {
     /// allows then (and INFO). With `busy-behavior defer` they run at once
     /// instead: they need nothing from the shard, and a PING health check
     /// should not wait on a script.
-    fn busy_for_connection_command(&self, c: &Command, argv: &[Bytes]) -> Option<&'static str> {
-        let node = &self.core.node;
-        let sub = |names: &[&str]| {
-            argv.get(1)
-                .is_some_and(|a| names.iter().any(|n| cmd::is(a, n)))
-        };
-        let allowed = c.has(flags::BUSY_OK)
-            || c.has(flags::ALLOW_BUSY)
-                && match c.name {
-                    "script" => sub(&["kill", "status"]),
-                    "function" => sub(&["kill", "stats"]),
-                    _ => true,
-                };
-        if allowed {
+    fn busy_for_connection_command(&self, c: &Command) -> Option<&'static str> {
+        if c.has(flags::ALLOW_BUSY | flags::BUSY_OK) {
             return None;
         }
+        let node = &self.core.node;
         let own = self.core.script_status();
         let defer = node.config.int(P::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
         (own.is_busy() && !defer).then(|| own.busy_reply())

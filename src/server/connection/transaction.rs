@@ -138,7 +138,7 @@ impl Connection {
         let node = &self.core.node;
         let on_connection = c.route == Route::Connection;
         let connection_busy = if on_connection {
-            self.busy_for_connection_command(c, argv)
+            self.busy_for_connection_command(c)
         } else {
             None
         };
