@@ -392,7 +392,11 @@ fn describe(c: &Command) -> Reply {
         Reply::Set(Vec::new()),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
-        Reply::Array(c.subcommands.iter().map(describe).collect()),
+        // As Redis: a container's subcommands, an empty set for others.
+        match c.subcommands {
+            [] => Reply::Set(Vec::new()),
+            subcommands => Reply::Array(subcommands.iter().map(describe).collect()),
+        },
     ])
 }
 
