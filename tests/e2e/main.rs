@@ -6,6 +6,7 @@ mod common;
 mod hashsets_support;
 
 mod busy;
+mod commands;
 mod connection;
 mod functions;
 mod hashes;
