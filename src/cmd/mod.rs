@@ -1,12 +1,15 @@
 //! The command table: every command's name, arity, flags, key positions and
-//! routing, and the code that runs it. One file per family, each starting
-//! with its table, one line per command, all built the same way (see
-//! [`command`]); the connection and the shards both dispatch through
-//! [`lookup`].
+//! routing, and the code that runs it ([`Run`]). One file per family (Redis's
+//! groups; `session` is the connection group, `admin` the server group),
+//! each starting with its table, one line per command, all built the same
+//! way (see [`command`]). A container command (CLIENT, CONFIG, COMMAND,
+//! SCRIPT, FUNCTION) has its subcommands as entries of their own;
+//! [`resolve`] finds the entry a request names, as Redis does.
 //!
 //! Shard-side commands only touch the keyspace and return a [`Reply`]; the
 //! same code serves a local call, a forwarded call and a script's
-//! `redis.call`.
+//! `redis.call`. Connection-side commands see the connection's [`Session`]
+//! and its core ([`ConnCtx`]).
 
 /// The [`ShardFn`] of shard code that returns `Result<Reply, Reply>`
 /// (argument errors travel with `?`): `.shard(fallible!(get))`. Defined
