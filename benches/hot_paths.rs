@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_channel::oneshot;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
-use shardis::config::{Config, P};
+use shardis::config::{Config, Param};
 use shardis::loadgen::reply::read_reply;
 use shardis::node::{Core, Node};
 use shardis::protocol::encode_command;
@@ -57,7 +57,7 @@ fn call(args: &[&[u8]]) -> Call {
 
 fn parse(c: &mut Criterion) {
     let limits = ParseLimits {
-        max_bulk_bytes: Config::default().int(P::ProtoMaxBulkLen) as usize,
+        max_bulk_bytes: Config::default().int(Param::ProtoMaxBulkLen) as usize,
         authenticated: true,
     };
     let value = value();
@@ -330,7 +330,7 @@ impl Drop for Executors {
 }
 
 fn executor(core: usize, spin: Duration) -> LocalExecutorBuilder {
-    let preempt = Duration::from_millis(Config::default().int(P::PreemptTimerMs) as u64);
+    let preempt = Duration::from_millis(Config::default().int(Param::PreemptTimerMs) as u64);
     let builder = LocalExecutorBuilder::new(Placement::Fixed(core))
         .name(&format!("bench-{core}"))
         .preempt_timer(preempt);

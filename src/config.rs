@@ -60,7 +60,7 @@ pub const MAX_SCAN_COUNT: usize = 100_000;
 /// A configuration parameter's identity; index into [`PARAMS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
-pub enum P {
+pub enum Param {
     Bind,
     Port,
     Requirepass,
@@ -93,8 +93,10 @@ enum Kind {
     Str,
 }
 
-struct Param {
-    id: P,
+/// What a [`Param`] is: its names, its kind of value, its default, and
+/// whether CONFIG SET may change it.
+struct ParamSpec {
+    id: Param,
     name: &'static str,
     alias: Option<&'static str>,
     kind: Kind,
@@ -105,34 +107,34 @@ struct Param {
 
 const GB: i64 = 1024 * 1024 * 1024;
 
-/// Every parameter, in [`P`] order.
-const PARAMS: &[Param] = &[
-    Param {
-        id: P::Bind,
+/// Every parameter, in [`Param`] order.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        id: Param::Bind,
         name: "bind",
         alias: None,
         kind: Kind::Str,
         default: "127.0.0.1",
         mutable: false,
     },
-    Param {
-        id: P::Port,
+    ParamSpec {
+        id: Param::Port,
         name: "port",
         alias: None,
         kind: Kind::Int { min: 0, max: 65535 },
         default: "6379",
         mutable: false,
     },
-    Param {
-        id: P::Requirepass,
+    ParamSpec {
+        id: Param::Requirepass,
         name: "requirepass",
         alias: None,
         kind: Kind::Str,
         default: "",
         mutable: true,
     },
-    Param {
-        id: P::BusyReplyThreshold,
+    ParamSpec {
+        id: Param::BusyReplyThreshold,
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),
         kind: Kind::Int {
@@ -142,8 +144,8 @@ const PARAMS: &[Param] = &[
         default: "5000",
         mutable: true,
     },
-    Param {
-        id: P::ProtoMaxBulkLen,
+    ParamSpec {
+        id: Param::ProtoMaxBulkLen,
         name: "proto-max-bulk-len",
         alias: None,
         kind: Kind::Memory {
@@ -153,8 +155,8 @@ const PARAMS: &[Param] = &[
         default: "536870912",
         mutable: true,
     },
-    Param {
-        id: P::ClientQueryBufferLimit,
+    ParamSpec {
+        id: Param::ClientQueryBufferLimit,
         name: "client-query-buffer-limit",
         alias: None,
         kind: Kind::Memory {
@@ -164,8 +166,8 @@ const PARAMS: &[Param] = &[
         default: "1073741824",
         mutable: true,
     },
-    Param {
-        id: P::Maxclients,
+    ParamSpec {
+        id: Param::Maxclients,
         name: "maxclients",
         alias: None,
         kind: Kind::Int {
@@ -175,64 +177,64 @@ const PARAMS: &[Param] = &[
         default: "10000",
         mutable: true,
     },
-    Param {
-        id: P::Databases,
+    ParamSpec {
+        id: Param::Databases,
         name: "databases",
         alias: None,
         kind: Kind::Int { min: 16, max: 16 },
         default: "16",
         mutable: false,
     },
-    Param {
-        id: P::Hz,
+    ParamSpec {
+        id: Param::Hz,
         name: "hz",
         alias: None,
         kind: Kind::Int { min: 1, max: 500 },
         default: "10",
         mutable: true,
     },
-    Param {
-        id: P::Save,
+    ParamSpec {
+        id: Param::Save,
         name: "save",
         alias: None,
         kind: Kind::Enum(&[""]),
         default: "",
         mutable: true,
     },
-    Param {
-        id: P::Appendonly,
+    ParamSpec {
+        id: Param::Appendonly,
         name: "appendonly",
         alias: None,
         kind: Kind::Enum(&["no"]),
         default: "no",
         mutable: true,
     },
-    Param {
-        id: P::Loglevel,
+    ParamSpec {
+        id: Param::Loglevel,
         name: "loglevel",
         alias: None,
         kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
         default: "notice",
         mutable: true,
     },
-    Param {
-        id: P::Maxmemory,
+    ParamSpec {
+        id: Param::Maxmemory,
         name: "maxmemory",
         alias: None,
         kind: Kind::Memory { min: 0, max: 0 },
         default: "0",
         mutable: true,
     },
-    Param {
-        id: P::MaxmemoryPolicy,
+    ParamSpec {
+        id: Param::MaxmemoryPolicy,
         name: "maxmemory-policy",
         alias: None,
         kind: Kind::Enum(&["noeviction"]),
         default: "noeviction",
         mutable: true,
     },
-    Param {
-        id: P::SpinBeforeParkUs,
+    ParamSpec {
+        id: Param::SpinBeforeParkUs,
         name: "spin-before-park-us",
         alias: None,
         kind: Kind::Int {
@@ -242,16 +244,16 @@ const PARAMS: &[Param] = &[
         default: "0",
         mutable: false,
     },
-    Param {
-        id: P::PreemptTimerMs,
+    ParamSpec {
+        id: Param::PreemptTimerMs,
         name: "preempt-timer-ms",
         alias: None,
         kind: Kind::Int { min: 1, max: 1000 },
         default: "100",
         mutable: false,
     },
-    Param {
-        id: P::LuaMemoryLimit,
+    ParamSpec {
+        id: Param::LuaMemoryLimit,
         name: "lua-memory-limit",
         alias: None,
         kind: Kind::Memory {
@@ -261,16 +263,16 @@ const PARAMS: &[Param] = &[
         default: "268435456",
         mutable: false,
     },
-    Param {
-        id: P::BusyBehavior,
+    ParamSpec {
+        id: Param::BusyBehavior,
         name: "busy-behavior",
         alias: None,
         kind: Kind::Enum(&["reply", "defer"]),
         default: "reply",
         mutable: true,
     },
-    Param {
-        id: P::BusyDeferMaxMs,
+    ParamSpec {
+        id: Param::BusyDeferMaxMs,
         name: "busy-defer-max-ms",
         alias: None,
         kind: Kind::Int {
@@ -280,8 +282,8 @@ const PARAMS: &[Param] = &[
         default: "5000",
         mutable: true,
     },
-    Param {
-        id: P::ScriptKillAfter,
+    ParamSpec {
+        id: Param::ScriptKillAfter,
         name: "script-kill-after",
         alias: None,
         kind: Kind::Int {
@@ -291,8 +293,8 @@ const PARAMS: &[Param] = &[
         default: "0",
         mutable: true,
     },
-    Param {
-        id: P::ScriptYieldUs,
+    ParamSpec {
+        id: Param::ScriptYieldUs,
         name: "script-yield-us",
         alias: None,
         kind: Kind::Int {
@@ -302,8 +304,8 @@ const PARAMS: &[Param] = &[
         default: "100",
         mutable: true,
     },
-    Param {
-        id: P::EnableDebugCommand,
+    ParamSpec {
+        id: Param::EnableDebugCommand,
         name: "enable-debug-command",
         alias: None,
         kind: Kind::Enum(&["no", "yes", "local"]),
@@ -335,11 +337,11 @@ impl Default for Config {
 
 impl Config {
     /// A numeric (int, memory, bool, enum index) parameter.
-    pub fn int(&self, id: P) -> i64 {
+    pub fn int(&self, id: Param) -> i64 {
         self.numbers[id as usize].load(Ordering::Relaxed)
     }
 
-    pub fn string(&self, id: P) -> String {
+    pub fn string(&self, id: Param) -> String {
         self.lock_strings()[id as usize].clone()
     }
 
@@ -401,14 +403,14 @@ impl Config {
         out
     }
 
-    fn render(&self, p: &Param) -> String {
+    fn render(&self, p: &ParamSpec) -> String {
         match p.kind {
             Kind::Str | Kind::Enum(_) => self.lock_strings()[p.id as usize].clone(),
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
         }
     }
 
-    fn store(&self, p: &Param, value: &str) -> Result<(), String> {
+    fn store(&self, p: &ParamSpec, value: &str) -> Result<(), String> {
         let n = parse_value(p, value)?;
         self.numbers[p.id as usize].store(n, Ordering::Relaxed);
         if matches!(p.kind, Kind::Str | Kind::Enum(_)) {
@@ -423,14 +425,14 @@ impl Config {
     }
 }
 
-fn find(name: &str) -> Option<&'static Param> {
+fn find(name: &str) -> Option<&'static ParamSpec> {
     PARAMS.iter().find(|p| {
         p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
     })
 }
 
 /// Validates a value; returns its numeric form (0 for strings).
-fn parse_value(p: &Param, value: &str) -> Result<i64, String> {
+fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
     match p.kind {
         Kind::Str => Ok(0),
         Kind::Enum(choices) => choices
@@ -523,9 +525,9 @@ mod tests {
     #[test]
     fn get_set_alias_and_errors() {
         let c = Config::default();
-        assert_eq!(c.int(P::BusyReplyThreshold), 5000);
+        assert_eq!(c.int(Param::BusyReplyThreshold), 5000);
         c.set_many(&[("lua-time-limit", "100")]).unwrap();
-        assert_eq!(c.int(P::BusyReplyThreshold), 100);
+        assert_eq!(c.int(Param::BusyReplyThreshold), 100);
         let got = c.get_matching(&[b"lua-*", b"busy-*"]);
         assert!(got.contains(&("lua-time-limit".into(), "100".into())));
         assert!(got.contains(&("busy-reply-threshold".into(), "100".into())));
@@ -535,9 +537,9 @@ mod tests {
             .contains("immutable"));
         assert!(c.set_many(&[("hz", "x")]).is_err());
         assert!(c.set_many(&[("hz", "20"), ("nope", "1")]).is_err());
-        assert_eq!(c.int(P::Hz), 10, "a failed CONFIG SET changes nothing");
+        assert_eq!(c.int(Param::Hz), 10, "a failed CONFIG SET changes nothing");
         c.set_many(&[("proto-max-bulk-len", "2mb")]).unwrap();
-        assert_eq!(c.int(P::ProtoMaxBulkLen), 2 * 1024 * 1024);
+        assert_eq!(c.int(Param::ProtoMaxBulkLen), 2 * 1024 * 1024);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::cmd::Run;
 use crate::config::Config;
-use crate::config::P;
+use crate::config::Param;
 use crate::protocol::Reply;
 use crate::shard::gate::{Access, Gate};
 use crate::shard::mesh::Senders;
@@ -120,7 +120,7 @@ impl Node {
         shard: usize,
     ) -> Option<Arc<ClientInfo>> {
         let mut clients = self.lock_clients();
-        let max = self.config.int(crate::config::P::Maxclients) as usize;
+        let max = self.config.int(crate::config::Param::Maxclients) as usize;
         if clients.len() >= max {
             return None;
         }
@@ -360,10 +360,10 @@ impl Core {
                 self.gate.changed().await;
                 continue;
             }
-            if config.int(P::BusyBehavior) != BUSY_BEHAVIOR_DEFER {
+            if config.int(Param::BusyBehavior) != BUSY_BEHAVIOR_DEFER {
                 return Err(status.busy_reply());
             }
-            let max = std::time::Duration::from_millis(config.int(P::BusyDeferMaxMs) as u64);
+            let max = std::time::Duration::from_millis(config.int(Param::BusyDeferMaxMs) as u64);
             let until = *defer_until.get_or_insert_with(|| std::time::Instant::now() + max);
             let left = until.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {

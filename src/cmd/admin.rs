@@ -177,10 +177,10 @@ fn server_section(s: &InfoSnapshot<'_>, out: &mut String) {
         std::env::consts::OS,
         std::process::id(),
         node.run_id,
-        node.config.int(crate::config::P::Port),
+        node.config.int(crate::config::Param::Port),
         node.started.elapsed().as_secs(),
         node.started.elapsed().as_secs() / 86400,
-        node.config.int(crate::config::P::Hz),
+        node.config.int(crate::config::Param::Hz),
         std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
     );
 }
@@ -190,7 +190,7 @@ fn clients_section(s: &InfoSnapshot<'_>, out: &mut String) {
         out,
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
         s.node.client_count(),
-        s.node.config.int(crate::config::P::Maxclients)
+        s.node.config.int(crate::config::Param::Maxclients)
     );
 }
 
@@ -544,7 +544,11 @@ const DEBUG_COMMAND_LOCAL: i64 = 2;
 /// every client with `yes`, for loopback clients with `local`).
 fn debug_refused(ctx: &ConnCtx) -> Option<Reply> {
     let core = ctx.core;
-    let allowed = match core.node.config.int(crate::config::P::EnableDebugCommand) {
+    let allowed = match core
+        .node
+        .config
+        .int(crate::config::Param::EnableDebugCommand)
+    {
         DEBUG_COMMAND_YES => true,
         DEBUG_COMMAND_LOCAL => is_loopback(&ctx.session.client.addr),
         _ => false,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{command, errors, is, Command, ConnCtx, Tx};
-use crate::config::{DATABASES, P};
+use crate::config::{Param, DATABASES};
 use crate::node::{ClientInfo, Core};
 use crate::protocol::Reply;
 
@@ -91,7 +91,7 @@ pub fn reset(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
     s.set_db(0);
     s.resp3 = false;
     s.client.resp.store(2, Ordering::Relaxed);
-    s.authenticated = ctx.core.node.config.string(P::Requirepass).is_empty();
+    s.authenticated = ctx.core.node.config.string(Param::Requirepass).is_empty();
     lock(&s.client.name).clear();
     Reply::status("RESET")
 }
@@ -110,7 +110,7 @@ fn select(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 /// Checks a username/password pair against `requirepass` (only the
 /// `default` user exists).
 fn check_password(core: &Core, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let required = core.node.config.string(P::Requirepass);
+    let required = core.node.config.string(Param::Requirepass);
     if user == b"default" && (required.is_empty() || required.as_bytes() == pass) {
         Ok(())
     } else {
@@ -125,7 +125,7 @@ fn auth(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         3 => (&argv[1][..], &argv[2]),
         _ => return Reply::error(errors::SYNTAX),
     };
-    if argv.len() == 2 && core.node.config.string(P::Requirepass).is_empty() {
+    if argv.len() == 2 && core.node.config.string(Param::Requirepass).is_empty() {
         return Reply::error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use mlua::ffi;
 
-use crate::config::P;
+use crate::config::Param;
 use crate::node::Core;
 use crate::shard::script_status::KillReason;
 
@@ -170,7 +170,7 @@ fn look(state: *mut ffi::lua_State) -> Action {
             }
             let elapsed_ms = started.elapsed().as_millis() as u64;
             let config = &core.node.config;
-            let threshold = config.int(P::BusyReplyThreshold);
+            let threshold = config.int(Param::BusyReplyThreshold);
             if threshold > 0 && elapsed_ms >= threshold as u64 && status.mark_busy() {
                 let report = status.report(crate::shard::now_ms());
                 eprintln!(
@@ -187,14 +187,14 @@ fn look(state: *mut ffi::lua_State) -> Action {
                 core.gate.notify();
                 return Action::Yield.only_for(state, *thread);
             }
-            let kill_after = config.int(P::ScriptKillAfter);
+            let kill_after = config.int(Param::ScriptKillAfter);
             if kill_after > 0
                 && elapsed_ms >= kill_after as u64
                 && status.request_kill(KillReason::After(kill_after as u64))
             {
                 return Action::Kill;
             }
-            let slice_us = config.int(P::ScriptYieldUs);
+            let slice_us = config.int(Param::ScriptYieldUs);
             let slice_over = slice_us > 0
                 && SLICE_START
                     .get()

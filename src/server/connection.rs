@@ -25,7 +25,7 @@ use glommio::net::TcpStream;
 use super::route::{self, Piece, Plan};
 use crate::cmd::{self, errors, flags, Command, ConnCtx, ConnectionFn, Gather, Run, Session, Tx};
 use crate::config::{
-    IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES, P,
+    Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
     READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
 };
 use crate::node::{ClientInfo, Core};
@@ -146,7 +146,7 @@ pub struct Connection {
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
     let shards = core.node.shards();
-    let authenticated = core.node.config.string(P::Requirepass).is_empty();
+    let authenticated = core.node.config.string(Param::Requirepass).is_empty();
     let mut conn = Connection {
         session: Session::new(client, authenticated),
         core,
@@ -194,7 +194,7 @@ impl Connection {
             }
             self.now_ms = crate::shard::now_ms();
             let node = &self.core.node;
-            let limit = node.config.int(P::ClientQueryBufferLimit) as usize;
+            let limit = node.config.int(Param::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
                 eprintln!(
                     "closing client id={} addr={}: query buffer exceeds client-query-buffer-limit ({limit} bytes)",
@@ -205,7 +205,7 @@ impl Connection {
             let mut commands = 0;
             loop {
                 let limits = ParseLimits {
-                    max_bulk_bytes: self.core.node.config.int(P::ProtoMaxBulkLen) as usize,
+                    max_bulk_bytes: self.core.node.config.int(Param::ProtoMaxBulkLen) as usize,
                     authenticated: self.session.authenticated,
                 };
                 match self.parser.parse(&mut self.inbuf, &mut argv, limits) {
@@ -429,7 +429,7 @@ impl Connection {
         }
         let node = &self.core.node;
         let own = self.core.script_status();
-        let defer = node.config.int(P::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
+        let defer = node.config.int(Param::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
         (own.is_busy() && !defer).then(|| own.busy_reply())
     }
 
@@ -645,7 +645,7 @@ async fn unless_gone<T>(
     work: impl Future<Output = T>,
 ) -> Option<T> {
     let mut work = std::pin::pin!(work);
-    let limit = core.node.config.int(P::ClientQueryBufferLimit) as usize;
+    let limit = core.node.config.int(Param::ClientQueryBufferLimit) as usize;
     let mut watching = true;
     future::poll_fn(|cx| {
         if let Poll::Ready(out) = work.as_mut().poll(cx) {
@@ -671,6 +671,6 @@ async fn unless_gone<T>(
 /// (`busy-behavior defer`).
 fn busy_at(node: &crate::node::Node, shard: usize) -> Option<&'static str> {
     let status = &node.script_status[shard];
-    (status.is_busy() && node.config.int(P::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
+    (status.is_busy() && node.config.int(Param::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
         .then(|| status.busy_reply())
 }

@@ -14,7 +14,7 @@ use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::net::TcpListener;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle};
 
-use crate::config::{ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, P, READ_CHUNK_BYTES};
+use crate::config::{Param, ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, READ_CHUNK_BYTES};
 use crate::node::{Core, Node};
 use crate::shard::mesh::{self, BatchReplies, MeshEnds, Request};
 use crate::shard::{Call, ShardState};
@@ -28,8 +28,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub fn run(node: Arc<Node>) -> Result<(), String> {
     let addr = format!(
         "{}:{}",
-        node.config.string(P::Bind),
-        node.config.int(P::Port)
+        node.config.string(Param::Bind),
+        node.config.int(Param::Port)
     );
     let _port_claim = port::claim(&addr)?;
     // Creating one io_uring executor here turns a missing io_uring or a low
@@ -47,8 +47,8 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         let addr = addr.clone();
         let ready = ready_tx.clone();
         let core = node.cores[id];
-        let preempt = Duration::from_millis(node.config.int(P::PreemptTimerMs) as u64);
-        let spin = Duration::from_micros(node.config.int(P::SpinBeforeParkUs) as u64);
+        let preempt = Duration::from_millis(node.config.int(Param::PreemptTimerMs) as u64);
+        let spin = Duration::from_micros(node.config.int(Param::SpinBeforeParkUs) as u64);
         let mut builder = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&format!("shard-{id}"))
             .preempt_timer(preempt);
@@ -77,7 +77,7 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
     println!(
         "shardis {} ready: port {}, {} shard(s) on cores {:?}",
         env!("CARGO_PKG_VERSION"),
-        node.config.int(P::Port),
+        node.config.int(Param::Port),
         node.shards(),
         node.cores
     );
@@ -159,11 +159,11 @@ pub async fn build_core(
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
     let link: crate::lua::CoreLink = Default::default();
-    let memory_limit = node.config.int(P::LuaMemoryLimit) as usize;
+    let memory_limit = node.config.int(Param::LuaMemoryLimit) as usize;
     let scripts = crate::lua::Engine::new(link.clone(), memory_limit)
         .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
     let executor = glommio::executor();
-    let preempt = Duration::from_millis(node.config.int(P::PreemptTimerMs) as u64);
+    let preempt = Duration::from_millis(node.config.int(Param::PreemptTimerMs) as u64);
     // Network work (connections, requests from other cores) outranks
     // scripts: a script yields its queue whenever glommio asks, and the
     // network queue then runs first.
@@ -291,7 +291,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
 /// Active expiry: a bounded amount of work, `hz` times a second.
 async fn expire_loop(core: Rc<Core>) {
     while !core.node.is_shutting_down() {
-        let hz = core.node.config.int(P::Hz).max(1) as u64;
+        let hz = core.node.config.int(Param::Hz).max(1) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         // A script sees the keyspace as of its start; expiry waits for it.
         let Some(access) = core.gate.open() else {
