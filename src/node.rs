@@ -316,14 +316,22 @@ impl Core {
     /// waiting for it. `held` (the gate) comes back with the reply and is
     /// released by the caller as it resumes, so a caller with more scripts
     /// pipelined takes the gate again before the waiters it wakes run; if
-    /// the caller is gone, it goes with the task's unread output.
+    /// the caller is gone, it goes with the task's unread output. Its
+    /// changes are one batch of effects.
     async fn run_script(
-        &self,
+        self: &Rc<Self>,
         script: crate::cmd::ScriptFuture,
         held: Option<GateHeldByTask>,
     ) -> Reply {
-        let task =
-            glommio::spawn_local_into(async move { (script.await, held) }, self.script_queue);
+        let batch = EffectBatch::begin(self);
+        let task = glommio::spawn_local_into(
+            async move {
+                let reply = script.await;
+                drop(batch);
+                (reply, held)
+            },
+            self.script_queue,
+        );
         match task {
             Ok(task) => match task.detach().await {
                 Some((reply, _held)) => reply,
@@ -390,6 +398,28 @@ impl GateHeld<'_> {
 impl Drop for GateHeld<'_> {
     fn drop(&mut self) {
         self.0.release();
+    }
+}
+
+/// A batch of effects (a script, an `EXEC`): begun when made, ended when
+/// dropped, so a batch cut short still ends.
+pub struct EffectBatch(Rc<Core>);
+
+impl EffectBatch {
+    pub fn begin(core: &Rc<Core>) -> Self {
+        core.state.borrow_mut().effects.begin_batch();
+        EffectBatch(core.clone())
+    }
+}
+
+impl Drop for EffectBatch {
+    fn drop(&mut self) {
+        match self.0.state.try_borrow_mut() {
+            Ok(mut state) => state.effects.end_batch(),
+            Err(_) => crate::util::invariant::broken(format_args!(
+                "a batch of effects ended while the shard is borrowed"
+            )),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A shard: the keyspace one core owns, the loop that serves requests sent
 //! to it by other cores, and its statistics.
 
+pub mod effects;
 pub mod gate;
 pub mod mesh;
 pub mod script_status;
@@ -14,6 +15,7 @@ use crate::config::DATABASES;
 use crate::protocol::Reply;
 use crate::store::Db;
 use crate::util::slot::SLOT_COUNT;
+use effects::{Effect, Effects};
 
 /// The slots shard `id` of `shards` owns: contiguous, nearly equal ranges.
 pub fn slot_range(id: usize, shards: usize) -> Range<u16> {
@@ -63,6 +65,8 @@ pub struct ShardState {
     pub slots: Range<u16>,
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
+    /// The write hook: every change applied here is recorded through it.
+    pub effects: Effects,
     rng: u64,
 }
 
@@ -75,6 +79,7 @@ impl ShardState {
             dbs: (0..DATABASES).map(|_| Db::new(slots.clone())).collect(),
             slots,
             stats: ShardStats::default(),
+            effects: Effects::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         }
     }
@@ -89,10 +94,51 @@ impl ShardState {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Runs one shard-side command against this shard.
+    /// Runs one shard-side command against this shard, and records what
+    /// it changed (see [`effects`]).
     /// `now_ms` is read once per batch by the caller, as Redis caches its
     /// clock per event-loop iteration.
     pub fn execute(&mut self, call: &Call, now_ms: u64) -> Reply {
+        if !self.effects.is_active() {
+            return self.run(call, now_ms);
+        }
+        let before = self.changes();
+        let reply = self.run(call, now_ms);
+        self.record_expired();
+        if self.changes() != before {
+            self.effects.record(Effect::Command {
+                db: call.db as usize,
+                argv: &call.argv,
+            });
+        }
+        reply
+    }
+
+    /// Adds a sink to the write hook: from now on it sees every effect.
+    pub fn add_effect_sink(&mut self, sink: effects::Sink) {
+        for db in &mut self.dbs {
+            db.keep_expired(true);
+        }
+        self.effects.add_sink(sink);
+    }
+
+    /// Changes applied to any database so far.
+    fn changes(&self) -> u64 {
+        self.dbs.iter().map(Db::changes).sum()
+    }
+
+    /// Records the keys deleted because they expired since the last call.
+    fn record_expired(&mut self) {
+        for (db, d) in self.dbs.iter_mut().enumerate() {
+            if d.has_expired() {
+                for key in d.take_expired() {
+                    self.effects.record(Effect::Expired { db, key: &key });
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, call: &Call, now_ms: u64) -> Reply {
         let Some(run) = call.cmd.run.shard_fn() else {
             return Reply::error(errors::unknown_command(&call.argv));
         };
@@ -143,6 +189,7 @@ impl ShardState {
                 );
             }
         }
+        self.record_expired();
     }
 }
 
@@ -160,7 +207,9 @@ impl ShardState {
         let Some(db) = self.dbs.get_mut(db as usize) else {
             return Vec::new();
         };
-        keys.iter().map(|k| db.watch(k, now_ms)).collect()
+        let versions = keys.iter().map(|k| db.watch(k, now_ms)).collect();
+        self.record_expired();
+        versions
     }
 
     /// Forgets `watched` keys; true if none of them changed since WATCH.
@@ -172,6 +221,7 @@ impl ShardState {
                 .get_mut(w.db as usize)
                 .is_some_and(|db| db.unwatch(&w.key, w.version, now_ms));
         }
+        self.record_expired();
         clean
     }
 }
@@ -205,6 +255,7 @@ pub async fn run_transaction(
     // Scripts in the transaction may be suspended while they run; the
     // gate keeps every other request off the shard until EXEC ends.
     let held = core.hold_gate(access);
+    let _batch = crate::node::EffectBatch::begin(core);
     let mut replies = Vec::with_capacity(calls.len());
     for call in calls {
         replies.push(core.execute_held(&held, call, now_ms).await);
