@@ -158,7 +158,7 @@ pub async fn build_core(
 ) -> Result<(Rc<Core>, Vec<ConnectedReceiver<Request>>, TaskQueueHandle), String> {
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
-    let link: crate::lua::CoreLink = Default::default();
+    let link: crate::lua::HostLink = Default::default();
     let memory_limit = node.config.int(P::LuaMemoryLimit) as usize;
     let scripts = crate::lua::Engine::new(link.clone(), memory_limit)
         .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
@@ -181,7 +181,8 @@ pub async fn build_core(
         script_queue,
         read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
     });
-    *link.borrow_mut() = Rc::downgrade(&core);
+    let host: Rc<dyn crate::lua::ScriptHost> = core.clone();
+    *link.borrow_mut() = Some(Rc::downgrade(&host));
     Ok((core, receivers, network_queue))
 }
 
@@ -275,7 +276,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         } => {
             core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
             let now = crate::shard::now_ms();
-            let result = crate::shard::run_transaction(&core, &watched, &calls, now).await;
+            let result = crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
             let _ = reply.send(result);
         }
         Request::Report { reply } => {
@@ -424,7 +425,7 @@ mod tests {
                 call(&["EVAL", writes, "1", "c"]),
                 call(&["GET", "b"]),
             ];
-            crate::shard::run_transaction(&core, &[], &exec, now).await;
+            crate::shard::core::run_transaction(&core, &[], &exec, now).await;
             assert_eq!(
                 *log.borrow(),
                 [

@@ -1,10 +1,14 @@
 //! A shard: the keyspace one core owns, the loop that serves requests sent
 //! to it by other cores, and its statistics.
 
+pub mod core;
 pub mod effects;
 pub mod gate;
 pub mod mesh;
-pub mod script_status;
+/// Kept here until every user names `lua::status` (issue 13).
+pub use crate::lua::status as script_status;
+pub use crate::util::time::now_ms;
+pub use core::run_transaction;
 
 use std::ops::Range;
 
@@ -226,43 +230,6 @@ impl ShardState {
     }
 }
 
-/// EXEC on the shard that owns the transaction's keys: forgets `watched`
-/// and, if none of them changed, runs `calls` back to back. There is no
-/// await in here, so nothing else touches the shard in between: that is
-/// the transaction's atomicity. `None`: a watched key changed.
-pub async fn run_transaction(
-    core: &std::rc::Rc<crate::node::Core>,
-    watched: &[Watched],
-    calls: &[Call],
-    now_ms: u64,
-) -> Option<Vec<Reply>> {
-    if calls.is_empty() {
-        // Only forgetting (and checking) watched keys: allowed while a
-        // script runs.
-        let clean = core.state.borrow_mut().unwatch(watched, now_ms);
-        return clean.then(Vec::new);
-    }
-    let access = match core.wait_for_shard().await {
-        Ok(access) => access,
-        Err(busy) => {
-            core.state.borrow_mut().unwatch(watched, now_ms);
-            return Some(calls.iter().map(|_| Reply::error(busy)).collect());
-        }
-    };
-    if !core.state.borrow_mut().unwatch(watched, now_ms) {
-        return None;
-    }
-    // Scripts in the transaction may be suspended while they run; the
-    // gate keeps every other request off the shard until EXEC ends.
-    let held = core.hold_gate(access);
-    let _batch = crate::node::EffectBatch::begin(core);
-    let mut replies = Vec::with_capacity(calls.len());
-    for call in calls {
-        replies.push(core.execute_held(&held, call, now_ms).await);
-    }
-    Some(replies)
-}
-
 /// A command to run on a shard: the same for local and forwarded calls.
 #[derive(Clone)]
 pub struct Call {
@@ -277,14 +244,6 @@ impl Call {
     pub fn is_script(&self) -> bool {
         matches!(self.cmd.run, crate::cmd::Run::Script(_))
     }
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
