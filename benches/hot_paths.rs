@@ -282,14 +282,16 @@ fn keyspace(c: &mut Criterion) {
     // checks, options, stats and the panic guard included (one hot key).
     let mut shard = shardis::shard::ShardState::new(0, 0, 1);
     shard.dbs[0] = db;
+    let gate = shardis::shard::gate::Gate::default();
+    let access = || gate.open().expect("nobody holds the gate");
     let get = call(&[b"GET", b"key:012345"]);
     let set = call(&[b"SET", b"key:012345", &value]);
     let mut group = c.benchmark_group("shard_execute_100k");
     group.bench_function("get/hot_key", |b| {
-        b.iter(|| black_box(shard.execute(black_box(&get), now)))
+        b.iter(|| black_box(shard.execute(access(), black_box(&get), now)))
     });
     group.bench_function("set_100b/hot_key", |b| {
-        b.iter(|| black_box(shard.execute(black_box(&set), now)))
+        b.iter(|| black_box(shard.execute(access(), black_box(&set), now)))
     });
     group.finish();
 }

@@ -42,12 +42,12 @@ impl Core {
     /// every command that touches the keyspace — local, forwarded, a
     /// script's `redis.call`, an EXEC batch. `access` proves the caller may
     /// touch the shard (see [`Access`]).
-    pub fn execute(&self, _access: Access<'_>, call: &Call, now_ms: u64) -> Reply {
+    pub fn execute(&self, access: Access<'_>, call: &Call, now_ms: u64) -> Reply {
         match call.cmd.run {
             Run::Script(_) => {
                 Reply::error("ERR internal error: a script must run through the shard gate")
             }
-            _ => self.state.borrow_mut().execute(call, now_ms),
+            _ => self.state.borrow_mut().execute(access, call, now_ms),
         }
     }
 
@@ -94,8 +94,8 @@ impl Core {
     }
 
     /// One tick of active expiry (it deletes keys, so it needs access).
-    pub fn expire_tick(&self, _access: Access<'_>, budget: usize) {
-        self.state.borrow_mut().expire_tick(budget);
+    pub fn expire_tick(&self, access: Access<'_>, budget: usize) {
+        self.state.borrow_mut().expire_tick(access, budget);
     }
 
     /// Runs a script as a task of its own in the core's script queue (low

@@ -102,6 +102,7 @@ pub(crate) mod tests {
 
     use super::Effect;
     use crate::protocol::Reply;
+    use crate::shard::gate::Gate;
     use crate::shard::{Call, ShardState};
     use crate::store::Value;
 
@@ -146,7 +147,10 @@ pub(crate) mod tests {
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
         let cmd = crate::cmd::lookup(&argv[0]).expect("a known command");
+        let gate = Gate::default();
+        let access = gate.open().expect("an open gate");
         shard.execute(
+            access,
             &Call {
                 cmd,
                 db,
@@ -218,7 +222,8 @@ pub(crate) mod tests {
         shard.dbs[0].insert(b"x", Value::Str(b"1".to_vec()), 1);
         shard.dbs[2].insert(b"y", Value::Str(b"1".to_vec()), 1);
         shard.dbs[2].insert(b"live", Value::Str(b"1".to_vec()), 0);
-        shard.expire_tick(100);
+        let gate = Gate::default();
+        shard.expire_tick(gate.open().expect("an open gate"), 100);
         assert_eq!(
             *log.borrow(),
             [Seen::Expired(0, "x".into()), Seen::Expired(2, "y".into())]

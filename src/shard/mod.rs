@@ -99,10 +99,11 @@ impl ShardState {
     }
 
     /// Runs one shard-side command against this shard, and records what
-    /// it changed (see [`effects`]).
+    /// it changed (see [`effects`]). The server reaches it only through
+    /// `Core::execute`; `_access` proves the gate allows it.
     /// `now_ms` is read once per batch by the caller, as Redis caches its
     /// clock per event-loop iteration.
-    pub fn execute(&mut self, call: &Call, now_ms: u64) -> Reply {
+    pub fn execute(&mut self, _access: gate::Access<'_>, call: &Call, now_ms: u64) -> Reply {
         if !self.effects.is_active() {
             return self.run(call, now_ms);
         }
@@ -179,8 +180,9 @@ impl ShardState {
         }
     }
 
-    /// One tick of active expiry over every database.
-    pub fn expire_tick(&mut self, budget: usize) {
+    /// One tick of active expiry over every database (it deletes keys,
+    /// so it needs access like a command).
+    pub fn expire_tick(&mut self, _access: gate::Access<'_>, budget: usize) {
         let now = now_ms();
         for (i, db) in self.dbs.iter_mut().enumerate() {
             let s = db.expire_step(budget, now);
