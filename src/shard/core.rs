@@ -357,3 +357,81 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use crate::config::Config;
+    use crate::node::Node;
+    use crate::shard::effects::tests::{command, seen, Seen};
+    use crate::shard::{mesh, Call};
+
+    fn call(args: &[&str]) -> Call {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        Call {
+            cmd: crate::cmd::lookup(&argv[0]).expect("a known command"),
+            db: 0,
+            resp3: false,
+            argv,
+        }
+    }
+
+    /// A script and an EXEC, run as the server runs them on a real core
+    /// (script task queue, gate, Lua VM), are each one batch of effects.
+    #[test]
+    fn a_script_and_an_exec_are_each_one_batch_of_effects() {
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .make()
+            .expect("an executor (io_uring)");
+        executor.run(async {
+            let node = Arc::new(Node::new(Config::default(), vec![0]));
+            let ends = mesh::build(1).pop().expect("shard 0's ends");
+            let (core, _receivers, _queue) = crate::shard::serve::build_core(0, &node, ends)
+                .await
+                .expect("a core");
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let sink = log.clone();
+            core.state
+                .borrow_mut()
+                .add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
+            let now = crate::shard::now_ms();
+            let writes = "redis.call('set', KEYS[1], '1'); redis.call('get', KEYS[1]); \
+                          redis.call('incr', 'n')";
+            let reads = "return redis.call('get', KEYS[1])";
+            for args in [
+                ["EVAL", writes, "1", "a"].as_slice(),
+                &["EVAL", reads, "1", "a"],
+            ] {
+                core.execute_when_free(&call(args), now).await;
+            }
+            let exec = [
+                call(&["SET", "b", "1"]),
+                call(&["EVAL", writes, "1", "c"]),
+                call(&["GET", "b"]),
+            ];
+            crate::shard::core::run_transaction(&core, &[], &exec, now).await;
+            assert_eq!(
+                *log.borrow(),
+                [
+                    Seen::Begin,
+                    command(0, "set a 1"),
+                    command(0, "incr n"),
+                    Seen::End,
+                    Seen::Begin,
+                    command(0, "SET b 1"),
+                    command(0, "set c 1"),
+                    command(0, "incr n"),
+                    Seen::End,
+                ]
+            );
+        });
+    }
+}

@@ -1,10 +1,15 @@
-//! A shard: the keyspace one core owns, the loop that serves requests sent
-//! to it by other cores, and its statistics.
+//! A shard: what one core owns and the one way into it. [`ShardState`] is
+//! the keyspace (its databases, statistics and write hook, [`effects`]);
+//! [`core::Core`] adds the Lua VM, the gate ([`gate`]) and the ends of the
+//! mesh ([`mesh`]) and is the entry every command takes
+//! (`Core::execute`); [`serve`] builds a core and serves it: requests from
+//! other cores, active expiry.
 
 pub mod core;
 pub mod effects;
 pub mod gate;
 pub mod mesh;
+pub mod serve;
 /// Kept here until every user names `lua::status` (issue 13).
 pub use crate::lua::status as script_status;
 pub use crate::util::time::now_ms;
