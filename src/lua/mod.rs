@@ -29,6 +29,10 @@ use status::ScriptStatus;
 pub trait ScriptHost {
     /// The core's VM.
     fn engine(&self) -> &Engine;
+    /// The node's scripts by sha1 (EVAL, EVALSHA, SCRIPT LOAD).
+    fn script_cache(&self) -> &ScriptCache;
+    /// The node's function libraries (FUNCTION LOAD, FCALL).
+    fn functions(&self) -> &functions::Registry;
     /// The shard's script status: kills, busy, INFO.
     fn status(&self) -> &ScriptStatus;
     /// The node's configuration (the interrupt's limits).

@@ -266,6 +266,14 @@ impl ScriptHost for Core {
         &self.scripts
     }
 
+    fn script_cache(&self) -> &crate::lua::ScriptCache {
+        &self.node.script_cache
+    }
+
+    fn functions(&self) -> &crate::lua::functions::Registry {
+        &self.node.functions
+    }
+
     fn status(&self) -> &ScriptStatus {
         self.script_status()
     }
