@@ -7,7 +7,7 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{Server, Step, Step::*, Transcript};
+use common::{scan_page, Server, Step, Step::*, Transcript};
 
 /// The integer of a `:n` reply.
 fn int(reply: &str) -> i64 {
@@ -763,16 +763,9 @@ fn type_and_scan_type_for_every_value_type() {
             let mut found = Vec::new();
             loop {
                 let reply = c.cmd(&["SCAN", &cursor, "TYPE", t, "COUNT", "1000"]);
-                let lines: Vec<&str> = reply.split("\r\n").collect();
-                cursor = lines[2].to_string();
-                found.extend(
-                    lines
-                        .iter()
-                        .skip(5)
-                        .step_by(2)
-                        .filter(|l| !l.is_empty())
-                        .map(|l| l.to_string()),
-                );
+                let (next, keys) = scan_page(&reply);
+                cursor = next;
+                found.extend(keys);
                 if cursor == "0" {
                     break;
                 }

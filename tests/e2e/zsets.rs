@@ -6,7 +6,7 @@ use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::{Raw, Server, Step, Step::*, Transcript};
+use common::{scan_page, Raw, Server, Step, Step::*, Transcript};
 
 #[test]
 fn zadd_options_and_errors() {
@@ -785,7 +785,7 @@ fn full_zscan(c: &mut Raw, key: &str, opts: &[&str]) -> BTreeMap<String, String>
         let mut args = vec!["ZSCAN", key, &cursor];
         args.extend_from_slice(opts);
         let reply = c.cmd(&args);
-        let (next, items) = parse_scan(&reply);
+        let (next, items) = scan_page(&reply);
         for pair in items.chunks(2) {
             out.insert(pair[0].clone(), pair[1].clone());
         }
@@ -795,16 +795,6 @@ fn full_zscan(c: &mut Raw, key: &str, opts: &[&str]) -> BTreeMap<String, String>
         cursor = next;
     }
     panic!("ZSCAN never finished");
-}
-
-/// `*2 $cursor *N $item ...` into (cursor, items).
-fn parse_scan(reply: &str) -> (String, Vec<String>) {
-    let lines: Vec<&str> = reply.split("\r\n").collect();
-    assert_eq!(lines[0], "*2", "{reply}");
-    let cursor = lines[2].to_string();
-    let n: usize = lines[3][1..].parse().unwrap();
-    let items = (0..n).map(|i| lines[5 + 2 * i].to_string()).collect();
-    (cursor, items)
 }
 
 #[test]

@@ -118,6 +118,18 @@ fn bodies(items: &[Frame]) -> Vec<String> {
         .collect()
 }
 
+/// A SCAN-family page, `*2 $cursor *N $element ...`, as (cursor,
+/// elements).
+pub fn scan_page(reply: &str) -> (String, Vec<String>) {
+    match frame(reply.as_bytes()).items.as_slice() {
+        [cursor, elements] => (
+            String::from_utf8_lossy(cursor.text()).into_owned(),
+            bodies(&elements.items),
+        ),
+        _ => panic!("not a SCAN page: {reply:?}"),
+    }
+}
+
 /// How long [`wait_busy_reply`] polls.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
