@@ -82,37 +82,6 @@ const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
 
 // ---- Helpers ----
 
-/// The string at `key` for a read command (counted as a keyspace hit or
-/// miss); `None` when absent, WRONGTYPE when it holds another type.
-fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The string at `key` on a write path (its expiry is left alone).
-fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Vec<u8>>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value_mut(key, now) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The string at `key` before a write that replaces it whole (INCR...):
-/// not counted as a keyspace hit or miss.
-fn peek_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value(key, now) {
-        None => Ok(None),
-        Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
 /// Replaces the string at an existing `key`, keeping its expiry. The new
 /// value is stored inline (a counter stays one allocation).
 fn replace_str(ctx: &mut Ctx, key: &[u8], new: Vec<u8>) {
@@ -256,7 +225,7 @@ fn set_generic(
     let now = ctx.now_ms;
     let deadline = opts.expire.map(|e| e.deadline_ms(now, cmd)).transpose()?;
     let old = if opts.get {
-        Some(read_str(ctx, key)?.map_or(Reply::Nil, Reply::bulk))
+        Some(ctx.read_str(key)?.map_or(Reply::Nil, Reply::bulk))
     } else {
         None
     };
@@ -290,7 +259,7 @@ fn set_generic(
 
 /// GET key
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk))
+    Ok(ctx.read_str(&argv[1])?.map_or(Reply::Nil, Reply::bulk))
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
@@ -352,14 +321,14 @@ fn set_with_expire(ctx: &mut Ctx, argv: &[Bytes], kind: ExpireKind, cmd: &str) -
 
 /// GETSET key value: the old value; the new one has no expiry.
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let old = read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk);
+    let old = ctx.read_str(&argv[1])?.map_or(Reply::Nil, Reply::bulk);
     ctx.db().set(&argv[1], Value::Str(argv[2].to_vec()));
     Ok(old)
 }
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some(old) = read_str(ctx, &argv[1])?.map(Reply::bulk) else {
+    let Some(old) = ctx.read_str(&argv[1])?.map(Reply::bulk) else {
         return Ok(Reply::Nil);
     };
     ctx.db().remove(&argv[1]);
@@ -372,7 +341,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let opts = parse_options(&argv[2..], false)?;
     let key = &argv[1];
-    let Some(value) = read_str(ctx, key)?.map(Reply::bulk) else {
+    let Some(value) = ctx.read_str(key)?.map(Reply::bulk) else {
         return Ok(Reply::Nil);
     };
     let now = ctx.now_ms;
@@ -425,7 +394,7 @@ fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// Adds `by` to the integer at `key` (absent: 0), keeping its expiry. The
 /// stored text must be exactly what Redis's `string2ll` accepts.
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
-    if let Some(s) = peek_str(ctx, key)? {
+    if let Some(s) = ctx.peek_str(key)? {
         let current = parse_i64(s).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
         let new = current
             .checked_add(by)
@@ -440,7 +409,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
 /// INCRBYFLOAT key increment: the new value as a bulk string.
 fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, by) = (&argv[1], &argv[2]);
-    if let Some(s) = peek_str(ctx, key)? {
+    if let Some(s) = ctx.peek_str(key)? {
         let new = incr_by_float(s, by)?;
         let reply = Reply::bulk(&new);
         replace_str(ctx, key, new);
@@ -472,7 +441,7 @@ fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, Reply> {
 /// APPEND key value: the new length; the expiry is kept.
 fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, tail) = (&argv[1], &argv[2]);
-    if let Some(s) = write_str(ctx, key)? {
+    if let Some(s) = ctx.str_mut(key)? {
         check_length(s.len(), tail.len())?;
         s.extend_from_slice(tail);
         return Ok(Reply::Int(s.len() as i64));
@@ -484,7 +453,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// STRLEN key
 fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_str(ctx, &argv[1])?.map_or(0, |s| s.len() as i64),
+        ctx.read_str(&argv[1])?.map_or(0, |s| s.len() as i64),
     ))
 }
 
@@ -493,7 +462,7 @@ fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let start = int_arg(&argv[2])?;
     let end = int_arg(&argv[3])?;
-    let s = read_str(ctx, &argv[1])?.unwrap_or_default();
+    let s = ctx.read_str(&argv[1])?.unwrap_or_default();
     Ok(match byte_range(s.len(), start, end) {
         Some((from, to)) => Reply::bulk(&s[from..=to]),
         None => Reply::bulk(b""),
@@ -522,7 +491,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, value) = (&argv[1], &argv[3]);
     let offset = int_arg(&argv[2])?;
     let offset = usize::try_from(offset).map_err(|_| Reply::error(OFFSET_OUT_OF_RANGE))?;
-    if let Some(s) = write_str(ctx, key)? {
+    if let Some(s) = ctx.str_mut(key)? {
         if value.is_empty() {
             return Ok(Reply::Int(s.len() as i64));
         }

@@ -128,25 +128,6 @@ fn syntax() -> Reply {
     Reply::error(errors::SYNTAX)
 }
 
-/// The zset at `key` for a read command (counted as a hit or miss).
-fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Reply> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The zset at `key` for a write command.
-fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSet>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value_mut(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
 /// A value looked up again (not counted twice in the keyspace stats).
 fn value<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<ValueRef<'c>> {
     let now = ctx.now_ms;
@@ -564,7 +545,7 @@ fn add_all(z: &mut ZSet, pairs: &[(f64, &[u8])], f: AddFlags) -> Result<Added, R
 fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let key = &argv[1];
-        let Some(z) = write(ctx, key)? else {
+        let Some(z) = ctx.zset_mut(key)? else {
             return Ok(Reply::Int(0));
         };
         let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
@@ -579,7 +560,7 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZSCORE key member
 fn zscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         z.and_then(|z| z.score(&argv[2]))
             .map_or(Reply::Nil, Reply::Double)
     }))
@@ -587,7 +568,7 @@ fn zscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZMSCORE key member [member ...]
 fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         Reply::Array(
             argv[2..]
                 .iter()
@@ -599,14 +580,17 @@ fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZCARD key
 fn zcard(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| Reply::Int(z.map_or(0, |z| z.len() as i64))))
+    reply(
+        ctx.read_zset(&argv[1])
+            .map(|z| Reply::Int(z.map_or(0, |z| z.len() as i64))),
+    )
 }
 
 /// ZCOUNT key min max
 fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let range = ScoreRange::parse(&argv[2], &argv[3])?;
-        let (lo, hi) = read(ctx, &argv[1])?.map_or((0, 0), |z| range.ranks(z));
+        let (lo, hi) = ctx.read_zset(&argv[1])?.map_or((0, 0), |z| range.ranks(z));
         Ok(Reply::Int((hi - lo) as i64))
     })())
 }
@@ -615,7 +599,7 @@ fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let range = LexRange::parse(&argv[2], &argv[3])?;
-        let (lo, hi) = read(ctx, &argv[1])?.map_or((0, 0), |z| range.ranks(z));
+        let (lo, hi) = ctx.read_zset(&argv[1])?.map_or((0, 0), |z| range.ranks(z));
         Ok(Reply::Int((hi - lo) as i64))
     })())
 }
@@ -631,7 +615,7 @@ fn zrevrank(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 }
 
 fn rank_generic(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         let Some(z) = z else {
             return Reply::Nil;
         };
@@ -749,7 +733,7 @@ fn zrange_generic(
         By::Rank | By::Auto => Spec::Rank(int_arg(&argv[min_at])?, int_arg(&argv[max_at])?),
     };
     let resp3 = ctx.resp3;
-    let zset = read(ctx, &argv[at])?;
+    let zset = ctx.read_zset(&argv[at])?;
     let items = zset.map_or_else(Vec::new, |z| select(z, &spec, rev, offset, limit));
     if !storing {
         return Ok(members_reply(items, withscores, resp3));
@@ -785,7 +769,7 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
     // Without a count the reply is one flat pair; with one, RESP3 nests.
     let nested = ctx.resp3 && count.is_some();
     let key = &argv[1];
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = ctx.zset_mut(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let count = count.unwrap_or(1).try_into().unwrap_or(usize::MAX);
@@ -833,7 +817,7 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 fn zremrange(ctx: &mut Ctx, argv: &[Bytes], spec: Spec) -> Result<Reply, Reply> {
     let key = &argv[1];
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = ctx.zset_mut(key)? else {
         return Ok(Reply::Int(0));
     };
     let (from, to) = match &spec {
@@ -869,7 +853,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
             return randmember_count(ctx, &argv[1], count, withscores);
         }
         let rand = ctx.random();
-        Ok(match read(ctx, &argv[1])? {
+        Ok(match ctx.read_zset(&argv[1])? {
             Some(z) => {
                 let rank = (rand % z.len() as u64) as usize;
                 z.range(rank, rank + 1)
@@ -890,7 +874,7 @@ fn randmember_count(
     withscores: bool,
 ) -> Result<Reply, Reply> {
     let resp3 = ctx.resp3;
-    let Some(len) = read(ctx, key)?.map(ZSet::len) else {
+    let Some(len) = ctx.read_zset(key)?.map(ZSet::len) else {
         return Ok(Reply::Array(Vec::new()));
     };
     let wanted = count.unsigned_abs();
@@ -899,7 +883,7 @@ fn randmember_count(
     }
     if count > 0 && wanted >= len as u64 {
         // The whole set, highest score first: Redis's iteration order.
-        let z = read_again(ctx, key);
+        let z = ctx.peek_zset(key)?;
         return Ok(members_reply(
             z.iter().flat_map(|z| z.iter().rev()),
             withscores,
@@ -916,7 +900,7 @@ fn randmember_count(
     } else {
         sample_distinct(len, wanted as usize, || ctx.random())
     };
-    let Some(z) = read_again(ctx, key) else {
+    let Some(z) = ctx.peek_zset(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let picks = z.at_ranks(&ranks);
@@ -925,13 +909,6 @@ fn randmember_count(
         return Err(Reply::error(ERR_OUT_OF_RANGE));
     }
     Ok(members_reply(picks, withscores, resp3))
-}
-
-fn read_again<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c ZSet> {
-    match value(ctx, key) {
-        Some(ValueRef::ZSet(z)) => Some(z),
-        _ => None,
-    }
 }
 
 /// `count` distinct ranks below `len` (count < len), in random order.
@@ -987,7 +964,7 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let cursor = parse_cursor(&argv[2]).ok_or_else(|| Reply::error(errors::INVALID_CURSOR))?;
-        let Some(z) = read(ctx, &argv[1])? else {
+        let Some(z) = ctx.read_zset(&argv[1])? else {
             return Ok(Reply::Array(vec![
                 Reply::bulk(b"0"),
                 Reply::Array(Vec::new()),
