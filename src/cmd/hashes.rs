@@ -5,8 +5,9 @@
 
 use bytes::Bytes;
 
+use super::empty_scan;
 use super::flags::*;
-use super::sets::{empty_scan, random_indices};
+use super::sets::random_indices;
 use super::{
     errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options, too_many_repeats,
     Command, Ctx, MAX_RANDOM_REPEATS,
@@ -221,7 +222,7 @@ fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let Some(hash) = ctx.read_hash(&argv[1])? else {
         return Ok(empty_scan());
     };
-    let pattern = scan_options(&argv[3..])?;
+    let pattern = scan_options(&argv[3..], false)?.pattern;
     let mut found = Vec::new();
     for (field, value) in hash.iter().filter(|(f, _)| scan_accepts(pattern, f)) {
         found.push(Reply::bulk(field));
@@ -240,7 +241,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let withvalues = match argv.get(3) {
         None => false,
         Some(arg) if argv.len() == 4 && is(arg, "withvalues") => true,
-        Some(_) => return Err(Reply::error(errors::SYNTAX)),
+        Some(_) => return Err(errors::syntax()),
     };
     // Redis doubles the count for the RESP2 reply length; it refuses
     // counts where that could overflow.

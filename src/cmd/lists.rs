@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::reply;
 use super::Run;
 use super::{errors, int_arg, is, Command, Ctx, Keys, Route};
 use super::{keyed, two_keys};
+use super::{one_of, reply, ArgCursor};
 use crate::protocol::Reply;
 use crate::store::value::List;
 use crate::store::Value;
@@ -64,13 +64,7 @@ enum End {
 impl End {
     /// `LEFT` or `RIGHT`, any case; anything else is a syntax error.
     fn parse(arg: &[u8]) -> Result<End, Reply> {
-        if is(arg, "left") {
-            Ok(End::Left)
-        } else if is(arg, "right") {
-            Ok(End::Right)
-        } else {
-            Err(Reply::error(errors::SYNTAX))
-        }
+        one_of(arg, &[("left", End::Left), ("right", End::Right)]).ok_or_else(errors::syntax)
     }
 }
 
@@ -331,13 +325,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 /// pivot is not found, 0 when the key does not exist.
 fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
-        let after = if is(&argv[2], "after") {
-            true
-        } else if is(&argv[2], "before") {
-            false
-        } else {
-            return Err(Reply::error(errors::SYNTAX));
-        };
+        let after =
+            one_of(&argv[2], &[("after", true), ("before", false)]).ok_or_else(errors::syntax)?;
         let Some(list) = ctx.list_mut(&argv[1])? else {
             return Ok(Reply::Int(0));
         };
@@ -361,21 +350,20 @@ fn lpos_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
     let mut maxlen: i64 = 0;
-    let mut j = 3;
-    while j < argv.len() {
-        let (opt, value) = (&argv[j], argv.get(j + 1));
-        match value {
-            Some(v) if is(opt, "rank") => {
-                rank = int_arg(v)?;
-                if rank == 0 {
-                    return Err(Reply::error(RANK_ZERO));
-                }
+    let mut args = ArgCursor::new(&argv[3..]);
+    while let Some((opt, v)) = args.next_pair()? {
+        if is(opt, "rank") {
+            rank = int_arg(v)?;
+            if rank == 0 {
+                return Err(Reply::error(RANK_ZERO));
             }
-            Some(v) if is(opt, "count") => count = Some(non_negative(v, COUNT_NEGATIVE)?),
-            Some(v) if is(opt, "maxlen") => maxlen = non_negative(v, MAXLEN_NEGATIVE)?,
-            _ => return Err(Reply::error(errors::SYNTAX)),
+        } else if is(opt, "count") {
+            count = Some(non_negative(v, COUNT_NEGATIVE)?);
+        } else if is(opt, "maxlen") {
+            maxlen = non_negative(v, MAXLEN_NEGATIVE)?;
+        } else {
+            return Err(errors::syntax());
         }
-        j += 2;
     }
     // A negative rank searches from the tail. Redis negates it in C, so
     // i64::MIN stays negative and then matches the first hit; wrapping
@@ -474,29 +462,25 @@ fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let numkeys = parse_i64(&argv[1])
         .filter(|n| *n > 0)
         .ok_or_else(|| Reply::error(errors::NUMKEYS_ZERO))?;
-    // The keys are argv[2..where_at]; LEFT|RIGHT must follow them.
-    let where_at = usize::try_from(numkeys)
+    // LEFT|RIGHT must follow the keys.
+    let mut args = ArgCursor::new(&argv[2..]);
+    let keys = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
-        .filter(|&w| w < argv.len())
-        .ok_or_else(|| Reply::error(errors::SYNTAX))?;
-    let end = End::parse(&argv[where_at])?;
+        .and_then(|n| args.next_n(n))
+        .ok_or_else(errors::syntax)?;
+    let end = End::parse(args.required()?)?;
     let mut count: Option<i64> = None;
-    let mut j = where_at + 1;
-    while j < argv.len() {
-        match argv.get(j + 1) {
-            Some(v) if count.is_none() && is(&argv[j], "count") => {
-                let n = parse_i64(v)
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Reply::error(COUNT_NOT_POSITIVE))?;
-                count = Some(n);
-            }
-            _ => return Err(Reply::error(errors::SYNTAX)),
+    while let Some((opt, v)) = args.next_pair()? {
+        if count.is_some() || !is(opt, "count") {
+            return Err(errors::syntax());
         }
-        j += 2;
+        let n = parse_i64(v)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Reply::error(COUNT_NOT_POSITIVE))?;
+        count = Some(n);
     }
     let count = count.unwrap_or(1) as u64;
-    for key in &argv[2..where_at] {
+    for key in keys {
         let Some(list) = ctx.list_mut(key)? else {
             continue;
         };

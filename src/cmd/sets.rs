@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::Run;
+use super::{empty_scan, ArgCursor};
 use super::{
     errors, int_arg, is, random_count, reply, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, Keys, Route, MAX_RANDOM_REPEATS,
@@ -207,7 +208,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     match argv.len() {
         2 => spop_one(ctx, &argv[1]),
         3 => spop_count(ctx, &argv[1], &argv[2]),
-        _ => Err(Reply::error(errors::SYNTAX)),
+        _ => Err(errors::syntax()),
     }
 }
 
@@ -270,7 +271,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let count = match argv.len() {
         2 => None,
         3 => Some(random_count(&argv[2])?),
-        _ => return Err(Reply::error(errors::SYNTAX)),
+        _ => return Err(errors::syntax()),
     };
     let Some(len) = ctx.read_set(key)?.map(|s| s.len()) else {
         return Ok(if count.is_some() {
@@ -436,27 +437,22 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         Ok(n) if n > 0 => n as u64,
         _ => return Err(Reply::error(errors::NUMKEYS_ZERO)),
     };
-    if numkeys > (argv.len() - 2) as u64 {
-        return Err(Reply::error(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let keys_end = 2 + numkeys as usize;
+    let mut args = ArgCursor::new(&argv[2..]);
+    let keys = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| args.next_n(n))
+        .ok_or_else(|| Reply::error("ERR Number of keys can't be greater than number of args"))?;
     let mut limit = 0;
-    let mut options = &argv[keys_end..];
-    while let Some((option, rest)) = options.split_first() {
-        match rest.split_first() {
-            Some((value, rest)) if is(option, "limit") => {
-                limit = match int_arg(value) {
-                    Ok(n) if n >= 0 => n as u64,
-                    _ => return Err(Reply::error("ERR LIMIT can't be negative")),
-                };
-                options = rest;
-            }
-            _ => return Err(Reply::error(errors::SYNTAX)),
+    while let Some((option, value)) = args.next_pair()? {
+        if !is(option, "limit") {
+            return Err(errors::syntax());
         }
+        limit = match int_arg(value) {
+            Ok(n) if n >= 0 => n as u64,
+            _ => return Err(Reply::error("ERR LIMIT can't be negative")),
+        };
     }
-    let card = combine(ctx, &argv[2..keys_end], Op::Inter)?.len() as u64;
+    let card = combine(ctx, keys, Op::Inter)?.len() as u64;
     Ok(Reply::Int(
         if limit > 0 { card.min(limit) } else { card } as i64
     ))
@@ -488,16 +484,11 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let Some(set) = ctx.read_set(&argv[1])? else {
         return Ok(empty_scan());
     };
-    let pattern = scan_options(&argv[3..])?;
+    let pattern = scan_options(&argv[3..], false)?.pattern;
     let found = set
         .iter()
         .filter(|m| scan_accepts(pattern, m))
         .map(|m| Reply::bulk(m))
         .collect();
     Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(found)]))
-}
-
-/// The reply of a SCAN-family command on a missing key.
-pub(super) fn empty_scan() -> Reply {
-    Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())])
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::Run;
 use super::{errors, int_arg, is, reply, Command, Ctx, Gather, Keys, Route};
+use super::{one_of, ArgCursor};
 use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -102,11 +103,10 @@ fn invalid_expire(cmd: &str) -> Reply {
     Reply::error(errors::INVALID_EXPIRE.replace("{}", cmd))
 }
 
-/// Does option `arg` spell `keyword`? Redis compares options as C strings,
-/// so anything after a NUL byte is ignored (`"NX\0junk"` is NX).
-fn opt_is(arg: &[u8], keyword: &str) -> bool {
-    let c_str = arg.split(|&b| b == 0).next().unwrap_or(arg);
-    is(c_str, keyword)
+/// An option as Redis compares it, as a C string: anything after a NUL
+/// byte is ignored (`"NX\0junk"` is NX).
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or(arg)
 }
 
 // ---- SET / GETEX options ----
@@ -122,6 +122,14 @@ enum ExpireKind {
     /// Unix time in milliseconds.
     Pxat,
 }
+
+/// The expiry options of SET and GETEX.
+const EXPIRE_OPTIONS: [(&str, ExpireKind); 4] = [
+    ("ex", ExpireKind::Ex),
+    ("px", ExpireKind::Px),
+    ("exat", ExpireKind::Exat),
+    ("pxat", ExpireKind::Pxat),
+];
 
 /// An expiry option and its (not yet parsed) argument.
 #[derive(Debug, Clone, Copy)]
@@ -176,38 +184,29 @@ struct Options<'a> {
 /// (the last expiry time wins).
 fn parse_options(args: &[Bytes], for_set: bool) -> Result<Options<'_>, Reply> {
     let mut o = Options::default();
-    let mut j = 0;
-    while let Some(opt) = args.get(j) {
-        let next = args.get(j + 1);
-        let expire_kind = [
-            ("ex", ExpireKind::Ex),
-            ("px", ExpireKind::Px),
-            ("exat", ExpireKind::Exat),
-            ("pxat", ExpireKind::Pxat),
-        ]
-        .into_iter()
-        .find(|(name, _)| opt_is(opt, name))
-        .map(|(_, kind)| kind);
-        if for_set && opt_is(opt, "nx") && !o.xx {
+    let mut args = ArgCursor::new(args);
+    while let Some(opt) = args.next() {
+        let opt = c_str(opt);
+        let expire_kind = one_of(opt, &EXPIRE_OPTIONS);
+        if for_set && is(opt, "nx") && !o.xx {
             o.nx = true;
-        } else if for_set && opt_is(opt, "xx") && !o.nx {
+        } else if for_set && is(opt, "xx") && !o.nx {
             o.xx = true;
-        } else if for_set && opt_is(opt, "get") {
+        } else if for_set && is(opt, "get") {
             o.get = true;
-        } else if for_set && opt_is(opt, "keepttl") && o.expire.is_none() {
+        } else if for_set && is(opt, "keepttl") && o.expire.is_none() {
             o.keepttl = true;
-        } else if !for_set && opt_is(opt, "persist") && o.expire.is_none() {
+        } else if !for_set && is(opt, "persist") && o.expire.is_none() {
             o.persist = true;
-        } else if let (Some(kind), Some(arg)) = (expire_kind, next) {
+        } else if let Some(kind) = expire_kind {
+            let arg = args.required()?;
             if o.keepttl || o.persist || o.expire.is_some_and(|e| e.kind != kind) {
-                return Err(Reply::error(errors::SYNTAX));
+                return Err(errors::syntax());
             }
             o.expire = Some(Expire { kind, arg });
-            j += 1;
         } else {
-            return Err(Reply::error(errors::SYNTAX));
+            return Err(errors::syntax());
         }
-        j += 1;
     }
     Ok(o)
 }
