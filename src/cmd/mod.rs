@@ -17,6 +17,7 @@ macro_rules! keyed_try {
     };
 }
 
+pub mod access;
 pub mod args;
 pub mod connection;
 pub mod errors;
