@@ -76,6 +76,11 @@ impl Ctx<'_> {
     }
 
     fn kind_mut<K: Kind>(&mut self, key: &[u8]) -> Result<Option<&mut K>, Reply> {
+        // Looked at first: a write refused as WRONGTYPE changes nothing (a
+        // watcher's EXEC still runs, as in Redis; no effect is recorded).
+        if self.peek_kind::<K>(key)?.is_none() {
+            return Ok(None);
+        }
         let now = self.now_ms;
         typed(self.db().value_mut(key, now), K::of_mut)
     }
@@ -85,7 +90,8 @@ impl Ctx<'_> {
         if self.peek_kind::<K>(key)?.is_none() {
             self.db().set(key, K::empty());
         }
-        self.kind_mut::<K>(key)?.ok_or_else(errors::wrongtype)
+        let now = self.now_ms;
+        typed(self.db().value_mut(key, now), K::of_mut)?.ok_or_else(errors::wrongtype)
     }
 }
 

@@ -472,17 +472,14 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> Result<Reply, Repl
         .collect::<Result<_, _>>()?;
 
     let key = &argv[1];
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let done = match db.value_mut(key, now) {
-        Some(Value::ZSet(z)) => add_all(z, &pairs, flags)?,
-        Some(_) => return Err(errors::wrongtype()),
+    let done = match ctx.zset_mut(key)? {
+        Some(z) => add_all(z, &pairs, flags)?,
         None if xx => Added::default(),
         None => {
             let mut z = ZSet::default();
             let done = add_all(&mut z, &pairs, flags)?;
             if !z.is_empty() {
-                db.set(key, Value::ZSet(z));
+                ctx.db().set(key, Value::ZSet(z));
             }
             done
         }

@@ -170,6 +170,10 @@ pub(crate) mod tests {
             "SET a 1",
             "GET a",
             "SET a 2 NX",
+            // Refused as WRONGTYPE: nothing changed.
+            "LPUSH a x",
+            "SADD a x",
+            "ZADD a 1 m",
             "DEL missing",
             "EXISTS a",
             "INCR n",

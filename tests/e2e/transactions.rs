@@ -131,6 +131,30 @@ fn key_near_t(prefix: &str, same_shard: bool) -> String {
         .unwrap()
 }
 
+/// A write refused with WRONGTYPE changed nothing: the watcher's EXEC runs.
+#[test]
+fn a_write_refused_as_wrongtype_is_no_change_to_a_watched_key() {
+    let mut s = Transcript::new();
+    s.cmd(&["SET", "w", "text"]).cmd(&["RPUSH", "l", "a"]);
+    for (key, write) in [
+        ("w", &["LSET", "w", "0", "x"][..]),
+        ("w", &["LPUSH", "w", "x"]),
+        ("w", &["SADD", "w", "x"]),
+        ("w", &["SREM", "w", "x"]),
+        ("w", &["HSET", "w", "f", "v"]),
+        ("w", &["HDEL", "w", "f"]),
+        ("w", &["ZADD", "w", "1", "m"]),
+        ("w", &["ZREMRANGEBYSCORE", "w", "0", "1"]),
+        ("l", &["INCR", "l"]),
+        ("l", &["APPEND", "l", "x"]),
+        ("l", &["SETRANGE", "l", "0", "x"]),
+    ] {
+        s.cmd(&["WATCH", key]).on("b", write);
+        s.exec(&["PING"]);
+    }
+    s.assert_same_as_redis();
+}
+
 #[test]
 fn watch_with_two_connections_matches_redis() {
     let far = key_near_t("far", false);
