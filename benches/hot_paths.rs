@@ -6,7 +6,7 @@
 //! (a name filter after `--` runs a subset, e.g. `-- cross_core`).
 //!
 //! The cross-core and EVALSHA benchmarks build real shard cores with
-//! `shardis::server::build_core`, the function the server itself uses, on
+//! `shardis::shard::serve::build_core`, the function the server itself uses, on
 //! glommio executors pinned to cores 0 and 1: everything but the sockets.
 
 use std::hint::black_box;
@@ -282,14 +282,16 @@ fn keyspace(c: &mut Criterion) {
     // checks, options, stats and the panic guard included (one hot key).
     let mut shard = shardis::shard::ShardState::new(0, 0, 1);
     shard.dbs[0] = db;
+    let gate = shardis::shard::gate::Gate::default();
+    let access = || gate.open().expect("nobody holds the gate");
     let get = call(&[b"GET", b"key:012345"]);
     let set = call(&[b"SET", b"key:012345", &value]);
     let mut group = c.benchmark_group("shard_execute_100k");
     group.bench_function("get/hot_key", |b| {
-        b.iter(|| black_box(shard.execute(black_box(&get), now)))
+        b.iter(|| black_box(shard.execute(access(), black_box(&get), now)))
     });
     group.bench_function("set_100b/hot_key", |b| {
-        b.iter(|| black_box(shard.execute(black_box(&set), now)))
+        b.iter(|| black_box(shard.execute(access(), black_box(&set), now)))
     });
     group.finish();
 }
@@ -364,7 +366,7 @@ where
     let (report, took) = mpsc::channel::<Duration>();
     let handle = executor(0, spin)
         .spawn(move || async move {
-            let (core, _from_peers, _queue) = shardis::server::build_core(0, &node, ends)
+            let (core, _from_peers, _queue) = shardis::shard::serve::build_core(0, &node, ends)
                 .await
                 .expect("shard 0's core");
             while let Ok(iterations) = asked.recv() {
@@ -398,12 +400,13 @@ fn cross_core_pair(spin: Duration, batch: usize) -> Executors {
     let peer_key = key.clone();
     let peer = executor(1, spin)
         .spawn(move || async move {
-            let (core, mut from_peers, queue) = shardis::server::build_core(1, &peer_node, ends1)
-                .await
-                .expect("shard 1's core");
+            let (core, mut from_peers, queue) =
+                shardis::shard::serve::build_core(1, &peer_node, ends1)
+                    .await
+                    .expect("shard 1's core");
             core.state.borrow_mut().dbs[0].set(&peer_key, Value::Str(value()));
             let from_0 = from_peers.pop().expect("a receiver from shard 0");
-            shardis::server::serve_peer(core, from_0, queue).await;
+            shardis::shard::serve::serve_peer(core, from_0, queue).await;
         })
         .expect("an executor on core 1");
     let get = call(&[b"GET", &key]);

@@ -1,22 +1,16 @@
 //! State shared by the whole node (every core): configuration, topology,
-//! clients, shutdown; and [`Core`], what one executor owns.
+//! clients, scripts and functions, shutdown. What one core owns is
+//! `shard::core::Core`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::cmd::Run;
 use crate::config::Config;
-use crate::config::Param;
-use crate::protocol::Reply;
-use crate::shard::gate::{Access, Gate};
-use crate::shard::mesh::Senders;
-use crate::shard::script_status::{KillReason, ScriptStatus};
-use crate::shard::{Call, ShardState};
+use crate::lua::status::{KillReason, ScriptStatus};
+use crate::util::time::now_ms;
 
 /// One connected client, visible to every core (CLIENT LIST / KILL).
 pub struct ClientInfo {
@@ -65,7 +59,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(config: Config, cores: Vec<usize>) -> Self {
-        let seed = crate::shard::now_ms() ^ std::process::id() as u64;
+        let seed = now_ms() ^ std::process::id() as u64;
         Node {
             config,
             script_cache: crate::lua::ScriptCache::default(),
@@ -131,7 +125,7 @@ impl Node {
             fd,
             shard,
             created: Instant::now(),
-            last_command_ms: AtomicU64::new(crate::shard::now_ms()),
+            last_command_ms: AtomicU64::new(now_ms()),
             db: AtomicU8::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(String::new()),
@@ -231,174 +225,5 @@ fn shutdown_read(fd: RawFd) {
     }
 }
 
-/// What one executor owns: its shard and its ends of the mesh.
-pub struct Core {
-    pub shard_id: usize,
-    pub node: Arc<Node>,
-    pub state: RefCell<ShardState>,
-    pub senders: Senders,
-    /// This core's Lua VM.
-    pub scripts: crate::lua::Engine,
-    /// Held by a running script (or an EXEC running scripts).
-    pub gate: Gate,
-    /// The low-priority task queue scripts run in.
-    pub script_queue: glommio::TaskQueueHandle,
-    /// Where every connection on this core receives: bytes move on to the
-    /// connection's own buffer at once, so one chunk per core (kept hot in
-    /// cache) serves them all.
-    pub read_chunk: RefCell<Box<[u8]>>,
-}
-
-impl Core {
-    /// Runs a shard-side command on this shard now: the one entry point for
-    /// every command that touches the keyspace — local, forwarded, a
-    /// script's `redis.call`, an EXEC batch. `access` proves the caller may
-    /// touch the shard (see [`Access`]).
-    pub fn execute(&self, _access: Access<'_>, call: &Call, now_ms: u64) -> Reply {
-        match call.cmd.run {
-            Run::Script(_) => {
-                Reply::error("ERR internal error: a script must run through the shard gate")
-            }
-            _ => self.state.borrow_mut().execute(call, now_ms),
-        }
-    }
-
-    /// Runs `call` once the shard is free: a script first takes the gate
-    /// (and holds it while it runs); while another script holds it the
-    /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
-    pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
-        // Open (the common case): no wait to set up.
-        let access = match self.gate.open() {
-            Some(access) => access,
-            None => match self.wait_for_shard().await {
-                Ok(access) => access,
-                Err(busy) => return Reply::error(busy),
-            },
-        };
-        match call.cmd.run {
-            Run::Script(run) => {
-                // The script's task holds the gate to the end, even if its
-                // caller stops waiting (the client went away): a script is
-                // never cut short by its caller.
-                self.gate.hold(access);
-                let held = GateHeldByTask(self.clone());
-                self.run_script(run(self.clone(), call.clone(), now_ms), Some(held))
-                    .await
-            }
-            _ => self.execute(access, call, now_ms),
-        }
-    }
-
-    /// Runs `call` for the caller that holds the gate (EXEC).
-    pub async fn execute_held(
-        self: &Rc<Self>,
-        held: &GateHeld<'_>,
-        call: &Call,
-        now_ms: u64,
-    ) -> Reply {
-        match call.cmd.run {
-            Run::Script(run) => {
-                self.run_script(run(self.clone(), call.clone(), now_ms), None)
-                    .await
-            }
-            _ => self.execute(held.access(), call, now_ms),
-        }
-    }
-
-    /// One tick of active expiry (it deletes keys, so it needs access).
-    pub fn expire_tick(&self, _access: Access<'_>, budget: usize) {
-        self.state.borrow_mut().expire_tick(budget);
-    }
-
-    /// Runs a script as a task of its own in the core's script queue (low
-    /// priority: when the interrupt yields, the core's connections run
-    /// first). Detached: it runs to its end even if the caller stops
-    /// waiting for it. `held` (the gate) comes back with the reply and is
-    /// released by the caller as it resumes, so a caller with more scripts
-    /// pipelined takes the gate again before the waiters it wakes run; if
-    /// the caller is gone, it goes with the task's unread output.
-    async fn run_script(
-        &self,
-        script: crate::cmd::ScriptFuture,
-        held: Option<GateHeldByTask>,
-    ) -> Reply {
-        let task =
-            glommio::spawn_local_into(async move { (script.await, held) }, self.script_queue);
-        match task {
-            Ok(task) => match task.detach().await {
-                Some((reply, _held)) => reply,
-                None => Reply::error("ERR the script's task was cancelled"),
-            },
-            Err(e) => Reply::error(format!("ERR cannot schedule the script: {e}")),
-        }
-    }
-
-    /// Takes the gate (open, as `open` proves) until the guard drops.
-    pub fn hold_gate(&self, open: Access<'_>) -> GateHeld<'_> {
-        self.gate.hold(open);
-        GateHeld(&self.gate)
-    }
-
-    /// This shard's script status.
-    pub fn script_status(&self) -> &ScriptStatus {
-        &self.node.script_status[self.shard_id]
-    }
-
-    /// Waits until no script holds this shard. Before the script passes
-    /// `busy-reply-threshold` everything waits, as in Redis; after it,
-    /// the answer is the BUSY text, or with `busy-behavior defer` the wait
-    /// goes on for up to `busy-defer-max-ms`.
-    pub async fn wait_for_shard(&self) -> Result<Access<'_>, &'static str> {
-        let status = self.script_status();
-        let config = &self.node.config;
-        let mut defer_until: Option<std::time::Instant> = None;
-        loop {
-            if let Some(access) = self.gate.open() {
-                return Ok(access);
-            }
-            if !status.is_busy() {
-                self.gate.changed().await;
-                continue;
-            }
-            if config.int(Param::BusyBehavior) != BUSY_BEHAVIOR_DEFER {
-                return Err(status.busy_reply());
-            }
-            let max = std::time::Duration::from_millis(config.int(Param::BusyDeferMaxMs) as u64);
-            let until = *defer_until.get_or_insert_with(|| std::time::Instant::now() + max);
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(status.busy_reply());
-            }
-            futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
-        }
-    }
-}
-
-/// `busy-behavior defer` (the enum's index in the config).
-pub const BUSY_BEHAVIOR_DEFER: i64 = 1;
-
-/// Releases the shard's gate when dropped.
-pub struct GateHeld<'a>(&'a Gate);
-
-impl GateHeld<'_> {
-    /// Access to the shard for the holder.
-    pub fn access(&self) -> Access<'_> {
-        self.0.holder_access()
-    }
-}
-
-impl Drop for GateHeld<'_> {
-    fn drop(&mut self) {
-        self.0.release();
-    }
-}
-
-/// Releases the shard's gate when dropped; owns its core, so it can move
-/// into a task.
-struct GateHeldByTask(Rc<Core>);
-
-impl Drop for GateHeldByTask {
-    fn drop(&mut self) {
-        self.0.gate.release();
-    }
-}
+/// Kept here until every user names `shard::core` (issue 13).
+pub use crate::shard::core::{Core, GateHeld, BUSY_BEHAVIOR_DEFER};

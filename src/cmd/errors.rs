@@ -8,6 +8,11 @@ pub fn wrongtype() -> crate::protocol::Reply {
     crate::protocol::Reply::error(WRONGTYPE)
 }
 pub const SYNTAX: &str = "ERR syntax error";
+
+/// The reply to malformed options.
+pub fn syntax() -> crate::protocol::Reply {
+    crate::protocol::Reply::error(SYNTAX)
+}
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";

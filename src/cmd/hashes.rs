@@ -4,20 +4,18 @@
 //! field-value pairs as 2-element arrays in RESP3 and flat in RESP2.
 
 use bytes::Bytes;
-use hashbrown::HashMap;
 
+use super::empty_scan;
 use super::flags::*;
-use super::sets::{empty_scan, random_indices};
+use super::sets::random_indices;
 use super::{
     command, errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
 use crate::protocol::Reply;
-use crate::store::{Value, ValueRef};
+use crate::store::value::Hash;
 use crate::util::longdouble::LongDouble;
 use crate::util::numbers::parse_i64;
-
-type Hash = HashMap<Box<[u8]>, Vec<u8>>;
 
 type Result<T> = std::result::Result<T, Reply>;
 
@@ -41,42 +39,6 @@ pub static COMMANDS: &[Command] = &[
     command("hrandfield",   -2, READONLY)              .key().shard(fallible!(hrandfield)),
 ];
 
-/// The hash at `key` for a read command (counted as a keyspace hit or miss).
-fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The hash at `key` as a write command sees it before it changes anything
-/// (Redis's lookupKeyWrite: not counted as a hit or miss).
-fn peek_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>> {
-    let now = ctx.now_ms;
-    match ctx.db().value(key, now) {
-        None => Ok(None),
-        Some(ValueRef::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The hash at `key` for writing, created empty when missing: the caller
-/// adds a field to it (or deletes it when it ends up empty).
-fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash> {
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    match db.value(key, now) {
-        None => db.set(key, Value::Hash(Default::default())),
-        Some(ValueRef::Hash(_)) => {}
-        Some(_) => return Err(errors::wrongtype()),
-    }
-    match db.value_mut(key, now) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => Err(errors::wrongtype()),
-    }
-}
-
 /// Sets `field` to `value`; true when the field is new.
 fn put(hash: &mut Hash, field: &[u8], value: &[u8]) -> bool {
     match hash.get_mut(field) {
@@ -97,7 +59,7 @@ fn set_fields(ctx: &mut Ctx, argv: &[Bytes], name: &str) -> Result<i64> {
     if argv.len() % 2 == 1 {
         return Err(Reply::error(errors::wrong_args(name)));
     }
-    let hash = hash_mut(ctx, &argv[1])?;
+    let hash = ctx.hash_or_insert(&argv[1])?;
     let created = argv[2..]
         .chunks_exact(2)
         .filter(|pair| put(hash, &pair[0], &pair[1]))
@@ -119,22 +81,22 @@ fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 /// HSETNX key field value
 fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, field) = (&argv[1], &argv[2][..]);
-    if peek_hash(ctx, key)?.is_some_and(|h| h.contains_key(field)) {
+    if ctx.peek_hash(key)?.is_some_and(|h| h.contains_key(field)) {
         return Ok(Reply::Int(0));
     }
-    put(hash_mut(ctx, key)?, field, &argv[3]);
+    put(ctx.hash_or_insert(key)?, field, &argv[3]);
     Ok(Reply::Int(1))
 }
 
 /// HGET key field
 fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let value = read_hash(ctx, &argv[1])?.and_then(|h| h.get(&argv[2][..]));
+    let value = ctx.read_hash(&argv[1])?.and_then(|h| h.get(&argv[2][..]));
     Ok(value.map_or(Reply::Nil, |v| Reply::bulk(v)))
 }
 
 /// HMGET key field [field ...]
 fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let hash = read_hash(ctx, &argv[1])?;
+    let hash = ctx.read_hash(&argv[1])?;
     Ok(Reply::Array(
         argv[2..]
             .iter()
@@ -150,10 +112,15 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, fields) = (&argv[1], &argv[2..]);
     // Deleting nothing is no modification (WATCH keeps the key clean).
-    if !peek_hash(ctx, key)?.is_some_and(|h| fields.iter().any(|f| h.contains_key(&f[..]))) {
+    if !ctx
+        .peek_hash(key)?
+        .is_some_and(|h| fields.iter().any(|f| h.contains_key(&f[..])))
+    {
         return Ok(Reply::Int(0));
     }
-    let hash = hash_mut(ctx, key)?;
+    let Some(hash) = ctx.hash_mut(key)? else {
+        return Ok(Reply::Int(0));
+    };
     let deleted = fields
         .iter()
         .filter(|f| hash.remove(&f[..]).is_some())
@@ -166,19 +133,22 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// HEXISTS key field
 fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let found = read_hash(ctx, &argv[1])?.is_some_and(|h| h.contains_key(&argv[2][..]));
+    let found = ctx
+        .read_hash(&argv[1])?
+        .is_some_and(|h| h.contains_key(&argv[2][..]));
     Ok(Reply::Int(found as i64))
 }
 
 /// HLEN key
 fn hlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let len = read_hash(ctx, &argv[1])?.map_or(0, |h| h.len());
+    let len = ctx.read_hash(&argv[1])?.map_or(0, |h| h.len());
     Ok(Reply::Int(len as i64))
 }
 
 /// HSTRLEN key field
 fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let len = read_hash(ctx, &argv[1])?
+    let len = ctx
+        .read_hash(&argv[1])?
         .and_then(|h| h.get(&argv[2][..]))
         .map_or(0, |v| v.len());
     Ok(Reply::Int(len as i64))
@@ -186,7 +156,7 @@ fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// HGETALL key: a map (RESP2: a flat array of fields and values).
 fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let pairs = read_hash(ctx, &argv[1])?.map(|h| {
+    let pairs = ctx.read_hash(&argv[1])?.map(|h| {
         h.iter()
             .map(|(f, v)| (Reply::bulk(f), Reply::bulk(v)))
             .collect()
@@ -196,13 +166,17 @@ fn hgetall(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// HKEYS key
 fn hkeys(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let fields = read_hash(ctx, &argv[1])?.map(|h| h.keys().map(|f| Reply::bulk(f)).collect());
+    let fields = ctx
+        .read_hash(&argv[1])?
+        .map(|h| h.keys().map(|f| Reply::bulk(f)).collect());
     Ok(Reply::Array(fields.unwrap_or_default()))
 }
 
 /// HVALS key
 fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let values = read_hash(ctx, &argv[1])?.map(|h| h.values().map(|v| Reply::bulk(v)).collect());
+    let values = ctx
+        .read_hash(&argv[1])?
+        .map(|h| h.values().map(|v| Reply::bulk(v)).collect());
     Ok(Reply::Array(values.unwrap_or_default()))
 }
 
@@ -210,14 +184,14 @@ fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, field) = (&argv[1], &argv[2][..]);
     let incr = int_arg(&argv[3])?;
-    let current = match peek_hash(ctx, key)?.and_then(|h| h.get(field)) {
+    let current = match ctx.peek_hash(key)?.and_then(|h| h.get(field)) {
         None => 0,
         Some(v) => parse_i64(v).ok_or_else(|| Reply::error(errors::HASH_NOT_INTEGER))?,
     };
     let new = current
         .checked_add(incr)
         .ok_or_else(|| Reply::error(errors::OVERFLOW))?;
-    put(hash_mut(ctx, key)?, field, new.to_string().as_bytes());
+    put(ctx.hash_or_insert(key)?, field, new.to_string().as_bytes());
     Ok(Reply::Int(new))
 }
 
@@ -229,7 +203,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     if !incr.is_finite() {
         return Err(Reply::error("ERR value is NaN or Infinity"));
     }
-    let current = match peek_hash(ctx, key)?.and_then(|h| h.get(field)) {
+    let current = match ctx.peek_hash(key)?.and_then(|h| h.get(field)) {
         None => LongDouble::parse(b"0").ok_or_else(|| Reply::error(errors::NOT_FLOAT))?,
         Some(v) => LongDouble::parse(v).ok_or_else(|| Reply::error(errors::HASH_NOT_FLOAT))?,
     };
@@ -237,7 +211,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         .checked_add(incr)
         .ok_or_else(|| Reply::error(errors::INCR_NAN_OR_INF))?;
     let text = sum.to_human_string();
-    put(hash_mut(ctx, key)?, field, text.as_bytes());
+    put(ctx.hash_or_insert(key)?, field, text.as_bytes());
     Ok(Reply::bulk_string(text))
 }
 
@@ -246,10 +220,10 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 /// small encodings).
 fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     scan_cursor(&argv[2])?;
-    let Some(hash) = read_hash(ctx, &argv[1])? else {
+    let Some(hash) = ctx.read_hash(&argv[1])? else {
         return Ok(empty_scan());
     };
-    let pattern = scan_options(&argv[3..])?;
+    let pattern = scan_options(&argv[3..], false)?.pattern;
     let mut found = Vec::new();
     for (field, value) in hash.iter().filter(|(f, _)| scan_accepts(pattern, f)) {
         found.push(Reply::bulk(field));
@@ -268,14 +242,14 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let withvalues = match argv.get(3) {
         None => false,
         Some(arg) if argv.len() == 4 && is(arg, "withvalues") => true,
-        Some(_) => return Err(Reply::error(errors::SYNTAX)),
+        Some(_) => return Err(errors::syntax()),
     };
     // Redis doubles the count for the RESP2 reply length; it refuses
     // counts where that could overflow.
     if withvalues && count.unsigned_abs() > (i64::MAX / 2) as u64 {
         return Err(Reply::error("ERR value is out of range"));
     }
-    let Some(len) = read_hash(ctx, key)?.map(|h| h.len()) else {
+    let Some(len) = ctx.read_hash(key)?.map(|h| h.len()) else {
         return Ok(Reply::Array(Vec::new()));
     };
     if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
@@ -283,7 +257,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     }
     let indices = random_indices(ctx, len, count);
     let resp3 = ctx.resp3;
-    let Some(hash) = peek_hash(ctx, key)? else {
+    let Some(hash) = ctx.peek_hash(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let entries: Vec<(&Box<[u8]>, &Vec<u8>)> = hash.iter().collect();
@@ -303,10 +277,10 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// HRANDFIELD key: one random field, or nil.
 fn hrandfield_one(ctx: &mut Ctx, key: &[u8]) -> Result<Reply> {
-    let Some(len) = read_hash(ctx, key)?.map(|h| h.len()) else {
+    let Some(len) = ctx.read_hash(key)?.map(|h| h.len()) else {
         return Ok(Reply::Nil);
     };
     let i = (ctx.random() % len.max(1) as u64) as usize;
-    let field = peek_hash(ctx, key)?.and_then(|h| h.keys().nth(i));
+    let field = ctx.peek_hash(key)?.and_then(|h| h.keys().nth(i));
     Ok(field.map_or(Reply::Nil, |f| Reply::bulk(f)))
 }

@@ -9,8 +9,8 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{command, errors, int_arg, is, reply, Command, Ctx, Gather};
+use super::{scan_accepts, scan_options, ArgCursor};
 use crate::protocol::Reply;
-use crate::util::glob::glob_match;
 use crate::util::slot::SLOT_COUNT;
 
 #[rustfmt::skip]
@@ -42,8 +42,6 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-/// SCAN's COUNT when none is given, as in Redis.
-const SCAN_DEFAULT_COUNT: usize = 10;
 
 /// DEL key [key ...] / UNLINK key [key ...]: how many live keys were removed.
 fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
@@ -253,29 +251,7 @@ fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 }
 
 fn scan_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let mut count = SCAN_DEFAULT_COUNT;
-    let mut matching: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        let (opt, value) = match argv.get(i + 1) {
-            Some(value) => (&argv[i], value),
-            None => return Err(Reply::error(errors::SYNTAX)),
-        };
-        if is(opt, "count") {
-            count = usize::try_from(int_arg(value)?)
-                .ok()
-                .filter(|&c| c >= 1)
-                .ok_or_else(|| Reply::error(errors::SYNTAX))?;
-        } else if is(opt, "match") {
-            matching = pattern(value);
-        } else if is(opt, "type") {
-            type_name = Some(value);
-        } else {
-            return Err(Reply::error(errors::SYNTAX));
-        }
-        i += 2;
-    }
+    let options = scan_options(&argv[2..], true)?;
     // The router only sends cursors below SLOT_COUNT; anything else ends.
     let cursor = std::str::from_utf8(&argv[1])
         .ok()
@@ -286,9 +262,11 @@ fn scan_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     };
     let now = ctx.now_ms;
     let db = ctx.db();
-    let (next, found) = db.scan(cursor, count, now, |e| {
-        matching.is_none_or(|p| glob_match(p, e.key(), false))
-            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value().type_name().as_bytes()))
+    let (next, found) = db.scan(cursor, options.count, now, |e| {
+        scan_accepts(options.pattern, e.key())
+            && options
+                .type_name
+                .is_none_or(|t| t.eq_ignore_ascii_case(e.value().type_name().as_bytes()))
     });
     let next = next.unwrap_or(db.slots().end) as usize;
     let next = if next >= SLOT_COUNT { 0 } else { next };
@@ -374,7 +352,7 @@ fn flush_option_ok(argv: &[Bytes]) -> bool {
 /// FLUSHDB [ASYNC | SYNC]
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     if !flush_option_ok(argv) {
-        return Reply::error(errors::SYNTAX);
+        return errors::syntax();
     }
     ctx.db().clear();
     Reply::ok()
@@ -383,7 +361,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     if !flush_option_ok(argv) {
-        return Reply::error(errors::SYNTAX);
+        return errors::syntax();
     }
     for db in &mut ctx.shard.dbs {
         db.clear();
@@ -413,16 +391,14 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn copy_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let mut target = ctx.db;
     let mut replace = false;
-    let mut i = 3;
-    while i < argv.len() {
-        if is(&argv[i], "replace") {
+    let mut args = ArgCursor::new(&argv[3..]);
+    while let Some(opt) = args.next() {
+        if is(opt, "replace") {
             replace = true;
-            i += 1;
-        } else if is(&argv[i], "db") && i + 1 < argv.len() {
-            target = db_index(ctx, &argv[i + 1])?;
-            i += 2;
+        } else if let Some([db]) = args.values_if(is(opt, "db"), 1) {
+            target = db_index(ctx, db)?;
         } else {
-            return Err(Reply::error(errors::SYNTAX));
+            return Err(errors::syntax());
         }
     }
     let (from, to) = (&argv[1], &argv[2]);

@@ -11,11 +11,11 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{command, errors, int_arg, is, Command, Ctx};
+use super::{one_of, reply, ArgCursor};
 use crate::protocol::Reply;
-use crate::store::{Value, ValueRef};
+use crate::store::value::List;
+use crate::store::Value;
 use crate::util::numbers::parse_i64;
-
-type List = VecDeque<Vec<u8>>;
 
 const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
 const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
@@ -53,13 +53,7 @@ enum End {
 impl End {
     /// `LEFT` or `RIGHT`, any case; anything else is a syntax error.
     fn parse(arg: &[u8]) -> Result<End, Reply> {
-        if is(arg, "left") {
-            Ok(End::Left)
-        } else if is(arg, "right") {
-            Ok(End::Right)
-        } else {
-            Err(Reply::error(errors::SYNTAX))
-        }
+        one_of(arg, &[("left", End::Left), ("right", End::Right)]).ok_or_else(errors::syntax)
     }
 }
 
@@ -85,15 +79,6 @@ fn pop_many(list: &mut List, end: End, count: u64) -> Vec<Reply> {
         .filter_map(|_| pop(list, end))
         .map(|e| Reply::Bulk(Bytes::from(e)))
         .collect()
-}
-
-/// The list at `key` for a read command (counted as a keyspace hit or miss).
-fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::List(l)) => Ok(Some(l)),
-        Some(_) => Err(errors::wrongtype()),
-    }
 }
 
 /// A count that must be >= 0; a non-integer gets the same `msg` as Redis's
@@ -151,20 +136,18 @@ fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) -> Reply {
     let key = &argv[1];
     let elements = argv[2..].iter().map(|e| e.to_vec());
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    match db.value_mut(key, now) {
-        Some(Value::List(list)) => {
+    match ctx.list_mut(key) {
+        Ok(Some(list)) => {
             elements.for_each(|e| push(list, end, e));
             Reply::Int(list.len() as i64)
         }
-        Some(_) => errors::wrongtype(),
-        None if only_existing => Reply::Int(0),
-        None => {
+        Err(e) => e,
+        Ok(None) if only_existing => Reply::Int(0),
+        Ok(None) => {
             let mut list = List::with_capacity(argv.len() - 2);
             elements.for_each(|e| push(&mut list, end, e));
             let len = list.len();
-            db.set(key, Value::List(list));
+            ctx.db().set(key, Value::List(list));
             Reply::Int(len as i64)
         }
     }
@@ -172,122 +155,103 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
 
 /// `LPOP key [count]`
 fn lpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    pop_generic(ctx, argv, End::Left, "lpop")
+    reply(pop_generic(ctx, argv, End::Left, "lpop"))
 }
 
 /// `RPOP key [count]`
 fn rpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    pop_generic(ctx, argv, End::Right, "rpop")
+    reply(pop_generic(ctx, argv, End::Right, "rpop"))
 }
 
 /// Without a count: one element, or nil. With one: an array (empty for a
 /// count of 0), or a nil array when the key does not exist.
-fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, name: &str) -> Reply {
+fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, name: &str) -> Result<Reply, Reply> {
     if argv.len() > 3 {
-        return Reply::error(errors::wrong_args(name));
+        return Err(Reply::error(errors::wrong_args(name)));
     }
-    let count = match argv.get(2) {
-        None => None,
-        Some(arg) => match non_negative(arg, errors::NOT_POSITIVE) {
-            Ok(n) => Some(n as u64),
-            Err(e) => return e,
-        },
-    };
+    let count = argv
+        .get(2)
+        .map(|arg| non_negative(arg, errors::NOT_POSITIVE))
+        .transpose()?;
     let key = &argv[1];
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let list = match db.value_mut(key, now) {
-        None if count.is_some() => return Reply::NilArray,
-        None => return Reply::Nil,
-        Some(Value::List(list)) => list,
-        Some(_) => return errors::wrongtype(),
+    let Some(list) = ctx.list_mut(key)? else {
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
     };
     let reply = match count {
         None => pop(list, end).map_or(Reply::Nil, |e| Reply::Bulk(Bytes::from(e))),
-        Some(n) => Reply::Array(pop_many(list, end, n)),
+        Some(n) => Reply::Array(pop_many(list, end, n as u64)),
     };
     if list.is_empty() {
-        db.remove(key);
+        ctx.db().remove(key);
     }
-    reply
+    Ok(reply)
 }
 
 /// `LLEN key`
 fn llen(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    match read_list(ctx, &argv[1]) {
-        Ok(list) => Reply::Int(list.map_or(0, |l| l.len() as i64)),
-        Err(e) => e,
-    }
+    reply(
+        ctx.read_list(&argv[1])
+            .map(|l| Reply::Int(l.map_or(0, |l| l.len() as i64))),
+    )
 }
 
 /// `LRANGE key start stop`
 fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    // Redis parses the range before looking at the key.
-    let (start, stop) = match (int_arg(&argv[2]), int_arg(&argv[3])) {
-        (Ok(start), Ok(stop)) => (start, stop),
-        (Err(e), _) | (_, Err(e)) => return e,
-    };
-    let list = match read_list(ctx, &argv[1]) {
-        Ok(Some(list)) => list,
-        Ok(None) => return Reply::Array(Vec::new()),
-        Err(e) => return e,
-    };
-    Reply::Array(match clamp_range(start, stop, list.len()) {
-        None => Vec::new(),
-        Some((first, last)) => list.range(first..=last).map(|e| Reply::bulk(e)).collect(),
-    })
+    reply((|| {
+        // Redis parses the range before looking at the key.
+        let (start, stop) = (int_arg(&argv[2])?, int_arg(&argv[3])?);
+        let Some(list) = ctx.read_list(&argv[1])? else {
+            return Ok(Reply::Array(Vec::new()));
+        };
+        Ok(Reply::Array(match clamp_range(start, stop, list.len()) {
+            None => Vec::new(),
+            Some((first, last)) => list.range(first..=last).map(|e| Reply::bulk(e)).collect(),
+        }))
+    })())
 }
 
 /// `LINDEX key index`
 fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    // A missing key answers nil even when the index is not a number.
-    let list = match read_list(ctx, &argv[1]) {
-        Ok(Some(list)) => list,
-        Ok(None) => return Reply::Nil,
-        Err(e) => return e,
-    };
-    match int_arg(&argv[2]) {
-        Ok(index) => resolve_index(index, list.len()).map_or(Reply::Nil, |i| Reply::bulk(&list[i])),
-        Err(e) => e,
-    }
+    reply((|| {
+        // A missing key answers nil even when the index is not a number.
+        let Some(list) = ctx.read_list(&argv[1])? else {
+            return Ok(Reply::Nil);
+        };
+        let index = int_arg(&argv[2])?;
+        Ok(resolve_index(index, list.len()).map_or(Reply::Nil, |i| Reply::bulk(&list[i])))
+    })())
 }
 
 /// `LSET key index element`
 fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let now = ctx.now_ms;
-    let list = match ctx.db().value_mut(&argv[1], now) {
-        None => return Reply::error(errors::NO_SUCH_KEY),
-        Some(Value::List(list)) => list,
-        Some(_) => return errors::wrongtype(),
-    };
-    let index = match int_arg(&argv[2]) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
-    match resolve_index(index, list.len()) {
-        Some(i) => {
-            list[i] = argv[3].to_vec();
-            Reply::ok()
-        }
-        None => Reply::error(errors::INDEX_OUT_OF_RANGE),
-    }
+    reply((|| {
+        let list = ctx
+            .list_mut(&argv[1])?
+            .ok_or_else(|| Reply::error(errors::NO_SUCH_KEY))?;
+        let index = int_arg(&argv[2])?;
+        let i = resolve_index(index, list.len())
+            .ok_or_else(|| Reply::error(errors::INDEX_OUT_OF_RANGE))?;
+        list[i] = argv[3].to_vec();
+        Ok(Reply::ok())
+    })())
 }
 
 /// `LREM key count element`: removes up to |count| occurrences (all with 0),
 /// from the head for count >= 0, from the tail for count < 0. One pass over
 /// the list whatever the number removed.
 fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let count = match int_arg(&argv[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+    reply(lrem_inner(ctx, argv))
+}
+
+fn lrem_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let count = int_arg(&argv[2])?;
     let (key, element) = (&argv[1], &argv[3][..]);
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let list = match db.value_mut(key, now) {
-        None => return Reply::Int(0),
-        Some(Value::List(list)) => list,
-        Some(_) => return errors::wrongtype(),
+    let Some(list) = ctx.list_mut(key)? else {
+        return Ok(Reply::Int(0));
     };
     // 0 means no limit; i64::MIN's magnitude fits in u64.
     let limit = match count.unsigned_abs() {
@@ -318,89 +282,77 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
         });
     }
     if list.is_empty() {
-        db.remove(key);
+        ctx.db().remove(key);
     }
-    Reply::Int(removed as i64)
+    Ok(Reply::Int(removed as i64))
 }
 
 /// `LTRIM key start stop`: keeps only the range; an empty result deletes
 /// the key.
 fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let (start, stop) = match (int_arg(&argv[2]), int_arg(&argv[3])) {
-        (Ok(start), Ok(stop)) => (start, stop),
-        (Err(e), _) | (_, Err(e)) => return e,
-    };
-    let key = &argv[1];
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let list = match db.value_mut(key, now) {
-        None => return Reply::ok(),
-        Some(Value::List(list)) => list,
-        Some(_) => return errors::wrongtype(),
-    };
-    match clamp_range(start, stop, list.len()) {
-        None => list.clear(),
-        Some((first, last)) => {
-            list.truncate(last + 1);
-            list.drain(..first);
+    reply((|| {
+        let (start, stop) = (int_arg(&argv[2])?, int_arg(&argv[3])?);
+        let key = &argv[1];
+        let Some(list) = ctx.list_mut(key)? else {
+            return Ok(Reply::ok());
+        };
+        match clamp_range(start, stop, list.len()) {
+            None => list.clear(),
+            Some((first, last)) => {
+                list.truncate(last + 1);
+                list.drain(..first);
+            }
         }
-    }
-    if list.is_empty() {
-        db.remove(key);
-    }
-    Reply::ok()
+        if list.is_empty() {
+            ctx.db().remove(key);
+        }
+        Ok(Reply::ok())
+    })())
 }
 
 /// `LINSERT key BEFORE|AFTER pivot element`: the new length, -1 when the
 /// pivot is not found, 0 when the key does not exist.
 fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    let after = if is(&argv[2], "after") {
-        true
-    } else if is(&argv[2], "before") {
-        false
-    } else {
-        return Reply::error(errors::SYNTAX);
-    };
-    let now = ctx.now_ms;
-    let list = match ctx.db().value_mut(&argv[1], now) {
-        None => return Reply::Int(0),
-        Some(Value::List(list)) => list,
-        Some(_) => return errors::wrongtype(),
-    };
-    let pivot = &argv[3][..];
-    match list.iter().position(|e| e.as_slice() == pivot) {
-        None => Reply::Int(-1),
-        Some(i) => {
-            list.insert(i + after as usize, argv[4].to_vec());
-            Reply::Int(list.len() as i64)
-        }
-    }
+    reply((|| {
+        let after =
+            one_of(&argv[2], &[("after", true), ("before", false)]).ok_or_else(errors::syntax)?;
+        let Some(list) = ctx.list_mut(&argv[1])? else {
+            return Ok(Reply::Int(0));
+        };
+        let pivot = &argv[3][..];
+        Ok(match list.iter().position(|e| e.as_slice() == pivot) {
+            None => Reply::Int(-1),
+            Some(i) => {
+                list.insert(i + after as usize, argv[4].to_vec());
+                Reply::Int(list.len() as i64)
+            }
+        })
+    })())
 }
 
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
 fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    super::reply(lpos_inner(ctx, argv))
+    reply(lpos_inner(ctx, argv))
 }
 
 fn lpos_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
     let mut maxlen: i64 = 0;
-    let mut j = 3;
-    while j < argv.len() {
-        let (opt, value) = (&argv[j], argv.get(j + 1));
-        match value {
-            Some(v) if is(opt, "rank") => {
-                rank = int_arg(v)?;
-                if rank == 0 {
-                    return Err(Reply::error(RANK_ZERO));
-                }
+    let mut args = ArgCursor::new(&argv[3..]);
+    while let Some((opt, v)) = args.next_pair()? {
+        if is(opt, "rank") {
+            rank = int_arg(v)?;
+            if rank == 0 {
+                return Err(Reply::error(RANK_ZERO));
             }
-            Some(v) if is(opt, "count") => count = Some(non_negative(v, COUNT_NEGATIVE)?),
-            Some(v) if is(opt, "maxlen") => maxlen = non_negative(v, MAXLEN_NEGATIVE)?,
-            _ => return Err(Reply::error(errors::SYNTAX)),
+        } else if is(opt, "count") {
+            count = Some(non_negative(v, COUNT_NEGATIVE)?);
+        } else if is(opt, "maxlen") {
+            maxlen = non_negative(v, MAXLEN_NEGATIVE)?;
+        } else {
+            return Err(errors::syntax());
         }
-        j += 2;
     }
     // A negative rank searches from the tail. Redis negates it in C, so
     // i64::MIN stays negative and then matches the first hit; wrapping
@@ -408,7 +360,7 @@ fn lpos_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let from_tail = rank < 0;
     let rank = rank.wrapping_abs();
     let element = &argv[2][..];
-    let Some(list) = read_list(ctx, &argv[1])? else {
+    let Some(list) = ctx.read_list(&argv[1])? else {
         return Ok(if count.is_some() {
             Reply::Array(Vec::new())
         } else {
@@ -450,97 +402,83 @@ fn lpos_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
 fn lmove(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     match (End::parse(&argv[3]), End::parse(&argv[4])) {
-        (Ok(from), Ok(to)) => move_generic(ctx, &argv[1], &argv[2], from, to),
+        (Ok(from), Ok(to)) => reply(move_generic(ctx, &argv[1], &argv[2], from, to)),
         (Err(e), _) | (_, Err(e)) => e,
     }
 }
 
 /// `RPOPLPUSH source destination`
 fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    move_generic(ctx, &argv[1], &argv[2], End::Right, End::Left)
+    reply(move_generic(ctx, &argv[1], &argv[2], End::Right, End::Left))
 }
 
 /// Pops from `src` at `from` and pushes at `to` of `dst` (created if
 /// missing); the same key rotates the list. Nil when `src` does not exist.
-fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Reply {
-    let now = ctx.now_ms;
-    let db = ctx.db();
+fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result<Reply, Reply> {
     // Both types are checked before anything moves, source first.
-    match db.value(src, now) {
-        None => return Reply::Nil,
-        Some(ValueRef::List(_)) => {}
-        Some(_) => return errors::wrongtype(),
+    if ctx.peek_list(src)?.is_none() {
+        return Ok(Reply::Nil);
     }
-    if !matches!(db.value(dst, now), None | Some(ValueRef::List(_))) {
-        return errors::wrongtype();
-    }
-    let Some(Value::List(list)) = db.value_mut(src, now) else {
-        return Reply::Nil;
+    ctx.peek_list(dst)?;
+    let Some(list) = ctx.list_mut(src)? else {
+        return Ok(Reply::Nil);
     };
     let Some(element) = pop(list, from) else {
-        return Reply::Nil;
+        return Ok(Reply::Nil);
     };
     let reply = Reply::bulk(&element);
     if src == dst {
         push(list, to, element);
-        return reply;
+        return Ok(reply);
     }
     if list.is_empty() {
-        db.remove(src);
+        ctx.db().remove(src);
     }
-    match db.value_mut(dst, now) {
-        Some(Value::List(list)) => push(list, to, element),
-        _ => db.set(dst, Value::List(VecDeque::from([element]))),
+    match ctx.list_mut(dst) {
+        Ok(Some(list)) => push(list, to, element),
+        _ => ctx.db().set(dst, Value::List(VecDeque::from([element]))),
     }
-    reply
+    Ok(reply)
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`: pops from the
 /// first non-empty list; replies `[key, [elements]]` or a nil array.
 fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    super::reply(lmpop_inner(ctx, argv))
+    reply(lmpop_inner(ctx, argv))
 }
 
 fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let numkeys = parse_i64(&argv[1])
         .filter(|n| *n > 0)
         .ok_or_else(|| Reply::error(errors::NUMKEYS_ZERO))?;
-    // The keys are argv[2..where_at]; LEFT|RIGHT must follow them.
-    let where_at = usize::try_from(numkeys)
+    // LEFT|RIGHT must follow the keys.
+    let mut args = ArgCursor::new(&argv[2..]);
+    let keys = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
-        .filter(|&w| w < argv.len())
-        .ok_or_else(|| Reply::error(errors::SYNTAX))?;
-    let end = End::parse(&argv[where_at])?;
+        .and_then(|n| args.next_n(n))
+        .ok_or_else(errors::syntax)?;
+    let end = End::parse(args.required()?)?;
     let mut count: Option<i64> = None;
-    let mut j = where_at + 1;
-    while j < argv.len() {
-        match argv.get(j + 1) {
-            Some(v) if count.is_none() && is(&argv[j], "count") => {
-                let n = parse_i64(v)
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Reply::error(COUNT_NOT_POSITIVE))?;
-                count = Some(n);
-            }
-            _ => return Err(Reply::error(errors::SYNTAX)),
+    while let Some((opt, v)) = args.next_pair()? {
+        if count.is_some() || !is(opt, "count") {
+            return Err(errors::syntax());
         }
-        j += 2;
+        let n = parse_i64(v)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Reply::error(COUNT_NOT_POSITIVE))?;
+        count = Some(n);
     }
     let count = count.unwrap_or(1) as u64;
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    for key in &argv[2..where_at] {
-        let list = match db.value_mut(key, now) {
-            None => continue,
-            Some(Value::List(list)) => list,
-            Some(_) => return Err(errors::wrongtype()),
+    for key in keys {
+        let Some(list) = ctx.list_mut(key)? else {
+            continue;
         };
         if list.is_empty() {
             continue;
         }
         let items = pop_many(list, end, count);
         if list.is_empty() {
-            db.remove(key);
+            ctx.db().remove(key);
         }
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),

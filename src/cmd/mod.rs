@@ -23,6 +23,7 @@ macro_rules! fallible {
     }};
 }
 
+pub mod access;
 pub mod admin;
 pub mod args;
 pub mod errors;

@@ -5,17 +5,16 @@
 //! may repeat elements, so it is an array, as in Redis.
 
 use bytes::Bytes;
-use hashbrown::HashSet;
 
 use super::flags::*;
 use super::{
     command, errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
+use super::{empty_scan, ArgCursor};
 use crate::protocol::Reply;
-use crate::store::{Value, ValueRef};
-
-type Set = HashSet<Box<[u8]>>;
+use crate::store::value::Set;
+use crate::store::Value;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
@@ -40,48 +39,10 @@ pub static COMMANDS: &[Command] = &[
 
 type Result<T> = std::result::Result<T, Reply>;
 
-/// The set at `key` for a read command (counted as a keyspace hit or miss).
-fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The set at `key` as a write command sees it before it changes anything
-/// (Redis's lookupKeyWrite: not counted as a hit or miss).
-fn peek_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>> {
-    let now = ctx.now_ms;
-    match ctx.db().value(key, now) {
-        None => Ok(None),
-        Some(ValueRef::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The set at `key` for writing, created empty when missing: the caller
-/// adds to it, or deletes it with [`delete_if_empty`].
-fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Set> {
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    match db.value(key, now) {
-        None => db.set(key, Value::Set(Default::default())),
-        Some(ValueRef::Set(_)) => {}
-        Some(_) => return Err(errors::wrongtype()),
-    }
-    match db.value_mut(key, now) {
-        Some(Value::Set(s)) => Ok(s),
-        _ => Err(errors::wrongtype()),
-    }
-}
-
 /// Deletes the set at `key` if it has become empty, as Redis does.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    if matches!(db.value(key, now), Some(ValueRef::Set(s)) if s.is_empty()) {
-        db.remove(key);
+    if matches!(ctx.peek_set(key), Ok(Some(s)) if s.is_empty()) {
+        ctx.db().remove(key);
     }
 }
 
@@ -128,10 +89,13 @@ fn random_index(ctx: &mut Ctx, len: usize) -> usize {
 fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, members) = (&argv[1], &argv[2..]);
     // Adding nothing new is no modification (WATCH keeps the key clean).
-    if peek_set(ctx, key)?.is_some_and(|s| members.iter().all(|m| s.contains(&m[..]))) {
+    if ctx
+        .peek_set(key)?
+        .is_some_and(|s| members.iter().all(|m| s.contains(&m[..])))
+    {
         return Ok(Reply::Int(0));
     }
-    let set = set_mut(ctx, key)?;
+    let set = ctx.set_or_insert(key)?;
     let added = members
         .iter()
         .filter(|m| set.insert(Box::from(&m[..])))
@@ -142,13 +106,15 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 /// SREM key member [member ...]
 fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (key, members) = (&argv[1], &argv[2..]);
-    let Some(set) = peek_set(ctx, key)? else {
+    let Some(set) = ctx.peek_set(key)? else {
         return Ok(Reply::Int(0));
     };
     if !members.iter().any(|m| set.contains(&m[..])) {
         return Ok(Reply::Int(0));
     }
-    let set = set_mut(ctx, key)?;
+    let Some(set) = ctx.set_mut(key)? else {
+        return Ok(Reply::Int(0));
+    };
     let removed = members.iter().filter(|m| set.remove(&m[..])).count();
     delete_if_empty(ctx, key);
     Ok(Reply::Int(removed as i64))
@@ -156,19 +122,21 @@ fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// SMEMBERS key
 fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let members = read_set(ctx, &argv[1])?.map(members_reply);
+    let members = ctx.read_set(&argv[1])?.map(members_reply);
     Ok(Reply::Set(members.unwrap_or_default()))
 }
 
 /// SISMEMBER key member
 fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let found = read_set(ctx, &argv[1])?.is_some_and(|s| s.contains(&argv[2][..]));
+    let found = ctx
+        .read_set(&argv[1])?
+        .is_some_and(|s| s.contains(&argv[2][..]));
     Ok(Reply::Int(found as i64))
 }
 
 /// SMISMEMBER key member [member ...]
 fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let set = read_set(ctx, &argv[1])?;
+    let set = ctx.read_set(&argv[1])?;
     Ok(Reply::Array(
         argv[2..]
             .iter()
@@ -179,7 +147,7 @@ fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 
 /// SCARD key
 fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
-    let len = read_set(ctx, &argv[1])?.map_or(0, |s| s.len());
+    let len = ctx.read_set(&argv[1])?.map_or(0, |s| s.len());
     Ok(Reply::Int(len as i64))
 }
 
@@ -188,16 +156,18 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     match argv.len() {
         2 => spop_one(ctx, &argv[1]),
         3 => spop_count(ctx, &argv[1], &argv[2]),
-        _ => Err(Reply::error(errors::SYNTAX)),
+        _ => Err(errors::syntax()),
     }
 }
 
 fn spop_one(ctx: &mut Ctx, key: &[u8]) -> Result<Reply> {
-    let Some(len) = peek_set(ctx, key)?.map(|s| s.len()) else {
+    let Some(len) = ctx.peek_set(key)?.map(|s| s.len()) else {
         return Ok(Reply::Nil);
     };
     let i = random_index(ctx, len);
-    let set = set_mut(ctx, key)?;
+    let Some(set) = ctx.set_mut(key)? else {
+        return Ok(Reply::Nil);
+    };
     let Some(member) = set.iter().nth(i).cloned() else {
         return Ok(Reply::Nil);
     };
@@ -211,7 +181,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
         Ok(n) if n >= 0 => n,
         _ => return Err(Reply::error(errors::NOT_POSITIVE)),
     };
-    let Some(len) = peek_set(ctx, key)?.map(|s| s.len()) else {
+    let Some(len) = ctx.peek_set(key)?.map(|s| s.len()) else {
         return Ok(Reply::Set(Vec::new()));
     };
     if count == 0 {
@@ -229,7 +199,9 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
         });
     }
     let indices = random_indices(ctx, len, count);
-    let set = set_mut(ctx, key)?;
+    let Some(set) = ctx.set_mut(key)? else {
+        return Ok(Reply::Set(Vec::new()));
+    };
     let all: Vec<&Box<[u8]>> = set.iter().collect();
     let popped: Vec<Box<[u8]>> = indices
         .iter()
@@ -247,9 +219,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let count = match argv.len() {
         2 => None,
         3 => Some(random_count(&argv[2])?),
-        _ => return Err(Reply::error(errors::SYNTAX)),
+        _ => return Err(errors::syntax()),
     };
-    let Some(len) = read_set(ctx, key)?.map(|s| s.len()) else {
+    let Some(len) = ctx.read_set(key)?.map(|s| s.len()) else {
         return Ok(if count.is_some() {
             Reply::Array(Vec::new())
         } else {
@@ -258,7 +230,8 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     };
     let Some(count) = count else {
         let i = random_index(ctx, len);
-        return Ok(peek_set(ctx, key)?
+        return Ok(ctx
+            .peek_set(key)?
             .and_then(|s| s.iter().nth(i))
             .map_or(Reply::Nil, |m| Reply::bulk(m)));
     };
@@ -266,7 +239,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         return Err(too_many_repeats());
     }
     let indices = random_indices(ctx, len, count);
-    let Some(set) = peek_set(ctx, key)? else {
+    let Some(set) = ctx.peek_set(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let all: Vec<&Box<[u8]>> = set.iter().collect();
@@ -292,14 +265,14 @@ enum Op {
 fn combine(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set> {
     let mut sizes = Vec::with_capacity(keys.len());
     for key in keys {
-        sizes.push(read_set(ctx, key)?.map(|s| s.len()));
+        sizes.push(ctx.read_set(key)?.map(|s| s.len()));
     }
     match op {
         Op::Inter => intersect(ctx, keys, &sizes),
         Op::Union => {
             let mut out = Set::new();
             for key in keys {
-                if let Some(s) = peek_set(ctx, key)? {
+                if let Some(s) = ctx.peek_set(key)? {
                     for m in s {
                         if !out.contains(m) {
                             out.insert(m.clone());
@@ -310,7 +283,7 @@ fn combine(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set> {
             Ok(out)
         }
         Op::Diff => {
-            let Some(first) = peek_set(ctx, &keys[0])? else {
+            let Some(first) = ctx.peek_set(&keys[0])? else {
                 return Ok(Set::new());
             };
             let mut out = first.clone();
@@ -318,7 +291,7 @@ fn combine(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set> {
                 if out.is_empty() {
                     break;
                 }
-                let Some(s) = peek_set(ctx, key)? else {
+                let Some(s) = ctx.peek_set(key)? else {
                     continue;
                 };
                 // Walk whichever side is smaller.
@@ -349,12 +322,12 @@ fn intersect(ctx: &mut Ctx, keys: &[Bytes], sizes: &[Option<usize>]) -> Result<S
     let Some(&(_, smallest)) = order.first() else {
         return Ok(Set::new());
     };
-    let mut out = peek_set(ctx, &keys[smallest])?.cloned().unwrap_or_default();
+    let mut out = ctx.peek_set(&keys[smallest])?.cloned().unwrap_or_default();
     for &(_, i) in &order[1..] {
         if out.is_empty() {
             break;
         }
-        if let Some(s) = peek_set(ctx, &keys[i])? {
+        if let Some(s) = ctx.peek_set(&keys[i])? {
             out.retain(|m| s.contains(m));
         }
     }
@@ -412,27 +385,22 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         Ok(n) if n > 0 => n as u64,
         _ => return Err(Reply::error(errors::NUMKEYS_ZERO)),
     };
-    if numkeys > (argv.len() - 2) as u64 {
-        return Err(Reply::error(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let keys_end = 2 + numkeys as usize;
+    let mut args = ArgCursor::new(&argv[2..]);
+    let keys = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| args.next_n(n))
+        .ok_or_else(|| Reply::error("ERR Number of keys can't be greater than number of args"))?;
     let mut limit = 0;
-    let mut options = &argv[keys_end..];
-    while let Some((option, rest)) = options.split_first() {
-        match rest.split_first() {
-            Some((value, rest)) if is(option, "limit") => {
-                limit = match int_arg(value) {
-                    Ok(n) if n >= 0 => n as u64,
-                    _ => return Err(Reply::error("ERR LIMIT can't be negative")),
-                };
-                options = rest;
-            }
-            _ => return Err(Reply::error(errors::SYNTAX)),
+    while let Some((option, value)) = args.next_pair()? {
+        if !is(option, "limit") {
+            return Err(errors::syntax());
         }
+        limit = match int_arg(value) {
+            Ok(n) if n >= 0 => n as u64,
+            _ => return Err(Reply::error("ERR LIMIT can't be negative")),
+        };
     }
-    let card = combine(ctx, &argv[2..keys_end], Op::Inter)?.len() as u64;
+    let card = combine(ctx, keys, Op::Inter)?.len() as u64;
     Ok(Reply::Int(
         if limit > 0 { card.min(limit) } else { card } as i64
     ))
@@ -441,16 +409,18 @@ fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 /// SMOVE source destination member
 fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     let (src, dst, member) = (&argv[1], &argv[2], &argv[3][..]);
-    let Some(in_src) = peek_set(ctx, src)?.map(|s| s.contains(member)) else {
+    let Some(in_src) = ctx.peek_set(src)?.map(|s| s.contains(member)) else {
         return Ok(Reply::Int(0));
     };
-    peek_set(ctx, dst)?;
+    ctx.peek_set(dst)?;
     if src == dst || !in_src {
         return Ok(Reply::Int(in_src as i64));
     }
-    set_mut(ctx, src)?.remove(member);
+    if let Some(set) = ctx.set_mut(src)? {
+        set.remove(member);
+    }
     delete_if_empty(ctx, src);
-    set_mut(ctx, dst)?.insert(Box::from(member));
+    ctx.set_or_insert(dst)?.insert(Box::from(member));
     Ok(Reply::Int(1))
 }
 
@@ -459,19 +429,14 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
 /// with the next cursor 0.
 fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     scan_cursor(&argv[2])?;
-    let Some(set) = read_set(ctx, &argv[1])? else {
+    let Some(set) = ctx.read_set(&argv[1])? else {
         return Ok(empty_scan());
     };
-    let pattern = scan_options(&argv[3..])?;
+    let pattern = scan_options(&argv[3..], false)?.pattern;
     let found = set
         .iter()
         .filter(|m| scan_accepts(pattern, m))
         .map(|m| Reply::bulk(m))
         .collect();
     Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(found)]))
-}
-
-/// The reply of a SCAN-family command on a missing key.
-pub(super) fn empty_scan() -> Reply {
-    Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())])
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{command, errors, int_arg, is, Command, Ctx, Gather};
+use super::{one_of, ArgCursor};
 use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
@@ -49,37 +50,6 @@ const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
 
 // ---- Helpers ----
 
-/// The string at `key` for a read command (counted as a keyspace hit or
-/// miss); `None` when absent, WRONGTYPE when it holds another type.
-fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The string at `key` on a write path (its expiry is left alone).
-fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Vec<u8>>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value_mut(key, now) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The string at `key` before a write that replaces it whole (INCR...):
-/// not counted as a keyspace hit or miss.
-fn peek_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c [u8]>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value(key, now) {
-        None => Ok(None),
-        Some(ValueRef::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
 /// Replaces the string at an existing `key`, keeping its expiry. The new
 /// value is stored inline (a counter stays one allocation).
 fn replace_str(ctx: &mut Ctx, key: &[u8], new: Vec<u8>) {
@@ -100,11 +70,10 @@ fn invalid_expire(cmd: &str) -> Reply {
     Reply::error(errors::INVALID_EXPIRE.replace("{}", cmd))
 }
 
-/// Does option `arg` spell `keyword`? Redis compares options as C strings,
-/// so anything after a NUL byte is ignored (`"NX\0junk"` is NX).
-fn opt_is(arg: &[u8], keyword: &str) -> bool {
-    let c_str = arg.split(|&b| b == 0).next().unwrap_or(arg);
-    is(c_str, keyword)
+/// An option as Redis compares it, as a C string: anything after a NUL
+/// byte is ignored (`"NX\0junk"` is NX).
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or(arg)
 }
 
 // ---- SET / GETEX options ----
@@ -120,6 +89,14 @@ enum ExpireKind {
     /// Unix time in milliseconds.
     Pxat,
 }
+
+/// The expiry options of SET and GETEX.
+const EXPIRE_OPTIONS: [(&str, ExpireKind); 4] = [
+    ("ex", ExpireKind::Ex),
+    ("px", ExpireKind::Px),
+    ("exat", ExpireKind::Exat),
+    ("pxat", ExpireKind::Pxat),
+];
 
 /// An expiry option and its (not yet parsed) argument.
 #[derive(Debug, Clone, Copy)]
@@ -174,38 +151,29 @@ struct Options<'a> {
 /// (the last expiry time wins).
 fn parse_options(args: &[Bytes], for_set: bool) -> Result<Options<'_>, Reply> {
     let mut o = Options::default();
-    let mut j = 0;
-    while let Some(opt) = args.get(j) {
-        let next = args.get(j + 1);
-        let expire_kind = [
-            ("ex", ExpireKind::Ex),
-            ("px", ExpireKind::Px),
-            ("exat", ExpireKind::Exat),
-            ("pxat", ExpireKind::Pxat),
-        ]
-        .into_iter()
-        .find(|(name, _)| opt_is(opt, name))
-        .map(|(_, kind)| kind);
-        if for_set && opt_is(opt, "nx") && !o.xx {
+    let mut args = ArgCursor::new(args);
+    while let Some(opt) = args.next() {
+        let opt = c_str(opt);
+        let expire_kind = one_of(opt, &EXPIRE_OPTIONS);
+        if for_set && is(opt, "nx") && !o.xx {
             o.nx = true;
-        } else if for_set && opt_is(opt, "xx") && !o.nx {
+        } else if for_set && is(opt, "xx") && !o.nx {
             o.xx = true;
-        } else if for_set && opt_is(opt, "get") {
+        } else if for_set && is(opt, "get") {
             o.get = true;
-        } else if for_set && opt_is(opt, "keepttl") && o.expire.is_none() {
+        } else if for_set && is(opt, "keepttl") && o.expire.is_none() {
             o.keepttl = true;
-        } else if !for_set && opt_is(opt, "persist") && o.expire.is_none() {
+        } else if !for_set && is(opt, "persist") && o.expire.is_none() {
             o.persist = true;
-        } else if let (Some(kind), Some(arg)) = (expire_kind, next) {
+        } else if let Some(kind) = expire_kind {
+            let arg = args.required()?;
             if o.keepttl || o.persist || o.expire.is_some_and(|e| e.kind != kind) {
-                return Err(Reply::error(errors::SYNTAX));
+                return Err(errors::syntax());
             }
             o.expire = Some(Expire { kind, arg });
-            j += 1;
         } else {
-            return Err(Reply::error(errors::SYNTAX));
+            return Err(errors::syntax());
         }
-        j += 1;
     }
     Ok(o)
 }
@@ -223,7 +191,7 @@ fn set_generic(
     let now = ctx.now_ms;
     let deadline = opts.expire.map(|e| e.deadline_ms(now, cmd)).transpose()?;
     let old = if opts.get {
-        Some(read_str(ctx, key)?.map_or(Reply::Nil, Reply::bulk))
+        Some(ctx.read_str(key)?.map_or(Reply::Nil, Reply::bulk))
     } else {
         None
     };
@@ -257,7 +225,7 @@ fn set_generic(
 
 /// GET key
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk))
+    Ok(ctx.read_str(&argv[1])?.map_or(Reply::Nil, Reply::bulk))
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
@@ -319,14 +287,14 @@ fn set_with_expire(ctx: &mut Ctx, argv: &[Bytes], kind: ExpireKind, cmd: &str) -
 
 /// GETSET key value: the old value; the new one has no expiry.
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let old = read_str(ctx, &argv[1])?.map_or(Reply::Nil, Reply::bulk);
+    let old = ctx.read_str(&argv[1])?.map_or(Reply::Nil, Reply::bulk);
     ctx.db().set(&argv[1], Value::Str(argv[2].to_vec()));
     Ok(old)
 }
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some(old) = read_str(ctx, &argv[1])?.map(Reply::bulk) else {
+    let Some(old) = ctx.read_str(&argv[1])?.map(Reply::bulk) else {
         return Ok(Reply::Nil);
     };
     ctx.db().remove(&argv[1]);
@@ -339,7 +307,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let opts = parse_options(&argv[2..], false)?;
     let key = &argv[1];
-    let Some(value) = read_str(ctx, key)?.map(Reply::bulk) else {
+    let Some(value) = ctx.read_str(key)?.map(Reply::bulk) else {
         return Ok(Reply::Nil);
     };
     let now = ctx.now_ms;
@@ -392,7 +360,7 @@ fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// Adds `by` to the integer at `key` (absent: 0), keeping its expiry. The
 /// stored text must be exactly what Redis's `string2ll` accepts.
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
-    if let Some(s) = peek_str(ctx, key)? {
+    if let Some(s) = ctx.peek_str(key)? {
         let current = parse_i64(s).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
         let new = current
             .checked_add(by)
@@ -407,7 +375,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
 /// INCRBYFLOAT key increment: the new value as a bulk string.
 fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, by) = (&argv[1], &argv[2]);
-    if let Some(s) = peek_str(ctx, key)? {
+    if let Some(s) = ctx.peek_str(key)? {
         let new = incr_by_float(s, by)?;
         let reply = Reply::bulk(&new);
         replace_str(ctx, key, new);
@@ -439,7 +407,7 @@ fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, Reply> {
 /// APPEND key value: the new length; the expiry is kept.
 fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, tail) = (&argv[1], &argv[2]);
-    if let Some(s) = write_str(ctx, key)? {
+    if let Some(s) = ctx.str_mut(key)? {
         check_length(s.len(), tail.len())?;
         s.extend_from_slice(tail);
         return Ok(Reply::Int(s.len() as i64));
@@ -451,7 +419,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// STRLEN key
 fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_str(ctx, &argv[1])?.map_or(0, |s| s.len() as i64),
+        ctx.read_str(&argv[1])?.map_or(0, |s| s.len() as i64),
     ))
 }
 
@@ -460,7 +428,7 @@ fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let start = int_arg(&argv[2])?;
     let end = int_arg(&argv[3])?;
-    let s = read_str(ctx, &argv[1])?.unwrap_or_default();
+    let s = ctx.read_str(&argv[1])?.unwrap_or_default();
     Ok(match byte_range(s.len(), start, end) {
         Some((from, to)) => Reply::bulk(&s[from..=to]),
         None => Reply::bulk(b""),
@@ -489,7 +457,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, value) = (&argv[1], &argv[3]);
     let offset = int_arg(&argv[2])?;
     let offset = usize::try_from(offset).map_err(|_| Reply::error(OFFSET_OUT_OF_RANGE))?;
-    if let Some(s) = write_str(ctx, key)? {
+    if let Some(s) = ctx.str_mut(key)? {
         if value.is_empty() {
             return Ok(Reply::Int(s.len() as i64));
         }

@@ -24,6 +24,7 @@ use hashbrown::{HashMap, HashSet};
 
 use super::flags::*;
 use super::{command, errors, float_arg, int_arg, is, reply, Command, Ctx};
+use super::{empty_scan, one_of, scan_cursor, scan_options, ArgCursor, ScanOptions};
 use crate::config::MAX_SCAN_COUNT;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef, ZSet};
@@ -81,37 +82,12 @@ const ERR_RANDMEMBER_RANGE: &str =
 /// Redis keeps sets of up to this many members in a compact encoding that
 /// ZSCAN returns whole, in score order, with cursor 0; we do the same.
 const COMPACT_MAX_ENTRIES: usize = 128;
-/// ZSCAN's default COUNT.
-const DEFAULT_SCAN_COUNT: usize = 10;
 /// Most elements ZRANDMEMBER with a negative count (repeats allowed) may
 /// return. Redis has no limit and streams them; we build replies whole, so
 /// a count like -2^62 must be refused rather than allocated.
 const MAX_RANDOM_COUNT: u64 = 1_000_000;
 /// Most member bytes such a reply may carry (repeats of big members).
 const MAX_RANDOM_REPLY_BYTES: usize = 256 * 1024 * 1024;
-
-fn syntax() -> Reply {
-    Reply::error(errors::SYNTAX)
-}
-
-/// The zset at `key` for a read command (counted as a hit or miss).
-fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Reply> {
-    match ctx.read(key) {
-        None => Ok(None),
-        Some(ValueRef::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
-
-/// The zset at `key` for a write command.
-fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSet>, Reply> {
-    let now = ctx.now_ms;
-    match ctx.db().value_mut(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(errors::wrongtype()),
-    }
-}
 
 /// A value looked up again (not counted twice in the keyspace stats).
 fn value<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<ValueRef<'c>> {
@@ -443,7 +419,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> Result<Reply, Repl
     }
     let pairs = &argv[at..];
     if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
-        return Err(syntax());
+        return Err(errors::syntax());
     }
     let AddFlags { nx, xx, gt, lt, .. } = flags;
     if nx && xx {
@@ -462,17 +438,14 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> Result<Reply, Repl
         .collect::<Result<_, _>>()?;
 
     let key = &argv[1];
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    let done = match db.value_mut(key, now) {
-        Some(Value::ZSet(z)) => add_all(z, &pairs, flags)?,
-        Some(_) => return Err(errors::wrongtype()),
+    let done = match ctx.zset_mut(key)? {
+        Some(z) => add_all(z, &pairs, flags)?,
         None if xx => Added::default(),
         None => {
             let mut z = ZSet::default();
             let done = add_all(&mut z, &pairs, flags)?;
             if !z.is_empty() {
-                db.set(key, Value::ZSet(z));
+                ctx.db().set(key, Value::ZSet(z));
             }
             done
         }
@@ -530,7 +503,7 @@ fn add_all(z: &mut ZSet, pairs: &[(f64, &[u8])], f: AddFlags) -> Result<Added, R
 fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let key = &argv[1];
-        let Some(z) = write(ctx, key)? else {
+        let Some(z) = ctx.zset_mut(key)? else {
             return Ok(Reply::Int(0));
         };
         let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
@@ -545,7 +518,7 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZSCORE key member
 fn zscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         z.and_then(|z| z.score(&argv[2]))
             .map_or(Reply::Nil, Reply::Double)
     }))
@@ -553,7 +526,7 @@ fn zscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZMSCORE key member [member ...]
 fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         Reply::Array(
             argv[2..]
                 .iter()
@@ -565,14 +538,17 @@ fn zmscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 /// ZCARD key
 fn zcard(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| Reply::Int(z.map_or(0, |z| z.len() as i64))))
+    reply(
+        ctx.read_zset(&argv[1])
+            .map(|z| Reply::Int(z.map_or(0, |z| z.len() as i64))),
+    )
 }
 
 /// ZCOUNT key min max
 fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let range = ScoreRange::parse(&argv[2], &argv[3])?;
-        let (lo, hi) = read(ctx, &argv[1])?.map_or((0, 0), |z| range.ranks(z));
+        let (lo, hi) = ctx.read_zset(&argv[1])?.map_or((0, 0), |z| range.ranks(z));
         Ok(Reply::Int((hi - lo) as i64))
     })())
 }
@@ -581,7 +557,7 @@ fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let range = LexRange::parse(&argv[2], &argv[3])?;
-        let (lo, hi) = read(ctx, &argv[1])?.map_or((0, 0), |z| range.ranks(z));
+        let (lo, hi) = ctx.read_zset(&argv[1])?.map_or((0, 0), |z| range.ranks(z));
         Ok(Reply::Int((hi - lo) as i64))
     })())
 }
@@ -597,7 +573,7 @@ fn zrevrank(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 }
 
 fn rank_generic(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Reply {
-    reply(read(ctx, &argv[1]).map(|z| {
+    reply(ctx.read_zset(&argv[1]).map(|z| {
         let Some(z) = z else {
             return Reply::Nil;
         };
@@ -675,25 +651,22 @@ fn zrange_generic(
     let (mut min_at, mut max_at) = (at + 1, at + 2);
     let mut withscores = false;
     let (mut offset, mut limit) = (0, -1);
-    let mut j = at + 3;
-    while let Some(arg) = argv.get(j) {
-        let left = argv.len() - j - 1;
-        if !storing && is(arg, "withscores") {
+    let mut args = ArgCursor::new(&argv[at + 3..]);
+    while let Some(opt) = args.next() {
+        if !storing && is(opt, "withscores") {
             withscores = true;
-        } else if is(arg, "limit") && left >= 2 {
-            offset = int_arg(&argv[j + 1])?;
-            limit = int_arg(&argv[j + 2])?;
-            j += 2;
-        } else if dir == Dir::Auto && is(arg, "rev") {
+        } else if let Some([o, l]) = args.values_if(is(opt, "limit"), 2) {
+            offset = int_arg(o)?;
+            limit = int_arg(l)?;
+        } else if dir == Dir::Auto && is(opt, "rev") {
             dir = Dir::Reverse;
-        } else if by == By::Auto && is(arg, "bylex") {
+        } else if by == By::Auto && is(opt, "bylex") {
             by = By::Lex;
-        } else if by == By::Auto && is(arg, "byscore") {
+        } else if by == By::Auto && is(opt, "byscore") {
             by = By::Score;
         } else {
-            return Err(syntax());
+            return Err(errors::syntax());
         }
-        j += 1;
     }
     if by == By::Auto {
         by = By::Rank;
@@ -715,7 +688,7 @@ fn zrange_generic(
         By::Rank | By::Auto => Spec::Rank(int_arg(&argv[min_at])?, int_arg(&argv[max_at])?),
     };
     let resp3 = ctx.resp3;
-    let zset = read(ctx, &argv[at])?;
+    let zset = ctx.read_zset(&argv[at])?;
     let items = zset.map_or_else(Vec::new, |z| select(z, &spec, rev, offset, limit));
     if !storing {
         return Ok(members_reply(items, withscores, resp3));
@@ -738,7 +711,7 @@ fn zpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
     if argv.len() > 3 {
-        return Err(syntax());
+        return Err(errors::syntax());
     }
     let count = match argv.get(2) {
         None => None,
@@ -751,7 +724,7 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
     // Without a count the reply is one flat pair; with one, RESP3 nests.
     let nested = ctx.resp3 && count.is_some();
     let key = &argv[1];
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = ctx.zset_mut(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let count = count.unwrap_or(1).try_into().unwrap_or(usize::MAX);
@@ -799,7 +772,7 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 
 fn zremrange(ctx: &mut Ctx, argv: &[Bytes], spec: Spec) -> Result<Reply, Reply> {
     let key = &argv[1];
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = ctx.zset_mut(key)? else {
         return Ok(Reply::Int(0));
     };
     let (from, to) = match &spec {
@@ -825,7 +798,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
                 return Err(Reply::error(ERR_RANDMEMBER_RANGE));
             }
             if argv.len() > 4 || (argv.len() == 4 && !is(&argv[3], "withscores")) {
-                return Err(syntax());
+                return Err(errors::syntax());
             }
             let withscores = argv.len() == 4;
             // Redis's guard against count * 2 overflowing.
@@ -835,7 +808,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
             return randmember_count(ctx, &argv[1], count, withscores);
         }
         let rand = ctx.random();
-        Ok(match read(ctx, &argv[1])? {
+        Ok(match ctx.read_zset(&argv[1])? {
             Some(z) => {
                 let rank = (rand % z.len() as u64) as usize;
                 z.range(rank, rank + 1)
@@ -856,7 +829,7 @@ fn randmember_count(
     withscores: bool,
 ) -> Result<Reply, Reply> {
     let resp3 = ctx.resp3;
-    let Some(len) = read(ctx, key)?.map(ZSet::len) else {
+    let Some(len) = ctx.read_zset(key)?.map(ZSet::len) else {
         return Ok(Reply::Array(Vec::new()));
     };
     let wanted = count.unsigned_abs();
@@ -865,7 +838,7 @@ fn randmember_count(
     }
     if count > 0 && wanted >= len as u64 {
         // The whole set, highest score first: Redis's iteration order.
-        let z = read_again(ctx, key);
+        let z = ctx.peek_zset(key)?;
         return Ok(members_reply(
             z.iter().flat_map(|z| z.iter().rev()),
             withscores,
@@ -882,7 +855,7 @@ fn randmember_count(
     } else {
         sample_distinct(len, wanted as usize, || ctx.random())
     };
-    let Some(z) = read_again(ctx, key) else {
+    let Some(z) = ctx.peek_zset(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let picks = z.at_ranks(&ranks);
@@ -891,13 +864,6 @@ fn randmember_count(
         return Err(Reply::error(ERR_OUT_OF_RANGE));
     }
     Ok(members_reply(picks, withscores, resp3))
-}
-
-fn read_again<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c ZSet> {
-    match value(ctx, key) {
-        Some(ValueRef::ZSet(z)) => Some(z),
-        _ => None,
-    }
 }
 
 /// `count` distinct ranks below `len` (count < len), in random order.
@@ -925,26 +891,6 @@ fn sample_distinct(len: usize, count: usize, mut rand: impl FnMut() -> u64) -> V
     }
 }
 
-/// A SCAN cursor as Redis reads it (`strtoul`): empty is 0, a sign is
-/// allowed (`-1` wraps), leading whitespace and overflow are invalid.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let (negative, digits) = match s.split_first() {
-        None => return Some(0),
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        Some(_) => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if negative { v.wrapping_neg() } else { v })
-}
-
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 ///
 /// Small sets come back whole in score order with cursor 0, like Redis's
@@ -952,32 +898,12 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// order (see `store::zset`), where the cursor is the next hash to visit.
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
-        let cursor = parse_cursor(&argv[2]).ok_or_else(|| Reply::error(errors::INVALID_CURSOR))?;
-        let Some(z) = read(ctx, &argv[1])? else {
-            return Ok(Reply::Array(vec![
-                Reply::bulk(b"0"),
-                Reply::Array(Vec::new()),
-            ]));
+        let cursor = scan_cursor(&argv[2])?;
+        let Some(z) = ctx.read_zset(&argv[1])? else {
+            return Ok(empty_scan());
         };
-        let mut count = DEFAULT_SCAN_COUNT;
-        let mut pattern = None;
-        let mut i = 3;
-        while let Some(arg) = argv.get(i) {
-            let value = argv.get(i + 1);
-            match value {
-                Some(v) if is(arg, "count") => {
-                    let n = int_arg(v)?;
-                    if n < 1 {
-                        return Err(syntax());
-                    }
-                    count = usize::try_from(n).unwrap_or(usize::MAX);
-                }
-                // "*" matches everything, the empty member included.
-                Some(v) if is(arg, "match") => pattern = (&v[..] != b"*").then_some(v),
-                _ => return Err(syntax()),
-            }
-            i += 2;
-        }
+        // "*" (no pattern) matches everything, the empty member included.
+        let ScanOptions { pattern, count, .. } = scan_options(&argv[3..], false)?;
         let (next, items) = if z.len() <= COMPACT_MAX_ENTRIES {
             (0, z.iter().collect())
         } else {
@@ -1135,11 +1061,11 @@ fn set_op(
             "ERR at least 1 input key is needed for '{name}' command"
         )));
     }
-    let first = numkeys_at + 1;
+    let mut args = ArgCursor::new(&argv[numkeys_at + 1..]);
     let keys = usize::try_from(setnum)
         .ok()
-        .and_then(|n| argv.get(first..first.checked_add(n)?))
-        .ok_or_else(syntax)?;
+        .and_then(|n| args.next_n(n))
+        .ok_or_else(errors::syntax)?;
 
     // Types are checked before options, as Redis does.
     let mut lens = Vec::with_capacity(keys.len());
@@ -1162,33 +1088,28 @@ fn set_op(
     let mut withscores = false;
     let mut limit = 0;
     let weighted = op != SetOp::Diff && output != Output::Cardinality;
-    let mut j = first + keys.len();
-    while let Some(arg) = argv.get(j) {
-        let remaining = argv.len() - j;
-        if weighted && remaining > keys.len() && is(arg, "weights") {
-            for (w, text) in weights.iter_mut().zip(&argv[j + 1..]) {
+    while let Some(opt) = args.next() {
+        if let Some(values) = args.values_if(weighted && is(opt, "weights"), keys.len()) {
+            for (w, text) in weights.iter_mut().zip(values) {
                 *w = parse_f64(text).ok_or_else(|| Reply::error(ERR_WEIGHT))?;
             }
-            j += 1 + keys.len();
-        } else if weighted && remaining >= 2 && is(arg, "aggregate") {
-            let how = &argv[j + 1];
-            aggregate = match () {
-                _ if is(how, "sum") => Aggregate::Sum,
-                _ if is(how, "min") => Aggregate::Min,
-                _ if is(how, "max") => Aggregate::Max,
-                _ => return Err(syntax()),
-            };
-            j += 2;
-        } else if output == Output::Reply && is(arg, "withscores") {
+        } else if let Some([how]) = args.values_if(weighted && is(opt, "aggregate"), 1) {
+            let choices = [
+                ("sum", Aggregate::Sum),
+                ("min", Aggregate::Min),
+                ("max", Aggregate::Max),
+            ];
+            aggregate = one_of(how, &choices).ok_or_else(errors::syntax)?;
+        } else if output == Output::Reply && is(opt, "withscores") {
             withscores = true;
-            j += 1;
-        } else if output == Output::Cardinality && remaining >= 2 && is(arg, "limit") {
-            limit = parse_i64(&argv[j + 1])
+        } else if let Some([l]) =
+            args.values_if(output == Output::Cardinality && is(opt, "limit"), 1)
+        {
+            limit = parse_i64(l)
                 .and_then(|l| usize::try_from(l).ok())
                 .ok_or_else(|| Reply::error(ERR_LIMIT_NEGATIVE))?;
-            j += 2;
         } else {
-            return Err(syntax());
+            return Err(errors::syntax());
         }
     }
 
@@ -1393,16 +1314,6 @@ mod tests {
         assert_eq!(strtod_whole(b".5"), Some(0.5));
         assert_eq!(strtod_whole(b"5."), Some(5.0));
         assert_eq!(strtod_whole(b"2\0junk"), Some(2.0));
-    }
-
-    #[test]
-    fn cursors_follow_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"1x"), None);
     }
 
     #[test]

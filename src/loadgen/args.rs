@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 
 use super::keys::{KeyPattern, KeySpace};
+use super::plan::{CommandSpec, Credentials, Limit, Plan};
 use super::request::Template;
-use super::run::{CommandSpec, Credentials, Limit, Plan};
 
 /// memtier's requests per client when neither -n nor --test-time is given.
 const DEFAULT_REQUESTS_PER_CLIENT: u64 = 10_000;

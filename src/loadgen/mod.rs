@@ -13,13 +13,17 @@
 //! - `request`: command templates and their allocation-free encoding
 //! - `reply`: finding the end of a RESP reply in place
 //! - `poll`: the epoll wrapper
+//! - `plan`: what a run does (the plan and its checks), why a run fails
+//! - `gate`: the start gate that starts every worker on one clock
 //! - `worker`: one thread's connections and event loop
 //! - `stats`: histograms per type and interval, and their merging
-//! - `run`: the plan, the threads, the start gate
+//! - `run`: the threads and the merging of their intervals
 //! - `report`: progress line, final table, JSON
 
 pub mod args;
+mod gate;
 pub mod keys;
+pub mod plan;
 pub mod poll;
 pub mod reply;
 pub mod report;
@@ -29,8 +33,9 @@ pub mod stats;
 pub mod worker;
 
 pub use keys::{KeyPattern, KeySpace};
+pub use plan::{CommandSpec, Credentials, Limit, LoadError, Plan};
 pub use request::Template;
-pub use run::{run, CommandSpec, Credentials, Limit, LoadError, Plan};
+pub use run::run;
 pub use stats::{IntervalPoint, IntervalStats, RunStats, TypeStats};
 
 /// Most worker threads one run may start.

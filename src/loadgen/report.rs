@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::run::{Limit, Plan};
+use super::plan::{Limit, Plan};
 use super::stats::{per_second, IntervalStats, PointFigures, RunStats, TypeStats};
 
 /// Microseconds to the milliseconds the report shows.

@@ -10,15 +10,16 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::gate::StartGate;
 use super::keys::{KeyCursor, Rng};
+use super::plan::{Credentials, Limit, LoadError, Plan};
 use super::poll::{tighten_timer_slack, Event, Poller};
 use super::reply::{read_reply, ReplyError, ReplyKind};
-use super::request::encode_command;
-use super::run::{Credentials, Limit, LoadError, Plan, Shared};
+use super::request::{encode_command, Encoder};
 use super::stats::{interval_start, IntervalStats};
 use super::{MAX_REPLY_BYTES, READ_BUFFER_BYTES};
 
@@ -30,6 +31,17 @@ const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest reply to AUTH the handshake reads.
 const MAX_HANDSHAKE_REPLY_BYTES: usize = 4096;
+
+/// What the workers share (the run builds it).
+pub(crate) struct Shared<'a> {
+    pub plan: &'a Plan,
+    pub encoders: &'a [Encoder],
+    /// Set by the caller: finish what is in flight and stop.
+    pub stop: &'a AtomicBool,
+    /// Set when a worker failed: every worker quits at once.
+    pub abort: AtomicBool,
+    pub gate: StartGate,
+}
 
 /// An interval a worker has left (or its last, with the time it finished).
 pub(crate) struct Handover {

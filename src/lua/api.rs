@@ -1,19 +1,14 @@
 //! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
 //! the Rust bridge [`rawcall`]), replies, logging, RESP version, and the
-//! constants. Commands run through [`Core::execute`], the same entry that
-//! serves clients, against the core's own shard only.
-
-use std::rc::Rc;
+//! constants. `redis.call` hands its arguments to the shard through
+//! [`ScriptHost::call`], which checks and runs them as it runs a client's.
 
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::convert::reply_to_lua;
-use super::CoreLink;
-use crate::cmd::{self, flags, Run};
-use crate::node::Core;
+use super::{HostLink, Killed, ScriptHost};
 use crate::protocol::Reply;
-use crate::shard::{shard_of_key, Call};
 use crate::util::numbers::format_double_g17;
 
 const LOG_LEVELS: [(&str, i64); 4] = [
@@ -31,7 +26,7 @@ const REPL_FLAGS: [(&str, i64); 5] = [
 ];
 
 /// `redis.*` except `call` and `pcall`, which the prelude adds.
-pub fn redis_table(lua: &Lua, core: CoreLink) -> mlua::Result<Table> {
+pub fn redis_table(lua: &Lua, core: HostLink) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
     redis.raw_set(
         "sha1hex",
@@ -94,10 +89,10 @@ pub fn redis_table(lua: &Lua, core: CoreLink) -> mlua::Result<Table> {
             if v != 2 && v != 3 {
                 return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
             }
-            if let Some(core) = setresp_core.borrow().upgrade() {
-                let mut state = core.scripts.run.get();
+            if let Some(core) = setresp_core.borrow().as_ref().and_then(|h| h.upgrade()) {
+                let mut state = core.engine().run.get();
                 state.resp3 = v == 3;
-                core.scripts.run.set(state);
+                core.engine().run.set(state);
             }
             Ok(())
         })?,
@@ -181,21 +176,21 @@ fn error_reply_text(s: &[u8]) -> Vec<u8> {
 /// The bridge behind `redis.call` and `redis.pcall`: runs one command and
 /// returns `(reply, failed)`; on failure the reply is an `{err=...}` table,
 /// which `redis.call` raises and `redis.pcall` returns.
-pub fn rawcall(lua: &Lua, core: CoreLink) -> mlua::Result<Function> {
+pub fn rawcall(lua: &Lua, core: HostLink) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: MultiValue| {
-        let core = core.borrow().upgrade();
+        let core = core.borrow().as_ref().and_then(|h| h.upgrade());
         let reply = match &core {
-            Some(core) => call(core, args)?,
+            Some(core) => call(core.as_ref(), args)?,
             None => Reply::error("ERR server is shutting down"),
         };
-        let resp3 = core.is_some_and(|c| c.scripts.run.get().resp3);
+        let resp3 = core.is_some_and(|c| c.engine().run.get().resp3);
         let failed = reply.is_error();
         Ok((reply_to_lua(lua, &reply, resp3)?, failed))
     })
 }
 
 /// Runs a `redis.call` from a script; Err only when the script was killed.
-fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
+fn call(host: &dyn ScriptHost, args: MultiValue) -> mlua::Result<Reply> {
     if args.is_empty() {
         return Ok(Reply::error(
             "ERR Please specify at least one argument for this redis lib call",
@@ -214,74 +209,6 @@ fn call(core: &Rc<Core>, args: MultiValue) -> mlua::Result<Reply> {
             }
         });
     }
-    let Some(c) = cmd::lookup(&argv[0]) else {
-        return Ok(Reply::error("ERR Unknown Redis command called from script"));
-    };
-    if !c.arity_ok(argv.len()) {
-        return Ok(Reply::error(
-            "ERR Wrong number of args calling Redis command from script",
-        ));
-    }
-    if c.has(flags::NOSCRIPT) {
-        return Ok(Reply::error(
-            "ERR This Redis command is not allowed from script",
-        ));
-    }
-    let state = core.scripts.run.get();
-    if c.has(flags::WRITE) && state.read_only {
-        return Ok(Reply::error(
-            "ERR Write commands are not allowed from read-only scripts.",
-        ));
-    }
-    if let Run::Connection(_) = c.run {
-        return Ok(connection_command(core, c.name, &argv));
-    }
-    let shards = core.node.shards();
-    for i in c.key_positions(&argv) {
-        if shard_of_key(&argv[i], shards) != core.shard_id {
-            return Ok(Reply::error(format!(
-                "ERR Script attempted to access key '{}' of another shard: keys a script uses must share a shard (give them the same {{hash tag}})",
-                String::from_utf8_lossy(&argv[i])
-            )));
-        }
-    }
-    let call = Call {
-        cmd: c,
-        db: state.db,
-        resp3: state.resp3,
-        argv,
-    };
-    // A write makes the script unkillable; a kill requested before it
-    // wins, and the write never happens.
-    if c.has(flags::WRITE) && !core.script_status().mark_written() {
-        return Err(mlua::Error::runtime(super::interrupt::KILLED_MARKER));
-    }
-    // The running script's task holds the gate.
-    match core.gate.for_holder() {
-        Some(access) => Ok(core.execute(access, &call, state.now_ms)),
-        None => Ok(Reply::error(
-            "ERR internal error: a script ran without its shard",
-        )),
-    }
-}
-
-/// The connection commands a script may call.
-fn connection_command(core: &Core, name: &str, argv: &[Bytes]) -> Reply {
-    match name {
-        "ping" if argv.len() == 1 => Reply::status("PONG"),
-        "ping" => Reply::Bulk(argv[1].clone()),
-        "echo" => Reply::Bulk(argv[1].clone()),
-        "time" => cmd::admin::time_reply(),
-        "select" => match crate::util::numbers::parse_i64(&argv[1]) {
-            Some(db) if (0..crate::config::DATABASES as i64).contains(&db) => {
-                let mut state = core.scripts.run.get();
-                state.db = db as u8;
-                core.scripts.run.set(state);
-                Reply::ok()
-            }
-            Some(_) => Reply::error(cmd::errors::DB_INDEX_OUT_OF_RANGE),
-            None => Reply::error(cmd::errors::NOT_INTEGER),
-        },
-        _ => Reply::error("ERR This Redis command is not allowed from script"),
-    }
+    host.call(argv)
+        .map_err(|Killed| mlua::Error::runtime(super::interrupt::KILLED_MARKER))
 }

@@ -9,7 +9,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::api;
 use super::convert::lua_to_reply;
-use super::CoreLink;
+use super::HostLink;
 use crate::protocol::Reply;
 
 /// Flags a script declares in its `#!lua flags=...` shebang.
@@ -206,7 +206,7 @@ const ALLOWED_GLOBALS: &[&str] = &[
 ];
 
 impl Engine {
-    pub fn new(core: CoreLink, memory_limit_bytes: usize) -> mlua::Result<Engine> {
+    pub fn new(core: HostLink, memory_limit_bytes: usize) -> mlua::Result<Engine> {
         let lua = Lua::new();
         // The raw globals hold what scripts must never reach (getfenv,
         // setfenv, debug, collectgarbage, newproxy, print, buffer, require

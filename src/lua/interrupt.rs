@@ -17,9 +17,9 @@ use std::time::Instant;
 
 use mlua::ffi;
 
+use super::status::{KillReason, Kind};
+use super::ScriptHost;
 use crate::config::Param;
-use crate::node::Core;
-use crate::shard::script_status::KillReason;
 
 /// Interrupt calls between two looks at the clock and the flags: about
 /// 10 µs of a tight loop, so kills and yields take effect within
@@ -47,7 +47,7 @@ const MAX_SPARED_CHECKS: u32 = 16;
 enum Watched {
     /// A script on behalf of a client.
     Script {
-        core: Rc<Core>,
+        core: Rc<dyn ScriptHost>,
         /// The coroutine the script runs in: only it may yield.
         thread: *mut ffi::lua_State,
         started: Instant,
@@ -80,7 +80,7 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
 }
 
 /// Watches a script that is about to run in `thread` on this core.
-pub fn begin_script(core: Rc<Core>, thread: *mut ffi::lua_State) {
+pub fn begin_script(core: Rc<dyn ScriptHost>, thread: *mut ffi::lua_State) {
     WATCHED.set(Some(Watched::Script {
         core,
         thread,
@@ -164,27 +164,27 @@ fn look(state: *mut ffi::lua_State) -> Action {
             thread,
             started,
         }) => {
-            let status = core.script_status();
+            let status = core.status();
             if status.kill_reason().is_some() {
                 return Action::Kill;
             }
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            let config = &core.node.config;
+            let config = core.config();
             let threshold = config.int(Param::BusyReplyThreshold);
             if threshold > 0 && elapsed_ms >= threshold as u64 && status.mark_busy() {
-                let report = status.report(crate::shard::now_ms());
+                let report = status.report(crate::util::time::now_ms());
                 eprintln!(
                     "Slow script detected: still in execution after {elapsed_ms} milliseconds. \
                      You can try killing the script using the {} command. Script name is: {} (shard {}).",
                     match report.kind {
-                        Some(crate::shard::script_status::Kind::Function) => "FUNCTION KILL",
+                        Some(Kind::Function) => "FUNCTION KILL",
                         _ => "SCRIPT KILL",
                     },
                     report.name,
-                    core.shard_id
+                    core.shard_id()
                 );
                 // Commands waiting for this shard now answer -BUSY.
-                core.gate.notify();
+                core.became_busy();
                 return Action::Yield.only_for(state, *thread);
             }
             let kill_after = config.int(Param::ScriptKillAfter);

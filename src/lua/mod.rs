@@ -1,5 +1,8 @@
 //! Lua scripting: one Luau VM per core, Redis's `redis` API and libraries,
-//! the node-wide script cache, and the EVAL family.
+//! the node-wide script cache, function libraries and script status.
+//!
+//! The VM knows nothing of shards or commands: it reaches the shard a
+//! script runs on only through [`ScriptHost`], which the shard implements.
 
 mod api;
 pub mod cache;
@@ -10,10 +13,45 @@ pub mod interrupt;
 pub mod libs;
 mod rdb;
 pub mod run;
+pub mod status;
+
+use bytes::Bytes;
 
 pub use cache::ScriptCache;
 pub use engine::Engine;
 
+use crate::config::Config;
+use crate::protocol::Reply;
+use status::ScriptStatus;
+
+/// What a script needs from the shard it runs on: the one interface
+/// between the Lua engine (below) and the shard (above).
+pub trait ScriptHost {
+    /// The core's VM.
+    fn engine(&self) -> &Engine;
+    /// The node's scripts by sha1 (EVAL, EVALSHA, SCRIPT LOAD).
+    fn script_cache(&self) -> &ScriptCache;
+    /// The node's function libraries (FUNCTION LOAD, FCALL).
+    fn functions(&self) -> &functions::Registry;
+    /// The shard's script status: kills, busy, INFO.
+    fn status(&self) -> &ScriptStatus;
+    /// The node's configuration (the interrupt's limits).
+    fn config(&self) -> &Config;
+    /// The shard's number, for log lines.
+    fn shard_id(&self) -> usize;
+    /// Runs `redis.call(argv...)` (`argv` is not empty) for the running
+    /// script, with the script's database and protocol (`engine().run`).
+    /// `Err(Killed)`: the script was killed and must stop now.
+    fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed>;
+    /// The script just went past `busy-reply-threshold`: whoever waits for
+    /// the shard should look again (and answer `-BUSY`).
+    fn became_busy(&self);
+}
+
+/// A `redis.call` refused because the script was killed.
+#[derive(Debug)]
+pub struct Killed;
+
 /// How a core's VM reaches the core that owns it (set once the core
 /// exists; the VM is built first).
-pub type CoreLink = std::rc::Rc<std::cell::RefCell<std::rc::Weak<crate::node::Core>>>;
+pub type HostLink = std::rc::Rc<std::cell::RefCell<Option<std::rc::Weak<dyn ScriptHost>>>>;

@@ -1,7 +1,7 @@
 //! Running a script or a library function on its core: in a coroutine of
 //! the core's VM, in the core's low-priority script task queue, so the
 //! interrupt can suspend it and the core keeps serving other shards; with
-//! the shard's [`ScriptStatus`](crate::shard::script_status::ScriptStatus)
+//! the shard's [`ScriptStatus`](super::status::ScriptStatus)
 //! kept up to date for BUSY, kills and INFO.
 
 use std::rc::Rc;
@@ -11,9 +11,9 @@ use mlua::{Function, MultiValue, Value};
 
 use super::engine::RunState;
 use super::interrupt::{self, Preemptible};
-use crate::node::Core;
+use super::status::{kill_error, Kind};
+use super::ScriptHost;
 use crate::protocol::Reply;
-use crate::shard::script_status::{kill_error, Kind};
 
 /// One script run.
 pub struct Job {
@@ -38,14 +38,14 @@ impl Drop for Watching {
 
 /// Runs `job` on this core. The caller holds the shard's gate and runs
 /// this in the core's script task queue (see `Core::execute_when_free`).
-pub async fn run(core: Rc<Core>, job: Job) -> Reply {
-    let engine = &core.scripts;
+pub async fn run(core: Rc<dyn ScriptHost>, job: Job) -> Reply {
+    let engine = core.engine();
     let source = match job.kind {
         Kind::Eval => "@user_script",
         Kind::Function => "@user_function",
     };
     engine.run.set(job.state);
-    let (thread, args) = match start(&core, &job) {
+    let (thread, args) = match start(core.as_ref(), &job) {
         Ok(started) => started,
         Err(e) => {
             let reply = engine.reply_of(Err(e), &job.name, source);
@@ -53,8 +53,8 @@ pub async fn run(core: Rc<Core>, job: Job) -> Reply {
             return reply;
         }
     };
-    let status = core.script_status();
-    status.begin(job.kind, &job.name, crate::shard::now_ms());
+    let status = core.status();
+    status.begin(job.kind, &job.name, crate::util::time::now_ms());
     let result = {
         let _watching = Watching;
         interrupt::begin_script(core.clone(), thread.state());
@@ -84,8 +84,8 @@ pub async fn run(core: Rc<Core>, job: Job) -> Reply {
 /// Makes the coroutine the run uses and its arguments: the runner gets
 /// the script (which reads KEYS and ARGV from its environment), or the
 /// function with its keys and arguments.
-fn start(core: &Core, job: &Job) -> mlua::Result<(mlua::Thread, MultiValue)> {
-    let engine = &core.scripts;
+fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, MultiValue)> {
+    let engine = core.engine();
     let function = Value::Function(job.function.clone());
     let args = match job.kind {
         Kind::Eval => {

@@ -84,7 +84,55 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
     if spec.keys.is_empty() {
         return Err(std::io::Error::other("no keys to load"));
     }
-    // Connections alternate between the groups that have keys.
+    let (mut conns, conn_cores) = connect(spec, interval)?;
+    let requests: Vec<(Vec<u8>, Vec<u8>)> = spec
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                super::client::encode(&["GET", &k.name]),
+                super::client::encode(&["SET", &k.name, spec.value]),
+            )
+        })
+        .collect();
+    let mut samples = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        send_due(&mut conns, &requests, spec.set_every)?;
+        let Some(fds) = wait_for_replies(&conns) else {
+            continue;
+        };
+        for (i, (c, fd)) in conns.iter_mut().zip(&fds).enumerate() {
+            if fd.revents == 0 {
+                continue;
+            }
+            let Some((key, outcome)) = c.read_reply(&mut chunk)? else {
+                continue;
+            };
+            samples.push(Sample {
+                due_us: c.due.saturating_duration_since(started).as_micros() as u64,
+                latency_us: (c.due.elapsed().as_micros() as u64).max(1),
+                group: spec.keys[key].group,
+                outcome,
+                conn: i as u32,
+            });
+            c.due += interval;
+            c.in_flight = None;
+        }
+    }
+    Ok(LoadRun {
+        samples,
+        conn_cores,
+    })
+}
+
+/// Opens the load connections, each loading one group's keys (they
+/// alternate between the groups that have keys), with the core that
+/// accepted each when the server says so.
+fn connect(
+    spec: &LoadSpec,
+    interval: Duration,
+) -> std::io::Result<(Vec<Conn>, Vec<Option<usize>>)> {
     let groups: Vec<Vec<usize>> = [Group::OtherShards, Group::ScriptShard]
         .iter()
         .map(|g| {
@@ -118,104 +166,95 @@ pub fn run(spec: &LoadSpec, started: Instant, stop: &AtomicBool) -> std::io::Res
             in_flight: None,
         });
     }
-    let requests: Vec<(Vec<u8>, Vec<u8>)> = spec
-        .keys
+    Ok((conns, conn_cores))
+}
+
+/// Sends the next request on every idle connection whose time has come:
+/// every `set_every`th a SET of its key, the others GETs.
+fn send_due(
+    conns: &mut [Conn],
+    requests: &[(Vec<u8>, Vec<u8>)],
+    set_every: usize,
+) -> std::io::Result<()> {
+    let now = Instant::now();
+    for c in conns
+        .iter_mut()
+        .filter(|c| c.in_flight.is_none() && c.due <= now)
+    {
+        let key = c.keys[c.sent % c.keys.len()];
+        let (get, set) = &requests[key];
+        let request = if (c.sent + 1) % set_every.max(1) == 0 {
+            set
+        } else {
+            get
+        };
+        write_all(&mut c.stream, request)?;
+        c.in_flight = Some(key);
+        c.sent += 1;
+    }
+    Ok(())
+}
+
+/// Waits (ppoll) until a connection with a request in flight has input,
+/// or an idle one is due, at most MAX_POLL_WAIT; `None` when nothing is
+/// readable.
+fn wait_for_replies(conns: &[Conn]) -> Option<Vec<libc::pollfd>> {
+    let wait = conns
         .iter()
-        .map(|k| {
-            (
-                super::client::encode(&["GET", &k.name]),
-                super::client::encode(&["SET", &k.name, spec.value]),
-            )
+        .filter(|c| c.in_flight.is_none())
+        .map(|c| c.due.saturating_duration_since(Instant::now()))
+        .min()
+        .unwrap_or(MAX_POLL_WAIT)
+        .min(MAX_POLL_WAIT);
+    let mut fds: Vec<libc::pollfd> = conns
+        .iter()
+        .map(|c| libc::pollfd {
+            fd: c.stream.as_raw_fd(),
+            events: if c.in_flight.is_some() {
+                libc::POLLIN
+            } else {
+                0
+            },
+            revents: 0,
         })
         .collect();
-    let mut samples = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        for c in conns
-            .iter_mut()
-            .filter(|c| c.in_flight.is_none() && c.due <= now)
-        {
-            let key = c.keys[c.sent % c.keys.len()];
-            let (get, set) = &requests[key];
-            let request = if (c.sent + 1) % spec.set_every.max(1) == 0 {
-                set
-            } else {
-                get
-            };
-            write_all(&mut c.stream, request)?;
-            c.in_flight = Some(key);
-            c.sent += 1;
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: wait.as_nanos() as libc::c_long,
+    };
+    // SAFETY: `fds` is a live array of `fds.len()` pollfd structs for
+    // the whole call; `timeout` is a valid timespec; a null signal mask
+    // leaves the mask as it is.
+    let ready = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            &timeout,
+            std::ptr::null(),
+        )
+    };
+    (ready > 0).then_some(fds)
+}
+
+impl Conn {
+    /// Reads what has arrived; the key and outcome of the request in
+    /// flight once its whole reply is in.
+    fn read_reply(&mut self, chunk: &mut [u8]) -> std::io::Result<Option<(usize, Outcome)>> {
+        match self.stream.read(chunk) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
         }
-        let wait = conns
-            .iter()
-            .filter(|c| c.in_flight.is_none())
-            .map(|c| c.due.saturating_duration_since(Instant::now()))
-            .min()
-            .unwrap_or(MAX_POLL_WAIT)
-            .min(MAX_POLL_WAIT);
-        let mut fds: Vec<libc::pollfd> = conns
-            .iter()
-            .map(|c| libc::pollfd {
-                fd: c.stream.as_raw_fd(),
-                events: if c.in_flight.is_some() {
-                    libc::POLLIN
-                } else {
-                    0
-                },
-                revents: 0,
-            })
-            .collect();
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: wait.as_nanos() as libc::c_long,
+        if self.pending.len() > MAX_PENDING_REPLY_BYTES {
+            return Err(std::io::Error::other("a load reply is too large"));
+        }
+        let (Some((len, outcome)), Some(key)) = (reply_end(&self.pending)?, self.in_flight) else {
+            return Ok(None);
         };
-        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs for
-        // the whole call; `timeout` is a valid timespec; a null signal mask
-        // leaves the mask as it is.
-        let ready = unsafe {
-            libc::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as libc::nfds_t,
-                &timeout,
-                std::ptr::null(),
-            )
-        };
-        if ready <= 0 {
-            continue;
-        }
-        for (i, (c, fd)) in conns.iter_mut().zip(&fds).enumerate() {
-            if fd.revents == 0 {
-                continue;
-            }
-            match c.stream.read(&mut chunk) {
-                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => c.pending.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-            if c.pending.len() > MAX_PENDING_REPLY_BYTES {
-                return Err(std::io::Error::other("a load reply is too large"));
-            }
-            let (Some((len, outcome)), Some(key)) = (reply_end(&c.pending)?, c.in_flight) else {
-                continue;
-            };
-            c.pending.drain(..len);
-            samples.push(Sample {
-                due_us: c.due.saturating_duration_since(started).as_micros() as u64,
-                latency_us: (c.due.elapsed().as_micros() as u64).max(1),
-                group: spec.keys[key].group,
-                outcome,
-                conn: i as u32,
-            });
-            c.due += interval;
-            c.in_flight = None;
-        }
+        self.pending.drain(..len);
+        Ok(Some((key, outcome)))
     }
-    Ok(LoadRun {
-        samples,
-        conn_cores,
-    })
 }
 
 fn write_all(stream: &mut TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {

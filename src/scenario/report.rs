@@ -221,34 +221,40 @@ pub fn table(results: &[TargetResult]) -> String {
         }
     }
     for r in results {
-        let _ = writeln!(
-            out,
-            "\n{} ({}): threshold {} ms, script ran {} ms and answered {}",
-            r.name,
-            r.addr,
-            r.threshold,
-            r.script_end_ms - r.script_start_ms,
-            r.script_reply.trim_end()
-        );
-        for (what, check) in [
-            ("SCRIPT KILL", &r.script_kill),
-            ("SHUTDOWN NOSAVE", &r.shutdown_nosave),
-        ] {
-            if let Some(c) = check {
-                let _ = writeln!(
-                    out,
-                    "  {what}: answered {:?} in {:.1} ms; {} after {}",
-                    c.reply.trim_end(),
-                    c.reply_ms,
-                    c.done.as_deref().unwrap_or("no effect seen").trim_end(),
-                    c.done_ms
-                        .map(|m| format!("{m:.1} ms"))
-                        .unwrap_or("-".into())
-                );
-            }
-        }
+        script_and_checks(&mut out, r);
     }
     out
+}
+
+/// A target's script (threshold, run time, reply) and how SCRIPT KILL and
+/// SHUTDOWN NOSAVE went, below the table.
+fn script_and_checks(out: &mut String, r: &TargetResult) {
+    let _ = writeln!(
+        out,
+        "\n{} ({}): threshold {} ms, script ran {} ms and answered {}",
+        r.name,
+        r.addr,
+        r.threshold,
+        r.script_end_ms - r.script_start_ms,
+        r.script_reply.trim_end()
+    );
+    for (what, check) in [
+        ("SCRIPT KILL", &r.script_kill),
+        ("SHUTDOWN NOSAVE", &r.shutdown_nosave),
+    ] {
+        if let Some(c) = check {
+            let _ = writeln!(
+                out,
+                "  {what}: answered {:?} in {:.1} ms; {} after {}",
+                c.reply.trim_end(),
+                c.reply_ms,
+                c.done.as_deref().unwrap_or("no effect seen").trim_end(),
+                c.done_ms
+                    .map(|m| format!("{m:.1} ms"))
+                    .unwrap_or("-".into())
+            );
+        }
+    }
 }
 
 fn json_stats(s: &GroupStats) -> String {

@@ -10,14 +10,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use glommio::channels::shared_channel::ConnectedReceiver;
 use glommio::net::TcpListener;
-use glommio::{Latency, LocalExecutorBuilder, Placement, Shares, TaskQueueHandle};
+use glommio::{LocalExecutorBuilder, Placement, TaskQueueHandle};
 
-use crate::config::{Param, ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, READ_CHUNK_BYTES};
-use crate::node::{Core, Node};
-use crate::shard::mesh::{self, BatchReplies, MeshEnds, Request};
-use crate::shard::{Call, ShardState};
+use crate::config::Param;
+use crate::node::Node;
+use crate::shard::core::Core;
+use crate::shard::mesh::{self, MeshEnds};
+use crate::shard::serve::{build_core, expire_loop, serve_peer, spawn_network};
 
 /// How often each core checks whether the node is shutting down.
 const SHUTDOWN_POLL_MS: u64 = 10;
@@ -146,52 +146,6 @@ async fn shard_main(
     accept_loop(core, listener, network_queue).await;
 }
 
-/// A shard's [`Core`] on the current executor: connects its ends of the
-/// mesh, builds its keyspace and Lua VM, and makes its network and script
-/// task queues. Returns the core, the receivers of the requests other
-/// shards send it (to serve with [`serve_peer`]) and the network queue.
-/// Public so benchmarks drive the same core the server runs.
-pub async fn build_core(
-    id: usize,
-    node: &Arc<Node>,
-    ends: MeshEnds,
-) -> Result<(Rc<Core>, Vec<ConnectedReceiver<Request>>, TaskQueueHandle), String> {
-    let (senders, receivers) = mesh::connect(ends).await;
-    let state = ShardState::new(id, node.cores[id], node.shards());
-    let link: crate::lua::CoreLink = Default::default();
-    let memory_limit = node.config.int(Param::LuaMemoryLimit) as usize;
-    let scripts = crate::lua::Engine::new(link.clone(), memory_limit)
-        .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
-    let executor = glommio::executor();
-    let preempt = Duration::from_millis(node.config.int(Param::PreemptTimerMs) as u64);
-    // Network work (connections, requests from other cores) outranks
-    // scripts: a script yields its queue whenever glommio asks, and the
-    // network queue then runs first.
-    let network_queue =
-        executor.create_task_queue(Shares::Static(1000), Latency::Matters(preempt), "network");
-    let script_queue =
-        executor.create_task_queue(Shares::Static(1), Latency::NotImportant, "scripts");
-    let core = Rc::new(Core {
-        shard_id: id,
-        node: node.clone(),
-        state: state.into(),
-        senders,
-        scripts,
-        gate: Default::default(),
-        script_queue,
-        read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
-    });
-    *link.borrow_mut() = Rc::downgrade(&core);
-    Ok((core, receivers, network_queue))
-}
-
-fn spawn_network(task: impl std::future::Future<Output = ()> + 'static, queue: TaskQueueHandle) {
-    match glommio::spawn_local_into(task, queue) {
-        Ok(task) => drop(task.detach()),
-        Err(e) => eprintln!("cannot spawn a network task: {e}"),
-    }
-}
-
 /// Listen backlog of each core's socket (glommio's own bind uses 1024).
 const LISTEN_BACKLOG: i32 = 1024;
 
@@ -217,92 +171,6 @@ fn listen(addr: &str) -> std::io::Result<(TcpListener, std::os::fd::RawFd)> {
     // the TcpListener becomes its only owner.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
     Ok((listener, fd))
-}
-
-/// Serves requests from one other shard, in the order they were sent
-/// (public for the cross-core benchmark).
-pub async fn serve_peer(
-    core: Rc<Core>,
-    rx: ConnectedReceiver<Request>,
-    network_queue: TaskQueueHandle,
-) {
-    while let Some(req) = rx.recv().await {
-        // Work that may wait for the shard's gate (a script, an EXEC, or
-        // anything while a script holds the shard) gets its own task, so
-        // the requests queued behind it are not stuck behind the script.
-        let may_wait = core.gate.is_held()
-            || match &req {
-                Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
-                Request::Transaction { .. } => true,
-                _ => false,
-            };
-        let work = serve_request(core.clone(), req);
-        if may_wait {
-            spawn_network(work, network_queue);
-        } else {
-            work.await;
-        }
-    }
-}
-
-async fn serve_request(core: Rc<Core>, req: Request) {
-    match req {
-        Request::Batch { calls, reply } => {
-            let now = crate::shard::now_ms();
-            let mut replies = Vec::with_capacity(calls.len());
-            let mut reply_bytes = 0;
-            let mut calls = calls.into_iter();
-            for call in calls.by_ref() {
-                let r = core.execute_when_free(&call, now).await;
-                reply_bytes += r.size_estimate();
-                replies.push(r);
-                if reply_bytes > MAX_REPLY_BUFFER_BYTES {
-                    break;
-                }
-            }
-            core.state.borrow_mut().stats.forwarded_in += replies.len() as u64;
-            let unrun = calls.collect();
-            let _ = reply.send(BatchReplies { replies, unrun });
-        }
-        Request::Watch { db, keys, reply } => {
-            let now = crate::shard::now_ms();
-            let _ = reply.send(core.state.borrow_mut().watch(db, &keys, now));
-        }
-        Request::Transaction {
-            watched,
-            calls,
-            reply,
-        } => {
-            core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
-            let now = crate::shard::now_ms();
-            let result = crate::shard::run_transaction(&core, &watched, &calls, now).await;
-            let _ = reply.send(result);
-        }
-        Request::Report { reply } => {
-            let _ = reply.send(core.state.borrow().report());
-        }
-        Request::ResetStats { reply } => {
-            core.state.borrow_mut().stats = Default::default();
-            let _ = reply.send(());
-        }
-    }
-}
-
-/// Active expiry: a bounded amount of work, `hz` times a second.
-async fn expire_loop(core: Rc<Core>) {
-    while !core.node.is_shutting_down() {
-        let hz = core.node.config.int(Param::Hz).max(1) as u64;
-        glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
-        // A script sees the keyspace as of its start; expiry waits for it.
-        let Some(access) = core.gate.open() else {
-            continue;
-        };
-        core.expire_tick(access, ACTIVE_EXPIRE_KEYS_PER_TICK);
-        // After SCRIPT FLUSH on any core, this VM's compiled scripts go
-        // now rather than at its next EVAL (an atomic load when nothing
-        // changed).
-        core.scripts.sync_epoch(core.node.script_cache.epoch());
-    }
 }
 
 async fn accept_loop(core: Rc<Core>, listener: TcpListener, network_queue: TaskQueueHandle) {

@@ -1,9 +1,19 @@
-//! A shard: the keyspace one core owns, the loop that serves requests sent
-//! to it by other cores, and its statistics.
+//! A shard: what one core owns and the one way into it. [`ShardState`] is
+//! the keyspace (its databases, statistics and write hook, [`effects`]);
+//! [`core::Core`] adds the Lua VM, the gate ([`gate`]) and the ends of the
+//! mesh ([`mesh`]) and is the entry every command takes
+//! (`Core::execute`); [`serve`] builds a core and serves it: requests from
+//! other cores, active expiry.
 
+pub mod core;
+pub mod effects;
 pub mod gate;
 pub mod mesh;
-pub mod script_status;
+pub mod serve;
+/// Kept here until every user names `lua::status` (issue 13).
+pub use crate::lua::status as script_status;
+pub use crate::util::time::now_ms;
+pub use core::run_transaction;
 
 use std::ops::Range;
 
@@ -14,6 +24,7 @@ use crate::config::DATABASES;
 use crate::protocol::Reply;
 use crate::store::Db;
 use crate::util::slot::SLOT_COUNT;
+use effects::{Effect, Effects};
 
 /// The slots shard `id` of `shards` owns: contiguous, nearly equal ranges.
 pub fn slot_range(id: usize, shards: usize) -> Range<u16> {
@@ -63,6 +74,8 @@ pub struct ShardState {
     pub slots: Range<u16>,
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
+    /// The write hook: every change applied here is recorded through it.
+    pub effects: Effects,
     rng: u64,
 }
 
@@ -75,6 +88,7 @@ impl ShardState {
             dbs: (0..DATABASES).map(|_| Db::new(slots.clone())).collect(),
             slots,
             stats: ShardStats::default(),
+            effects: Effects::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         }
     }
@@ -89,10 +103,52 @@ impl ShardState {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Runs one shard-side command against this shard.
+    /// Runs one shard-side command against this shard, and records what
+    /// it changed (see [`effects`]). The server reaches it only through
+    /// `Core::execute`; `_access` proves the gate allows it.
     /// `now_ms` is read once per batch by the caller, as Redis caches its
     /// clock per event-loop iteration.
-    pub fn execute(&mut self, call: &Call, now_ms: u64) -> Reply {
+    pub fn execute(&mut self, _access: gate::Access<'_>, call: &Call, now_ms: u64) -> Reply {
+        if !self.effects.is_active() {
+            return self.run(call, now_ms);
+        }
+        let before = self.changes();
+        let reply = self.run(call, now_ms);
+        self.record_expired();
+        if self.changes() != before {
+            self.effects.record(Effect::Command {
+                db: call.db as usize,
+                argv: &call.argv,
+            });
+        }
+        reply
+    }
+
+    /// Adds a sink to the write hook: from now on it sees every effect.
+    pub fn add_effect_sink(&mut self, sink: effects::Sink) {
+        for db in &mut self.dbs {
+            db.keep_expired(true);
+        }
+        self.effects.add_sink(sink);
+    }
+
+    /// Changes applied to any database so far.
+    fn changes(&self) -> u64 {
+        self.dbs.iter().map(Db::changes).sum()
+    }
+
+    /// Records the keys deleted because they expired since the last call.
+    fn record_expired(&mut self) {
+        for (db, d) in self.dbs.iter_mut().enumerate() {
+            if d.has_expired() {
+                for key in d.take_expired() {
+                    self.effects.record(Effect::Expired { db, key: &key });
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, call: &Call, now_ms: u64) -> Reply {
         let Some(run) = call.cmd.run.shard_fn() else {
             return Reply::error(errors::unknown_command(&call.argv));
         };
@@ -129,8 +185,9 @@ impl ShardState {
         }
     }
 
-    /// One tick of active expiry over every database.
-    pub fn expire_tick(&mut self, budget: usize) {
+    /// One tick of active expiry over every database (it deletes keys,
+    /// so it needs access like a command).
+    pub fn expire_tick(&mut self, _access: gate::Access<'_>, budget: usize) {
         let now = now_ms();
         for (i, db) in self.dbs.iter_mut().enumerate() {
             let s = db.expire_step(budget, now);
@@ -143,6 +200,7 @@ impl ShardState {
                 );
             }
         }
+        self.record_expired();
     }
 }
 
@@ -160,7 +218,9 @@ impl ShardState {
         let Some(db) = self.dbs.get_mut(db as usize) else {
             return Vec::new();
         };
-        keys.iter().map(|k| db.watch(k, now_ms)).collect()
+        let versions = keys.iter().map(|k| db.watch(k, now_ms)).collect();
+        self.record_expired();
+        versions
     }
 
     /// Forgets `watched` keys; true if none of them changed since WATCH.
@@ -172,44 +232,9 @@ impl ShardState {
                 .get_mut(w.db as usize)
                 .is_some_and(|db| db.unwatch(&w.key, w.version, now_ms));
         }
+        self.record_expired();
         clean
     }
-}
-
-/// EXEC on the shard that owns the transaction's keys: forgets `watched`
-/// and, if none of them changed, runs `calls` back to back. There is no
-/// await in here, so nothing else touches the shard in between: that is
-/// the transaction's atomicity. `None`: a watched key changed.
-pub async fn run_transaction(
-    core: &std::rc::Rc<crate::node::Core>,
-    watched: &[Watched],
-    calls: &[Call],
-    now_ms: u64,
-) -> Option<Vec<Reply>> {
-    if calls.is_empty() {
-        // Only forgetting (and checking) watched keys: allowed while a
-        // script runs.
-        let clean = core.state.borrow_mut().unwatch(watched, now_ms);
-        return clean.then(Vec::new);
-    }
-    let access = match core.wait_for_shard().await {
-        Ok(access) => access,
-        Err(busy) => {
-            core.state.borrow_mut().unwatch(watched, now_ms);
-            return Some(calls.iter().map(|_| Reply::error(busy)).collect());
-        }
-    };
-    if !core.state.borrow_mut().unwatch(watched, now_ms) {
-        return None;
-    }
-    // Scripts in the transaction may be suspended while they run; the
-    // gate keeps every other request off the shard until EXEC ends.
-    let held = core.hold_gate(access);
-    let mut replies = Vec::with_capacity(calls.len());
-    for call in calls {
-        replies.push(core.execute_held(&held, call, now_ms).await);
-    }
-    Some(replies)
 }
 
 /// A command to run on a shard: the same for local and forwarded calls.
@@ -226,14 +251,6 @@ impl Call {
     pub fn is_script(&self) -> bool {
         matches!(self.cmd.run, crate::cmd::Run::Script(_))
     }
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

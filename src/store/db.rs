@@ -39,6 +39,12 @@ pub struct Db {
     /// Keys some connection WATCHes: every change to one of them bumps its
     /// version. Empty (the usual case), it costs each write one branch.
     watched: HashMap<Box<[u8]>, WatchedKey>,
+    /// Changes so far: the shard compares it around a command to know
+    /// whether the command changed anything (see `shard::effects`).
+    changes: u64,
+    /// Keys deleted because they expired, until the shard takes them
+    /// (`Some` only while the shard records effects).
+    expired: Option<Vec<Box<[u8]>>>,
 }
 
 /// How many connections watch a key, and how often it changed since the
@@ -66,6 +72,8 @@ impl Db {
             volatile: 0,
             expire_cursor: 0,
             watched: HashMap::new(),
+            changes: 0,
+            expired: None,
         }
     }
 
@@ -117,14 +125,15 @@ impl Db {
         self.find_live(key, now_ms).map(|e| &*e)
     }
 
-    /// The live entry for `key`, for changing it (write paths only: a
-    /// watched key counts as modified).
+    /// The live entry for `key`, for changing it (write paths only: the
+    /// key counts as changed).
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.changes += 1;
         if !self.watched.is_empty() {
             // Only a live key's version moves; a second probe only while
             // some key is watched.
             self.find_live(key, now_ms)?;
-            self.touch(key);
+            bump(&mut self.watched, key);
         }
         self.find_live(key, now_ms)
     }
@@ -147,8 +156,12 @@ impl Db {
         if entry.expires_at_ms() != 0 {
             self.volatile -= 1;
         }
+        // Fields again, as above.
         if !self.watched.is_empty() {
             bump(&mut self.watched, key);
+        }
+        if let Some(expired) = &mut self.expired {
+            expired.push(Box::from(key));
         }
         None
     }
@@ -189,7 +202,7 @@ impl Db {
             let groups = self.slots.len().div_ceil(SLOTS_PER_TABLE as usize);
             self.tables = (0..groups).map(|_| HashTable::new()).collect();
         }
-        self.touch(key);
+        self.changed(key);
         let (t, hash) = self.locate(key);
         let hasher = &self.hasher;
         match self.tables[t].entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
@@ -212,6 +225,26 @@ impl Db {
 
     /// Removes `key` whether or not it has expired.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.take(key)?;
+        self.changed(key);
+        Some(entry)
+    }
+
+    /// Removes `key` if it is live; an expired key counts as absent (and
+    /// is deleted as expired).
+    pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let entry = self.take(key)?;
+        if entry.is_expired(now_ms) {
+            self.expired_one(key);
+            return None;
+        }
+        self.changed(key);
+        Some(entry)
+    }
+
+    /// Takes `key`'s entry out of its table, keeping the counts; the
+    /// caller records why (a change or an expiry).
+    fn take(&mut self, key: &[u8]) -> Option<Entry> {
         if self.tables.is_empty() {
             return None;
         }
@@ -221,22 +254,11 @@ impl Db {
             .ok()?
             .remove()
             .0;
-        self.account_removed(&entry);
-        self.touch(key);
-        Some(entry)
-    }
-
-    /// Removes `key` if it is live; an expired key counts as absent.
-    pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
-        let entry = self.remove(key)?;
-        (!entry.is_expired(now_ms)).then_some(entry)
-    }
-
-    fn account_removed(&mut self, entry: &Entry) {
         self.keys -= 1;
         if entry.expires_at_ms() != 0 {
             self.volatile -= 1;
         }
+        Some(entry)
     }
 
     /// Sets (or with 0 clears) the expiry of a live key; false if absent.
@@ -255,6 +277,8 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        // Even an empty database's FLUSHDB is a change (Redis propagates it).
+        self.changes += 1;
         // As Redis, FLUSHDB changes only the watched keys that existed.
         if !self.watched.is_empty() {
             let present: Vec<Box<[u8]>> = self
@@ -263,7 +287,7 @@ impl Db {
                 .filter(|k| self.find(k).is_some())
                 .cloned()
                 .collect();
-            present.iter().for_each(|k| self.touch(k));
+            present.iter().for_each(|k| bump(&mut self.watched, k));
         }
         self.tables = Vec::new();
         self.keys = 0;
@@ -342,7 +366,8 @@ impl Db {
             if !entry.is_expired(now_ms) {
                 return Some(key);
             }
-            self.remove(&key);
+            self.take(&key);
+            self.expired_one(&key);
         }
         None
     }
@@ -353,11 +378,49 @@ impl Db {
         self.tables.get(t)?.find(hash, |e| e.key() == key)
     }
 
-    /// Records a change to `key` for its watchers, if any.
-    fn touch(&mut self, key: &[u8]) {
+    /// Records a change to `key`: counted, and seen by its watchers.
+    fn changed(&mut self, key: &[u8]) {
+        self.changes += 1;
         if !self.watched.is_empty() {
             bump(&mut self.watched, key);
         }
+    }
+
+    /// Records that `key` was deleted because it expired: its watchers see
+    /// a change, and the shard an expiry (when it records effects).
+    fn expired_one(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            bump(&mut self.watched, key);
+        }
+        if let Some(expired) = &mut self.expired {
+            expired.push(Box::from(key));
+        }
+    }
+
+    /// Changes so far (a counter that only grows): a command changed the
+    /// database if it moved.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Starts (or stops) keeping the keys deleted because they expired,
+    /// for [`Self::take_expired`].
+    pub fn keep_expired(&mut self, on: bool) {
+        self.expired = on.then(Vec::new);
+    }
+
+    /// The keys deleted because they expired since the last call, in the
+    /// order they were deleted (empty unless [`Self::keep_expired`]).
+    pub fn take_expired(&mut self) -> Vec<Box<[u8]>> {
+        match &mut self.expired {
+            Some(expired) if !expired.is_empty() => std::mem::take(expired),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether expired keys wait for [`Self::take_expired`].
+    pub fn has_expired(&self) -> bool {
+        self.expired.as_ref().is_some_and(|e| !e.is_empty())
     }
 
     /// WATCH: one more watcher of `key`; returns the version EXEC compares.
@@ -431,12 +494,18 @@ impl Db {
             let mut volatile = 0;
             let mut expired = 0;
             let watched = &mut self.watched;
+            let mut log = self.expired.as_mut();
             table.retain(|e| {
                 volatile += (e.expires_at_ms() != 0) as usize;
                 let gone = e.is_expired(now_ms);
                 expired += gone as usize;
-                if gone && !watched.is_empty() {
-                    bump(watched, e.key());
+                if gone {
+                    if !watched.is_empty() {
+                        bump(watched, e.key());
+                    }
+                    if let Some(log) = log.as_mut() {
+                        log.push(Box::from(e.key()));
+                    }
                 }
                 !gone
             });

@@ -8,21 +8,28 @@ use hashbrown::{HashMap, HashSet};
 
 use super::zset::ZSet;
 
+/// A hash: field to value.
+pub type Hash = HashMap<Box<[u8]>, Vec<u8>>;
+/// A list: both ends O(1).
+pub type List = VecDeque<Vec<u8>>;
+/// A set of members.
+pub type Set = HashSet<Box<[u8]>>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Vec<u8>),
-    Hash(HashMap<Box<[u8]>, Vec<u8>>),
-    List(VecDeque<Vec<u8>>),
-    Set(HashSet<Box<[u8]>>),
+    Hash(Hash),
+    List(List),
+    Set(Set),
     ZSet(ZSet),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
-    Hash(&'a HashMap<Box<[u8]>, Vec<u8>>),
-    List(&'a VecDeque<Vec<u8>>),
-    Set(&'a HashSet<Box<[u8]>>),
+    Hash(&'a Hash),
+    List(&'a List),
+    Set(&'a Set),
     ZSet(&'a ZSet),
 }
 

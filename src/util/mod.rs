@@ -10,3 +10,5 @@ pub mod longdouble;
 pub mod numbers;
 /// Redis Cluster key-to-slot hashing (CRC16 with `{hash tag}` support).
 pub mod slot;
+/// The wall clock in milliseconds, as Redis's `mstime()`.
+pub mod time;

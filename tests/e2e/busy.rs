@@ -16,7 +16,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{key_on, Raw, Server};
+use common::{key_on, Raw, Server, Transcript};
 
 const SPIN: &str = "while true do end";
 /// SHA1 of `SPIN`.
@@ -887,134 +887,84 @@ fn config_set_threshold_applies_to_the_running_script() {
     assert_eq!(config_get(&mut c, "lua-time-limit"), "50");
 }
 
-/// Runs the same busy scenario on `server` (one shard, threshold 50 ms)
-/// and returns every reply with a label.
-fn busy_transcript(server: &Server) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut c = server.client();
-    let mut rec = |label: &str, reply: String| out.push((label.to_string(), reply));
-    rec("SCRIPT KILL idle", c.cmd(&["SCRIPT", "KILL"]));
-    rec("FUNCTION KILL idle", c.cmd(&["FUNCTION", "KILL"]));
-    rec(
-        "CONFIG GET busy-reply-threshold",
-        c.cmd(&["CONFIG", "GET", "busy-reply-threshold"]),
-    );
-    rec(
-        "CONFIG GET lua-time-limit",
-        c.cmd(&["CONFIG", "GET", "lua-time-limit"]),
-    );
-    rec("FUNCTION LOAD", c.cmd(&["FUNCTION", "LOAD", LIBRARY]));
-    rec("SET k", c.cmd(&["SET", "k", "v"]));
-
-    // EVAL spinning.
-    let mut spinner = spin(server, "k");
-    wait_busy(server, "k", BUSY_EVAL);
-    rec("GET busy", c.cmd(&["GET", "k"]));
-    rec("SET busy", c.cmd(&["SET", "other", "1"]));
-    rec("PING busy", c.cmd(&["PING"]));
-    rec("SHUTDOWN busy", c.cmd(&["SHUTDOWN"]));
-    rec("FUNCTION STATS eval busy", c.cmd(&["FUNCTION", "STATS"]));
-    rec("FUNCTION KILL eval busy", c.cmd(&["FUNCTION", "KILL"]));
-    rec("WATCH busy", c.cmd(&["WATCH", "k"]));
-    rec("UNWATCH busy", c.cmd(&["UNWATCH"]));
-    rec("MULTI busy", c.cmd(&["MULTI"]));
-    rec("DISCARD busy", c.cmd(&["DISCARD"]));
-    rec("RESET busy", c.cmd(&["RESET"]));
-    rec("AUTH busy", c.cmd(&["AUTH", "x"]));
-    rec("SCRIPT KILL eval", c.cmd(&["SCRIPT", "KILL"]));
-    rec("killed eval", spinner.read_reply());
-    rec("SCRIPT KILL after", c.cmd(&["SCRIPT", "KILL"]));
-    rec("GET after", c.cmd(&["GET", "k"]));
-
-    // Killed on line 2; pcall cannot catch it.
-    for script in [
-        "local x = 1\nwhile true do end",
-        "while true do pcall(function() while true do end end) end",
-    ] {
-        let mut spinner = start_eval(server, script, "k");
-        wait_busy(server, "k", BUSY_EVAL);
-        rec("SCRIPT KILL", c.cmd(&["SCRIPT", "KILL"]));
-        rec(script, spinner.read_reply());
-    }
-
-    // An EVAL that wrote.
-    let mut writer = start_eval(server, &timed_script(600, true), "k");
-    wait_busy(server, "k", BUSY_EVAL);
-    rec("SCRIPT KILL writer", c.cmd(&["SCRIPT", "KILL"]));
-    rec("FUNCTION KILL writer", c.cmd(&["FUNCTION", "KILL"]));
-    rec("writer", writer.read_reply());
-    rec("GET written", c.cmd(&["GET", "k"]));
-
-    // A function spinning.
-    let mut spinner = server.client();
-    spinner.send(&[b"FCALL", b"spin", b"1", b"k"]);
-    wait_busy(server, "k", BUSY_FUNCTION);
-    rec("GET function busy", c.cmd(&["GET", "k"]));
-    rec("SHUTDOWN function busy", c.cmd(&["SHUTDOWN"]));
-    rec("SCRIPT KILL function", c.cmd(&["SCRIPT", "KILL"]));
-    rec("FUNCTION KILL function", c.cmd(&["FUNCTION", "KILL"]));
-    rec("killed function", spinner.read_reply());
-    rec("FUNCTION KILL after", c.cmd(&["FUNCTION", "KILL"]));
-
-    // A function that wrote.
-    let mut writer = server.client();
-    writer.send(&[b"FCALL", b"wspin", b"1", b"k"]);
-    wait_busy(server, "k", BUSY_FUNCTION);
-    rec("FUNCTION KILL fwriter", c.cmd(&["FUNCTION", "KILL"]));
-    rec("SCRIPT KILL fwriter", c.cmd(&["SCRIPT", "KILL"]));
-    rec("fwriter", writer.read_reply());
-    rec("SCRIPT KILL end", c.cmd(&["SCRIPT", "KILL"]));
-    out
+/// Both servers with one shard and a threshold of 50 ms.
+fn busy_setup() -> Transcript {
+    let mut t = Transcript::new();
+    t.shards(&[1]).flags(&["--busy-reply-threshold", "50"]);
+    t
 }
 
-fn assert_same_transcripts(ours: Vec<(String, String)>, reference: Vec<(String, String)>) {
-    assert_eq!(ours.len(), reference.len());
-    let problems: Vec<String> = ours
-        .iter()
-        .zip(&reference)
-        .filter(|(a, b)| a != b)
-        .map(|((label, a), (_, b))| format!("{label:?}\n  shardis: {a:?}\n  redis:   {b:?}"))
-        .collect();
-    common::assert_no_differences(&problems, "");
+/// Waits until GET k answers `busy`.
+fn until_busy(busy: &'static str) -> impl Fn(&Server) {
+    move |server| wait_busy(server, "k", busy)
 }
 
 #[test]
 fn busy_texts_match_redis() {
-    let reference = Server::redis(&["--busy-reply-threshold", "50"]);
-    let ours = Server::shardis(1, &["--busy-reply-threshold", "50"]);
-    let theirs = busy_transcript(&reference);
-    let mine = busy_transcript(&ours);
-    assert_same_transcripts(mine, theirs);
+    let mut t = busy_setup();
+    t.cmd(&["SCRIPT", "KILL"]).cmd(&["FUNCTION", "KILL"]);
+    t.cmd(&["CONFIG", "GET", "busy-reply-threshold"]);
+    t.cmd(&["CONFIG", "GET", "lua-time-limit"]);
+    t.cmd(&["FUNCTION", "LOAD", LIBRARY])
+        .cmd(&["SET", "k", "v"]);
+
+    // EVAL spinning.
+    t.send("spinner", &["EVAL", SPIN, "1", "k"]);
+    t.wait(until_busy(BUSY_EVAL));
+    t.cmd(&["GET", "k"])
+        .cmd(&["SET", "other", "1"])
+        .cmd(&["PING"]);
+    t.cmd(&["SHUTDOWN"]);
+    t.cmd(&["FUNCTION", "STATS"]).cmd(&["FUNCTION", "KILL"]);
+    t.cmd(&["WATCH", "k"]).cmd(&["UNWATCH"]);
+    t.cmd(&["MULTI"]).cmd(&["DISCARD"]).cmd(&["RESET"]);
+    t.cmd(&["AUTH", "x"]);
+    t.cmd(&["SCRIPT", "KILL"]).read("spinner");
+    t.cmd(&["SCRIPT", "KILL"]).cmd(&["GET", "k"]);
+
+    // Killed on line 2; pcall cannot catch it.
+    for (spinner, script) in [
+        ("line 2", "local x = 1\nwhile true do end"),
+        (
+            "pcall",
+            "while true do pcall(function() while true do end end) end",
+        ),
+    ] {
+        t.send(spinner, &["EVAL", script, "1", "k"]);
+        t.wait(until_busy(BUSY_EVAL));
+        t.cmd(&["SCRIPT", "KILL"]).read(spinner);
+    }
+
+    // An EVAL that wrote.
+    t.send("writer", &["EVAL", &timed_script(600, true), "1", "k"]);
+    t.wait(until_busy(BUSY_EVAL));
+    t.cmd(&["SCRIPT", "KILL"]).cmd(&["FUNCTION", "KILL"]);
+    t.read("writer").cmd(&["GET", "k"]);
+
+    // A function spinning.
+    t.send("function", &["FCALL", "spin", "1", "k"]);
+    t.wait(until_busy(BUSY_FUNCTION));
+    t.cmd(&["GET", "k"]).cmd(&["SHUTDOWN"]);
+    t.cmd(&["SCRIPT", "KILL"]).cmd(&["FUNCTION", "KILL"]);
+    t.read("function").cmd(&["FUNCTION", "KILL"]);
+
+    // A function that wrote.
+    t.send("function writer", &["FCALL", "wspin", "1", "k"]);
+    t.wait(until_busy(BUSY_FUNCTION));
+    t.cmd(&["FUNCTION", "KILL"]).cmd(&["SCRIPT", "KILL"]);
+    t.read("function writer").cmd(&["SCRIPT", "KILL"]);
+    t.assert_same_as_redis();
 }
 
 /// What a client in MULTI sees when the shard turns busy.
-fn transaction_transcript(server: &Server) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut c = server.client();
-    let mut spinner = spin(server, "k");
-    wait_busy(server, "k", BUSY_EVAL);
-    for args in [
-        &["MULTI"][..],
-        &["SET", "k", "1"],
-        &["EXEC"],
-        &["EXEC"],
-        &["GET", "k"],
-    ] {
-        out.push((args.join(" "), c.cmd(args)));
-    }
-    out.push(("SCRIPT KILL".into(), c.cmd(&["SCRIPT", "KILL"])));
-    out.push(("killed".into(), spinner.read_reply()));
-    for args in [&["MULTI"][..], &["SET", "k", "1"], &["EXEC"]] {
-        out.push((format!("after: {}", args.join(" ")), c.cmd(args)));
-    }
-    out
-}
-
 #[test]
 fn transaction_while_busy_matches_redis() {
-    let reference = Server::redis(&["--busy-reply-threshold", "50"]);
-    let ours = Server::shardis(1, &["--busy-reply-threshold", "50"]);
-    let theirs = transaction_transcript(&reference);
-    let mine = transaction_transcript(&ours);
-    assert_same_transcripts(mine, theirs);
+    let mut t = busy_setup();
+    t.send("spinner", &["EVAL", SPIN, "1", "k"]);
+    t.wait(until_busy(BUSY_EVAL));
+    t.cmd(&["MULTI"]).cmd(&["SET", "k", "1"]).cmd(&["EXEC"]);
+    t.cmd(&["EXEC"]).cmd(&["GET", "k"]);
+    t.cmd(&["SCRIPT", "KILL"]).read("spinner");
+    t.cmd(&["MULTI"]).cmd(&["SET", "k", "1"]).cmd(&["EXEC"]);
+    t.assert_same_as_redis();
 }

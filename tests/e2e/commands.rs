@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::common;
 
-use common::{assert_no_differences, assert_same_as_redis, diff, frame, Raw, Server, Step::*};
+use common::{assert_no_differences, frame, Raw, Server, Step::*, Transcript};
 use shardis::protocol::frame::Frame;
 
 /// The containers shardis implements.
@@ -19,9 +19,10 @@ const OUR_OWN: &[&str] = &["client|setinfo", "script|status"];
 
 #[test]
 fn subcommand_arity_and_unknown_subcommands_match_redis() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .resp(&[2, 3])
+        .steps(&[
             Exact(&["SCRIPT", "LOAD"]),
             Exact(&["script", "load", "return 1", "extra"]),
             Exact(&["SCRIPT", "EXISTS"]),
@@ -75,15 +76,15 @@ fn subcommand_arity_and_unknown_subcommands_match_redis() {
                 "client|nosuch",
             ]),
             Exact(&["COMMAND", "DOCS", "nosuch"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn subcommands_queued_in_multi_match_redis() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .steps(&[
             // A subcommand's arity error at queue time aborts the EXEC.
             Exact(&["MULTI"]),
             Exact(&["SCRIPT", "LOAD"]),
@@ -99,8 +100,8 @@ fn subcommands_queued_in_multi_match_redis() {
             ]),
             Exact(&["CLIENT", "GETNAME"]),
             Exact(&["EXEC"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -121,7 +122,8 @@ fn unknown_subcommands_and_arity_come_before_noauth_as_in_redis() {
         Exact(&["AUTH", "pw"]),
         Exact(&["CLIENT", "GETNAME"]),
     ];
-    assert_no_differences(&diff(&ours, &reference, &steps), " (with requirepass)");
+    let problems = Transcript::new().steps(&steps).diff(&ours, &reference);
+    assert_no_differences(&problems, " (with requirepass)");
 }
 
 /// A COMMAND INFO entry without what shardis does not report (ACL

@@ -4,7 +4,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{assert_same_as_redis, free_port, Server, Step::*};
+use common::{free_port, Server, Step::*, Transcript};
 
 #[test]
 fn select_isolates_databases_on_every_shard() {
@@ -25,9 +25,9 @@ fn select_isolates_databases_on_every_shard() {
 
 #[test]
 fn connection_commands_match_redis() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .steps(&[
             Exact(&["SELECT", "16"]),
             Exact(&["SELECT", "-1"]),
             Exact(&["SELECT", "x"]),
@@ -50,8 +50,8 @@ fn connection_commands_match_redis() {
             Exact(&["COMMAND", "NOSUCH"]),
             Exact(&["RESET"]),
             Exact(&["QUIT"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -317,14 +317,14 @@ fn config_resetstat_zeroes_counters_on_every_shard() {
 
 #[test]
 fn debug_needs_enable_debug_command_like_redis() {
-    assert_same_as_redis(
-        1,
-        &[
+    Transcript::new()
+        .shards(&[1])
+        .steps(&[
             Exact(&["DEBUG", "SLEEP", "0"]),
             Exact(&["CONFIG", "GET", "enable-debug-command"]),
             Exact(&["CONFIG", "SET", "enable-debug-command", "yes"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
     // Tests connect over loopback, so `local` allows them too.
     for mode in ["yes", "local"] {
         let s = Server::shardis(1, &["--enable-debug-command", mode]);
@@ -338,9 +338,9 @@ fn debug_needs_enable_debug_command_like_redis() {
 
 #[test]
 fn client_kill_by_type_kills_only_that_type() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .steps(&[
             Exact(&["CLIENT", "KILL", "TYPE", "master"]),
             Exact(&["CLIENT", "KILL", "TYPE", "slave"]),
             Exact(&["CLIENT", "KILL", "TYPE", "replica"]),
@@ -350,8 +350,8 @@ fn client_kill_by_type_kills_only_that_type() {
             Exact(&["CLIENT", "KILL", "USER", "default", "SKIPME", "yes"]),
             Exact(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]),
             Exact(&["CLIENT", "KILL", "MAXAGE", "5"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
     // Sentinel and replicas send these: a normal client must survive them.
     let s = Server::shardis(2, &[]);
     let (mut killer, mut other) = (s.client(), s.client());

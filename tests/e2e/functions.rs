@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{assert_same_as_redis, Raw, Server, Step::*};
+use common::{Raw, Server, Step::*, Transcript};
 
 const LOAD_ERRORS: &[common::Step] = &[
     Exact(&[
@@ -175,8 +175,7 @@ const LOAD_ERRORS: &[common::Step] = &[
 
 #[test]
 fn load_and_its_errors_match_redis() {
-    assert_same_as_redis(1, LOAD_ERRORS);
-    assert_same_as_redis(3, LOAD_ERRORS);
+    Transcript::new().steps(LOAD_ERRORS).assert_same_as_redis();
 }
 
 /// A library exercising calls, errors and flags.
@@ -244,8 +243,7 @@ const FCALL_STEPS: &[common::Step] = &[
 
 #[test]
 fn fcall_matches_redis() {
-    assert_same_as_redis(1, FCALL_STEPS);
-    assert_same_as_redis(3, FCALL_STEPS);
+    Transcript::new().steps(FCALL_STEPS).assert_same_as_redis();
 }
 
 /// Luau words some messages differently from Lua 5.1; the rest of the
@@ -333,8 +331,7 @@ const SUBCOMMANDS: &[common::Step] = &[
 
 #[test]
 fn function_subcommands_match_redis() {
-    assert_same_as_redis(1, SUBCOMMANDS);
-    assert_same_as_redis(3, SUBCOMMANDS);
+    Transcript::new().steps(SUBCOMMANDS).assert_same_as_redis();
 }
 
 /// A counter library as an application would ship it.
@@ -397,31 +394,13 @@ const COUNTER_STEPS: &[common::Step] = &[
 
 #[test]
 fn counter_library_matches_redis() {
-    assert_same_as_redis(1, COUNTER_STEPS);
-    assert_same_as_redis(3, COUNTER_STEPS);
-}
-
-/// Sends `args` to both servers and asserts identical replies.
-fn same(ours: &mut Raw, reference: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
-    let (a, b) = (ours.cmd_bytes(args), reference.cmd_bytes(args));
-    assert_eq!(
-        String::from_utf8_lossy(&a),
-        String::from_utf8_lossy(&b),
-        "{:?}",
-        args.iter()
-            .map(|a| String::from_utf8_lossy(a))
-            .collect::<Vec<_>>()
-    );
-    a
+    Transcript::new()
+        .steps(COUNTER_STEPS)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn resp3_shapes_match_redis() {
-    let ours = Server::shardis(1, &[]);
-    let reference = Server::redis(&[]);
-    let (mut a, mut b) = (ours.client(), reference.client());
-    a.cmd(&["HELLO", "3"]);
-    b.cmd(&["HELLO", "3"]);
     // One function per listed library: the order of functions inside a
     // library is Redis's hash order.
     let lib = "#!lua name=r3\n\
@@ -429,23 +408,24 @@ fn resp3_shapes_match_redis() {
     let more = "#!lua name=more\n\
         redis.register_function('h', function(keys, args) redis.setresp(3); return redis.call('hgetall', keys[1]) end)\n\
         redis.register_function('n', function(keys, args) return redis.call('get', 'missing') end)";
-    for args in [
-        &["FUNCTION", "LIST"][..],
-        &["FUNCTION", "STATS"],
-        &["FUNCTION", "LOAD", lib],
-        &["FUNCTION", "LIST"],
-        &["FUNCTION", "LOAD", more],
-        &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "r*"],
-        &["FUNCTION", "STATS"],
-        &["HSET", "hh", "f", "v"],
-        &["FCALL", "m", "0"],
-        &["FCALL", "h", "1", "hh"],
-        &["FCALL", "n", "0"],
-        &["FCALL_RO", "m", "0"],
-    ] {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        same(&mut a, &mut b, &args);
-    }
+    Transcript::new()
+        .shards(&[1])
+        .resp(&[3])
+        .steps(&[
+            Exact(&["FUNCTION", "LIST"]),
+            Exact(&["FUNCTION", "STATS"]),
+            Exact(&["FUNCTION", "LOAD", lib]),
+            Exact(&["FUNCTION", "LIST"]),
+            Exact(&["FUNCTION", "LOAD", more]),
+            Exact(&["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "r*"]),
+            Exact(&["FUNCTION", "STATS"]),
+            Exact(&["HSET", "hh", "f", "v"]),
+            Exact(&["FCALL", "m", "0"]),
+            Exact(&["FCALL", "h", "1", "hh"]),
+            Exact(&["FCALL", "n", "0"]),
+            Exact(&["FCALL_RO", "m", "0"]),
+        ])
+        .assert_same_as_redis();
 }
 
 /// Redis's CRC64 (Jones), to build payloads.
@@ -490,9 +470,6 @@ fn bulk_body(reply: &[u8]) -> Vec<u8> {
 
 #[test]
 fn restore_payloads_match_redis() {
-    let ours = Server::shardis(1, &[]);
-    let reference = Server::redis(&[]);
-    let (mut a, mut b) = (ours.client(), reference.client());
     let g = "#!lua name=g\nredis.register_function('g', function() end)";
     // The 7.0 release candidates' format: name, engine, no description, code.
     let pre_body = "\nredis.register_function('pre', function() return 9 end)";
@@ -528,26 +505,21 @@ fn restore_payloads_match_redis() {
         payload(&pre_ga, 10),
         [payload(&record(g), 10), b"x".to_vec()].concat(),
     ];
+    let mut t = Transcript::new();
+    t.shards(&[1]);
     for p in &cases {
-        same(&mut a, &mut b, &[b"FUNCTION", b"RESTORE", p]);
-        same(&mut a, &mut b, &[b"FUNCTION", b"RESTORE", p, b"REPLACE"]);
+        t.cmd_bytes(&[b"FUNCTION", b"RESTORE", p]);
+        t.cmd_bytes(&[b"FUNCTION", b"RESTORE", p, b"REPLACE"]);
     }
-    same(&mut a, &mut b, &[b"FCALL", b"pre", b"0"]);
-    same(&mut a, &mut b, &[b"FUNCTION", b"DELETE", b"k"]);
+    t.cmd(&["FCALL", "pre", "0"]);
+    t.cmd(&["FUNCTION", "DELETE", "k"]);
     for policy in [&b"APPEND"[..], b"replace", b"Flush"] {
-        same(
-            &mut a,
-            &mut b,
-            &[b"FUNCTION", b"RESTORE", &cases[0], policy],
-        );
+        t.cmd_bytes(&[b"FUNCTION", b"RESTORE", &cases[0], policy]);
     }
-    same(&mut a, &mut b, &[b"FUNCTION", b"LIST"]);
-    same(
-        &mut a,
-        &mut b,
-        &[b"FUNCTION", b"RESTORE", &cases[3], b"FLUSH"],
-    );
-    same(&mut a, &mut b, &[b"FUNCTION", b"LIST"]);
+    t.cmd(&["FUNCTION", "LIST"]);
+    t.cmd_bytes(&[b"FUNCTION", b"RESTORE", &cases[3], b"FLUSH"]);
+    t.cmd(&["FUNCTION", "LIST"]);
+    t.assert_same_as_redis();
 }
 
 #[test]
@@ -793,7 +765,10 @@ const FUNCTION_ESCAPES: &[common::Step] = &[
 
 #[test]
 fn sandbox_escapes_from_functions_fail_as_in_redis() {
-    assert_same_as_redis(1, FUNCTION_ESCAPES);
+    Transcript::new()
+        .shards(&[1])
+        .steps(FUNCTION_ESCAPES)
+        .assert_same_as_redis();
     let ours = Server::shardis(1, &[]);
     let mut c = ours.client();
     let library = "#!lua name=h\nredis.register_function('h', function(keys, args) return loadstring('x = 1')() end)\nredis.register_function('x', function(keys, args) return x end)";

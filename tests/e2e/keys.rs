@@ -7,14 +7,7 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{assert_same_as_redis, Raw, Server, Step, Step::*};
-
-/// Runs `steps` against redis-server and shardis with 1 and with 3 shards.
-fn same_as_redis(steps: &[Step]) {
-    for shards in [1, 3] {
-        assert_same_as_redis(shards, steps);
-    }
-}
+use common::{scan_page, Server, Step, Step::*, Transcript};
 
 /// The integer of a `:n` reply.
 fn int(reply: &str) -> i64 {
@@ -26,118 +19,122 @@ fn int(reply: &str) -> i64 {
 
 #[test]
 fn del_unlink_exists_touch_type() {
-    same_as_redis(&[
-        Exact(&["MSET", "a", "1", "b", "2", "c", "3", "{t}x", "4"]),
-        Exact(&["EXISTS", "a", "b", "c", "nope", "a"]),
-        Exact(&["TOUCH", "a", "b", "nope", "c", "c"]),
-        Exact(&["EXISTS", "nope"]),
-        Exact(&["TYPE", "a"]),
-        Exact(&["TYPE", "nope"]),
-        Exact(&["DEL", "a", "nope", "a", "b"]),
-        Exact(&["EXISTS", "a", "b", "c"]),
-        Exact(&["UNLINK", "c", "c", "{t}x", "zz"]),
-        Exact(&["DEL", "nope"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["DEL"]),
-        Exact(&["UNLINK"]),
-        Exact(&["EXISTS"]),
-        Exact(&["TOUCH"]),
-        Exact(&["TYPE"]),
-        Exact(&["TYPE", "a", "b"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["MSET", "a", "1", "b", "2", "c", "3", "{t}x", "4"]),
+            Exact(&["EXISTS", "a", "b", "c", "nope", "a"]),
+            Exact(&["TOUCH", "a", "b", "nope", "c", "c"]),
+            Exact(&["EXISTS", "nope"]),
+            Exact(&["TYPE", "a"]),
+            Exact(&["TYPE", "nope"]),
+            Exact(&["DEL", "a", "nope", "a", "b"]),
+            Exact(&["EXISTS", "a", "b", "c"]),
+            Exact(&["UNLINK", "c", "c", "{t}x", "zz"]),
+            Exact(&["DEL", "nope"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["DEL"]),
+            Exact(&["UNLINK"]),
+            Exact(&["EXISTS"]),
+            Exact(&["TOUCH"]),
+            Exact(&["TYPE"]),
+            Exact(&["TYPE", "a", "b"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn expire_family_options_and_errors() {
-    same_as_redis(&[
-        Exact(&["SET", "k", "v"]),
-        Exact(&["EXPIRE", "nope", "100"]),
-        Exact(&["EXPIRE", "k", "100", "XX"]),
-        Exact(&["EXPIRE", "k", "100", "gt"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["EXPIRE", "k", "100", "NX"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["EXPIRE", "k", "200", "nx"]),
-        Exact(&["EXPIRE", "k", "200", "XX"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["EXPIRE", "k", "100", "GT"]),
-        Exact(&["EXPIRE", "k", "300", "GT"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["EXPIRE", "k", "400", "LT"]),
-        Exact(&["EXPIRE", "k", "150", "lt", "xx"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["PERSIST", "k"]),
-        Exact(&["PERSIST", "k"]),
-        Exact(&["PERSIST", "nope"]),
-        Exact(&["TTL", "k"]),
-        Exact(&["PTTL", "k"]),
-        Exact(&["TTL", "nope"]),
-        Exact(&["PTTL", "nope"]),
-        // LT on a key without a TTL sets it (no TTL counts as infinite).
-        Exact(&["EXPIRE", "k", "100", "LT"]),
-        Exact(&["TTL", "k"]),
-        // Errors: incompatible options, unknown options, bad numbers.
-        Exact(&["EXPIRE", "k", "10", "NX", "XX"]),
-        Exact(&["EXPIRE", "k", "10", "nx", "gt"]),
-        Exact(&["EXPIRE", "k", "10", "LT", "nx"]),
-        Exact(&["EXPIRE", "k", "10", "GT", "LT"]),
-        Exact(&["EXPIRE", "k", "10", "xx", "gt", "lt"]),
-        Exact(&["EXPIRE", "k", "10", "bogus"]),
-        Exact(&["EXPIRE", "k", "10", "a\r\nb"]),
-        Exact(&["EXPIRE", "k", "abc", "bogus"]),
-        Exact(&["EXPIRE", "k", "abc", "nx", "xx"]),
-        Exact(&["EXPIRE", "k", "abc"]),
-        Exact(&["EXPIRE", "k", "1.5"]),
-        Exact(&["EXPIRE", "k", ""]),
-        Exact(&["EXPIRE", "k"]),
-        Exact(&["TTL"]),
-        Exact(&["TTL", "k", "x"]),
-        Exact(&["PERSIST"]),
-        // Overflow of the millisecond deadline.
-        Exact(&["EXPIRE", "k", "9223372036854775807"]),
-        Exact(&["EXPIRE", "k", "9223372036854775"]),
-        Exact(&["EXPIRE", "k", "-9223372036854775808"]),
-        Exact(&["EXPIRE", "k", "-9223372036854776"]),
-        Exact(&["PEXPIRE", "k", "9223372036854775807"]),
-        Exact(&["EXPIREAT", "k", "9223372036854775807"]),
-        Exact(&["EXPIREAT", "k", "9223372036854776"]),
-        Exact(&["TTL", "k"]),
-        // Absolute deadlines are deterministic.
-        Exact(&["PEXPIREAT", "k", "9223372036854775807"]),
-        Exact(&["PEXPIRETIME", "k"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["EXPIREAT", "k", "4000000000"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["PEXPIRETIME", "k"]),
-        Exact(&["PEXPIREAT", "k", "4000000000123", "LT"]),
-        Exact(&["PEXPIRETIME", "k"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["PEXPIREAT", "k", "4000000000499", "XX"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["PEXPIREAT", "k", "4000000000500", "GT"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["PERSIST", "k"]),
-        Exact(&["EXPIRETIME", "k"]),
-        Exact(&["PEXPIRETIME", "k"]),
-        Exact(&["EXPIRETIME", "nope"]),
-        Exact(&["PEXPIRETIME", "nope"]),
-        // A deadline in the past deletes the key and answers 1.
-        Exact(&["EXPIRE", "k", "-1"]),
-        Exact(&["EXISTS", "k"]),
-        Exact(&["SET", "k", "v"]),
-        Exact(&["PEXPIRE", "k", "0"]),
-        Exact(&["EXISTS", "k"]),
-        Exact(&["SET", "k", "v"]),
-        Exact(&["EXPIREAT", "k", "1", "LT"]),
-        Exact(&["EXISTS", "k"]),
-        Exact(&["SET", "k", "v"]),
-        Exact(&["PEXPIREAT", "k", "-5", "XX"]),
-        Exact(&["EXISTS", "k"]),
-        Exact(&["PEXPIREAT", "k", "-5", "NX"]),
-        Exact(&["EXISTS", "k"]),
-        Exact(&["EXPIRE", "k", "-1"]),
-        Exact(&["DBSIZE"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["SET", "k", "v"]),
+            Exact(&["EXPIRE", "nope", "100"]),
+            Exact(&["EXPIRE", "k", "100", "XX"]),
+            Exact(&["EXPIRE", "k", "100", "gt"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["EXPIRE", "k", "100", "NX"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["EXPIRE", "k", "200", "nx"]),
+            Exact(&["EXPIRE", "k", "200", "XX"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["EXPIRE", "k", "100", "GT"]),
+            Exact(&["EXPIRE", "k", "300", "GT"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["EXPIRE", "k", "400", "LT"]),
+            Exact(&["EXPIRE", "k", "150", "lt", "xx"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["PERSIST", "k"]),
+            Exact(&["PERSIST", "k"]),
+            Exact(&["PERSIST", "nope"]),
+            Exact(&["TTL", "k"]),
+            Exact(&["PTTL", "k"]),
+            Exact(&["TTL", "nope"]),
+            Exact(&["PTTL", "nope"]),
+            // LT on a key without a TTL sets it (no TTL counts as infinite).
+            Exact(&["EXPIRE", "k", "100", "LT"]),
+            Exact(&["TTL", "k"]),
+            // Errors: incompatible options, unknown options, bad numbers.
+            Exact(&["EXPIRE", "k", "10", "NX", "XX"]),
+            Exact(&["EXPIRE", "k", "10", "nx", "gt"]),
+            Exact(&["EXPIRE", "k", "10", "LT", "nx"]),
+            Exact(&["EXPIRE", "k", "10", "GT", "LT"]),
+            Exact(&["EXPIRE", "k", "10", "xx", "gt", "lt"]),
+            Exact(&["EXPIRE", "k", "10", "bogus"]),
+            Exact(&["EXPIRE", "k", "10", "a\r\nb"]),
+            Exact(&["EXPIRE", "k", "abc", "bogus"]),
+            Exact(&["EXPIRE", "k", "abc", "nx", "xx"]),
+            Exact(&["EXPIRE", "k", "abc"]),
+            Exact(&["EXPIRE", "k", "1.5"]),
+            Exact(&["EXPIRE", "k", ""]),
+            Exact(&["EXPIRE", "k"]),
+            Exact(&["TTL"]),
+            Exact(&["TTL", "k", "x"]),
+            Exact(&["PERSIST"]),
+            // Overflow of the millisecond deadline.
+            Exact(&["EXPIRE", "k", "9223372036854775807"]),
+            Exact(&["EXPIRE", "k", "9223372036854775"]),
+            Exact(&["EXPIRE", "k", "-9223372036854775808"]),
+            Exact(&["EXPIRE", "k", "-9223372036854776"]),
+            Exact(&["PEXPIRE", "k", "9223372036854775807"]),
+            Exact(&["EXPIREAT", "k", "9223372036854775807"]),
+            Exact(&["EXPIREAT", "k", "9223372036854776"]),
+            Exact(&["TTL", "k"]),
+            // Absolute deadlines are deterministic.
+            Exact(&["PEXPIREAT", "k", "9223372036854775807"]),
+            Exact(&["PEXPIRETIME", "k"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["EXPIREAT", "k", "4000000000"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["PEXPIRETIME", "k"]),
+            Exact(&["PEXPIREAT", "k", "4000000000123", "LT"]),
+            Exact(&["PEXPIRETIME", "k"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["PEXPIREAT", "k", "4000000000499", "XX"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["PEXPIREAT", "k", "4000000000500", "GT"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["PERSIST", "k"]),
+            Exact(&["EXPIRETIME", "k"]),
+            Exact(&["PEXPIRETIME", "k"]),
+            Exact(&["EXPIRETIME", "nope"]),
+            Exact(&["PEXPIRETIME", "nope"]),
+            // A deadline in the past deletes the key and answers 1.
+            Exact(&["EXPIRE", "k", "-1"]),
+            Exact(&["EXISTS", "k"]),
+            Exact(&["SET", "k", "v"]),
+            Exact(&["PEXPIRE", "k", "0"]),
+            Exact(&["EXISTS", "k"]),
+            Exact(&["SET", "k", "v"]),
+            Exact(&["EXPIREAT", "k", "1", "LT"]),
+            Exact(&["EXISTS", "k"]),
+            Exact(&["SET", "k", "v"]),
+            Exact(&["PEXPIREAT", "k", "-5", "XX"]),
+            Exact(&["EXISTS", "k"]),
+            Exact(&["PEXPIREAT", "k", "-5", "NX"]),
+            Exact(&["EXISTS", "k"]),
+            Exact(&["EXPIRE", "k", "-1"]),
+            Exact(&["DBSIZE"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -173,51 +170,55 @@ fn ttl_values_are_in_range() {
 
 #[test]
 fn keys_patterns() {
-    same_as_redis(&[
-        Exact(&["KEYS", "*"]),
-        Exact(&[
-            "MSET", "hello", "1", "hallo", "2", "hxllo", "3", "hllo", "4", "heeeello", "5", "x",
-            "6", "", "7", "h*", "8", "{a}b", "9",
-        ]),
-        Unordered(&["KEYS", "*"]),
-        Unordered(&["KEYS", "h?llo"]),
-        Unordered(&["KEYS", "h*llo"]),
-        Unordered(&["KEYS", "h[ae]llo"]),
-        Unordered(&["KEYS", "h[^e]llo"]),
-        Unordered(&["KEYS", "h[a-b]llo"]),
-        Unordered(&["KEYS", "h\\*"]),
-        Unordered(&["KEYS", "**"]),
-        Unordered(&["KEYS", "{a}*"]),
-        Unordered(&["KEYS", "nomatch*"]),
-        Exact(&["KEYS", ""]),
-        Exact(&["KEYS"]),
-        Exact(&["KEYS", "*", "*"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["KEYS", "*"]),
+            Exact(&[
+                "MSET", "hello", "1", "hallo", "2", "hxllo", "3", "hllo", "4", "heeeello", "5",
+                "x", "6", "", "7", "h*", "8", "{a}b", "9",
+            ]),
+            Unordered(&["KEYS", "*"]),
+            Unordered(&["KEYS", "h?llo"]),
+            Unordered(&["KEYS", "h*llo"]),
+            Unordered(&["KEYS", "h[ae]llo"]),
+            Unordered(&["KEYS", "h[^e]llo"]),
+            Unordered(&["KEYS", "h[a-b]llo"]),
+            Unordered(&["KEYS", "h\\*"]),
+            Unordered(&["KEYS", "**"]),
+            Unordered(&["KEYS", "{a}*"]),
+            Unordered(&["KEYS", "nomatch*"]),
+            Exact(&["KEYS", ""]),
+            Exact(&["KEYS"]),
+            Exact(&["KEYS", "*", "*"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn scan_errors_and_options() {
-    same_as_redis(&[
-        Exact(&["SET", "a", "1"]),
-        Exact(&["SCAN", "abc"]),
-        Exact(&["SCAN", " 1"]),
-        Exact(&["SCAN", "1x"]),
-        Exact(&["SCAN", "18446744073709551616"]),
-        Exact(&["SCAN", "0", "COUNT", "0"]),
-        Exact(&["SCAN", "0", "COUNT", "-1"]),
-        Exact(&["SCAN", "0", "COUNT", "x"]),
-        Exact(&["SCAN", "0", "COUNT"]),
-        Exact(&["SCAN", "0", "MATCH"]),
-        Exact(&["SCAN", "0", "TYPE"]),
-        Exact(&["SCAN", "0", "bogus", "x"]),
-        Exact(&["SCAN", "0", "COUNT", "1", "bogus"]),
-        Exact(&["SCAN"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["SET", "a", "1"]),
+            Exact(&["SCAN", "abc"]),
+            Exact(&["SCAN", " 1"]),
+            Exact(&["SCAN", "1x"]),
+            Exact(&["SCAN", "18446744073709551616"]),
+            Exact(&["SCAN", "0", "COUNT", "0"]),
+            Exact(&["SCAN", "0", "COUNT", "-1"]),
+            Exact(&["SCAN", "0", "COUNT", "x"]),
+            Exact(&["SCAN", "0", "COUNT"]),
+            Exact(&["SCAN", "0", "MATCH"]),
+            Exact(&["SCAN", "0", "TYPE"]),
+            Exact(&["SCAN", "0", "bogus", "x"]),
+            Exact(&["SCAN", "0", "COUNT", "1", "bogus"]),
+            Exact(&["SCAN"]),
+        ])
+        .assert_same_as_redis();
     // One shard walks its whole slot range when there is little in it, so
     // a small keyspace comes back in one call, as in Redis.
-    assert_same_as_redis(
-        1,
-        &[
+    Transcript::new()
+        .shards(&[1])
+        .steps(&[
             Exact(&["SCAN", "0"]),
             Exact(&["SET", "a", "1"]),
             Exact(&["SCAN", "0"]),
@@ -229,8 +230,8 @@ fn scan_errors_and_options() {
             Unordered(&["KEYS", "*"]),
             Exact(&["SCAN", "0", "MATCH", "**"]),
             Exact(&["SCAN", "0", "MATCH", "*", "MATCH", "a"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 /// Runs a full SCAN with `options`; every key it returned (with repeats).
@@ -454,31 +455,33 @@ fn active_expiry_reclaims_untouched_keys() {
 
 #[test]
 fn rename_and_renamenx() {
-    same_as_redis(&[
-        Exact(&["RENAME", "{t}nope", "{t}x"]),
-        Exact(&["RENAMENX", "{t}nope", "{t}x"]),
-        Exact(&["RENAME", "{t}nope", "{t}nope"]),
-        Exact(&["MSET", "{t}a", "1", "{t}b", "2"]),
-        Exact(&["RENAME", "{t}a", "{t}a"]),
-        Exact(&["RENAMENX", "{t}a", "{t}a"]),
-        Exact(&["EXPIRE", "{t}a", "100"]),
-        Exact(&["RENAME", "{t}a", "{t}c"]),
-        Exact(&["EXISTS", "{t}a"]),
-        Exact(&["GET", "{t}c"]),
-        Exact(&["TTL", "{t}c"]),
-        Exact(&["RENAMENX", "{t}c", "{t}b"]),
-        Exact(&["RENAMENX", "{t}c", "{t}d"]),
-        Exact(&["TTL", "{t}d"]),
-        // Overwriting drops the target's own expiry.
-        Exact(&["EXPIRE", "{t}b", "500"]),
-        Exact(&["PERSIST", "{t}d"]),
-        Exact(&["RENAME", "{t}d", "{t}b"]),
-        Exact(&["TTL", "{t}b"]),
-        Exact(&["GET", "{t}b"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["RENAME", "{t}b"]),
-        Exact(&["RENAMENX", "{t}b", "{t}c", "{t}d"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["RENAME", "{t}nope", "{t}x"]),
+            Exact(&["RENAMENX", "{t}nope", "{t}x"]),
+            Exact(&["RENAME", "{t}nope", "{t}nope"]),
+            Exact(&["MSET", "{t}a", "1", "{t}b", "2"]),
+            Exact(&["RENAME", "{t}a", "{t}a"]),
+            Exact(&["RENAMENX", "{t}a", "{t}a"]),
+            Exact(&["EXPIRE", "{t}a", "100"]),
+            Exact(&["RENAME", "{t}a", "{t}c"]),
+            Exact(&["EXISTS", "{t}a"]),
+            Exact(&["GET", "{t}c"]),
+            Exact(&["TTL", "{t}c"]),
+            Exact(&["RENAMENX", "{t}c", "{t}b"]),
+            Exact(&["RENAMENX", "{t}c", "{t}d"]),
+            Exact(&["TTL", "{t}d"]),
+            // Overwriting drops the target's own expiry.
+            Exact(&["EXPIRE", "{t}b", "500"]),
+            Exact(&["PERSIST", "{t}d"]),
+            Exact(&["RENAME", "{t}d", "{t}b"]),
+            Exact(&["TTL", "{t}b"]),
+            Exact(&["GET", "{t}b"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["RENAME", "{t}b"]),
+            Exact(&["RENAMENX", "{t}b", "{t}c", "{t}d"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -500,43 +503,45 @@ fn multi_key_commands_across_shards_are_crossslot() {
 
 #[test]
 fn randomkey_dbsize_flush() {
-    same_as_redis(&[
-        Exact(&["RANDOMKEY"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SET", "only", "1"]),
-        Exact(&["RANDOMKEY"]),
-        Exact(&["RANDOMKEY", "x"]),
-        Exact(&["DBSIZE", "x"]),
-        Exact(&["MSET", "a", "1", "b", "2", "c", "3"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SELECT", "1"]),
-        Exact(&["SET", "a", "other"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["FLUSHDB", "bogus"]),
-        Exact(&["FLUSHDB", "ASYNC", "SYNC"]),
-        Exact(&["FLUSHDB", "sync"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SELECT", "0"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["FLUSHDB", "Async"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["MSET", "a", "1", "b", "2", "c", "3"]),
-        Exact(&["SELECT", "2"]),
-        Exact(&["SET", "a", "1"]),
-        Exact(&["FLUSHALL", "bogus"]),
-        Exact(&["FLUSHALL", "sync", "async"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["FLUSHALL", "SYNC"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SELECT", "0"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SET", "a", "1"]),
-        Exact(&["FLUSHALL", "ASYNC"]),
-        Exact(&["DBSIZE"]),
-        Exact(&["SET", "a", "1"]),
-        Exact(&["FLUSHALL"]),
-        Exact(&["KEYS", "*"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["RANDOMKEY"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SET", "only", "1"]),
+            Exact(&["RANDOMKEY"]),
+            Exact(&["RANDOMKEY", "x"]),
+            Exact(&["DBSIZE", "x"]),
+            Exact(&["MSET", "a", "1", "b", "2", "c", "3"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SELECT", "1"]),
+            Exact(&["SET", "a", "other"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["FLUSHDB", "bogus"]),
+            Exact(&["FLUSHDB", "ASYNC", "SYNC"]),
+            Exact(&["FLUSHDB", "sync"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SELECT", "0"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["FLUSHDB", "Async"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["MSET", "a", "1", "b", "2", "c", "3"]),
+            Exact(&["SELECT", "2"]),
+            Exact(&["SET", "a", "1"]),
+            Exact(&["FLUSHALL", "bogus"]),
+            Exact(&["FLUSHALL", "sync", "async"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["FLUSHALL", "SYNC"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SELECT", "0"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SET", "a", "1"]),
+            Exact(&["FLUSHALL", "ASYNC"]),
+            Exact(&["DBSIZE"]),
+            Exact(&["SET", "a", "1"]),
+            Exact(&["FLUSHALL"]),
+            Exact(&["KEYS", "*"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -558,60 +563,62 @@ fn randomkey_finds_keys_on_every_shard() {
 
 #[test]
 fn copy_and_move() {
-    same_as_redis(&[
-        Exact(&["COPY", "{t}nope", "{t}x"]),
-        Exact(&["SET", "{t}a", "1"]),
-        Exact(&["COPY", "{t}a", "{t}a"]),
-        Exact(&["COPY", "{t}a", "{t}a", "DB", "0"]),
-        Exact(&["COPY", "{t}a", "{t}a", "DB", "1"]),
-        Exact(&["EXPIRE", "{t}a", "100"]),
-        Exact(&["COPY", "{t}a", "{t}b"]),
-        Exact(&["TTL", "{t}b"]),
-        Exact(&["GET", "{t}b"]),
-        Exact(&["SET", "{t}a", "2"]),
-        Exact(&["COPY", "{t}a", "{t}b"]),
-        Exact(&["GET", "{t}b"]),
-        Exact(&["COPY", "{t}a", "{t}b", "REPLACE"]),
-        Exact(&["GET", "{t}b"]),
-        Exact(&["TTL", "{t}b"]),
-        Exact(&["COPY", "{t}b", "{t}c", "DB", "3", "replace"]),
-        Exact(&["COPY", "{t}b", "{t}c", "db", "3"]),
-        Exact(&["COPY", "{t}nope", "{t}c", "DB", "99"]),
-        Exact(&["COPY", "{t}a", "{t}c", "DB", "-1"]),
-        Exact(&["COPY", "{t}a", "{t}c", "DB", "16"]),
-        Exact(&["COPY", "{t}a", "{t}c", "DB", "x"]),
-        Exact(&["COPY", "{t}a", "{t}c", "DB", "99999999999"]),
-        Exact(&["COPY", "{t}a", "{t}c", "DB"]),
-        Exact(&["COPY", "{t}a", "{t}c", "bogus"]),
-        Exact(&["COPY", "{t}a"]),
-        Exact(&["SELECT", "3"]),
-        Exact(&["GET", "{t}c"]),
-        Exact(&["TTL", "{t}c"]),
-        Exact(&["SELECT", "0"]),
-        // MOVE
-        Exact(&["MOVE", "{t}a", "0"]),
-        Exact(&["MOVE", "{t}a", "x"]),
-        Exact(&["MOVE", "{t}a", "-1"]),
-        Exact(&["MOVE", "{t}a", "16"]),
-        Exact(&["MOVE", "{t}a", "4294967296"]),
-        Exact(&["MOVE", "{t}nope", "1"]),
-        Exact(&["MOVE", "{t}nope", "99"]),
-        Exact(&["EXPIRE", "{t}a", "300"]),
-        Exact(&["MOVE", "{t}a", "3"]),
-        Exact(&["EXISTS", "{t}a"]),
-        Exact(&["MOVE", "{t}b", "3"]),
-        Exact(&["SELECT", "3"]),
-        Exact(&["SET", "{t}c", "here"]),
-        Exact(&["MOVE", "{t}c", "0"]),
-        Exact(&["SELECT", "3"]),
-        Exact(&["GET", "{t}a"]),
-        Exact(&["TTL", "{t}a"]),
-        Exact(&["SELECT", "0"]),
-        Exact(&["GET", "{t}c"]),
-        Exact(&["MOVE", "{t}c", "3"]),
-        Exact(&["MOVE"]),
-        Exact(&["MOVE", "{t}c", "3", "x"]),
-    ]);
+    Transcript::new()
+        .steps(&[
+            Exact(&["COPY", "{t}nope", "{t}x"]),
+            Exact(&["SET", "{t}a", "1"]),
+            Exact(&["COPY", "{t}a", "{t}a"]),
+            Exact(&["COPY", "{t}a", "{t}a", "DB", "0"]),
+            Exact(&["COPY", "{t}a", "{t}a", "DB", "1"]),
+            Exact(&["EXPIRE", "{t}a", "100"]),
+            Exact(&["COPY", "{t}a", "{t}b"]),
+            Exact(&["TTL", "{t}b"]),
+            Exact(&["GET", "{t}b"]),
+            Exact(&["SET", "{t}a", "2"]),
+            Exact(&["COPY", "{t}a", "{t}b"]),
+            Exact(&["GET", "{t}b"]),
+            Exact(&["COPY", "{t}a", "{t}b", "REPLACE"]),
+            Exact(&["GET", "{t}b"]),
+            Exact(&["TTL", "{t}b"]),
+            Exact(&["COPY", "{t}b", "{t}c", "DB", "3", "replace"]),
+            Exact(&["COPY", "{t}b", "{t}c", "db", "3"]),
+            Exact(&["COPY", "{t}nope", "{t}c", "DB", "99"]),
+            Exact(&["COPY", "{t}a", "{t}c", "DB", "-1"]),
+            Exact(&["COPY", "{t}a", "{t}c", "DB", "16"]),
+            Exact(&["COPY", "{t}a", "{t}c", "DB", "x"]),
+            Exact(&["COPY", "{t}a", "{t}c", "DB", "99999999999"]),
+            Exact(&["COPY", "{t}a", "{t}c", "DB"]),
+            Exact(&["COPY", "{t}a", "{t}c", "bogus"]),
+            Exact(&["COPY", "{t}a"]),
+            Exact(&["SELECT", "3"]),
+            Exact(&["GET", "{t}c"]),
+            Exact(&["TTL", "{t}c"]),
+            Exact(&["SELECT", "0"]),
+            // MOVE
+            Exact(&["MOVE", "{t}a", "0"]),
+            Exact(&["MOVE", "{t}a", "x"]),
+            Exact(&["MOVE", "{t}a", "-1"]),
+            Exact(&["MOVE", "{t}a", "16"]),
+            Exact(&["MOVE", "{t}a", "4294967296"]),
+            Exact(&["MOVE", "{t}nope", "1"]),
+            Exact(&["MOVE", "{t}nope", "99"]),
+            Exact(&["EXPIRE", "{t}a", "300"]),
+            Exact(&["MOVE", "{t}a", "3"]),
+            Exact(&["EXISTS", "{t}a"]),
+            Exact(&["MOVE", "{t}b", "3"]),
+            Exact(&["SELECT", "3"]),
+            Exact(&["SET", "{t}c", "here"]),
+            Exact(&["MOVE", "{t}c", "0"]),
+            Exact(&["SELECT", "3"]),
+            Exact(&["GET", "{t}a"]),
+            Exact(&["TTL", "{t}a"]),
+            Exact(&["SELECT", "0"]),
+            Exact(&["GET", "{t}c"]),
+            Exact(&["MOVE", "{t}c", "3"]),
+            Exact(&["MOVE"]),
+            Exact(&["MOVE", "{t}c", "3", "x"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -662,69 +669,63 @@ fn redis_crate_client() {
     assert_eq!(none, None);
 }
 
-/// A raw client that switched to RESP3 (the HELLO reply is dropped: its
-/// server id and version differ between the two servers).
-fn resp3(port: u16) -> Raw {
-    let mut c = Raw::connect(port);
-    c.cmd(&["HELLO", "3"]);
-    c
-}
-
 #[test]
 fn resp3_replies_match_redis() {
-    let steps: &[&[&str]] = &[
-        &["RANDOMKEY"],
-        &["SET", "{t}a", "1"],
-        &["TYPE", "{t}a"],
-        &["EXPIRE", "{t}a", "100"],
-        &["TTL", "{t}a"],
-        &["EXPIRETIME", "nope"],
-        &["KEYS", "*"],
-        &["RANDOMKEY"],
-        &["RENAME", "{t}a", "{t}b"],
-        &["RENAME", "{t}a", "{t}b"],
-        &["COPY", "{t}b", "{t}c"],
-        &["MOVE", "{t}c", "1"],
-        &["EXISTS", "{t}a", "{t}b", "{t}c"],
-        &["DEL", "{t}b"],
-        &["SCAN", "0"],
-        &["DBSIZE"],
-        &["FLUSHALL"],
+    let steps: &[Step] = &[
+        Exact(&["RANDOMKEY"]),
+        Exact(&["SET", "{t}a", "1"]),
+        Exact(&["TYPE", "{t}a"]),
+        Exact(&["EXPIRE", "{t}a", "100"]),
+        Exact(&["TTL", "{t}a"]),
+        Exact(&["EXPIRETIME", "nope"]),
+        Exact(&["KEYS", "*"]),
+        Exact(&["RANDOMKEY"]),
+        Exact(&["RENAME", "{t}a", "{t}b"]),
+        Exact(&["RENAME", "{t}a", "{t}b"]),
+        Exact(&["COPY", "{t}b", "{t}c"]),
+        Exact(&["MOVE", "{t}c", "1"]),
+        Exact(&["EXISTS", "{t}a", "{t}b", "{t}c"]),
+        Exact(&["DEL", "{t}b"]),
+        Exact(&["SCAN", "0"]),
+        Exact(&["DBSIZE"]),
+        Exact(&["FLUSHALL"]),
     ];
-    for shards in [1, 3] {
-        let ours = Server::shardis(shards, &[]);
-        let reference = Server::redis(&[]);
-        let (mut a, mut b) = (resp3(ours.port), resp3(reference.port));
-        for step in steps {
-            if shards == 3 && step[0] == "SCAN" {
-                continue; // the cursor walks the shards: not comparable
-            }
-            assert_eq!(a.cmd(step), b.cmd(step), "{step:?} with {shards} shard(s)");
-        }
-    }
+    Transcript::new()
+        .shards(&[1])
+        .resp(&[3])
+        .steps(steps)
+        .assert_same_as_redis();
+    // With 3 shards the SCAN cursor walks the shards: not comparable.
+    let not_scan: Vec<Step> = steps
+        .iter()
+        .filter(|step| !matches!(step, Exact(["SCAN", ..])))
+        .copied()
+        .collect();
+    Transcript::new()
+        .shards(&[3])
+        .resp(&[3])
+        .steps(&not_scan)
+        .assert_same_as_redis();
 }
 
 /// Errors for cursors and options; what a cursor that was never handed out
 /// returns is unspecified (Redis masks it into its table), so not compared.
 #[test]
 fn scan_cursor_edge_cases_match_redis() {
-    for shards in [1, 3] {
-        assert_same_as_redis(
-            shards,
-            &[
-                Exact(&["SET", "a", "1"]),
-                Exact(&["SCAN", "99999", "COUNT", "0"]),
-                Exact(&["SCAN", "x"]),
-                Exact(&["SCAN", "18446744073709551616"]),
-                Exact(&["SCAN", "-1", "COUNT", "0"]),
-            ],
-        );
-    }
+    Transcript::new()
+        .steps(&[
+            Exact(&["SET", "a", "1"]),
+            Exact(&["SCAN", "99999", "COUNT", "0"]),
+            Exact(&["SCAN", "x"]),
+            Exact(&["SCAN", "18446744073709551616"]),
+            Exact(&["SCAN", "-1", "COUNT", "0"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn type_and_scan_type_for_every_value_type() {
-    let setup: &[common::Step] = &[
+    let setup: &[Step] = &[
         Exact(&["SET", "{t}s", "v"]),
         Exact(&["HSET", "{t}h", "f", "v"]),
         Exact(&["RPUSH", "{t}l", "a"]),
@@ -742,8 +743,8 @@ fn type_and_scan_type_for_every_value_type() {
         Exact(&["HGETALL", "{t}h2"]),
         Unordered(&["KEYS", "*"]),
     ];
+    Transcript::new().steps(setup).assert_same_as_redis();
     for shards in [1, 3] {
-        assert_same_as_redis(shards, setup);
         let s = Server::shardis(shards, &[]);
         let mut c = s.client();
         for step in setup {
@@ -762,16 +763,9 @@ fn type_and_scan_type_for_every_value_type() {
             let mut found = Vec::new();
             loop {
                 let reply = c.cmd(&["SCAN", &cursor, "TYPE", t, "COUNT", "1000"]);
-                let lines: Vec<&str> = reply.split("\r\n").collect();
-                cursor = lines[2].to_string();
-                found.extend(
-                    lines
-                        .iter()
-                        .skip(5)
-                        .step_by(2)
-                        .filter(|l| !l.is_empty())
-                        .map(|l| l.to_string()),
-                );
+                let (next, keys) = scan_page(&reply);
+                cursor = next;
+                found.extend(keys);
                 if cursor == "0" {
                     break;
                 }

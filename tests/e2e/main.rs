@@ -3,7 +3,6 @@
 //! tests of one family (it was a test binary of its own before).
 
 mod common;
-mod hashsets_support;
 
 mod busy;
 mod commands;

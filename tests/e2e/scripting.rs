@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{assert_same_as_redis, Server, Step::*};
+use common::{Server, Step, Step::*, Transcript};
 
 const ERRORS_AND_API: &[common::Step] = &[
     Exact(&["EVAL", "return x", "0"]),
@@ -175,45 +175,46 @@ const CONVERSIONS: &[common::Step] = &[
 
 #[test]
 fn errors_and_api_match_redis() {
-    assert_same_as_redis(1, ERRORS_AND_API);
-    assert_same_as_redis(3, ERRORS_AND_API);
+    Transcript::new()
+        .steps(ERRORS_AND_API)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn conversions_match_redis() {
-    assert_same_as_redis(1, CONVERSIONS);
+    Transcript::new()
+        .shards(&[1])
+        .steps(CONVERSIONS)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn resp3_client_conversions_match_redis() {
-    let ours = Server::shardis(1, &[]);
-    let reference = Server::redis(&[]);
-    let steps: &[&[&str]] = &[
-        &["HSET", "h", "f", "v"],
-        &["EVAL", "return true", "0"],
-        &["EVAL", "return false", "0"],
-        &["EVAL", "return nil", "0"],
-        &["EVAL", "return {double = 3.5}", "0"],
-        &["EVAL", "return {map = {a = 1}}", "0"],
-        &["EVAL", "return {set = {a = true}}", "0"],
-        &[
+    let steps: &[Step] = &[
+        Exact(&["HSET", "h", "f", "v"]),
+        Exact(&["EVAL", "return true", "0"]),
+        Exact(&["EVAL", "return false", "0"]),
+        Exact(&["EVAL", "return nil", "0"]),
+        Exact(&["EVAL", "return {double = 3.5}", "0"]),
+        Exact(&["EVAL", "return {map = {a = 1}}", "0"]),
+        Exact(&["EVAL", "return {set = {a = true}}", "0"]),
+        Exact(&[
             "EVAL",
             "return {big_number = '123456789012345678901234567890'}",
             "0",
-        ],
-        &[
+        ]),
+        Exact(&[
             "EVAL",
             "redis.setresp(3); return redis.call('hgetall', 'h')",
             "0",
-        ],
-        &["EVAL", "return redis.call('hgetall', 'h')", "0"],
+        ]),
+        Exact(&["EVAL", "return redis.call('hgetall', 'h')", "0"]),
     ];
-    let (mut a, mut b) = (ours.client(), reference.client());
-    a.cmd(&["HELLO", "3"]);
-    b.cmd(&["HELLO", "3"]);
-    for step in steps {
-        assert_eq!(a.cmd(step), b.cmd(step), "{step:?}");
-    }
+    Transcript::new()
+        .shards(&[1])
+        .resp(&[3])
+        .steps(steps)
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -281,9 +282,9 @@ fn script_cache_is_node_wide() {
 
 #[test]
 fn script_commands_match_redis() {
-    assert_same_as_redis(
-        1,
-        &[
+    Transcript::new()
+        .shards(&[1])
+        .steps(&[
             Exact(&["SCRIPT", "LOAD", "return 1"]),
             Exact(&[
                 "SCRIPT",
@@ -300,8 +301,8 @@ fn script_commands_match_redis() {
             ]),
             Exact(&["SCRIPT", "NOSUCH"]),
             Exact(&["SCRIPT", "LOAD"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -400,52 +401,49 @@ return #due
 
 #[test]
 fn library_style_scripts_match_redis() {
-    for shards in [1, 3] {
-        assert_same_as_redis(
-            shards,
-            &[
-                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
-                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
-                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
-                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
-                Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "102", "1"]),
-                Exact(&["SET", "lock", "token-1", "NX", "PX", "30000"]),
-                Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-2"]),
-                Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-1"]),
-                Exact(&["EXISTS", "lock"]),
-                Exact(&[
-                    "ZADD",
-                    "{q}delayed",
-                    "10",
-                    "job1",
-                    "20",
-                    "job2",
-                    "30",
-                    "job3",
-                ]),
-                Exact(&[
-                    "EVAL",
-                    QUEUE_PROMOTE,
-                    "2",
-                    "{q}delayed",
-                    "{q}ready",
-                    "25",
-                    "100",
-                ]),
-                Exact(&["LRANGE", "{q}ready", "0", "-1"]),
-                Exact(&["ZRANGE", "{q}delayed", "0", "-1"]),
-                Exact(&[
-                    "EVAL",
-                    QUEUE_PROMOTE,
-                    "2",
-                    "{q}delayed",
-                    "{q}ready",
-                    "25",
-                    "100",
-                ]),
-            ],
-        );
-    }
+    Transcript::new()
+        .steps(&[
+            Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+            Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+            Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+            Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "100", "1"]),
+            Exact(&["EVAL", RATE_LIMITER, "1", "{rl}user", "1", "3", "102", "1"]),
+            Exact(&["SET", "lock", "token-1", "NX", "PX", "30000"]),
+            Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-2"]),
+            Exact(&["EVAL", LOCK_RELEASE, "1", "lock", "token-1"]),
+            Exact(&["EXISTS", "lock"]),
+            Exact(&[
+                "ZADD",
+                "{q}delayed",
+                "10",
+                "job1",
+                "20",
+                "job2",
+                "30",
+                "job3",
+            ]),
+            Exact(&[
+                "EVAL",
+                QUEUE_PROMOTE,
+                "2",
+                "{q}delayed",
+                "{q}ready",
+                "25",
+                "100",
+            ]),
+            Exact(&["LRANGE", "{q}ready", "0", "-1"]),
+            Exact(&["ZRANGE", "{q}delayed", "0", "-1"]),
+            Exact(&[
+                "EVAL",
+                QUEUE_PROMOTE,
+                "2",
+                "{q}delayed",
+                "{q}ready",
+                "25",
+                "100",
+            ]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -501,7 +499,10 @@ const LIBRARIES: &[common::Step] = &[
 
 #[test]
 fn libraries_match_redis() {
-    assert_same_as_redis(1, LIBRARIES);
+    Transcript::new()
+        .shards(&[1])
+        .steps(LIBRARIES)
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -524,7 +525,7 @@ fn every_table_a_script_reaches_is_read_only() {
 }
 
 /// The escapes of issue 12 (items 1, 2 and the Lua parts of 8).
-const ESCAPES: &[common::Step] = &[
+const ESCAPES: &[Step] = &[
     // Globals a chunk from loadstring writes do not exist afterwards.
     Exact(&["EVAL", "return x", "0"]),
     // Base functions Redis 7.0 does not offer do not exist.
@@ -678,8 +679,8 @@ fn sandbox_escapes_fail_as_in_redis() {
             );
         }
     }
-    let problems = common::diff(&ours, &reference, ESCAPES);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let problems = Transcript::new().steps(ESCAPES).diff(&ours, &reference);
+    common::assert_no_differences(&problems, "");
     // At a coroutine's base loadstring has no caller: the frozen globals.
     // (Redis's loadstring is a C function, which coroutine.wrap refuses.)
     let mut c = ours.client();

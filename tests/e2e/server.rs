@@ -4,7 +4,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_same_as_redis, key_on, Raw, Server, Step::*};
+use common::{key_on, Raw, Server, Step::*, Transcript};
 
 #[test]
 fn ping_echo_and_inline() {
@@ -63,17 +63,17 @@ fn fanout_commands_gather_in_key_order() {
 
 #[test]
 fn unknown_commands_and_arity_match_redis() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .steps(&[
             Exact(&["NOSUCH", "a", "b"]),
             Exact(&["nosuch"]),
             Exact(&["GET"]),
             Exact(&["GET", "a", "b"]),
             Exact(&["SET", "k"]),
             Exact(&["PING", "a", "b"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]

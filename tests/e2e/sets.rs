@@ -2,252 +2,268 @@
 //! with 1 and 3 shards ({tags} keep multi-key commands on one shard).
 
 use crate::common;
-use crate::hashsets_support;
 
-use common::Server;
-use hashsets_support::{bulks, same_as_redis, same_as_redis_everywhere, Check::*};
+use common::{bulks, Server, Step::*, Transcript};
 
 #[test]
 fn add_remove_and_membership_match_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SADD", "s", "a", "b", "c", "a"]),
-        Same(&["SADD", "s", "a", "d"]),
-        Same(&["SADD", "s", "a"]),
-        Same(&["SADD", "ints", "3", "1", "2", "-5", "1"]),
-        Bag(&["SMEMBERS", "s"]),
-        Bag(&["SMEMBERS", "ints"]),
-        Same(&["SMEMBERS", "nokey"]),
-        Same(&["SCARD", "s"]),
-        Same(&["SCARD", "nokey"]),
-        Same(&["SISMEMBER", "s", "a"]),
-        Same(&["SISMEMBER", "s", "z"]),
-        Same(&["SISMEMBER", "nokey", "a"]),
-        Same(&["SMISMEMBER", "s", "a", "z", "b", "a"]),
-        Same(&["SMISMEMBER", "nokey", "a", "b"]),
-        Same(&["SREM", "s", "z"]),
-        Same(&["SREM", "nokey", "a"]),
-        Same(&["SREM", "s", "a", "a", "b", "z"]),
-        Same(&["SCARD", "s"]),
-        Same(&["SREM", "s", "c", "d"]),
-        Same(&["EXISTS", "s"]),
-        Same(&["SADD", "bin", "", "a\r\nb", "\u{0}"]),
-        Same(&["SISMEMBER", "bin", ""]),
-        Same(&["SMISMEMBER", "bin", "a\r\nb", "\u{0}", "x"]),
-        Bag(&["SMEMBERS", "bin"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SADD", "s", "a", "b", "c", "a"]),
+            Exact(&["SADD", "s", "a", "d"]),
+            Exact(&["SADD", "s", "a"]),
+            Exact(&["SADD", "ints", "3", "1", "2", "-5", "1"]),
+            Unordered(&["SMEMBERS", "s"]),
+            Unordered(&["SMEMBERS", "ints"]),
+            Exact(&["SMEMBERS", "nokey"]),
+            Exact(&["SCARD", "s"]),
+            Exact(&["SCARD", "nokey"]),
+            Exact(&["SISMEMBER", "s", "a"]),
+            Exact(&["SISMEMBER", "s", "z"]),
+            Exact(&["SISMEMBER", "nokey", "a"]),
+            Exact(&["SMISMEMBER", "s", "a", "z", "b", "a"]),
+            Exact(&["SMISMEMBER", "nokey", "a", "b"]),
+            Exact(&["SREM", "s", "z"]),
+            Exact(&["SREM", "nokey", "a"]),
+            Exact(&["SREM", "s", "a", "a", "b", "z"]),
+            Exact(&["SCARD", "s"]),
+            Exact(&["SREM", "s", "c", "d"]),
+            Exact(&["EXISTS", "s"]),
+            Exact(&["SADD", "bin", "", "a\r\nb", "\u{0}"]),
+            Exact(&["SISMEMBER", "bin", ""]),
+            Exact(&["SMISMEMBER", "bin", "a\r\nb", "\u{0}", "x"]),
+            Unordered(&["SMEMBERS", "bin"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn errors_match_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SET", "str", "x"]),
-        Same(&["SADD", "str", "a"]),
-        Same(&["SREM", "str", "a"]),
-        Same(&["SMEMBERS", "str"]),
-        Same(&["SISMEMBER", "str", "a"]),
-        Same(&["SMISMEMBER", "str", "a"]),
-        Same(&["SCARD", "str"]),
-        Same(&["SPOP", "str"]),
-        Same(&["SPOP", "str", "1"]),
-        Same(&["SRANDMEMBER", "str"]),
-        Same(&["SRANDMEMBER", "str", "1"]),
-        Same(&["SSCAN", "str", "0"]),
-        Same(&["SADD", "s"]),
-        Same(&["SREM", "s"]),
-        Same(&["SMEMBERS"]),
-        Same(&["SMEMBERS", "s", "t"]),
-        Same(&["SISMEMBER", "s"]),
-        Same(&["SMISMEMBER", "s"]),
-        Same(&["SCARD"]),
-        Same(&["SPOP"]),
-        Same(&["SRANDMEMBER"]),
-        Same(&["SINTER"]),
-        Same(&["SUNIONSTORE", "d"]),
-        Same(&["SINTERCARD", "1"]),
-        Same(&["SMOVE", "a", "b"]),
-        Same(&["SSCAN", "s"]),
-        Same(&["EXISTS", "s"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SET", "str", "x"]),
+            Exact(&["SADD", "str", "a"]),
+            Exact(&["SREM", "str", "a"]),
+            Exact(&["SMEMBERS", "str"]),
+            Exact(&["SISMEMBER", "str", "a"]),
+            Exact(&["SMISMEMBER", "str", "a"]),
+            Exact(&["SCARD", "str"]),
+            Exact(&["SPOP", "str"]),
+            Exact(&["SPOP", "str", "1"]),
+            Exact(&["SRANDMEMBER", "str"]),
+            Exact(&["SRANDMEMBER", "str", "1"]),
+            Exact(&["SSCAN", "str", "0"]),
+            Exact(&["SADD", "s"]),
+            Exact(&["SREM", "s"]),
+            Exact(&["SMEMBERS"]),
+            Exact(&["SMEMBERS", "s", "t"]),
+            Exact(&["SISMEMBER", "s"]),
+            Exact(&["SMISMEMBER", "s"]),
+            Exact(&["SCARD"]),
+            Exact(&["SPOP"]),
+            Exact(&["SRANDMEMBER"]),
+            Exact(&["SINTER"]),
+            Exact(&["SUNIONSTORE", "d"]),
+            Exact(&["SINTERCARD", "1"]),
+            Exact(&["SMOVE", "a", "b"]),
+            Exact(&["SSCAN", "s"]),
+            Exact(&["EXISTS", "s"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn spop_and_srandmember_deterministic_cases_match_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SPOP", "nokey"]),
-        Same(&["SPOP", "nokey", "3"]),
-        Same(&["SPOP", "nokey", "0"]),
-        Same(&["SRANDMEMBER", "nokey"]),
-        Same(&["SRANDMEMBER", "nokey", "3"]),
-        Same(&["SRANDMEMBER", "nokey", "-3"]),
-        Same(&["SADD", "one", "m"]),
-        Same(&["SRANDMEMBER", "one"]),
-        Same(&["SRANDMEMBER", "one", "1"]),
-        Same(&["SRANDMEMBER", "one", "5"]),
-        Same(&["SRANDMEMBER", "one", "-4"]),
-        Same(&["SRANDMEMBER", "one", "0"]),
-        Same(&["SPOP", "one", "0"]),
-        Same(&["SPOP", "one"]),
-        Same(&["EXISTS", "one"]),
-        Same(&["SADD", "s", "a", "b", "c"]),
-        Bag(&["SRANDMEMBER", "s", "3"]),
-        Bag(&["SRANDMEMBER", "s", "10"]),
-        Same(&["SRANDMEMBER", "s", "x"]),
-        Same(&["SRANDMEMBER", "s", "1", "2"]),
-        Same(&["SRANDMEMBER", "s", "-9223372036854775808"]),
-        Same(&["SRANDMEMBER", "nokey", "-9223372036854775808"]),
-        Same(&["SPOP", "s", "-1"]),
-        Same(&["SPOP", "s", "x"]),
-        Same(&["SPOP", "s", "1", "2"]),
-        Same(&["SPOP", "str", "x"]),
-        Bag(&["SPOP", "s", "3"]),
-        Same(&["EXISTS", "s"]),
-        Same(&["SADD", "s", "a", "b", "c"]),
-        Bag(&["SPOP", "s", "9223372036854775807"]),
-        Same(&["EXISTS", "s"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SPOP", "nokey"]),
+            Exact(&["SPOP", "nokey", "3"]),
+            Exact(&["SPOP", "nokey", "0"]),
+            Exact(&["SRANDMEMBER", "nokey"]),
+            Exact(&["SRANDMEMBER", "nokey", "3"]),
+            Exact(&["SRANDMEMBER", "nokey", "-3"]),
+            Exact(&["SADD", "one", "m"]),
+            Exact(&["SRANDMEMBER", "one"]),
+            Exact(&["SRANDMEMBER", "one", "1"]),
+            Exact(&["SRANDMEMBER", "one", "5"]),
+            Exact(&["SRANDMEMBER", "one", "-4"]),
+            Exact(&["SRANDMEMBER", "one", "0"]),
+            Exact(&["SPOP", "one", "0"]),
+            Exact(&["SPOP", "one"]),
+            Exact(&["EXISTS", "one"]),
+            Exact(&["SADD", "s", "a", "b", "c"]),
+            Unordered(&["SRANDMEMBER", "s", "3"]),
+            Unordered(&["SRANDMEMBER", "s", "10"]),
+            Exact(&["SRANDMEMBER", "s", "x"]),
+            Exact(&["SRANDMEMBER", "s", "1", "2"]),
+            Exact(&["SRANDMEMBER", "s", "-9223372036854775808"]),
+            Exact(&["SRANDMEMBER", "nokey", "-9223372036854775808"]),
+            Exact(&["SPOP", "s", "-1"]),
+            Exact(&["SPOP", "s", "x"]),
+            Exact(&["SPOP", "s", "1", "2"]),
+            Exact(&["SPOP", "str", "x"]),
+            Unordered(&["SPOP", "s", "3"]),
+            Exact(&["EXISTS", "s"]),
+            Exact(&["SADD", "s", "a", "b", "c"]),
+            Unordered(&["SPOP", "s", "9223372036854775807"]),
+            Exact(&["EXISTS", "s"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn set_algebra_matches_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SADD", "{t}a", "1", "2", "3", "4", "x"]),
-        Same(&["SADD", "{t}b", "2", "3", "y"]),
-        Same(&["SADD", "{t}c", "3", "4", "y", "z"]),
-        Same(&["SET", "{t}str", "v"]),
-        Bag(&["SINTER", "{t}a"]),
-        Bag(&["SINTER", "{t}a", "{t}b"]),
-        Bag(&["SINTER", "{t}a", "{t}b", "{t}c"]),
-        Bag(&["SINTER", "{t}a", "{t}a"]),
-        Same(&["SINTER", "{t}a", "{t}none"]),
-        Same(&["SINTER", "{t}none", "{t}str"]),
-        Same(&["SINTER", "{t}a", "{t}str"]),
-        Bag(&["SUNION", "{t}a", "{t}b", "{t}c"]),
-        Bag(&["SUNION", "{t}none", "{t}b"]),
-        Same(&["SUNION", "{t}none"]),
-        Same(&["SUNION", "{t}none", "{t}str"]),
-        Bag(&["SDIFF", "{t}a", "{t}b"]),
-        Bag(&["SDIFF", "{t}a", "{t}b", "{t}c"]),
-        Bag(&["SDIFF", "{t}a", "{t}none"]),
-        Same(&["SDIFF", "{t}a", "{t}a"]),
-        Same(&["SDIFF", "{t}none", "{t}a"]),
-        Same(&["SDIFF", "{t}none", "{t}str"]),
-        Same(&["SDIFF", "{t}a", "{t}str"]),
-        // STORE variants replace the destination whatever its type.
-        Same(&["SINTERSTORE", "{t}d", "{t}a", "{t}b"]),
-        Bag(&["SMEMBERS", "{t}d"]),
-        Same(&["SUNIONSTORE", "{t}str2", "{t}a", "{t}c"]),
-        Same(&["SET", "{t}str2", "v"]),
-        Same(&["SUNIONSTORE", "{t}str2", "{t}a", "{t}c"]),
-        Bag(&["SMEMBERS", "{t}str2"]),
-        Same(&["SDIFFSTORE", "{t}d", "{t}a", "{t}b", "{t}c"]),
-        Bag(&["SMEMBERS", "{t}d"]),
-        Same(&["SDIFFSTORE", "{t}a2", "{t}a"]),
-        Bag(&["SMEMBERS", "{t}a2"]),
-        Same(&["SINTERSTORE", "{t}a2", "{t}a2", "{t}b"]),
-        Bag(&["SMEMBERS", "{t}a2"]),
-        // An empty result deletes the destination.
-        Same(&["SINTERSTORE", "{t}d", "{t}a", "{t}none"]),
-        Same(&["EXISTS", "{t}d"]),
-        Same(&["SET", "{t}d", "v"]),
-        Same(&["SDIFFSTORE", "{t}d", "{t}a", "{t}a"]),
-        Same(&["EXISTS", "{t}d"]),
-        Same(&["SUNIONSTORE", "{t}d", "{t}none"]),
-        Same(&["SINTERSTORE", "{t}d", "{t}a", "{t}str"]),
-        Same(&["SUNIONSTORE", "{t}d", "{t}str"]),
-        Same(&["SDIFFSTORE", "{t}d", "{t}none", "{t}str"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SADD", "{t}a", "1", "2", "3", "4", "x"]),
+            Exact(&["SADD", "{t}b", "2", "3", "y"]),
+            Exact(&["SADD", "{t}c", "3", "4", "y", "z"]),
+            Exact(&["SET", "{t}str", "v"]),
+            Unordered(&["SINTER", "{t}a"]),
+            Unordered(&["SINTER", "{t}a", "{t}b"]),
+            Unordered(&["SINTER", "{t}a", "{t}b", "{t}c"]),
+            Unordered(&["SINTER", "{t}a", "{t}a"]),
+            Exact(&["SINTER", "{t}a", "{t}none"]),
+            Exact(&["SINTER", "{t}none", "{t}str"]),
+            Exact(&["SINTER", "{t}a", "{t}str"]),
+            Unordered(&["SUNION", "{t}a", "{t}b", "{t}c"]),
+            Unordered(&["SUNION", "{t}none", "{t}b"]),
+            Exact(&["SUNION", "{t}none"]),
+            Exact(&["SUNION", "{t}none", "{t}str"]),
+            Unordered(&["SDIFF", "{t}a", "{t}b"]),
+            Unordered(&["SDIFF", "{t}a", "{t}b", "{t}c"]),
+            Unordered(&["SDIFF", "{t}a", "{t}none"]),
+            Exact(&["SDIFF", "{t}a", "{t}a"]),
+            Exact(&["SDIFF", "{t}none", "{t}a"]),
+            Exact(&["SDIFF", "{t}none", "{t}str"]),
+            Exact(&["SDIFF", "{t}a", "{t}str"]),
+            // STORE variants replace the destination whatever its type.
+            Exact(&["SINTERSTORE", "{t}d", "{t}a", "{t}b"]),
+            Unordered(&["SMEMBERS", "{t}d"]),
+            Exact(&["SUNIONSTORE", "{t}str2", "{t}a", "{t}c"]),
+            Exact(&["SET", "{t}str2", "v"]),
+            Exact(&["SUNIONSTORE", "{t}str2", "{t}a", "{t}c"]),
+            Unordered(&["SMEMBERS", "{t}str2"]),
+            Exact(&["SDIFFSTORE", "{t}d", "{t}a", "{t}b", "{t}c"]),
+            Unordered(&["SMEMBERS", "{t}d"]),
+            Exact(&["SDIFFSTORE", "{t}a2", "{t}a"]),
+            Unordered(&["SMEMBERS", "{t}a2"]),
+            Exact(&["SINTERSTORE", "{t}a2", "{t}a2", "{t}b"]),
+            Unordered(&["SMEMBERS", "{t}a2"]),
+            // An empty result deletes the destination.
+            Exact(&["SINTERSTORE", "{t}d", "{t}a", "{t}none"]),
+            Exact(&["EXISTS", "{t}d"]),
+            Exact(&["SET", "{t}d", "v"]),
+            Exact(&["SDIFFSTORE", "{t}d", "{t}a", "{t}a"]),
+            Exact(&["EXISTS", "{t}d"]),
+            Exact(&["SUNIONSTORE", "{t}d", "{t}none"]),
+            Exact(&["SINTERSTORE", "{t}d", "{t}a", "{t}str"]),
+            Exact(&["SUNIONSTORE", "{t}d", "{t}str"]),
+            Exact(&["SDIFFSTORE", "{t}d", "{t}none", "{t}str"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn sintercard_matches_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SADD", "{t}a", "1", "2", "3", "4"]),
-        Same(&["SADD", "{t}b", "2", "3", "4", "5"]),
-        Same(&["SET", "{t}str", "v"]),
-        Same(&["SINTERCARD", "1", "{t}a"]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}b"]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}b", "LIMIT", "0"]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}b", "LIMIT", "2"]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}b", "limit", "10"]),
-        Same(&[
-            "SINTERCARD",
-            "2",
-            "{t}a",
-            "{t}b",
-            "LIMIT",
-            "1",
-            "LIMIT",
-            "0",
-        ]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}none"]),
-        Same(&["SINTERCARD", "2", "{t}none", "{t}str"]),
-        Same(&["SINTERCARD", "2", "{t}a", "{t}str", "LIMIT", "1"]),
-        Same(&["SINTERCARD", "0", "{t}a"]),
-        Same(&["SINTERCARD", "-1", "{t}a"]),
-        Same(&["SINTERCARD", "x", "{t}a"]),
-        Same(&["SINTERCARD", "3", "{t}a", "{t}b"]),
-        Same(&["SINTERCARD", "1", "{t}a", "LIMIT"]),
-        Same(&["SINTERCARD", "1", "{t}a", "LIMIT", "-1"]),
-        Same(&["SINTERCARD", "1", "{t}a", "LIMIT", "x"]),
-        Same(&["SINTERCARD", "1", "{t}a", "LIMT", "1"]),
-        Same(&["SINTERCARD", "1", "{t}a", "{t}b"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SADD", "{t}a", "1", "2", "3", "4"]),
+            Exact(&["SADD", "{t}b", "2", "3", "4", "5"]),
+            Exact(&["SET", "{t}str", "v"]),
+            Exact(&["SINTERCARD", "1", "{t}a"]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}b"]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}b", "LIMIT", "0"]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}b", "LIMIT", "2"]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}b", "limit", "10"]),
+            Exact(&[
+                "SINTERCARD",
+                "2",
+                "{t}a",
+                "{t}b",
+                "LIMIT",
+                "1",
+                "LIMIT",
+                "0",
+            ]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}none"]),
+            Exact(&["SINTERCARD", "2", "{t}none", "{t}str"]),
+            Exact(&["SINTERCARD", "2", "{t}a", "{t}str", "LIMIT", "1"]),
+            Exact(&["SINTERCARD", "0", "{t}a"]),
+            Exact(&["SINTERCARD", "-1", "{t}a"]),
+            Exact(&["SINTERCARD", "x", "{t}a"]),
+            Exact(&["SINTERCARD", "3", "{t}a", "{t}b"]),
+            Exact(&["SINTERCARD", "1", "{t}a", "LIMIT"]),
+            Exact(&["SINTERCARD", "1", "{t}a", "LIMIT", "-1"]),
+            Exact(&["SINTERCARD", "1", "{t}a", "LIMIT", "x"]),
+            Exact(&["SINTERCARD", "1", "{t}a", "LIMT", "1"]),
+            Exact(&["SINTERCARD", "1", "{t}a", "{t}b"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn smove_matches_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SADD", "{t}src", "a", "b"]),
-        Same(&["SADD", "{t}dst", "c"]),
-        Same(&["SET", "{t}str", "v"]),
-        Same(&["SMOVE", "{t}src", "{t}dst", "a"]),
-        Same(&["SMOVE", "{t}src", "{t}dst", "a"]),
-        Same(&["SMISMEMBER", "{t}dst", "a", "c"]),
-        Same(&["SMOVE", "{t}none", "{t}str", "a"]),
-        Same(&["SMOVE", "{t}src", "{t}str", "zz"]),
-        Same(&["SMOVE", "{t}str", "{t}dst", "a"]),
-        Same(&["SMOVE", "{t}src", "{t}src", "b"]),
-        Same(&["SMOVE", "{t}src", "{t}src", "zz"]),
-        Same(&["SMOVE", "{t}src", "{t}new", "b"]),
-        Same(&["EXISTS", "{t}src"]),
-        Same(&["SMEMBERS", "{t}new"]),
-        Same(&["SMOVE", "{t}new", "{t}dst", "b"]),
-        Same(&["EXISTS", "{t}new"]),
-        Same(&["SCARD", "{t}dst"]),
-        Same(&["SMOVE", "{t}dst", "{t}dst2", "c"]),
-        Same(&["SMOVE", "{t}dst2", "{t}dst", "c"]),
-        Same(&["SCARD", "{t}dst"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SADD", "{t}src", "a", "b"]),
+            Exact(&["SADD", "{t}dst", "c"]),
+            Exact(&["SET", "{t}str", "v"]),
+            Exact(&["SMOVE", "{t}src", "{t}dst", "a"]),
+            Exact(&["SMOVE", "{t}src", "{t}dst", "a"]),
+            Exact(&["SMISMEMBER", "{t}dst", "a", "c"]),
+            Exact(&["SMOVE", "{t}none", "{t}str", "a"]),
+            Exact(&["SMOVE", "{t}src", "{t}str", "zz"]),
+            Exact(&["SMOVE", "{t}str", "{t}dst", "a"]),
+            Exact(&["SMOVE", "{t}src", "{t}src", "b"]),
+            Exact(&["SMOVE", "{t}src", "{t}src", "zz"]),
+            Exact(&["SMOVE", "{t}src", "{t}new", "b"]),
+            Exact(&["EXISTS", "{t}src"]),
+            Exact(&["SMEMBERS", "{t}new"]),
+            Exact(&["SMOVE", "{t}new", "{t}dst", "b"]),
+            Exact(&["EXISTS", "{t}new"]),
+            Exact(&["SCARD", "{t}dst"]),
+            Exact(&["SMOVE", "{t}dst", "{t}dst2", "c"]),
+            Exact(&["SMOVE", "{t}dst2", "{t}dst", "c"]),
+            Exact(&["SCARD", "{t}dst"]),
+        ])
+        .assert_same_as_redis();
 }
 
 #[test]
 fn sscan_matches_redis() {
-    same_as_redis_everywhere(&[
-        Same(&["SSCAN", "nokey", "0"]),
-        Same(&["SSCAN", "nokey", "0", "COUNT", "0", "bogus"]),
-        Same(&["SSCAN", "nokey", "x"]),
-        Same(&["SADD", "s", "alpha", "beta", "gamma", "", "a*b"]),
-        Same(&["SADD", "ints", "1", "22", "333"]),
-        Scan(&["SSCAN", "s", "0"], false),
-        Scan(&["SSCAN", "ints", "0"], false),
-        Scan(&["SSCAN", "ints", "0", "MATCH", "2*"], false),
-        Scan(&["SSCAN", "ints", "0", "COUNT", "1"], false),
-        Scan(&["SSCAN", "s", "0", "MATCH", "*a"], false),
-        Scan(&["SSCAN", "s", "0", "MATCH", "a\\*b"], false),
-        Scan(
-            &["SSCAN", "s", "0", "MATCH", "[bg]*", "COUNT", "100"],
-            false,
-        ),
-        Scan(&["SSCAN", "s", "0", "MATCH", "*"], false),
-        Scan(&["SSCAN", "s", "00"], false),
-        Same(&["SSCAN", "s", "0", "MATCH", "none"]),
-        Same(&["SSCAN", "s", "1.5"]),
-        Same(&["SSCAN", "s", "0", "COUNT", "0"]),
-        Same(&["SSCAN", "s", "0", "COUNT", "x"]),
-        Same(&["SSCAN", "s", "0", "MATCH"]),
-        Same(&["SSCAN", "s", "0", "TYPE", "set"]),
-        Same(&["SSCAN", "s", "0", "bogus", "1"]),
-    ]);
+    Transcript::new()
+        .resp(&[2, 3])
+        .steps(&[
+            Exact(&["SSCAN", "nokey", "0"]),
+            Exact(&["SSCAN", "nokey", "0", "COUNT", "0", "bogus"]),
+            Exact(&["SSCAN", "nokey", "x"]),
+            Exact(&["SADD", "s", "alpha", "beta", "gamma", "", "a*b"]),
+            Exact(&["SADD", "ints", "1", "22", "333"]),
+            Scan(&["SSCAN", "s", "0"]),
+            Scan(&["SSCAN", "ints", "0"]),
+            Scan(&["SSCAN", "ints", "0", "MATCH", "2*"]),
+            Scan(&["SSCAN", "ints", "0", "COUNT", "1"]),
+            Scan(&["SSCAN", "s", "0", "MATCH", "*a"]),
+            Scan(&["SSCAN", "s", "0", "MATCH", "a\\*b"]),
+            Scan(&["SSCAN", "s", "0", "MATCH", "[bg]*", "COUNT", "100"]),
+            Scan(&["SSCAN", "s", "0", "MATCH", "*"]),
+            Scan(&["SSCAN", "s", "00"]),
+            Exact(&["SSCAN", "s", "0", "MATCH", "none"]),
+            Exact(&["SSCAN", "s", "1.5"]),
+            Exact(&["SSCAN", "s", "0", "COUNT", "0"]),
+            Exact(&["SSCAN", "s", "0", "COUNT", "x"]),
+            Exact(&["SSCAN", "s", "0", "MATCH"]),
+            Exact(&["SSCAN", "s", "0", "TYPE", "set"]),
+            Exact(&["SSCAN", "s", "0", "bogus", "1"]),
+        ])
+        .assert_same_as_redis();
 }
 
 /// Multi-key commands need all their keys on one shard; across shards they
@@ -442,19 +458,19 @@ fn through_the_redis_crate() {
 #[test]
 fn resp3_set_replies_in_detail() {
     // A one-member set makes the bytes deterministic for every command.
-    same_as_redis(
-        1,
-        true,
-        &[
-            Same(&["SADD", "{t}s", "m"]),
-            Same(&["SMEMBERS", "{t}s"]),
-            Same(&["SINTER", "{t}s", "{t}s"]),
-            Same(&["SUNION", "{t}s", "{t}none"]),
-            Same(&["SDIFF", "{t}s", "{t}none"]),
-            Same(&["SSCAN", "{t}s", "0"]),
-            Same(&["SRANDMEMBER", "{t}s", "2"]),
-            Same(&["SPOP", "{t}s", "2"]),
-            Same(&["SPOP", "{t}s"]),
-        ],
-    );
+    Transcript::new()
+        .shards(&[1])
+        .resp(&[3])
+        .steps(&[
+            Exact(&["SADD", "{t}s", "m"]),
+            Exact(&["SMEMBERS", "{t}s"]),
+            Exact(&["SINTER", "{t}s", "{t}s"]),
+            Exact(&["SUNION", "{t}s", "{t}none"]),
+            Exact(&["SDIFF", "{t}s", "{t}none"]),
+            Exact(&["SSCAN", "{t}s", "0"]),
+            Exact(&["SRANDMEMBER", "{t}s", "2"]),
+            Exact(&["SPOP", "{t}s", "2"]),
+            Exact(&["SPOP", "{t}s"]),
+        ])
+        .assert_same_as_redis();
 }

@@ -2,9 +2,7 @@
 
 use crate::common;
 
-use std::time::Duration;
-
-use common::{assert_same_as_redis, diff, Server, Step, Step::*};
+use common::{Server, Step, Step::*, Transcript};
 
 /// Every string command: options, edge cases and error texts. Multi-key
 /// commands use one hash tag so they also run on a single shard of three.
@@ -313,28 +311,23 @@ const WRONG_TYPE: &[Step] = &[
 
 #[test]
 fn same_as_redis_one_shard() {
-    assert_same_as_redis(1, BASICS);
+    Transcript::new()
+        .shards(&[1])
+        .steps(BASICS)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn same_as_redis_three_shards() {
-    assert_same_as_redis(3, BASICS);
+    Transcript::new()
+        .shards(&[3])
+        .steps(BASICS)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn wrong_type_same_as_redis() {
-    assert_same_as_redis(1, WRONG_TYPE);
-    assert_same_as_redis(3, WRONG_TYPE);
-}
-
-/// Sleeps between two scripts, so relative expiries can pass.
-fn assert_same_across_sleep(shards: usize, before: &[Step], sleep: Duration, after: &[Step]) {
-    let ours = Server::shardis(shards, &[]);
-    let reference = Server::redis(&[]);
-    let mut problems = diff(&ours, &reference, before);
-    std::thread::sleep(sleep);
-    problems.extend(diff(&ours, &reference, after));
-    common::assert_no_differences(&problems, "");
+    Transcript::new().steps(WRONG_TYPE).assert_same_as_redis();
 }
 
 #[test]
@@ -407,8 +400,11 @@ fn expiry_is_set_kept_and_cleared_like_redis() {
         Exact(&["GET", "px"]),
         Exact(&["DBSIZE"]),
     ];
-    assert_same_across_sleep(1, before, Duration::from_millis(700), after);
-    assert_same_across_sleep(3, before, Duration::from_millis(700), after);
+    Transcript::new()
+        .steps(before)
+        .sleep_ms(700)
+        .steps(after)
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -445,36 +441,30 @@ fn msetnx_needs_one_slot() {
 
 #[test]
 fn resp3_replies_match_redis() {
-    let steps: &[&[&str]] = &[
-        &["GET", "k"],
-        &["SET", "k", "v", "GET"],
-        &["SET", "k", "w", "GET"],
-        &["SET", "k", "v", "NX"],
-        &["SET", "nx", "v", "XX"],
-        &["GETEX", "nope"],
-        &["GETDEL", "nope"],
-        &["GETSET", "nope", "x"],
-        &["INCRBYFLOAT", "f", "2.5"],
-        &["INCR", "i"],
-        &["SETNX", "i", "1"],
-        &["STRLEN", "k"],
-        &["GETRANGE", "k", "0", "-1"],
-        &["SETRANGE", "k", "3", "x"],
-        &["APPEND", "k", "y"],
-        &["MGET", "k", "nope", "f"],
-        &["MSETNX", "k", "1"],
-        &["INCR", "k"],
+    let steps: &[Step] = &[
+        Exact(&["GET", "k"]),
+        Exact(&["SET", "k", "v", "GET"]),
+        Exact(&["SET", "k", "w", "GET"]),
+        Exact(&["SET", "k", "v", "NX"]),
+        Exact(&["SET", "nx", "v", "XX"]),
+        Exact(&["GETEX", "nope"]),
+        Exact(&["GETDEL", "nope"]),
+        Exact(&["GETSET", "nope", "x"]),
+        Exact(&["INCRBYFLOAT", "f", "2.5"]),
+        Exact(&["INCR", "i"]),
+        Exact(&["SETNX", "i", "1"]),
+        Exact(&["STRLEN", "k"]),
+        Exact(&["GETRANGE", "k", "0", "-1"]),
+        Exact(&["SETRANGE", "k", "3", "x"]),
+        Exact(&["APPEND", "k", "y"]),
+        Exact(&["MGET", "k", "nope", "f"]),
+        Exact(&["MSETNX", "k", "1"]),
+        Exact(&["INCR", "k"]),
     ];
-    for shards in [1, 3] {
-        let ours = Server::shardis(shards, &[]);
-        let reference = Server::redis(&[]);
-        let (mut a, mut b) = (ours.client(), reference.client());
-        a.cmd(&["HELLO", "3"]);
-        b.cmd(&["HELLO", "3"]);
-        for args in steps {
-            assert_eq!(a.cmd(args), b.cmd(args), "{args:?} with {shards} shard(s)");
-        }
-    }
+    Transcript::new()
+        .resp(&[3])
+        .steps(steps)
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -559,14 +549,17 @@ fn mset_missing_value_writes_nothing() {
         Exact(&["MSETNX", "{t}a", "1", "{t}b"]),
         Exact(&["MGET", "{t}a", "{t}b"]),
     ];
-    assert_same_as_redis(3, steps);
+    Transcript::new()
+        .shards(&[3])
+        .steps(steps)
+        .assert_same_as_redis();
 }
 
 #[test]
 fn incrbyfloat_has_redis_long_double_digits() {
-    assert_same_as_redis(
-        2,
-        &[
+    Transcript::new()
+        .shards(&[2])
+        .steps(&[
             Exact(&["SET", "f", "0.1"]),
             Exact(&["INCRBYFLOAT", "f", "0.2"]),
             Exact(&["SET", "f", "1000"]),
@@ -582,6 +575,6 @@ fn incrbyfloat_has_redis_long_double_digits() {
             Exact(&["HINCRBYFLOAT", "h", "y", "-0.05"]),
             Exact(&["HINCRBYFLOAT", "h", "x", "inf"]),
             Exact(&["HGET", "h", "y"]),
-        ],
-    );
+        ])
+        .assert_same_as_redis();
 }

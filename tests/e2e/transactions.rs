@@ -4,9 +4,7 @@
 
 use crate::common;
 
-use std::time::Duration;
-
-use common::{diff, encode, Raw, Server, Step::*};
+use common::{encode, Raw, Server, Step::*, Transcript};
 use shardis::shard::shard_of_key;
 
 /// Differential steps on one connection: every key of a transaction
@@ -87,17 +85,9 @@ const ONE_CONNECTION: &[common::Step] = &[
 
 #[test]
 fn transactions_match_redis() {
-    let reference = Server::redis(&[]);
-    for shards in [1, 3] {
-        let ours = Server::shardis(shards, &[]);
-        let problems = diff(&ours, &reference, ONE_CONNECTION);
-        assert!(
-            problems.is_empty(),
-            "{shards} shards:\n{}",
-            problems.join("\n")
-        );
-        reference.client().cmd(&["FLUSHALL"]);
-    }
+    Transcript::new()
+        .steps(ONE_CONNECTION)
+        .assert_same_as_redis();
 }
 
 #[test]
@@ -112,70 +102,23 @@ fn keyspace_wide_commands_inside_multi_on_one_shard() {
         Exact(&["DBSIZE"]),
         Exact(&["EXEC"]),
     ];
-    common::assert_same_as_redis(1, steps);
+    Transcript::new()
+        .shards(&[1])
+        .steps(steps)
+        .assert_same_as_redis();
 }
 
-/// A script for two connections, `a` (0) and `b` (1).
-#[derive(Default)]
-struct Script(Vec<(usize, Vec<String>)>);
+trait Exec {
+    /// Connection `a` runs MULTI INCR {t}n `cmd` EXEC.
+    fn exec(&mut self, cmd: &[&str]) -> &mut Self;
+}
 
-impl Script {
-    fn a(&mut self, args: &[&str]) -> &mut Self {
-        self.0
-            .push((0, args.iter().map(|s| s.to_string()).collect()));
-        self
-    }
-
-    fn b(&mut self, args: &[&str]) -> &mut Self {
-        self.0
-            .push((1, args.iter().map(|s| s.to_string()).collect()));
-        self
-    }
-
-    fn sleep_ms(&mut self, ms: u64) -> &mut Self {
-        self.0.push((0, vec!["sleep".into(), ms.to_string()]));
-        self
-    }
-
-    /// `a` runs MULTI INCR {t}n `cmd` EXEC.
+impl Exec for Transcript {
     fn exec(&mut self, cmd: &[&str]) -> &mut Self {
-        self.a(&["MULTI"]).a(&["INCR", "{t}n"]).a(cmd).a(&["EXEC"])
-    }
-
-    /// Runs on two fresh connections; every reply in order.
-    fn transcript(&self, port: u16) -> Vec<String> {
-        let mut conns = [Raw::connect(port), Raw::connect(port)];
-        conns[0].cmd(&["FLUSHALL"]);
-        let mut out = Vec::new();
-        for (who, args) in &self.0 {
-            if args[0] == "sleep" {
-                std::thread::sleep(Duration::from_millis(args[1].parse().unwrap()));
-                continue;
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            out.push(format!("{who} {args:?} -> {}", conns[*who].cmd(&args)));
-        }
-        out
-    }
-
-    fn assert_same_as_redis(&self) {
-        let reference = Server::redis(&[]);
-        let expected = self.transcript(reference.port);
-        for shards in [1, 3] {
-            let ours = Server::shardis(shards, &[]);
-            let got = self.transcript(ours.port);
-            let differences: Vec<String> = got
-                .iter()
-                .zip(&expected)
-                .filter(|(g, e)| g != e)
-                .map(|(g, e)| format!("  shardis: {g:?}\n  redis:   {e:?}"))
-                .collect();
-            assert!(
-                differences.is_empty(),
-                "{shards} shards:\n{}",
-                differences.join("\n")
-            );
-        }
+        self.cmd(&["MULTI"])
+            .cmd(&["INCR", "{t}n"])
+            .cmd(cmd)
+            .cmd(&["EXEC"])
     }
 }
 
@@ -188,84 +131,138 @@ fn key_near_t(prefix: &str, same_shard: bool) -> String {
         .unwrap()
 }
 
+/// A write refused with WRONGTYPE changed nothing: the watcher's EXEC runs.
+#[test]
+fn a_write_refused_as_wrongtype_is_no_change_to_a_watched_key() {
+    let mut s = Transcript::new();
+    s.cmd(&["SET", "w", "text"]).cmd(&["RPUSH", "l", "a"]);
+    for (key, write) in [
+        ("w", &["LSET", "w", "0", "x"][..]),
+        ("w", &["LPUSH", "w", "x"]),
+        ("w", &["SADD", "w", "x"]),
+        ("w", &["SREM", "w", "x"]),
+        ("w", &["HSET", "w", "f", "v"]),
+        ("w", &["HDEL", "w", "f"]),
+        ("w", &["ZADD", "w", "1", "m"]),
+        ("w", &["ZREMRANGEBYSCORE", "w", "0", "1"]),
+        ("l", &["INCR", "l"]),
+        ("l", &["APPEND", "l", "x"]),
+        ("l", &["SETRANGE", "l", "0", "x"]),
+    ] {
+        s.cmd(&["WATCH", key]).on("b", write);
+        s.exec(&["PING"]);
+    }
+    s.assert_same_as_redis();
+}
+
 #[test]
 fn watch_with_two_connections_matches_redis() {
     let far = key_near_t("far", false);
     let near = key_near_t("near", true);
     let (far, near) = (far.as_str(), near.as_str());
-    let mut s = Script::default();
+    let mut s = Transcript::new();
     // Another connection changes the key: EXEC answers a null array.
-    s.a(&["SET", "w", "1"])
-        .a(&["WATCH", "w"])
-        .b(&["SET", "w", "2"]);
+    s.cmd(&["SET", "w", "1"])
+        .cmd(&["WATCH", "w"])
+        .on("b", &["SET", "w", "2"]);
     s.exec(&["GET", "{t}n"]);
     // Untouched keys commit; reads (and no-op deletes) are no changes.
-    s.a(&["WATCH", "w", "{t}n"]).b(&["SET", "other", "2"]);
-    s.b(&["GET", "w"]).b(&["EXISTS", "w"]).b(&["TTL", "w"]);
-    s.b(&["PTTL", "w"]).b(&["TYPE", "w"]).b(&["STRLEN", "w"]);
-    s.b(&["GETRANGE", "w", "0", "1"]).b(&["MGET", "w", "{t}n"]);
-    s.b(&["DBSIZE"])
-        .b(&["DEL", "nosuchkey"])
-        .b(&["PERSIST", "nosuchkey"]);
+    s.cmd(&["WATCH", "w", "{t}n"])
+        .on("b", &["SET", "other", "2"]);
+    s.on("b", &["GET", "w"])
+        .on("b", &["EXISTS", "w"])
+        .on("b", &["TTL", "w"]);
+    s.on("b", &["PTTL", "w"])
+        .on("b", &["TYPE", "w"])
+        .on("b", &["STRLEN", "w"]);
+    s.on("b", &["GETRANGE", "w", "0", "1"])
+        .on("b", &["MGET", "w", "{t}n"]);
+    s.on("b", &["DBSIZE"])
+        .on("b", &["DEL", "nosuchkey"])
+        .on("b", &["PERSIST", "nosuchkey"]);
     s.exec(&["GET", "{t}n"]);
     // Expiry after WATCH is a change; a key expired before WATCH is not.
-    s.a(&["SET", "{t}e", "1", "PX", "40"]).a(&["WATCH", "{t}e"]);
+    s.cmd(&["SET", "{t}e", "1", "PX", "40"])
+        .cmd(&["WATCH", "{t}e"]);
     s.sleep_ms(80).exec(&["PING"]);
-    s.a(&["SET", "{t}e", "1", "PX", "20"]).sleep_ms(50);
-    s.a(&["WATCH", "{t}e"]).exec(&["PING"]);
+    s.cmd(&["SET", "{t}e", "1", "PX", "20"]).sleep_ms(50);
+    s.cmd(&["WATCH", "{t}e"]).exec(&["PING"]);
     // FLUSHALL changes the watched keys that existed; FLUSHDB of another
     // database changes none.
-    s.a(&["WATCH", "nokey"]).b(&["FLUSHALL"]).exec(&["PING"]);
-    s.a(&["SET", "w", "1"]).a(&["WATCH", "w"]).b(&["FLUSHALL"]);
+    s.cmd(&["WATCH", "nokey"])
+        .on("b", &["FLUSHALL"])
+        .exec(&["PING"]);
+    s.cmd(&["SET", "w", "1"])
+        .cmd(&["WATCH", "w"])
+        .on("b", &["FLUSHALL"]);
     s.exec(&["PING"]);
-    s.a(&["SET", "w", "1"]).a(&["WATCH", "w"]);
-    s.b(&["SELECT", "1"]).b(&["FLUSHDB"]).b(&["SELECT", "0"]);
+    s.cmd(&["SET", "w", "1"]).cmd(&["WATCH", "w"]);
+    s.on("b", &["SELECT", "1"])
+        .on("b", &["FLUSHDB"])
+        .on("b", &["SELECT", "0"]);
     s.exec(&["PING"]);
     // The connection's own write, the same value, a delete, EXPIRE 0,
     // another connection's transaction.
-    s.a(&["WATCH", "w"]).a(&["SET", "w", "x"]).exec(&["PING"]);
-    s.a(&["SET", "w", "1"])
-        .a(&["WATCH", "w"])
-        .b(&["SET", "w", "1"]);
+    s.cmd(&["WATCH", "w"])
+        .cmd(&["SET", "w", "x"])
+        .exec(&["PING"]);
+    s.cmd(&["SET", "w", "1"])
+        .cmd(&["WATCH", "w"])
+        .on("b", &["SET", "w", "1"]);
     s.exec(&["PING"]);
-    s.a(&["WATCH", "w"]).b(&["DEL", "w"]).exec(&["PING"]);
-    s.a(&["SET", "w", "1"])
-        .a(&["WATCH", "w"])
-        .b(&["EXPIRE", "w", "0"]);
+    s.cmd(&["WATCH", "w"])
+        .on("b", &["DEL", "w"])
+        .exec(&["PING"]);
+    s.cmd(&["SET", "w", "1"])
+        .cmd(&["WATCH", "w"])
+        .on("b", &["EXPIRE", "w", "0"]);
     s.exec(&["PING"]);
-    s.a(&["WATCH", "w"]);
-    s.b(&["MULTI"]).b(&["LPUSH", "w", "a"]).b(&["EXEC"]);
+    s.cmd(&["WATCH", "w"]);
+    s.on("b", &["MULTI"])
+        .on("b", &["LPUSH", "w", "a"])
+        .on("b", &["EXEC"]);
     s.exec(&["PING"]);
     // DISCARD, UNWATCH, EXECABORT and EXEC forget the watched keys.
-    s.a(&["WATCH", "w"]).a(&["MULTI"]).a(&["DISCARD"]);
-    s.b(&["SET", "w", "9"]).exec(&["PING"]);
-    s.a(&["WATCH", "w"]).a(&["UNWATCH"]).b(&["SET", "w", "9"]);
+    s.cmd(&["WATCH", "w"]).cmd(&["MULTI"]).cmd(&["DISCARD"]);
+    s.on("b", &["SET", "w", "9"]).exec(&["PING"]);
+    s.cmd(&["WATCH", "w"])
+        .cmd(&["UNWATCH"])
+        .on("b", &["SET", "w", "9"]);
     s.exec(&["PING"]);
-    s.a(&["WATCH", "w"]).b(&["SET", "w", "10"]);
-    s.a(&["MULTI"]).a(&["NOSUCH"]).a(&["EXEC"]).exec(&["PING"]);
-    s.a(&["WATCH", "w"]).b(&["SET", "w", "11"]);
+    s.cmd(&["WATCH", "w"]).on("b", &["SET", "w", "10"]);
+    s.cmd(&["MULTI"])
+        .cmd(&["NOSUCH"])
+        .cmd(&["EXEC"])
+        .exec(&["PING"]);
+    s.cmd(&["WATCH", "w"]).on("b", &["SET", "w", "11"]);
     s.exec(&["PING"]).exec(&["PING"]);
     // So does an EXEC refused for its arity, in MULTI or not.
-    s.a(&["WATCH", "w"]).a(&["MULTI"]).a(&["EXEC", "x"]);
-    s.b(&["SET", "w", "12"]).exec(&["PING"]);
-    s.a(&["WATCH", "w"])
-        .a(&["EXEC", "x"])
-        .b(&["SET", "w", "13"]);
+    s.cmd(&["WATCH", "w"]).cmd(&["MULTI"]).cmd(&["EXEC", "x"]);
+    s.on("b", &["SET", "w", "12"]).exec(&["PING"]);
+    s.cmd(&["WATCH", "w"])
+        .cmd(&["EXEC", "x"])
+        .on("b", &["SET", "w", "13"]);
     s.exec(&["PING"]);
     // A watched key of another database.
-    s.a(&["SELECT", "1"]).a(&["WATCH", "w"]).a(&["SELECT", "0"]);
-    s.b(&["SET", "w", "1"]).exec(&["PING"]);
+    s.cmd(&["SELECT", "1"])
+        .cmd(&["WATCH", "w"])
+        .cmd(&["SELECT", "0"]);
+    s.on("b", &["SET", "w", "1"]).exec(&["PING"]);
     // Watched keys on another shard than the transaction's (3 shards) and
     // on the same one; several WATCH calls add up.
-    s.a(&["WATCH", far]).a(&["WATCH", near, "x", "y", "z", far]);
-    s.b(&["SET", far, "1"]).exec(&["PING"]);
-    s.a(&["WATCH", far, near])
-        .b(&["SET", near, "1"])
+    s.cmd(&["WATCH", far])
+        .cmd(&["WATCH", near, "x", "y", "z", far]);
+    s.on("b", &["SET", far, "1"]).exec(&["PING"]);
+    s.cmd(&["WATCH", far, near])
+        .on("b", &["SET", near, "1"])
         .exec(&["PING"]);
-    s.a(&["WATCH", far, near, "x"]).b(&["SET", "z", "1"]);
+    s.cmd(&["WATCH", far, near, "x"])
+        .on("b", &["SET", "z", "1"]);
     s.exec(&["GET", near]);
     // RESET forgets them.
-    s.a(&["WATCH", far]).a(&["RESET"]).b(&["SET", far, "2"]);
+    s.cmd(&["WATCH", far])
+        .cmd(&["RESET"])
+        .on("b", &["SET", far, "2"]);
     s.exec(&["GET", "{t}n"]);
     s.assert_same_as_redis();
 }
@@ -460,24 +457,21 @@ fn redis_crate_transactions() {
 
 #[test]
 fn eval_inside_multi_matches_redis() {
-    for shards in [1, 3] {
-        common::assert_same_as_redis(
-            shards,
-            &[
-                common::Step::Exact(&["MULTI"]),
-                common::Step::Exact(&["SET", "{s}a", "1"]),
-                common::Step::Exact(&[
-                    "EVAL",
-                    "return redis.call('incrby', KEYS[1], ARGV[1])",
-                    "1",
-                    "{s}a",
-                    "41",
-                ]),
-                common::Step::Exact(&["EVAL", "return redis.call('get', KEYS[1])", "1", "{s}a"]),
-                common::Step::Exact(&["EVAL", "return redis.call('nosuch')", "0"]),
-                common::Step::Exact(&["EXEC"]),
-                common::Step::Exact(&["GET", "{s}a"]),
-            ],
-        );
-    }
+    Transcript::new()
+        .steps(&[
+            Exact(&["MULTI"]),
+            Exact(&["SET", "{s}a", "1"]),
+            Exact(&[
+                "EVAL",
+                "return redis.call('incrby', KEYS[1], ARGV[1])",
+                "1",
+                "{s}a",
+                "41",
+            ]),
+            Exact(&["EVAL", "return redis.call('get', KEYS[1])", "1", "{s}a"]),
+            Exact(&["EVAL", "return redis.call('nosuch')", "0"]),
+            Exact(&["EXEC"]),
+            Exact(&["GET", "{s}a"]),
+        ])
+        .assert_same_as_redis();
 }

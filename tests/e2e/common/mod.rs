@@ -1,5 +1,6 @@
 //! Test harness: start the real `shardis` binary and a real `redis-server`
-//! on free ports, talk to them with raw RESP, compare replies byte for byte.
+//! on free ports (server.rs), talk to them with raw RESP ([`Raw`]), compare
+//! their replies step by step ([`Transcript`], transcript.rs).
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 use std::net::TcpStream;
@@ -8,8 +9,10 @@ use std::time::Duration;
 use shardis::protocol::frame::{self, Frame, FrameReader, DEFAULT_LIMITS};
 
 mod server;
+mod transcript;
 #[allow(unused_imports)] // free_port: not every test file uses it
 pub use server::{free_port, Server};
+pub use transcript::{Step, Transcript};
 
 /// Longest a test waits for one reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -102,6 +105,31 @@ pub fn frame(reply: &[u8]) -> Frame {
     }
 }
 
+/// The elements of a flat reply of bulk strings (an array or a set), as
+/// text: "" for a null bulk and any other element.
+pub fn bulks(reply: &str) -> Vec<String> {
+    bodies(&frame(reply.as_bytes()).items)
+}
+
+fn bodies(items: &[Frame]) -> Vec<String> {
+    items
+        .iter()
+        .map(|k| String::from_utf8_lossy(k.body.as_deref().unwrap_or_default()).into_owned())
+        .collect()
+}
+
+/// A SCAN-family page, `*2 $cursor *N $element ...`, as (cursor,
+/// elements).
+pub fn scan_page(reply: &str) -> (String, Vec<String>) {
+    match frame(reply.as_bytes()).items.as_slice() {
+        [cursor, elements] => (
+            String::from_utf8_lossy(cursor.text()).into_owned(),
+            bodies(&elements.items),
+        ),
+        _ => panic!("not a SCAN page: {reply:?}"),
+    }
+}
+
 /// How long [`wait_busy_reply`] polls.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -134,55 +162,6 @@ pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
 
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     shardis::protocol::encode_command(args)
-}
-
-/// One step of a differential script.
-pub enum Step<'a> {
-    /// Replies must be identical byte for byte.
-    Exact(&'a [&'a str]),
-    /// Replies must be identical after sorting the elements of the top-level
-    /// array (for SMEMBERS, KEYS, HGETALL pairs ... whose order is unspecified).
-    Unordered(&'a [&'a str]),
-}
-
-/// Runs `steps` on a fresh connection to each server; returns a
-/// description of every step whose replies differ (empty: identical).
-pub fn diff(a: &Server, b: &Server, steps: &[Step]) -> Vec<String> {
-    let (mut ca, mut cb) = (a.client(), b.client());
-    let mut problems = Vec::new();
-    for step in steps {
-        let (args, unordered) = match step {
-            Step::Exact(args) => (*args, false),
-            Step::Unordered(args) => (*args, true),
-        };
-        let (mut ra, mut rb) = (ca.cmd(args).into_bytes(), cb.cmd(args).into_bytes());
-        if unordered {
-            let sort = |r: &[u8]| {
-                let mut reply = frame(r);
-                reply.items.sort();
-                reply.to_bytes()
-            };
-            ra = sort(&ra);
-            rb = sort(&rb);
-        }
-        if ra != rb {
-            problems.push(format!(
-                "{:?}\n  shardis: {:?}\n  redis:   {:?}",
-                args,
-                String::from_utf8_lossy(&ra),
-                String::from_utf8_lossy(&rb)
-            ));
-        }
-    }
-    problems
-}
-
-/// Asserts that shardis (with `shards` shards) and redis-server answer
-/// `steps` identically.
-pub fn assert_same_as_redis(shards: usize, steps: &[Step]) {
-    let ours = Server::shardis(shards, &[]);
-    let reference = Server::redis(&[]);
-    assert_no_differences(&diff(&ours, &reference, steps), "");
 }
 
 /// Fails with every difference listed (`context` says which setup).

@@ -1,0 +1,445 @@
+//! [`Core`]: what one executor owns — its shard's keyspace, its Lua VM,
+//! the shard's gate, its ends of the mesh — and the one way into the
+//! shard: [`Core::execute`], which takes proof that the caller may touch
+//! the shard ([`Access`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::gate::{Access, Gate};
+use super::mesh::Senders;
+use super::{shard_of_key, Call, ShardState, Watched};
+use crate::cmd::{self, flags, Run};
+use crate::config::{Config, Param};
+use crate::lua::status::ScriptStatus;
+use crate::lua::{Engine, Killed, ScriptHost};
+use crate::node::Node;
+use crate::protocol::Reply;
+
+/// What one executor owns: its shard and its ends of the mesh.
+pub struct Core {
+    pub shard_id: usize,
+    pub node: Arc<Node>,
+    pub state: RefCell<ShardState>,
+    pub senders: Senders,
+    /// This core's Lua VM.
+    pub scripts: crate::lua::Engine,
+    /// Held by a running script (or an EXEC running scripts).
+    pub gate: Gate,
+    /// The low-priority task queue scripts run in.
+    pub script_queue: glommio::TaskQueueHandle,
+    /// Where every connection on this core receives: bytes move on to the
+    /// connection's own buffer at once, so one chunk per core (kept hot in
+    /// cache) serves them all.
+    pub read_chunk: RefCell<Box<[u8]>>,
+}
+
+impl Core {
+    /// Runs a shard-side command on this shard now: the one entry point for
+    /// every command that touches the keyspace — local, forwarded, a
+    /// script's `redis.call`, an EXEC batch. `access` proves the caller may
+    /// touch the shard (see [`Access`]).
+    pub fn execute(&self, access: Access<'_>, call: &Call, now_ms: u64) -> Reply {
+        match call.cmd.run {
+            Run::Script(_) => {
+                Reply::error("ERR internal error: a script must run through the shard gate")
+            }
+            _ => self.state.borrow_mut().execute(access, call, now_ms),
+        }
+    }
+
+    /// Runs `call` once the shard is free: a script first takes the gate
+    /// (and holds it while it runs); while another script holds it the
+    /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
+    pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
+        // Open (the common case): no wait to set up.
+        let access = match self.gate.open() {
+            Some(access) => access,
+            None => match self.wait_for_shard().await {
+                Ok(access) => access,
+                Err(busy) => return Reply::error(busy),
+            },
+        };
+        match call.cmd.run {
+            Run::Script(run) => {
+                // The script's task holds the gate to the end, even if its
+                // caller stops waiting (the client went away): a script is
+                // never cut short by its caller.
+                self.gate.hold(access);
+                let held = GateHeldByTask(self.clone());
+                self.run_script(run(self.clone(), call.clone(), now_ms), Some(held))
+                    .await
+            }
+            _ => self.execute(access, call, now_ms),
+        }
+    }
+
+    /// Runs `call` for the caller that holds the gate (EXEC).
+    pub async fn execute_held(
+        self: &Rc<Self>,
+        held: &GateHeld<'_>,
+        call: &Call,
+        now_ms: u64,
+    ) -> Reply {
+        match call.cmd.run {
+            Run::Script(run) => {
+                self.run_script(run(self.clone(), call.clone(), now_ms), None)
+                    .await
+            }
+            _ => self.execute(held.access(), call, now_ms),
+        }
+    }
+
+    /// One tick of active expiry (it deletes keys, so it needs access).
+    pub fn expire_tick(&self, access: Access<'_>, budget: usize) {
+        self.state.borrow_mut().expire_tick(access, budget);
+    }
+
+    /// Runs a script as a task of its own in the core's script queue (low
+    /// priority: when the interrupt yields, the core's connections run
+    /// first). Detached: it runs to its end even if the caller stops
+    /// waiting for it. `held` (the gate) comes back with the reply and is
+    /// released by the caller as it resumes, so a caller with more scripts
+    /// pipelined takes the gate again before the waiters it wakes run; if
+    /// the caller is gone, it goes with the task's unread output. Its
+    /// changes are one batch of effects.
+    async fn run_script(
+        self: &Rc<Self>,
+        script: crate::cmd::ScriptFuture,
+        held: Option<GateHeldByTask>,
+    ) -> Reply {
+        let batch = EffectBatch::begin(self);
+        let task = glommio::spawn_local_into(
+            async move {
+                let reply = script.await;
+                drop(batch);
+                (reply, held)
+            },
+            self.script_queue,
+        );
+        match task {
+            Ok(task) => match task.detach().await {
+                Some((reply, _held)) => reply,
+                None => Reply::error("ERR the script's task was cancelled"),
+            },
+            Err(e) => Reply::error(format!("ERR cannot schedule the script: {e}")),
+        }
+    }
+
+    /// Takes the gate (open, as `open` proves) until the guard drops.
+    pub fn hold_gate(&self, open: Access<'_>) -> GateHeld<'_> {
+        self.gate.hold(open);
+        GateHeld(&self.gate)
+    }
+
+    /// This shard's script status.
+    pub fn script_status(&self) -> &ScriptStatus {
+        &self.node.script_status[self.shard_id]
+    }
+
+    /// Waits until no script holds this shard. Before the script passes
+    /// `busy-reply-threshold` everything waits, as in Redis; after it,
+    /// the answer is the BUSY text, or with `busy-behavior defer` the wait
+    /// goes on for up to `busy-defer-max-ms`.
+    pub async fn wait_for_shard(&self) -> Result<Access<'_>, &'static str> {
+        let status = self.script_status();
+        let config = &self.node.config;
+        let mut defer_until: Option<std::time::Instant> = None;
+        loop {
+            if let Some(access) = self.gate.open() {
+                return Ok(access);
+            }
+            if !status.is_busy() {
+                self.gate.changed().await;
+                continue;
+            }
+            if config.int(Param::BusyBehavior) != BUSY_BEHAVIOR_DEFER {
+                return Err(status.busy_reply());
+            }
+            let max = std::time::Duration::from_millis(config.int(Param::BusyDeferMaxMs) as u64);
+            let until = *defer_until.get_or_insert_with(|| std::time::Instant::now() + max);
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(status.busy_reply());
+            }
+            futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
+        }
+    }
+}
+
+/// `busy-behavior defer` (the enum's index in the config).
+pub const BUSY_BEHAVIOR_DEFER: i64 = 1;
+
+/// Releases the shard's gate when dropped.
+pub struct GateHeld<'a>(&'a Gate);
+
+impl GateHeld<'_> {
+    /// Access to the shard for the holder.
+    pub fn access(&self) -> Access<'_> {
+        self.0.holder_access()
+    }
+}
+
+impl Drop for GateHeld<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// A batch of effects (a script, an `EXEC`): begun when made, ended when
+/// dropped, so a batch cut short still ends.
+pub struct EffectBatch(Rc<Core>);
+
+impl EffectBatch {
+    pub fn begin(core: &Rc<Core>) -> Self {
+        core.state.borrow_mut().effects.begin_batch();
+        EffectBatch(core.clone())
+    }
+}
+
+impl Drop for EffectBatch {
+    fn drop(&mut self) {
+        match self.0.state.try_borrow_mut() {
+            Ok(mut state) => state.effects.end_batch(),
+            Err(_) => crate::util::invariant::broken(format_args!(
+                "a batch of effects ended while the shard is borrowed"
+            )),
+        }
+    }
+}
+
+/// Releases the shard's gate when dropped; owns its core, so it can move
+/// into a task.
+struct GateHeldByTask(Rc<Core>);
+
+impl Drop for GateHeldByTask {
+    fn drop(&mut self) {
+        self.0.gate.release();
+    }
+}
+
+/// EXEC on the shard that owns the transaction's keys: forgets `watched`
+/// and, if none of them changed, runs `calls` back to back, holding the
+/// shard's gate, so nothing else touches the shard in between (a script
+/// in the transaction may be suspended, the gate stays held): that is the
+/// transaction's atomicity. `None`: a watched key changed.
+pub async fn run_transaction(
+    core: &Rc<Core>,
+    watched: &[Watched],
+    calls: &[Call],
+    now_ms: u64,
+) -> Option<Vec<Reply>> {
+    if calls.is_empty() {
+        // Only forgetting (and checking) watched keys: allowed while a
+        // script runs.
+        let clean = core.state.borrow_mut().unwatch(watched, now_ms);
+        return clean.then(Vec::new);
+    }
+    let access = match core.wait_for_shard().await {
+        Ok(access) => access,
+        Err(busy) => {
+            core.state.borrow_mut().unwatch(watched, now_ms);
+            return Some(calls.iter().map(|_| Reply::error(busy)).collect());
+        }
+    };
+    if !core.state.borrow_mut().unwatch(watched, now_ms) {
+        return None;
+    }
+    // Scripts in the transaction may be suspended while they run; the
+    // gate keeps every other request off the shard until EXEC ends.
+    let held = core.hold_gate(access);
+    let _batch = EffectBatch::begin(core);
+    let mut replies = Vec::with_capacity(calls.len());
+    for call in calls {
+        replies.push(core.execute_held(&held, call, now_ms).await);
+    }
+    Some(replies)
+}
+
+/// How the Lua engine reaches this shard: the checks and the entry a
+/// script's `redis.call` goes through.
+impl ScriptHost for Core {
+    fn engine(&self) -> &Engine {
+        &self.scripts
+    }
+
+    fn script_cache(&self) -> &crate::lua::ScriptCache {
+        &self.node.script_cache
+    }
+
+    fn functions(&self) -> &crate::lua::functions::Registry {
+        &self.node.functions
+    }
+
+    fn status(&self) -> &ScriptStatus {
+        self.script_status()
+    }
+
+    fn config(&self) -> &Config {
+        &self.node.config
+    }
+
+    fn shard_id(&self) -> usize {
+        self.shard_id
+    }
+
+    fn became_busy(&self) {
+        self.gate.notify();
+    }
+
+    fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed> {
+        let Some(c) = cmd::lookup(&argv[0]) else {
+            return Ok(Reply::error("ERR Unknown Redis command called from script"));
+        };
+        if !c.arity_ok(argv.len()) {
+            return Ok(Reply::error(
+                "ERR Wrong number of args calling Redis command from script",
+            ));
+        }
+        if c.has(flags::NOSCRIPT) {
+            return Ok(Reply::error(
+                "ERR This Redis command is not allowed from script",
+            ));
+        }
+        let state = self.scripts.run.get();
+        if c.has(flags::WRITE) && state.read_only {
+            return Ok(Reply::error(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        if let Run::Connection(_) = c.run {
+            return Ok(self.script_connection_command(c.name, &argv));
+        }
+        let shards = self.node.shards();
+        for i in c.key_positions(&argv) {
+            if shard_of_key(&argv[i], shards) != self.shard_id {
+                return Ok(Reply::error(format!(
+                    "ERR Script attempted to access key '{}' of another shard: keys a script uses must share a shard (give them the same {{hash tag}})",
+                    String::from_utf8_lossy(&argv[i])
+                )));
+            }
+        }
+        let call = Call {
+            cmd: c,
+            db: state.db,
+            resp3: state.resp3,
+            argv,
+        };
+        // A write makes the script unkillable; a kill requested before it
+        // wins, and the write never happens.
+        if c.has(flags::WRITE) && !self.script_status().mark_written() {
+            return Err(Killed);
+        }
+        // The running script's task holds the gate.
+        match self.gate.for_holder() {
+            Some(access) => Ok(self.execute(access, &call, state.now_ms)),
+            None => Ok(Reply::error(
+                "ERR internal error: a script ran without its shard",
+            )),
+        }
+    }
+}
+
+impl Core {
+    /// The connection commands a script may call.
+    fn script_connection_command(&self, name: &str, argv: &[Bytes]) -> Reply {
+        match name {
+            "ping" if argv.len() == 1 => Reply::status("PONG"),
+            "ping" => Reply::Bulk(argv[1].clone()),
+            "echo" => Reply::Bulk(argv[1].clone()),
+            "time" => cmd::admin::time_reply(),
+            "select" => match crate::util::numbers::parse_i64(&argv[1]) {
+                Some(db) if (0..crate::config::DATABASES as i64).contains(&db) => {
+                    let mut state = self.scripts.run.get();
+                    state.db = db as u8;
+                    self.scripts.run.set(state);
+                    Reply::ok()
+                }
+                Some(_) => Reply::error(cmd::errors::DB_INDEX_OUT_OF_RANGE),
+                None => Reply::error(cmd::errors::NOT_INTEGER),
+            },
+            _ => Reply::error("ERR This Redis command is not allowed from script"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use crate::config::Config;
+    use crate::node::Node;
+    use crate::shard::effects::tests::{command, seen, Seen};
+    use crate::shard::{mesh, Call};
+
+    fn call(args: &[&str]) -> Call {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        Call {
+            cmd: crate::cmd::lookup(&argv[0]).expect("a known command"),
+            db: 0,
+            resp3: false,
+            argv,
+        }
+    }
+
+    /// A script and an EXEC, run as the server runs them on a real core
+    /// (script task queue, gate, Lua VM), are each one batch of effects.
+    #[test]
+    fn a_script_and_an_exec_are_each_one_batch_of_effects() {
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .make()
+            .expect("an executor (io_uring)");
+        executor.run(async {
+            let node = Arc::new(Node::new(Config::default(), vec![0]));
+            let ends = mesh::build(1).pop().expect("shard 0's ends");
+            let (core, _receivers, _queue) = crate::shard::serve::build_core(0, &node, ends)
+                .await
+                .expect("a core");
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let sink = log.clone();
+            core.state
+                .borrow_mut()
+                .add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
+            let now = crate::shard::now_ms();
+            let writes = "redis.call('set', KEYS[1], '1'); redis.call('get', KEYS[1]); \
+                          redis.call('incr', 'n')";
+            let reads = "return redis.call('get', KEYS[1])";
+            for args in [
+                ["EVAL", writes, "1", "a"].as_slice(),
+                &["EVAL", reads, "1", "a"],
+            ] {
+                core.execute_when_free(&call(args), now).await;
+            }
+            let exec = [
+                call(&["SET", "b", "1"]),
+                call(&["EVAL", writes, "1", "c"]),
+                call(&["GET", "b"]),
+            ];
+            crate::shard::core::run_transaction(&core, &[], &exec, now).await;
+            assert_eq!(
+                *log.borrow(),
+                [
+                    Seen::Begin,
+                    command(0, "set a 1"),
+                    command(0, "incr n"),
+                    Seen::End,
+                    Seen::Begin,
+                    command(0, "SET b 1"),
+                    command(0, "set c 1"),
+                    command(0, "incr n"),
+                    Seen::End,
+                ]
+            );
+        });
+    }
+}

@@ -1,0 +1,267 @@
+//! The write hook: every change a shard applies is recorded here, once, in
+//! the order the shard applied it.
+//!
+//! Contract, for whoever plugs in (the append-only log, the replication
+//! stream, keyspace notifications, a script's undo log):
+//!
+//! - An [`Effect::Command`] is a command that changed the keyspace, as it
+//!   ran: its database and its arguments. Every command that changed
+//!   something is recorded, whatever its reply; a command that asked to
+//!   change a value and then found nothing to do may be recorded too
+//!   (replaying it changes nothing either). A read is never recorded.
+//! - An [`Effect::Expired`] is a key deleted because its time was up, by
+//!   a read or write that found it expired (before that command's own
+//!   effect) or by active expiry.
+//! - [`Effect::BatchBegin`] and [`Effect::BatchEnd`] enclose the effects of
+//!   something that applies as one: a script, an `EXEC`. A batch that
+//!   changed nothing emits neither; batches nest (an `EVAL` inside `EXEC`),
+//!   and only the outermost one is emitted.
+//! - Effects are emitted in the order the shard applied them, each shard
+//!   its own stream. Changes outside the keyspace (function libraries,
+//!   configuration) are not shard effects.
+//!
+//! Per key, the database keeps its own record of changes for `WATCH`
+//! (see `Db::watch`): every path that records an effect here also bumps
+//! the versions of the watched keys it changed.
+
+use bytes::Bytes;
+
+/// One change a shard applied (see the module's contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect<'a> {
+    /// A command that changed the keyspace, as it ran.
+    Command { db: usize, argv: &'a [Bytes] },
+    /// A key deleted because its time was up.
+    Expired { db: usize, key: &'a [u8] },
+    /// The first effect of a script or an `EXEC` follows.
+    BatchBegin,
+    /// The batch that [`Effect::BatchBegin`] opened is complete.
+    BatchEnd,
+}
+
+/// Where effects go: called with each effect, in order.
+pub type Sink = Box<dyn FnMut(&Effect)>;
+
+/// The shard's write hook: its sinks and the batch being applied.
+#[derive(Default)]
+pub struct Effects {
+    sinks: Vec<Sink>,
+    /// Batches open (nested: an `EVAL` inside an `EXEC`).
+    batch_depth: u32,
+    /// Whether the open batch emitted its [`Effect::BatchBegin`].
+    batch_begun: bool,
+}
+
+impl Effects {
+    /// Whether anyone listens. Without sinks, recording costs nothing: the
+    /// shard does not even collect expired keys.
+    pub fn is_active(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    pub fn add_sink(&mut self, sink: Sink) {
+        self.sinks.push(sink);
+    }
+
+    /// Records one effect: the one function every change passes through.
+    pub fn record(&mut self, effect: Effect) {
+        if self.batch_depth > 0 && !self.batch_begun {
+            self.batch_begun = true;
+            self.emit(&Effect::BatchBegin);
+        }
+        self.emit(&effect);
+    }
+
+    /// A script or an `EXEC` starts applying.
+    pub fn begin_batch(&mut self) {
+        self.batch_depth += 1;
+    }
+
+    /// The script or `EXEC` that [`Self::begin_batch`] announced is done.
+    pub fn end_batch(&mut self) {
+        crate::invariant!(self.batch_depth > 0, "a batch of effects ended twice");
+        self.batch_depth = self.batch_depth.saturating_sub(1);
+        if self.batch_depth == 0 && std::mem::take(&mut self.batch_begun) {
+            self.emit(&Effect::BatchEnd);
+        }
+    }
+
+    fn emit(&mut self, effect: &Effect) {
+        for sink in &mut self.sinks {
+            sink(effect);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::Effect;
+    use crate::protocol::Reply;
+    use crate::shard::gate::Gate;
+    use crate::shard::{Call, ShardState};
+    use crate::store::Value;
+
+    /// An effect as a test names it.
+    #[derive(Debug, PartialEq, Eq)]
+    pub(crate) enum Seen {
+        Command(usize, String),
+        Expired(usize, String),
+        Begin,
+        End,
+    }
+
+    pub(crate) fn seen(effect: &Effect) -> Seen {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match *effect {
+            Effect::Command { db, argv } => Seen::Command(
+                db,
+                argv.iter().map(|a| text(a)).collect::<Vec<_>>().join(" "),
+            ),
+            Effect::Expired { db, key } => Seen::Expired(db, text(key)),
+            Effect::BatchBegin => Seen::Begin,
+            Effect::BatchEnd => Seen::End,
+        }
+    }
+
+    pub(crate) fn command(db: usize, line: &str) -> Seen {
+        Seen::Command(db, line.to_string())
+    }
+
+    /// A one-shard keyspace whose effects land in the returned list.
+    fn recorded() -> (ShardState, Rc<RefCell<Vec<Seen>>>) {
+        let mut shard = ShardState::new(0, 0, 1);
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let sink = log.clone();
+        shard.add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
+        (shard, log)
+    }
+
+    fn run(shard: &mut ShardState, db: u8, line: &str, now_ms: u64) -> Reply {
+        let argv: Vec<Bytes> = line
+            .split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let cmd = crate::cmd::lookup(&argv[0]).expect("a known command");
+        let gate = Gate::default();
+        let access = gate.open().expect("an open gate");
+        shard.execute(
+            access,
+            &Call {
+                cmd,
+                db,
+                resp3: false,
+                argv,
+            },
+            now_ms,
+        )
+    }
+
+    const NOW: u64 = 1_000_000;
+
+    #[test]
+    fn commands_that_change_the_keyspace_are_recorded_and_reads_are_not() {
+        let (mut shard, log) = recorded();
+        for line in [
+            "SET a 1",
+            "GET a",
+            "SET a 2 NX",
+            // Refused as WRONGTYPE: nothing changed.
+            "LPUSH a x",
+            "SADD a x",
+            "ZADD a 1 m",
+            "DEL missing",
+            "EXISTS a",
+            "INCR n",
+            "SADD s x",
+            "SCARD s",
+            "DEL a",
+            "FLUSHDB",
+        ] {
+            run(&mut shard, 0, line, NOW);
+        }
+        run(&mut shard, 3, "SET b 1", NOW);
+        assert_eq!(
+            *log.borrow(),
+            [
+                command(0, "SET a 1"),
+                command(0, "INCR n"),
+                command(0, "SADD s x"),
+                command(0, "DEL a"),
+                command(0, "FLUSHDB"),
+                command(3, "SET b 1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_found_expired_is_recorded_before_the_command_that_found_it() {
+        let (mut shard, log) = recorded();
+        run(&mut shard, 0, "SET k v PX 10", NOW);
+        run(&mut shard, 0, "SET j v PX 10", NOW);
+        run(&mut shard, 0, "SET other v", NOW);
+        log.borrow_mut().clear();
+        // A read finds k expired: the deletion is the only effect.
+        run(&mut shard, 0, "GET k", NOW + 20);
+        // DEL finds j expired: it deleted nothing itself.
+        run(&mut shard, 0, "DEL j other", NOW + 20);
+        assert_eq!(
+            *log.borrow(),
+            [
+                Seen::Expired(0, "k".into()),
+                Seen::Expired(0, "j".into()),
+                command(0, "DEL j other"),
+            ]
+        );
+    }
+
+    #[test]
+    fn active_expiry_records_each_key_it_deletes() {
+        let (mut shard, log) = recorded();
+        // Expired long ago (expiry at 1 ms after the epoch).
+        shard.dbs[0].insert(b"x", Value::Str(b"1".to_vec()), 1);
+        shard.dbs[2].insert(b"y", Value::Str(b"1".to_vec()), 1);
+        shard.dbs[2].insert(b"live", Value::Str(b"1".to_vec()), 0);
+        let gate = Gate::default();
+        shard.expire_tick(gate.open().expect("an open gate"), 100);
+        assert_eq!(
+            *log.borrow(),
+            [Seen::Expired(0, "x".into()), Seen::Expired(2, "y".into())]
+        );
+    }
+
+    #[test]
+    fn a_batch_encloses_its_effects_once_and_only_if_it_changed_something() {
+        let (mut shard, log) = recorded();
+        shard.effects.begin_batch();
+        run(&mut shard, 0, "GET a", NOW);
+        shard.effects.end_batch();
+        assert_eq!(*log.borrow(), []);
+
+        shard.effects.begin_batch();
+        run(&mut shard, 0, "SET a 1", NOW);
+        // A nested batch (EVAL inside EXEC) adds no markers of its own.
+        shard.effects.begin_batch();
+        run(&mut shard, 0, "GET a", NOW);
+        run(&mut shard, 0, "SET b 1", NOW);
+        shard.effects.end_batch();
+        run(&mut shard, 0, "SET c 1", NOW);
+        shard.effects.end_batch();
+        run(&mut shard, 0, "SET d 1", NOW);
+        assert_eq!(
+            *log.borrow(),
+            [
+                Seen::Begin,
+                command(0, "SET a 1"),
+                command(0, "SET b 1"),
+                command(0, "SET c 1"),
+                Seen::End,
+                command(0, "SET d 1"),
+            ]
+        );
+    }
+}
