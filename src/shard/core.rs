@@ -291,14 +291,15 @@ impl ScriptHost for Core {
     }
 
     fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed> {
-        let Some(c) = cmd::lookup(&argv[0]) else {
-            return Ok(Reply::error("ERR Unknown Redis command called from script"));
+        let c = match cmd::resolve(&argv) {
+            Ok(c) => c,
+            Err(cmd::Unresolved::Arity(_)) => {
+                return Ok(Reply::error(
+                    "ERR Wrong number of args calling Redis command from script",
+                ))
+            }
+            Err(_) => return Ok(Reply::error("ERR Unknown Redis command called from script")),
         };
-        if !c.arity_ok(argv.len()) {
-            return Ok(Reply::error(
-                "ERR Wrong number of args calling Redis command from script",
-            ));
-        }
         if c.has(flags::NOSCRIPT) {
             return Ok(Reply::error(
                 "ERR This Redis command is not allowed from script",

@@ -12,6 +12,18 @@ const ERRORS_AND_API: &[common::Step] = &[
     Exact(&["EVAL", "redis = 1", "0"]),
     Exact(&["EVAL", "string.upper = nil", "0"]),
     Exact(&["EVAL", "return redis.call('nosuch')", "0"]),
+    // Subcommands are looked up as Redis does: unknown ones are unknown
+    // commands; known ones are refused by their own flags and arity.
+    Exact(&["EVAL", "return redis.call('script', 'nope')", "0"]),
+    Exact(&["EVAL", "return redis.call('script', 'load')", "0"]),
+    Exact(&[
+        "EVAL",
+        "return redis.call('script', 'load', 'return 1')",
+        "0",
+    ]),
+    Exact(&["EVAL", "return redis.call('script')", "0"]),
+    Exact(&["EVAL", "return redis.call('client', 'nope')", "0"]),
+    Exact(&["EVAL", "return redis.call('config', 'get')", "0"]),
     Exact(&["EVAL", "return redis.call('get')", "0"]),
     Exact(&["EVAL", "return redis.call()", "0"]),
     Exact(&["EVAL", "return redis.call({})", "0"]),
