@@ -23,7 +23,7 @@ use hdrhistogram::Histogram;
 use shardis::scenario::busy_loop;
 use shardis::scenario::client::Client;
 use shardis::scenario::load::{self, Group, Key};
-use shardis::shard::shard_of_key;
+use shardis::util::slot::shard_of_key;
 use support::{env, median, ms, start, start_redis};
 
 mod support;

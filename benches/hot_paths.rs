@@ -19,15 +19,18 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_channel::oneshot;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
+use shardis::cmd::Call;
 use shardis::config::{Config, Param};
 use shardis::loadgen::reply::read_reply;
-use shardis::node::{Core, Node};
+use shardis::node::Node;
 use shardis::protocol::encode_command;
 use shardis::protocol::{ParseLimits, Reply, RequestParser};
+use shardis::shard::core::Core;
 use shardis::shard::mesh::{self, Request};
-use shardis::shard::{now_ms, shard_of_key, Call};
 use shardis::store::{Db, Value, ValueRef};
+use shardis::util::slot::shard_of_key;
 use shardis::util::slot::{key_hash_slot, SLOT_COUNT};
+use shardis::util::time::now_ms;
 
 /// Keys preloaded for the keyspace benchmarks.
 const PRELOADED_KEYS: usize = 100_000;
@@ -281,7 +284,7 @@ fn keyspace(c: &mut Criterion) {
     // The same through the command table, as a shard runs a call: argument
     // checks, options, stats and the panic guard included (one hot key).
     let mut shard = shardis::shard::ShardState::new(0, 0, 1);
-    shard.dbs[0] = db;
+    shard.keyspace.dbs[0] = db;
     let gate = shardis::shard::gate::Gate::default();
     let access = || gate.open().expect("nobody holds the gate");
     let get = call(&[b"GET", b"key:012345"]);
@@ -404,7 +407,7 @@ fn cross_core_pair(spin: Duration, batch: usize) -> Executors {
                 shardis::shard::serve::build_core(1, &peer_node, ends1)
                     .await
                     .expect("shard 1's core");
-            core.state.borrow_mut().dbs[0].set(&peer_key, Value::Str(value()));
+            core.state.borrow_mut().keyspace.dbs[0].set(&peer_key, Value::Str(value()));
             let from_0 = from_peers.pop().expect("a receiver from shard 0");
             shardis::shard::serve::serve_peer(core, from_0, queue).await;
         })
@@ -465,7 +468,7 @@ fn evalsha(c: &mut Criterion) {
     let (ask, took, thread) =
         spawn_timing(node, ends, Duration::ZERO, |core, iterations| async move {
             let load = argv(&[b"SCRIPT", b"LOAD", INCR_SCRIPT]);
-            let sha = match shardis::cmd::scripting::load_script(&core, &load[2]) {
+            let sha = match shardis::cmd::scripting::load_script(&*core, &load[2]) {
                 Reply::Bulk(sha) => sha,
                 other => panic!("SCRIPT LOAD failed: {other:?}"),
             };

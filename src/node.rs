@@ -1,6 +1,6 @@
 //! State shared by the whole node (every core): configuration, topology,
-//! clients, scripts and functions, shutdown. What one core owns is
-//! `shard::core::Core`.
+//! clients, scripts and functions, shutdown, and what cores report to
+//! each other (INFO). What one core owns is `shard::core::Core`.
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -225,5 +225,28 @@ fn shutdown_read(fd: RawFd) {
     }
 }
 
-/// Kept here until every user names `shard::core` (issue 13).
-pub use crate::shard::core::{Core, GateHeld, BUSY_BEHAVIOR_DEFER};
+/// Counters a shard keeps for INFO.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub commands: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub forwarded_in: u64,
+    /// Bytes read from and written to the connections of this core.
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+}
+
+/// A snapshot sent to whoever asks (INFO), taken on the shard's own core.
+#[derive(Debug, Clone)]
+pub struct ShardReport {
+    pub id: usize,
+    pub core: usize,
+    pub stats: ShardStats,
+    /// Per database: (keys, keys with an expiry).
+    pub keyspace: Vec<(usize, usize)>,
+    /// The allocator's counter of the shard's thread (see
+    /// [`crate::alloc::allocated_bytes_per_thread`]).
+    pub memory_counter: usize,
+}

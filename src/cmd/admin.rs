@@ -9,12 +9,10 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ConnCtx, ConnFuture, Keys};
-use crate::node::Core;
+use super::{command, errors, is, Command, ConnCtx, ConnFuture, CoreAccess, Keys};
+use crate::lua::status::{Kind, Phase, StatusReport};
+use crate::node::ShardReport;
 use crate::protocol::Reply;
-use crate::shard::mesh::Request;
-use crate::shard::script_status::{Kind, Phase, StatusReport};
-use crate::shard::ShardReport;
 use crate::util::glob::glob_match;
 
 #[rustfmt::skip]
@@ -53,7 +51,7 @@ fn time(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
 }
 
 fn lastsave(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    Reply::Int((ctx.core.node.started.elapsed().as_secs() as i64).max(0))
+    Reply::Int((ctx.core.node().started.elapsed().as_secs() as i64).max(0))
 }
 
 /// TIME: seconds and microseconds of the Unix time.
@@ -67,27 +65,13 @@ pub fn time_reply() -> Reply {
     ])
 }
 
-/// A statistics snapshot of every shard, in shard order.
-pub async fn reports(core: &Core) -> Vec<ShardReport> {
-    let mut all = core
-        .senders
-        .ask_others(|reply| Request::Report { reply })
-        .await;
-    all.push(core.state.borrow().report());
-    all.sort_by_key(|r| r.id);
-    all
-}
-
 /// CONFIG RESETSTAT: zeroes the node's and every shard's counters.
-async fn reset_stats(core: &Core) -> Reply {
-    core.state.borrow_mut().stats = Default::default();
-    core.senders
-        .ask_others(|reply| Request::ResetStats { reply })
-        .await;
-    for status in &core.node.script_status {
+async fn reset_stats(core: &dyn CoreAccess) -> Reply {
+    core.reset_shard_stats().await;
+    for status in &core.node().script_status {
         status.reset_counters();
     }
-    let s = &core.node.stats;
+    let s = &core.node().stats;
     for counter in [&s.connections_received, &s.rejected_connections] {
         counter.store(0, Ordering::Relaxed);
     }
@@ -98,7 +82,7 @@ fn info<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
     Box::pin(info_reply(ctx.core, argv))
 }
 
-async fn info_reply(core: &Core, argv: &[Bytes]) -> Reply {
+async fn info_reply(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
     let wanted: Vec<String> = argv[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -136,8 +120,8 @@ struct InfoSnapshot<'a> {
 }
 
 impl<'a> InfoSnapshot<'a> {
-    async fn take(core: &'a Core) -> InfoSnapshot<'a> {
-        let reports = reports(core).await;
+    async fn take(core: &'a dyn CoreAccess) -> InfoSnapshot<'a> {
+        let reports = core.reports().await;
         // One snapshot of the allocator's counters: the shards' figures and
         // the rest of the process (start-up, helper threads) sum to
         // used_memory.
@@ -147,7 +131,7 @@ impl<'a> InfoSnapshot<'a> {
             .map(|r| per_thread.get(r.memory_counter).copied().unwrap_or(0))
             .collect();
         InfoSnapshot {
-            node: &core.node,
+            node: core.node(),
             reports,
             per_thread,
             shard_memory,
@@ -232,7 +216,7 @@ fn shards_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let _ = write!(out, "# Shards\r\nshards:{shards}\r\n");
     for (r, used_memory) in s.reports.iter().zip(&s.shard_memory) {
         let keys: usize = r.keyspace.iter().map(|(k, _)| k).sum();
-        let slots = crate::shard::slot_range(r.id, shards);
+        let slots = crate::util::slot::slot_range(r.id, shards);
         let _ = write!(
             out,
             "shard{}:core={},slots={}-{},keys={keys},ops={},forwarded_in={},used_memory={},state={}\r\n",
@@ -263,7 +247,7 @@ fn keyspace_section(s: &InfoSnapshot<'_>, out: &mut String) {
 
 /// INFO's `# Scripting`: node totals, then each shard's script.
 fn scripting_section(out: &mut String, node: &crate::node::Node) {
-    let now = crate::shard::now_ms();
+    let now = crate::util::time::now_ms();
     let all: Vec<StatusReport> = node.script_status.iter().map(|s| s.report(now)).collect();
     let _ = write!(
         out,
@@ -318,7 +302,7 @@ fn human(bytes: u64) -> String {
 
 fn config_get(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| &a[..]).collect();
-    let pairs = ctx.core.node.config.get_matching(&patterns);
+    let pairs = ctx.core.node().config.get_matching(&patterns);
     Reply::Map(
         pairs
             .into_iter()
@@ -341,7 +325,7 @@ fn config_set(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         .chunks(2)
         .map(|p| (p[0].as_str(), p[1].as_str()))
         .collect();
-    match ctx.core.node.config.set_many(&pairs) {
+    match ctx.core.node().config.set_many(&pairs) {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::error(e),
     }
@@ -513,7 +497,7 @@ fn shutdown(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     // As in Redis, only SHUTDOWN NOSAVE goes ahead while a script is busy
     // (here: on any shard).
     if !argv[1..].iter().any(|a| is(a, "nosave")) {
-        if let Some(busy) = core.node.script_status.iter().find(|s| s.is_busy()) {
+        if let Some(busy) = core.node().script_status.iter().find(|s| s.is_busy()) {
             return Reply::error(busy.busy_reply());
         }
     }
@@ -529,7 +513,7 @@ fn shutdown(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         }
     }
     eprintln!("User requested shutdown...");
-    core.node.begin_shutdown();
+    core.node().begin_shutdown();
     // Like Redis, a successful SHUTDOWN closes the connection without a
     // reply; the caller sees the connection close.
     ctx.session.quit = true;
@@ -545,7 +529,7 @@ const DEBUG_COMMAND_LOCAL: i64 = 2;
 fn debug_refused(ctx: &ConnCtx) -> Option<Reply> {
     let core = ctx.core;
     let allowed = match core
-        .node
+        .node()
         .config
         .int(crate::config::Param::EnableDebugCommand)
     {

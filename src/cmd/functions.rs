@@ -13,14 +13,13 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, is, Command, ConnCtx, ConnFuture, ScriptFuture};
+use super::{command, is, Call, Command, ConnCtx, ConnFuture, CoreAccess, ScriptFuture};
 use crate::lua::engine::RunState;
 use crate::lua::functions::{self, Library, RestorePolicy};
 use crate::lua::run::Job;
-use crate::node::Core;
+use crate::lua::status::{kill_busy, Kind, Phase, BUSY_EVAL};
+use crate::lua::ScriptHost;
 use crate::protocol::Reply;
-use crate::shard::script_status::{kill_busy, Kind, Phase, BUSY_EVAL};
-use crate::shard::Call;
 use crate::util::glob::glob_match;
 use crate::util::numbers::parse_i64;
 
@@ -46,19 +45,19 @@ const FUNCTION: &[Command] = &[
 ];
 
 /// FCALL function numkeys [key ...] [arg ...]
-fn fcall(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn fcall(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, false))
 }
 
 /// FCALL_RO function numkeys [key ...] [arg ...]: only `no-writes` functions.
-fn fcall_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn fcall_ro(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, true))
 }
 
-async fn run(core: Rc<Core>, call: Call, now_ms: u64, read_only: bool) -> Reply {
+async fn run(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64, read_only: bool) -> Reply {
     let argv = &call.argv;
-    let engine = &core.scripts;
-    functions::sync(engine, &core.node.functions);
+    let engine = core.engine();
+    functions::sync(engine, core.functions());
     let Some(function) = engine.libraries.borrow().function(&argv[1]) else {
         return Reply::error("ERR Function not found");
     };
@@ -94,9 +93,9 @@ async fn run(core: Rc<Core>, call: Call, now_ms: u64, read_only: bool) -> Reply 
 /// run library code in this core's VM, not while a script of this core's
 /// is suspended in it.
 fn when_shard_free<'a>(
-    core: &'a Core,
+    core: &'a dyn CoreAccess,
     argv: &'a [Bytes],
-    run: fn(&Core, &[Bytes]) -> Reply,
+    run: fn(&dyn CoreAccess, &[Bytes]) -> Reply,
 ) -> ConnFuture<'a> {
     Box::pin(async move {
         match core.wait_for_shard().await {
@@ -115,7 +114,7 @@ fn function_restore<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFutu
 }
 
 fn function_delete(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let registry = &ctx.core.node.functions;
+    let registry = &ctx.core.functions();
     let deleted = std::str::from_utf8(&argv[2]).is_ok_and(|lib| registry.delete(lib));
     if deleted {
         Reply::ok()
@@ -132,7 +131,7 @@ fn function_flush(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         [_, _, _] => return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => return syntax_error(&argv[1]),
     }
-    ctx.core.node.functions.flush();
+    ctx.core.functions().flush();
     Reply::ok()
 }
 
@@ -141,7 +140,7 @@ fn function_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 }
 
 fn function_dump(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    Reply::Bulk(Bytes::from(ctx.core.node.functions.dump()))
+    Reply::Bulk(Bytes::from(ctx.core.functions().dump()))
 }
 
 fn function_stats(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
@@ -149,7 +148,7 @@ fn function_stats(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
 }
 
 fn function_kill(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    match kill_busy(&ctx.core.node.script_status, Kind::Function) {
+    match kill_busy(&ctx.core.node().script_status, Kind::Function) {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::error(e),
     }
@@ -164,7 +163,7 @@ fn syntax_error(sub: &[u8]) -> Reply {
 }
 
 /// FUNCTION LOAD [REPLACE] code
-fn load(core: &Core, argv: &[Bytes]) -> Reply {
+fn load(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
     let (code, options) = argv[2..].split_last().expect("arity checked: 3 or more");
     let mut replace = false;
     for option in options {
@@ -176,7 +175,7 @@ fn load(core: &Core, argv: &[Bytes]) -> Reply {
         }
         replace = true;
     }
-    let registry = &core.node.functions;
+    let registry = core.functions();
     let (name, body_at) = match functions::parse_metadata(code) {
         Ok(parsed) => parsed,
         Err(e) => return e,
@@ -185,7 +184,7 @@ fn load(core: &Core, argv: &[Bytes]) -> Reply {
     if !replace && registry.contains(&name) {
         return Reply::error(format!("ERR Library '{name}' already exists"));
     }
-    let lib = match functions::build(&core.scripts, name, code.clone(), body_at) {
+    let lib = match functions::build(core.engine(), name, code.clone(), body_at) {
         Ok(lib) => lib,
         Err(e) => return e,
     };
@@ -197,7 +196,7 @@ fn load(core: &Core, argv: &[Bytes]) -> Reply {
 }
 
 /// FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]: an array of maps.
-fn list(core: &Core, argv: &[Bytes]) -> Reply {
+fn list(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
     let mut with_code = false;
     let mut pattern: Option<&Bytes> = None;
     let mut i = 2;
@@ -220,7 +219,7 @@ fn list(core: &Core, argv: &[Bytes]) -> Reply {
         i += 1;
     }
     let text = |s: &'static str| Reply::bulk(s.as_bytes());
-    let libraries = core.node.functions.libraries();
+    let libraries = core.functions().libraries();
     let listed = libraries
         .iter()
         // Library names are never empty, so the matcher can see "*".
@@ -272,7 +271,7 @@ fn describe(f: &functions::FunctionInfo) -> Reply {
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
-fn restore(core: &Core, argv: &[Bytes]) -> Reply {
+fn restore(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
     if argv.len() > 4 {
         return syntax_error(&argv[1]);
     }
@@ -301,7 +300,7 @@ fn restore(core: &Core, argv: &[Bytes]) -> Reply {
         if libs.iter().any(|l| l.name == name) {
             return Reply::error(format!("ERR Library '{name}' already exists"));
         }
-        let lib = match functions::build(&core.scripts, name, code, body_at) {
+        let lib = match functions::build(core.engine(), name, code, body_at) {
             Ok(lib) => lib,
             Err(e) => return e,
         };
@@ -319,7 +318,7 @@ fn restore(core: &Core, argv: &[Bytes]) -> Reply {
         function_names.extend(lower);
         libs.push(lib);
     }
-    match core.node.functions.restore(libs, policy) {
+    match core.functions().restore(libs, policy) {
         Ok(()) => Reply::ok(),
         Err(e) => e,
     }
@@ -328,10 +327,10 @@ fn restore(core: &Core, argv: &[Bytes]) -> Reply {
 /// FUNCTION STATS: the running function (the first shard's that runs
 /// one), then the engines' library and function counts. Like Redis, it
 /// answers BUSY while an EVAL script is busy and no function runs.
-fn stats(core: &Core) -> Reply {
-    let now = crate::shard::now_ms();
+fn stats(core: &dyn CoreAccess) -> Reply {
+    let now = crate::util::time::now_ms();
     let running: Vec<_> = core
-        .node
+        .node()
         .script_status
         .iter()
         .map(|s| s.report(now))
@@ -341,7 +340,7 @@ fn stats(core: &Core) -> Reply {
     if function.is_none() && running.iter().any(|r| r.phase == Phase::Busy) {
         return Reply::error(BUSY_EVAL);
     }
-    let libraries = core.node.functions.libraries();
+    let libraries = core.functions().libraries();
     let function_count: usize = libraries.iter().map(|l| l.functions.len()).sum();
     let text = |s: &'static str| Reply::bulk(s.as_bytes());
     let running_script = match function {

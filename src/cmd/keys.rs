@@ -363,7 +363,7 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     if !flush_option_ok(argv) {
         return errors::syntax();
     }
-    for db in &mut ctx.shard.dbs {
+    for db in &mut ctx.keyspace.dbs {
         db.clear();
     }
     Reply::ok()
@@ -379,7 +379,7 @@ fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, Reply> {
     }
     usize::try_from(n)
         .ok()
-        .filter(|&n| n < ctx.shard.dbs.len())
+        .filter(|&n| n < ctx.keyspace.dbs.len())
         .ok_or_else(|| Reply::error(errors::DB_INDEX_OUT_OF_RANGE))
 }
 
@@ -410,7 +410,7 @@ fn copy_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     };
     let now = ctx.now_ms;
     let expires_at = ctx.db().get(from, now).map_or(0, |e| e.expires_at_ms());
-    let target = &mut ctx.shard.dbs[target];
+    let target = &mut ctx.keyspace.dbs[target];
     if !replace && target.contains(to, now) {
         return Ok(Reply::Int(0));
     }
@@ -429,34 +429,34 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     }
     let key = &argv[1];
     let now = ctx.now_ms;
-    if !ctx.db().contains(key, now) || ctx.shard.dbs[target].contains(key, now) {
+    if !ctx.db().contains(key, now) || ctx.keyspace.dbs[target].contains(key, now) {
         return Reply::Int(0);
     }
     let Some(entry) = ctx.db().remove(key) else {
         return Reply::Int(0);
     };
     let expires_at_ms = entry.expires_at_ms();
-    ctx.shard.dbs[target].insert(key, entry.into_value(), expires_at_ms);
+    ctx.keyspace.dbs[target].insert(key, entry.into_value(), expires_at_ms);
     Reply::Int(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::ShardState;
+    use crate::store::Keyspace;
     use crate::store::Value;
 
     /// The clock the commands see in these tests, in Unix ms.
     const NOW_MS: u64 = 1_000_000;
 
-    fn run(shard: &mut ShardState, db: usize, args: &[&str]) -> Reply {
+    fn run(shard: &mut Keyspace, db: usize, args: &[&str]) -> Reply {
         let argv: Vec<Bytes> = args
             .iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
         let cmd = super::super::lookup(args[0].as_bytes()).expect("known command");
         let mut ctx = Ctx {
-            shard,
+            keyspace: shard,
             db,
             now_ms: NOW_MS,
             resp3: false,
@@ -470,8 +470,8 @@ mod tests {
 
     /// A shard of one with a key of every type (the aggregates are empty:
     /// only their type matters here).
-    fn shard_with_every_type() -> ShardState {
-        let mut shard = ShardState::new(0, 0, 1);
+    fn shard_with_every_type() -> Keyspace {
+        let mut shard = Keyspace::for_shard(0, 1);
         let db = &mut shard.dbs[0];
         db.set(b"str", Value::Str(b"v".to_vec()));
         db.set(b"hash", Value::Hash(Default::default()));
@@ -573,13 +573,13 @@ mod tests {
     #[test]
     fn scan_cursor_moves_to_the_next_shard() {
         // Shard 1 of 3 owns slots 5461..10922, shard 2 the rest.
-        let mut middle = ShardState::new(1, 0, 3);
+        let mut middle = Keyspace::for_shard(1, 3);
         let scan = run(&mut middle, 0, &["scan", "5461"]);
         assert_eq!(
             scan,
             Reply::Array(vec![Reply::bulk(b"10922"), Reply::Array(vec![])])
         );
-        let mut last = ShardState::new(2, 0, 3);
+        let mut last = Keyspace::for_shard(2, 3);
         let scan = run(&mut last, 0, &["scan", "10922"]);
         assert_eq!(
             scan,

@@ -9,7 +9,9 @@
 //! Shard-side commands only touch the keyspace and return a [`Reply`]; the
 //! same code serves a local call, a forwarded call and a script's
 //! `redis.call`. Connection-side commands see the connection's [`Session`]
-//! and its core ([`ConnCtx`]).
+//! and their core through [`CoreAccess`] ([`ConnCtx`]); scripts run with
+//! a `lua::ScriptHost`. Nothing here names the shard's types: the shard
+//! (above) dispatches to this table.
 
 /// The [`ShardFn`] of shard code that returns `Result<Reply, Reply>`
 /// (argument errors travel with `?`): `.shard(fallible!(get))`. Defined
@@ -43,10 +45,10 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use hashbrown::HashMap;
 
-use crate::node::Core;
+use crate::lua::ScriptHost;
+use crate::node::{Node, ShardReport};
 use crate::protocol::Reply;
-use crate::shard::ShardState;
-use crate::store::Db;
+use crate::store::{Db, Keyspace};
 
 pub use args::*;
 pub use session::Session;
@@ -152,15 +154,36 @@ pub type ShardFn = fn(&mut Ctx, &[Bytes]) -> Reply;
 /// A running script's reply, once it ends.
 pub type ScriptFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply>>>;
 
-/// Scripts: they need the whole core (its Lua VM borrows the keyspace per
-/// `redis.call`) and may be suspended while they run, so they are async
-/// and own their arguments.
-pub type ScriptFn = fn(std::rc::Rc<crate::node::Core>, crate::shard::Call, u64) -> ScriptFuture;
+/// Scripts: they run in the core's Lua VM, which reaches the shard per
+/// `redis.call` through [`ScriptHost`], and may be suspended while they
+/// run, so they are async and own their arguments.
+pub type ScriptFn = fn(std::rc::Rc<dyn ScriptHost>, Call, u64) -> ScriptFuture;
 
 /// What connection-side code sees: the connection's session and its core.
 pub struct ConnCtx<'a> {
     pub session: &'a mut Session,
-    pub core: &'a Core,
+    pub core: &'a dyn CoreAccess,
+}
+
+/// A future that runs on one core (not `Send`).
+pub type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+/// What connection commands need from the core they run on: the node,
+/// the script host (the VM, the node's scripts and functions), and the few
+/// things only the shard can do. The shard implements it
+/// (`shard::core`), so command code never names the shard's types.
+pub trait CoreAccess: ScriptHost {
+    /// What every core shares.
+    fn node(&self) -> &Node;
+    /// Whether a script or an EXEC holds this core's shard now.
+    fn shard_held(&self) -> bool;
+    /// Waits until no script holds this core's shard (FUNCTION LOAD);
+    /// `Err`: the `-BUSY` text.
+    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>>;
+    /// A statistics snapshot of every shard, in shard order (INFO).
+    fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
+    /// Zeroes every shard's statistics (CONFIG RESETSTAT).
+    fn reset_shard_stats(&self) -> LocalFuture<'_, ()>;
 }
 
 /// Connection-side code that answers at once.
@@ -484,9 +507,25 @@ fn no_subcommand(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     Reply::error(errors::unknown_subcommand(sub, &container))
 }
 
+/// A command to run on a shard: the same for local and forwarded calls.
+#[derive(Clone)]
+pub struct Call {
+    pub cmd: &'static Command,
+    pub db: u8,
+    pub resp3: bool,
+    pub argv: Vec<Bytes>,
+}
+
+impl Call {
+    /// Scripts suspend while they run and hold the shard's gate.
+    pub fn is_script(&self) -> bool {
+        matches!(self.cmd.run, Run::Script(_))
+    }
+}
+
 /// What shard-side code sees while it runs.
 pub struct Ctx<'a> {
-    pub shard: &'a mut ShardState,
+    pub keyspace: &'a mut Keyspace,
     /// The client's selected database.
     pub db: usize,
     pub now_ms: u64,
@@ -496,25 +535,25 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
-        &mut self.shard.dbs[self.db]
+        &mut self.keyspace.dbs[self.db]
     }
 
     /// The live value of `key` for a read command, counted in INFO as a
     /// keyspace hit or miss. Write paths use `db().get_mut` instead.
     pub fn read(&mut self, key: &[u8]) -> Option<crate::store::ValueRef<'_>> {
-        let shard = &mut *self.shard;
-        let value = shard.dbs[self.db].value(key, self.now_ms);
+        let keyspace = &mut *self.keyspace;
+        let value = keyspace.dbs[self.db].value(key, self.now_ms);
         if value.is_some() {
-            shard.stats.keyspace_hits += 1;
+            keyspace.hits += 1;
         } else {
-            shard.stats.keyspace_misses += 1;
+            keyspace.misses += 1;
         }
         value
     }
 
     /// A pseudo-random number (SPOP, SRANDMEMBER, RANDOMKEY ...).
     pub fn random(&mut self) -> u64 {
-        self.shard.random()
+        self.keyspace.random()
     }
 }
 

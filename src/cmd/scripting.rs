@@ -7,14 +7,13 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ConnCtx, ScriptFuture};
+use super::{command, errors, is, Call, Command, ConnCtx, CoreAccess, ScriptFuture};
 use crate::lua::cache::sha1_hex;
 use crate::lua::engine::RunState;
 use crate::lua::run::Job;
-use crate::node::Core;
+use crate::lua::status::{kill_busy, Kind};
+use crate::lua::ScriptHost;
 use crate::protocol::Reply;
-use crate::shard::script_status::{kill_busy, Kind};
-use crate::shard::Call;
 use crate::util::numbers::parse_i64;
 
 #[rustfmt::skip]
@@ -40,26 +39,32 @@ const SCRIPT: &[Command] = &[
 const NOSCRIPT_ERROR: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 /// EVAL script numkeys [key ...] [arg ...]
-fn eval(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn eval(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, false, false))
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
-fn evalsha(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn evalsha(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, true, false))
 }
 
 /// EVAL_RO script numkeys [key ...] [arg ...]: writes are refused.
-fn eval_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn eval_ro(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, false, true))
 }
 
 /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
-fn evalsha_ro(core: Rc<Core>, call: Call, now_ms: u64) -> ScriptFuture {
+fn evalsha_ro(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64) -> ScriptFuture {
     Box::pin(run(core, call, now_ms, true, true))
 }
 
-async fn run(core: Rc<Core>, call: Call, now_ms: u64, by_sha: bool, read_only: bool) -> Reply {
+async fn run(
+    core: Rc<dyn ScriptHost>,
+    call: Call,
+    now_ms: u64,
+    by_sha: bool,
+    read_only: bool,
+) -> Reply {
     let argv = &call.argv;
     let numkeys = match parse_i64(&argv[2]) {
         None => return Reply::error(errors::NOT_INTEGER),
@@ -69,8 +74,8 @@ async fn run(core: Rc<Core>, call: Call, now_ms: u64, by_sha: bool, read_only: b
         }
         Some(n) => n as usize,
     };
-    let engine = &core.scripts;
-    let cache = &core.node.script_cache;
+    let engine = core.engine();
+    let cache = core.script_cache();
     engine.sync_epoch(cache.epoch());
     let sha = if by_sha {
         String::from_utf8_lossy(&argv[1]).to_ascii_lowercase()
@@ -119,11 +124,11 @@ fn script_load(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 
 /// Caches `body` (compiled here first, so that syntax errors are reported
 /// now, as Redis does); its SHA1, or the compile error.
-pub fn load_script(core: &Core, body: &Bytes) -> Reply {
-    let cache = &core.node.script_cache;
+pub fn load_script(core: &dyn CoreAccess, body: &Bytes) -> Reply {
+    let cache = core.script_cache();
     let sha = sha1_hex(body);
-    core.scripts.sync_epoch(cache.epoch());
-    match core.scripts.compile(&sha, body) {
+    core.engine().sync_epoch(cache.epoch());
+    match core.engine().compile(&sha, body) {
         Ok(_) => {
             cache.insert(&sha, body);
             Reply::bulk(sha.as_bytes())
@@ -133,7 +138,7 @@ pub fn load_script(core: &Core, body: &Bytes) -> Reply {
 }
 
 fn script_exists(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let cache = &ctx.core.node.script_cache;
+    let cache = &ctx.core.script_cache();
     Reply::Array(
         argv[2..]
             .iter()
@@ -156,17 +161,17 @@ fn script_flush(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     if !mode_ok {
         return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     }
-    let cache = &core.node.script_cache;
+    let cache = core.script_cache();
     cache.flush();
     // The other cores free their compiled scripts on their next tick.
-    if !core.gate.is_held() {
-        core.scripts.sync_epoch(cache.epoch());
+    if !core.shard_held() {
+        core.engine().sync_epoch(cache.epoch());
     }
     Reply::ok()
 }
 
 fn script_kill(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    match kill_busy(&ctx.core.node.script_status, Kind::Eval) {
+    match kill_busy(&ctx.core.node().script_status, Kind::Eval) {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::error(e),
     }
@@ -197,11 +202,11 @@ fn script_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
 /// INFO's scripting section.
 fn script_status(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
     let core = ctx.core;
-    let now = crate::shard::now_ms();
+    let now = crate::util::time::now_ms();
     let field = |name: &str| Reply::bulk(name.as_bytes());
     let text = |value: &str| Reply::bulk(value.as_bytes());
     Reply::Array(
-        core.node
+        core.node()
             .script_status
             .iter()
             .enumerate()

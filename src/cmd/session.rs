@@ -9,9 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{command, errors, is, Command, ConnCtx, Tx};
+use super::{command, errors, is, Command, ConnCtx, CoreAccess, Tx};
 use crate::config::{Param, DATABASES};
-use crate::node::{ClientInfo, Core};
+use crate::node::ClientInfo;
 use crate::protocol::Reply;
 
 /// Per-connection state that commands read and change.
@@ -91,7 +91,7 @@ pub fn reset(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
     s.set_db(0);
     s.resp3 = false;
     s.client.resp.store(2, Ordering::Relaxed);
-    s.authenticated = ctx.core.node.config.string(Param::Requirepass).is_empty();
+    s.authenticated = ctx.core.node().config.string(Param::Requirepass).is_empty();
     lock(&s.client.name).clear();
     Reply::status("RESET")
 }
@@ -109,8 +109,8 @@ fn select(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 
 /// Checks a username/password pair against `requirepass` (only the
 /// `default` user exists).
-fn check_password(core: &Core, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let required = core.node.config.string(Param::Requirepass);
+fn check_password(core: &dyn CoreAccess, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    let required = core.node().config.string(Param::Requirepass);
     if user == b"default" && (required.is_empty() || required.as_bytes() == pass) {
         Ok(())
     } else {
@@ -125,7 +125,7 @@ fn auth(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         3 => (&argv[1][..], &argv[2]),
         _ => return Reply::error(errors::SYNTAX),
     };
-    if argv.len() == 2 && core.node.config.string(Param::Requirepass).is_empty() {
+    if argv.len() == 2 && core.node().config.string(Param::Requirepass).is_empty() {
         return Reply::error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
@@ -288,7 +288,7 @@ fn client_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
 
 /// One CLIENT LIST line, in Redis 7's field order.
 fn client_line(c: &ClientInfo) -> String {
-    let now = crate::shard::now_ms();
+    let now = crate::util::time::now_ms();
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}\n",
         c.id,
@@ -338,7 +338,7 @@ fn client_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     }
     let text: String = ctx
         .core
-        .node
+        .node()
         .clients()
         .iter()
         .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
@@ -352,7 +352,7 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     if argv.len() == 3 {
         // Old form: CLIENT KILL addr:port
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
-        let n = core.node.kill_clients(|c| c.addr == addr);
+        let n = core.node().kill_clients(|c| c.addr == addr);
         return if n == 0 {
             Reply::error("ERR No such client")
         } else {
@@ -404,7 +404,7 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     let me = ctx.session.client.id;
-    let n = core.node.kill_clients(|c| {
+    let n = core.node().kill_clients(|c| {
         id.is_none_or(|id| c.id == id)
             && addr.as_ref().is_none_or(|a| &c.addr == a)
             && laddr.as_ref().is_none_or(|a| &c.laddr == a)

@@ -615,9 +615,9 @@ mod tests {
 
     #[test]
     fn other_types_are_wrongtype() {
-        let mut shard = crate::shard::ShardState::new(0, 0, 1);
+        let mut shard = crate::store::Keyspace::for_shard(0, 1);
         let mut ctx = Ctx {
-            shard: &mut shard,
+            keyspace: &mut shard,
             db: 0,
             now_ms: 1_000,
             resp3: false,

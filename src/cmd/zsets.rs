@@ -1236,12 +1236,12 @@ fn diff(ctx: &mut Ctx, keys: &[Bytes], order: &[usize]) -> Vec<(Box<[u8]>, f64)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::ShardState;
+    use crate::store::Keyspace;
 
-    fn run(shard: &mut ShardState, f: super::super::ShardFn, args: &[&str]) -> Reply {
+    fn run(shard: &mut Keyspace, f: super::super::ShardFn, args: &[&str]) -> Reply {
         let argv: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
         let mut ctx = Ctx {
-            shard,
+            keyspace: shard,
             db: 0,
             now_ms: 1,
             resp3: false,
@@ -1267,7 +1267,7 @@ mod tests {
     /// End-to-end tests cannot build sets until SADD exists.
     #[test]
     fn plain_sets_count_as_score_one() {
-        let mut shard = ShardState::new(0, 0, 1);
+        let mut shard = Keyspace::for_shard(0, 1);
         run(
             &mut shard,
             zadd,

@@ -19,7 +19,7 @@ use client::Client;
 use load::{Group, Key, LoadSpec};
 use report::{Check, TargetResult};
 
-use crate::shard::shard_of_key;
+use crate::util::slot::shard_of_key;
 
 /// The shard whose key the script uses.
 const SCRIPT_SHARD: usize = 0;

@@ -23,15 +23,16 @@ use futures_lite::{future, ready, AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::route::{self, Piece, Plan};
+use crate::cmd::Call;
 use crate::cmd::{self, errors, flags, Command, ConnCtx, ConnectionFn, Gather, Run, Session, Tx};
 use crate::config::{
     Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
     READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
 };
-use crate::node::{ClientInfo, Core};
+use crate::node::ClientInfo;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
+use crate::shard::core::{Core, BUSY_BEHAVIOR_DEFER};
 use crate::shard::mesh::{BatchReplies, Request};
-use crate::shard::Call;
 use transaction::{Transaction, Watches};
 
 /// Why a command is refused before it runs, with the command when known.
@@ -192,7 +193,7 @@ impl Connection {
             if self.session.client.killed.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            self.now_ms = crate::shard::now_ms();
+            self.now_ms = crate::util::time::now_ms();
             let node = &self.core.node;
             let limit = node.config.int(Param::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
@@ -386,7 +387,7 @@ impl Connection {
     async fn run_connection(&mut self, run: ConnectionFn, argv: &[Bytes]) -> Reply {
         let mut ctx = ConnCtx {
             session: &mut self.session,
-            core: &self.core,
+            core: &*self.core,
         };
         match run {
             ConnectionFn::Now(run) => run(&mut ctx, argv),
@@ -429,7 +430,7 @@ impl Connection {
         }
         let node = &self.core.node;
         let own = self.core.script_status();
-        let defer = node.config.int(Param::BusyBehavior) == crate::node::BUSY_BEHAVIOR_DEFER;
+        let defer = node.config.int(Param::BusyBehavior) == BUSY_BEHAVIOR_DEFER;
         (own.is_busy() && !defer).then(|| own.busy_reply())
     }
 
@@ -671,6 +672,6 @@ async fn unless_gone<T>(
 /// (`busy-behavior defer`).
 fn busy_at(node: &crate::node::Node, shard: usize) -> Option<&'static str> {
     let status = &node.script_status[shard];
-    (status.is_busy() && node.config.int(Param::BusyBehavior) != crate::node::BUSY_BEHAVIOR_DEFER)
+    (status.is_busy() && node.config.int(Param::BusyBehavior) != BUSY_BEHAVIOR_DEFER)
         .then(|| status.busy_reply())
 }

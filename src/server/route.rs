@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use crate::cmd::{errors, Command, Gather, Route};
 use crate::protocol::Reply;
-use crate::shard::shard_of_key;
+use crate::util::slot::shard_of_key;
 use crate::util::slot::SLOT_COUNT;
 
 /// Where a command goes.
@@ -108,7 +108,7 @@ fn fanout(cmd: &Command, argv: &[Bytes], gather: Gather, own: usize, shards: usi
 fn scan(argv: &[Bytes], own: usize, shards: usize) -> Plan {
     match argv.get(1).map(|c| crate::cmd::scan_cursor(c)) {
         Some(Ok(cursor)) if cursor < SLOT_COUNT as u64 => {
-            Plan::One(crate::shard::shard_of_slot(cursor as u16, shards))
+            Plan::One(crate::util::slot::shard_of_slot(cursor as u16, shards))
         }
         Some(Ok(_)) => Plan::One(own),
         Some(Err(e)) => Plan::Refuse(e),
@@ -160,7 +160,7 @@ pub fn gather(gather: Gather, replies: Vec<Reply>, positions: &[Vec<usize>]) -> 
             if live.is_empty() {
                 return Reply::Nil;
             }
-            let pick = (crate::shard::now_ms() as usize) % live.len();
+            let pick = (crate::util::time::now_ms() as usize) % live.len();
             live.into_iter().nth(pick).unwrap_or(Reply::Nil)
         }
     }

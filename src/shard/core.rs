@@ -10,14 +10,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::gate::{Access, Gate};
-use super::mesh::Senders;
-use super::{shard_of_key, Call, ShardState, Watched};
-use crate::cmd::{self, flags, Run};
+use super::mesh::{Request, Senders};
+use super::{Call, ShardState, Watched};
+use crate::cmd::{self, flags, CoreAccess, LocalFuture, Run};
 use crate::config::{Config, Param};
 use crate::lua::status::ScriptStatus;
 use crate::lua::{Engine, Killed, ScriptHost};
-use crate::node::Node;
+use crate::node::{Node, ShardReport};
 use crate::protocol::Reply;
+use crate::util::slot::shard_of_key;
 
 /// What one executor owns: its shard and its ends of the mesh.
 pub struct Core {
@@ -344,6 +345,42 @@ impl ScriptHost for Core {
     }
 }
 
+/// How connection commands reach this core (see [`CoreAccess`]).
+impl CoreAccess for Core {
+    fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn shard_held(&self) -> bool {
+        self.gate.is_held()
+    }
+
+    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>> {
+        Box::pin(async move { Core::wait_for_shard(self).await.map(drop) })
+    }
+
+    fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>> {
+        Box::pin(async move {
+            let mut all = self
+                .senders
+                .ask_others(|reply| Request::Report { reply })
+                .await;
+            all.push(self.state.borrow().report());
+            all.sort_by_key(|r| r.id);
+            all
+        })
+    }
+
+    fn reset_shard_stats(&self) -> LocalFuture<'_, ()> {
+        Box::pin(async move {
+            self.state.borrow_mut().reset_stats();
+            self.senders
+                .ask_others(|reply| Request::ResetStats { reply })
+                .await;
+        })
+    }
+}
+
 impl Core {
     /// The connection commands a script may call.
     fn script_connection_command(&self, name: &str, argv: &[Bytes]) -> Reply {
@@ -375,10 +412,11 @@ mod tests {
 
     use bytes::Bytes;
 
+    use crate::cmd::Call;
     use crate::config::Config;
     use crate::node::Node;
     use crate::shard::effects::tests::{command, seen, Seen};
-    use crate::shard::{mesh, Call};
+    use crate::shard::mesh;
 
     fn call(args: &[&str]) -> Call {
         let argv: Vec<Bytes> = args
@@ -411,7 +449,7 @@ mod tests {
             core.state
                 .borrow_mut()
                 .add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
-            let now = crate::shard::now_ms();
+            let now = crate::util::time::now_ms();
             let writes = "redis.call('set', KEYS[1], '1'); redis.call('get', KEYS[1]); \
                           redis.call('incr', 'n')";
             let reads = "return redis.call('get', KEYS[1])";

@@ -101,9 +101,10 @@ pub(crate) mod tests {
     use bytes::Bytes;
 
     use super::Effect;
+    use crate::cmd::Call;
     use crate::protocol::Reply;
     use crate::shard::gate::Gate;
-    use crate::shard::{Call, ShardState};
+    use crate::shard::ShardState;
     use crate::store::Value;
 
     /// An effect as a test names it.
@@ -223,9 +224,9 @@ pub(crate) mod tests {
     fn active_expiry_records_each_key_it_deletes() {
         let (mut shard, log) = recorded();
         // Expired long ago (expiry at 1 ms after the epoch).
-        shard.dbs[0].insert(b"x", Value::Str(b"1".to_vec()), 1);
-        shard.dbs[2].insert(b"y", Value::Str(b"1".to_vec()), 1);
-        shard.dbs[2].insert(b"live", Value::Str(b"1".to_vec()), 0);
+        shard.keyspace.dbs[0].insert(b"x", Value::Str(b"1".to_vec()), 1);
+        shard.keyspace.dbs[2].insert(b"y", Value::Str(b"1".to_vec()), 1);
+        shard.keyspace.dbs[2].insert(b"live", Value::Str(b"1".to_vec()), 0);
         let gate = Gate::default();
         shard.expire_tick(gate.open().expect("an open gate"), 100);
         assert_eq!(

@@ -94,7 +94,7 @@ pub async fn serve_peer(
 async fn serve_request(core: Rc<Core>, req: Request) {
     match req {
         Request::Batch { calls, reply } => {
-            let now = crate::shard::now_ms();
+            let now = crate::util::time::now_ms();
             let mut replies = Vec::with_capacity(calls.len());
             let mut reply_bytes = 0;
             let mut calls = calls.into_iter();
@@ -111,7 +111,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             let _ = reply.send(BatchReplies { replies, unrun });
         }
         Request::Watch { db, keys, reply } => {
-            let now = crate::shard::now_ms();
+            let now = crate::util::time::now_ms();
             let _ = reply.send(core.state.borrow_mut().watch(db, &keys, now));
         }
         Request::Transaction {
@@ -120,7 +120,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             reply,
         } => {
             core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
-            let now = crate::shard::now_ms();
+            let now = crate::util::time::now_ms();
             let result = crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
             let _ = reply.send(result);
         }
@@ -128,7 +128,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             let _ = reply.send(core.state.borrow().report());
         }
         Request::ResetStats { reply } => {
-            core.state.borrow_mut().stats = Default::default();
+            core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
         }
     }

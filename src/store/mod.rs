@@ -2,10 +2,12 @@
 
 pub mod db;
 pub mod entry;
+pub mod keyspace;
 pub mod value;
 pub mod zset;
 
 pub use db::Db;
 pub use entry::Entry;
+pub use keyspace::Keyspace;
 pub use value::{Value, ValueRef};
 pub use zset::ZSet;

@@ -4,6 +4,8 @@
 //! the mapping must match Redis bit for bit: CRC16-XMODEM of the key (or of
 //! its hash tag) modulo [`SLOT_COUNT`].
 
+use std::ops::Range;
+
 /// Number of hash slots in a Redis Cluster keyspace.
 pub const SLOT_COUNT: usize = 16384;
 
@@ -62,6 +64,24 @@ fn hash_tag(key: &[u8]) -> Option<&[u8]> {
         return None; // "{}" does not count as a tag
     }
     after.get(..close)
+}
+
+// ---- Shards own contiguous slot ranges ----
+
+/// The slots shard `id` of `shards` owns: contiguous, nearly equal ranges.
+pub fn slot_range(id: usize, shards: usize) -> Range<u16> {
+    let start = id * SLOT_COUNT / shards;
+    let end = (id + 1) * SLOT_COUNT / shards;
+    start as u16..end as u16
+}
+
+/// The shard that owns `slot` (inverse of [`slot_range`]).
+pub fn shard_of_slot(slot: u16, shards: usize) -> usize {
+    ((slot as usize + 1) * shards - 1) / SLOT_COUNT
+}
+
+pub fn shard_of_key(key: &[u8], shards: usize) -> usize {
+    shard_of_slot(key_hash_slot(key), shards)
 }
 
 #[cfg(test)]
@@ -137,6 +157,22 @@ mod tests {
             key.extend_from_slice(&i.to_le_bytes());
             key.push(b'{');
             assert!(usize::from(key_hash_slot(&key)) < SLOT_COUNT);
+        }
+    }
+
+    #[test]
+    fn ranges_cover_all_slots_and_invert() {
+        for shards in 1..=7 {
+            let mut next = 0u16;
+            for id in 0..shards {
+                let r = slot_range(id, shards);
+                assert_eq!(r.start, next);
+                next = r.end;
+                for slot in [r.start, r.end - 1] {
+                    assert_eq!(shard_of_slot(slot, shards), id);
+                }
+            }
+            assert_eq!(next as usize, SLOT_COUNT);
         }
     }
 }

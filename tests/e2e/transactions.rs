@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{encode, Raw, Server, Step::*, Transcript};
-use shardis::shard::shard_of_key;
+use shardis::util::slot::shard_of_key;
 
 /// Differential steps on one connection: every key of a transaction
 /// carries the {t} tag, so the steps mean the same at any shard count.

@@ -26,12 +26,16 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 
 use super::Connection;
+use crate::cmd::Call;
 use crate::cmd::{errors, flags, Command, ConnectionFn, Gather, Route, Run, Tx};
 use crate::config::DATABASES;
 use crate::protocol::Reply;
 use crate::server::route::{self, Plan};
+use crate::shard::core::run_transaction;
 use crate::shard::mesh::Request;
-use crate::shard::{self, shard_of_key, Call, Watched};
+use crate::shard::Watched;
+use crate::util::slot::shard_of_key;
+use crate::util::time::now_ms;
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
@@ -295,7 +299,7 @@ impl Connection {
                 continue;
             }
             if shard == self.core.shard_id {
-                let now = shard::now_ms();
+                let now = now_ms();
                 let versions = self.core.state.borrow_mut().watch(db, &keys, now);
                 self.record_versions(db, keys, versions);
             } else {
@@ -366,11 +370,7 @@ impl Connection {
                 continue;
             }
             if shard == self.core.shard_id {
-                clean &= self
-                    .core
-                    .state
-                    .borrow_mut()
-                    .unwatch(&watched, shard::now_ms());
+                clean &= self.core.state.borrow_mut().unwatch(&watched, now_ms());
             } else {
                 waiting.push(self.send_transaction(shard, watched, Vec::new()).await);
             }
@@ -388,19 +388,20 @@ impl Connection {
         watched: Vec<Watched>,
         calls: Vec<Call>,
     ) -> Option<Vec<Reply>> {
-        let now = shard::now_ms();
+        let now = now_ms();
         if shard == self.core.shard_id {
             let may_wait = self.core.gate.is_held() || calls.iter().any(Call::is_script);
             if !may_wait {
-                return shard::run_transaction(&self.core, &watched, &calls, now).await;
+                return run_transaction(&self.core, &watched, &calls, now).await;
             }
             // A transaction that waits for the shard, or runs scripts, runs
             // in a task of its own: if the client goes away meanwhile, the
             // connection stops waiting, and the batch is never cut in half.
             let core = self.core.clone();
-            let task = glommio::spawn_local(async move {
-                shard::run_transaction(&core, &watched, &calls, now).await
-            });
+            let task =
+                glommio::spawn_local(
+                    async move { run_transaction(&core, &watched, &calls, now).await },
+                );
             let done =
                 super::unless_gone(&self.core, &mut self.stream, &mut self.inbuf, task.detach())
                     .await

@@ -156,7 +156,7 @@ pub fn wait_busy_reply(port: u16, command: &str, key: &str) {
 pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
     (0..)
         .map(|n| format!("{prefix}{n}"))
-        .find(|k| shardis::shard::shard_of_key(k.as_bytes(), shards) == shard)
+        .find(|k| shardis::util::slot::shard_of_key(k.as_bytes(), shards) == shard)
         .expect("some key lands on every shard")
 }
 
