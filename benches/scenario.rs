@@ -8,7 +8,12 @@
 //! 2. Latency at a fixed rate: the same servers, 50 connections x 1,000
 //!    requests/s (GET:SET 10:1), latency from each request's scheduled
 //!    time (no coordinated omission).
-//! 3. The blocking-script scenario (`shardis-bench scenario
+//! 3. Scripts (issue 14): EVALSHA of a one-INCR script without and with
+//!    pipelining, EVALSHA of a ten-call script (nine HSETs and an EXPIRE,
+//!    as a rate limiter does) and FCALL of the same as a function, on the
+//!    same servers; then shardis with 2 shards (cores 0 and 1, the load
+//!    sharing core 1) against the same redis-server, keys over both shards.
+//! 4. The blocking-script scenario (`shardis-bench scenario
 //!    blocking-script`): shardis with 2 shards on both cores against
 //!    redis-server with `lua-time-limit 100`, a 2 s busy loop on shard 0
 //!    under 8 x 1,000 requests/s of GET/SET; the last run's JSON and SVG
@@ -17,7 +22,7 @@
 //! `cargo bench --bench scenario`. Environment: RUNS (3; each figure is
 //! the median of RUNS runs, servers alternating), RUN_SECONDS (5, each
 //! throughput and latency run), SKIP (a comma list of `throughput`,
-//! `latency`, `script`), SHARDIS_ARGS (extra shardis flags, e.g.
+//! `latency`, `scripts`, `blocking`), SHARDIS_ARGS (extra shardis flags, e.g.
 //! `--spin-before-park-us 50`; tuning/sweep varies them). Without
 //! redis-server on PATH only shardis runs.
 //! Every figure comes with the shardis-bench command that measures it.
@@ -30,7 +35,7 @@ use shardis::loadgen::stats::{merged, RunStats, TypeStats};
 use shardis::scenario::load::Group;
 use shardis::scenario::report::{group_index, TargetResult};
 use shardis::scenario::{self, BlockingScript};
-use support::{env, median, median_f64, ms, redis_installed, start, start_redis, Server};
+use support::{command, env, median, median_f64, ms, redis_installed, start, start_redis, Server};
 
 mod support;
 
@@ -72,7 +77,8 @@ fn main() {
         println!("redis-server is not installed: measuring shardis alone");
     }
     println!("scenario bench: median of {runs} runs");
-    if !skip.contains("throughput") || !skip.contains("latency") {
+    let measured = ["throughput", "latency", "scripts"];
+    if measured.iter().any(|m| !skip.contains(m)) {
         let mut targets = vec![Target {
             name: "shardis (1 shard)",
             server: start_shardis(&["--cores", SERVER_CORE], None),
@@ -92,8 +98,11 @@ fn main() {
         if !skip.contains("latency") {
             fixed_rate(&targets, runs, seconds);
         }
+        if !skip.contains("scripts") {
+            scripts(&mut targets, runs, seconds);
+        }
     }
-    if !skip.contains("script") {
+    if !skip.contains("blocking") {
         blocking_script(runs, with_redis);
     }
 }
@@ -140,44 +149,177 @@ fn preload(port: u16) {
 
 /// The command line that reproduces a run (the port is this run's).
 fn reproduce(flags: &[String]) -> String {
-    format!("taskset -c {LOAD_CORE} shardis-bench {}", flags.join(" "))
+    let quoted: Vec<String> = flags
+        .iter()
+        .map(|f| {
+            if f.contains(' ') {
+                format!("'{f}'")
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    format!("taskset -c {LOAD_CORE} shardis-bench {}", quoted.join(" "))
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(String::from).collect()
 }
 
 fn throughput(targets: &[Target], runs: usize, seconds: u64) {
     println!("\n## Throughput (ops/s; server on core {SERVER_CORE}, load on core {LOAD_CORE})");
-    println!(
-        "{:<24} {:>10} {:>12} {:>12} {:>8}",
-        "command", "pipeline", targets[0].name, "redis-server", "ratio"
-    );
+    rate_header(targets);
     let mut commands = Vec::new();
     for pipeline in [1, 16] {
         for (name, ratio) in [("SET", "1:0"), ("GET", "0:1")] {
-            let mut figures: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
-            let mut last = Vec::new();
-            for _ in 0..runs {
-                for (t, out) in targets.iter().zip(&mut figures) {
-                    let run =
-                        format!("--ratio {ratio} --pipeline {pipeline} --test-time {seconds}");
-                    let flags = load_flags(t.server.port, &run);
-                    let (stats, total) = load(&flags, &format!("{name} against {}", t.name));
-                    out.push(total.ops as f64 / stats.duration.as_secs_f64());
-                    last = flags;
-                }
-            }
-            let m: Vec<f64> = figures.into_iter().map(median_f64).collect();
-            println!(
-                "{:<24} {:>10} {:>12.0} {:>12} {:>8}",
-                name,
-                pipeline,
-                m[0],
-                m.get(1).map_or("-".into(), |r| format!("{r:.0}")),
-                m.get(1).map_or("-".into(), |r| format!("{:.2}x", m[0] / r)),
-            );
-            commands.push(reproduce(&last));
+            let run = format!("--ratio {ratio} --pipeline {pipeline} --test-time {seconds}");
+            commands.push(rate_row(targets, name, pipeline, &words(&run), runs));
         }
     }
+    print_reproduce(&commands);
+}
+
+fn rate_header(targets: &[Target]) {
+    println!(
+        "{:<24} {:>10} {:>12} {:>12} {:>8}",
+        "command",
+        "pipeline",
+        targets[0].name,
+        targets.get(1).map_or("-", |t| t.name),
+        "ratio"
+    );
+}
+
+/// One row of a throughput table: `run` (shardis-bench flags) against
+/// every target, `runs` times alternating, medians printed with the ratio
+/// of the first target to the second. Returns the command line that
+/// reproduces the last run.
+fn rate_row(targets: &[Target], name: &str, pipeline: u32, run: &[String], runs: usize) -> String {
+    let mut figures: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    let mut last = Vec::new();
+    for _ in 0..runs {
+        for (t, out) in targets.iter().zip(&mut figures) {
+            let mut flags = load_flags(t.server.port, "");
+            flags.extend(run.iter().cloned());
+            let (stats, total) = load(&flags, &format!("{name} against {}", t.name));
+            out.push(total.ops as f64 / stats.duration.as_secs_f64());
+            last = flags;
+        }
+    }
+    let m: Vec<f64> = figures.into_iter().map(median_f64).collect();
+    println!(
+        "{:<24} {:>10} {:>12.0} {:>12} {:>8}",
+        name,
+        pipeline,
+        m[0],
+        m.get(1).map_or("-".into(), |r| format!("{r:.0}")),
+        m.get(1).map_or("-".into(), |r| format!("{:.2}x", m[0] / r)),
+    );
+    reproduce(&last)
+}
+
+fn print_reproduce(commands: &[String]) {
     println!("reproduce (one server per run, ports vary):");
     commands.iter().for_each(|c| println!("  {c}"));
+}
+
+/// The scripts rows' scripts: one INCR, and ten calls (nine HSETs and an
+/// EXPIRE, as a rate limiter or a lock does), as a script and a function.
+const INCR_SCRIPT: &str = "return redis.call('incr', KEYS[1])";
+const TEN_CALLS_SCRIPT: &str =
+    "for i = 1, 9 do redis.call('hset', KEYS[1], 'f' .. i, ARGV[1]) end \
+     return redis.call('expire', KEYS[1], 60)";
+const TEN_CALLS_LIBRARY: &str = "#!lua name=scenario\n\
+     redis.register_function('ten_calls', function(keys, args) \
+     for i = 1, 9 do redis.call('hset', keys[1], 'f' .. i, args[1]) end \
+     return redis.call('expire', keys[1], 60) end)";
+
+/// Loads the scripts rows' scripts and library on a server; the two
+/// scripts' sha1s.
+fn load_scripts(port: u16) -> (String, String) {
+    let sha = |body: &str| {
+        let reply = command(port, &[b"SCRIPT", b"LOAD", body.as_bytes()]);
+        String::from_utf8(reply.text().to_vec()).expect("a sha1")
+    };
+    let library = command(
+        port,
+        &[
+            b"FUNCTION",
+            b"LOAD",
+            b"REPLACE",
+            TEN_CALLS_LIBRARY.as_bytes(),
+        ],
+    );
+    assert_eq!(library.text(), b"scenario", "FUNCTION LOAD on port {port}");
+    (sha(INCR_SCRIPT), sha(TEN_CALLS_SCRIPT))
+}
+
+fn scripts(targets: &mut [Target], runs: usize, seconds: u64) {
+    println!("\n## Scripts (ops/s; server on core {SERVER_CORE}, load on core {LOAD_CORE})");
+    let shas: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| load_scripts(t.server.port))
+        .collect();
+    // The same script has the same sha1 everywhere.
+    assert!(shas.windows(2).all(|w| w[0] == w[1]), "sha1s differ");
+    let (incr, ten) = &shas[0];
+    let rows = [
+        ("EVALSHA INCR", 1, format!("EVALSHA {incr} 1 __key__")),
+        ("EVALSHA INCR", 16, format!("EVALSHA {incr} 1 __key__")),
+        (
+            "EVALSHA 10 calls",
+            1,
+            format!("EVALSHA {ten} 1 __key__ __data__"),
+        ),
+        (
+            "FCALL 10 calls",
+            1,
+            "FCALL ten_calls 1 __key__ __data__".to_string(),
+        ),
+    ];
+    let run = |command: &str, pipeline: u32| {
+        // Keys of their own per script (the preloaded values are not
+        // counters, a counter is not a hash).
+        let name = command.split(' ').nth(1).unwrap_or("s");
+        let prefix = &name[..name.len().min(8)];
+        let flags = format!("--key-prefix {prefix}: --pipeline {pipeline} --test-time {seconds}");
+        let mut flags = words(&flags);
+        flags.extend(["--command".to_string(), command.to_string()]);
+        flags
+    };
+    rate_header(targets);
+    let mut commands = Vec::new();
+    for (name, pipeline, cmd) in &rows {
+        commands.push(rate_row(
+            targets,
+            name,
+            *pipeline,
+            &run(cmd, *pipeline),
+            runs,
+        ));
+    }
+    print_reproduce(&commands);
+
+    // Two shards, the keys over both: shardis on both cores (the load
+    // shares core 1 with shard 1) against the same redis-server.
+    targets[0] = Target {
+        name: "shardis (2 shards)",
+        server: start_shardis(&["--cores", "0,1"], None),
+    };
+    load_scripts(targets[0].server.port);
+    println!("\n## Scripts, shardis with 2 shards on cores 0 and 1 (load on core {LOAD_CORE})");
+    rate_header(targets);
+    let mut commands = Vec::new();
+    for (name, pipeline, cmd) in &rows[..2] {
+        commands.push(rate_row(
+            targets,
+            name,
+            *pipeline,
+            &run(cmd, *pipeline),
+            runs,
+        ));
+    }
+    print_reproduce(&commands);
 }
 
 fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {

@@ -30,6 +30,22 @@ pub fn redis_installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Sends one command to the server on `port` and reads its reply.
+pub fn command(port: u16, args: &[&[u8]]) -> shardis::protocol::frame::Frame {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        request.extend(format!("${}\r\n", a.len()).bytes());
+        request.extend_from_slice(a);
+        request.extend_from_slice(b"\r\n");
+    }
+    stream.write_all(&request).expect("send");
+    let limits = shardis::protocol::frame::DEFAULT_LIMITS;
+    let mut reader = shardis::protocol::frame::FrameReader::new(stream, limits);
+    reader.read_frame().expect("a reply")
+}
+
 pub fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
