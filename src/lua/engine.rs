@@ -5,7 +5,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
 
 use super::api;
 use super::convert::lua_to_reply;
@@ -65,6 +67,8 @@ pub struct Engine {
     globals: Table,
     /// The libraries this VM has loaded (FUNCTION LOAD et al.).
     pub libraries: RefCell<super::functions::Loaded>,
+    /// The Lua thread the last script ran in, kept for the next one.
+    spare_thread: RefCell<Option<mlua::Thread>>,
 }
 
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
@@ -304,6 +308,7 @@ impl Engine {
             load_globals,
             globals,
             libraries: RefCell::default(),
+            spare_thread: RefCell::new(None),
         })
     }
 
@@ -488,6 +493,8 @@ impl Engine {
 
     fn collect_garbage(&self) {
         self.set_keys_and_args_values(Value::Nil, Value::Nil).ok();
+        // The kept thread's stack may still hold the failed script's values.
+        drop(self.spare_thread.take());
         let _ = self.lua.gc_collect();
         let _ = self.lua.gc_collect();
     }
@@ -518,17 +525,58 @@ impl Engine {
         set
     }
 
+    /// Fresh KEYS and ARGV tables for the next script, made and set in
+    /// one protected call (each of mlua's `create_table` / `create_string`
+    /// is a protected call of its own, a C closure allocated per value,
+    /// under a memory limit).
     pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
-        let lua = &self.lua;
-        let k = lua.create_table_with_capacity(keys.len(), 0)?;
-        for key in keys {
-            k.raw_push(lua.create_string(key)?)?;
+        let lengths_fit = keys.len().max(args.len()) < i32::MAX as usize;
+        if !lengths_fit {
+            return Err(mlua::Error::runtime("too many keys or arguments"));
         }
-        let a = lua.create_table_with_capacity(args.len(), 0)?;
-        for arg in args {
-            a.raw_push(lua.create_string(arg)?)?;
+        // SAFETY: `exec_raw` runs the closure as a protected call on the
+        // VM's main state with the environment table at index 1 and at
+        // least 3 free slots; we push at most 2 values at a time (a table,
+        // a string) and leave the stack as exec_raw restores it anyway.
+        // An error (out of memory) raised by Luau inside unwinds through
+        // this frame, which owns nothing with a destructor (slices and
+        // integer counters only), to exec_raw's protected call, and the
+        // environment is frozen again below whatever happened. Lengths
+        // fit a C int (checked above).
+        let set = unsafe {
+            self.lua.exec_raw::<()>(&self.env, |state| {
+                ffi::lua_setreadonly(state, 1, 0);
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", args)] {
+                    ffi::lua_createtable(state, items.len() as c_int, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                    }
+                    ffi::lua_rawsetfield(state, 1, name.as_ptr());
+                }
+                ffi::lua_setreadonly(state, 1, 1);
+            })
+        };
+        self.env.set_readonly(true);
+        set
+    }
+
+    /// A Lua thread to run the next script in: the one the last script
+    /// ran in, reset (a new one the first time, or when the last one was
+    /// dropped mid-run).
+    pub(super) fn script_thread(&self) -> mlua::Result<mlua::Thread> {
+        match self.spare_thread.take() {
+            Some(thread) => {
+                thread.reset(self.runner.clone())?;
+                Ok(thread)
+            }
+            None => self.lua.create_thread(self.runner.clone()),
         }
-        self.set_keys_and_args_values(Value::Table(k), Value::Table(a))
+    }
+
+    /// Keeps `thread` (its script has ended) for the next script.
+    pub(super) fn keep_script_thread(&self, thread: mlua::Thread) {
+        self.spare_thread.replace(Some(thread));
     }
 }
 

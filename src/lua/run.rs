@@ -58,10 +58,14 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job) -> Reply {
     let result = {
         let _watching = Watching;
         interrupt::begin_script(core.clone(), thread.state());
-        match thread.into_async::<MultiValue>(args) {
+        let result = match thread.clone().into_async::<MultiValue>(args) {
             Ok(running) => Preemptible::new(running).await,
             Err(e) => Err(e),
-        }
+        };
+        // Only a thread whose script ended is reused (a run dropped
+        // mid-script leaves its thread to the collector).
+        engine.keep_script_thread(thread);
+        result
     };
     let reply = match status.end() {
         Some(reason) => {
@@ -98,5 +102,5 @@ fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, MultiV
             Value::Table(engine.string_array(&job.args)?),
         ]),
     };
-    Ok((engine.lua().create_thread(engine.runner.clone())?, args))
+    Ok((engine.script_thread()?, args))
 }
