@@ -77,8 +77,8 @@ async fn run(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64, read_only: bool)
         kind: Kind::Function,
         name: function.name.clone(),
         function: function.callback.clone(),
-        keys: keys.to_vec(),
-        args: args.to_vec(),
+        keys,
+        args,
         state: RunState {
             db: call.db,
             now_ms,

@@ -104,8 +104,8 @@ async fn run(
     let job = Job {
         kind: Kind::Eval,
         function,
-        keys: keys.to_vec(),
-        args: args.to_vec(),
+        keys,
+        args,
         state: RunState {
             db: call.db,
             now_ms,

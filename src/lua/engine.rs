@@ -370,16 +370,13 @@ impl Engine {
     /// name) and its source (`@user_script` / `@user_function`).
     pub(super) fn reply_of(
         &self,
-        result: mlua::Result<MultiValue>,
+        result: mlua::Result<(Value, Value)>,
         name: &str,
         source: &str,
     ) -> Reply {
         match result {
-            Ok(values) => {
-                let mut values = values.into_iter();
-                let ok = matches!(values.next(), Some(Value::Boolean(true)));
-                let value = values.next().unwrap_or(Value::Nil);
-                if ok {
+            Ok((ok, value)) => {
+                if matches!(ok, Value::Boolean(true)) {
                     lua_to_reply(&value, self.run.get().resp3)
                 } else {
                     self.collect_after_memory_error(&value);
@@ -589,10 +586,9 @@ pub struct Registered {
 }
 
 /// The script line a failed run's error names (0 when it succeeded).
-pub(super) fn error_line(values: &MultiValue) -> i64 {
-    let mut values = values.iter();
-    match (values.next(), values.next()) {
-        (Some(Value::Boolean(false)), Some(error)) => error_text_and_line(error).1,
+pub(super) fn error_line((ok, error): &(Value, Value)) -> i64 {
+    match ok {
+        Value::Boolean(false) => error_text_and_line(error).1,
         _ => 0,
     }
 }

@@ -266,7 +266,7 @@ type QueueYield = Pin<Box<dyn Future<Output = ()>>>;
 /// are for) and yields its task queue, so those connections are served
 /// before the script resumes — without parking the core.
 pub struct Preemptible<F> {
-    script: Pin<Box<F>>,
+    script: F,
     pause: Option<QueueYield>,
     /// The script was suspended while it ran inline: pause before resuming.
     handed_off: bool,
@@ -275,14 +275,14 @@ pub struct Preemptible<F> {
 impl<F> Preemptible<F> {
     pub fn new(script: F) -> Self {
         Preemptible {
-            script: Box::pin(script),
+            script,
             pause: None,
             handed_off: false,
         }
     }
 }
 
-impl<F: Future> Future for Preemptible<F> {
+impl<F: Future + Unpin> Future for Preemptible<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
@@ -302,7 +302,7 @@ impl<F: Future> Future for Preemptible<F> {
         loop {
             SLICE_START.set(Some(Instant::now()));
             let mut quiet = Context::from_waker(Waker::noop());
-            if let Poll::Ready(done) = self.script.as_mut().poll(&mut quiet) {
+            if let Poll::Ready(done) = Pin::new(&mut self.script).poll(&mut quiet) {
                 SLICE_START.set(None);
                 return Poll::Ready(done);
             }
@@ -319,7 +319,7 @@ impl<F: Future> Future for Preemptible<F> {
     }
 }
 
-impl<F: Future> Preemptible<F> {
+impl<F: Future + Unpin> Preemptible<F> {
     /// Between two slices: lets the core's other work run (see above).
     fn pause(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Let any other thread that shares this core run (a load
