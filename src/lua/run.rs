@@ -19,7 +19,7 @@ use crate::protocol::Reply;
 pub struct Job<'a> {
     pub kind: Kind,
     /// The script's sha1 or the function's name (errors, INFO).
-    pub name: String,
+    pub name: &'a str,
     /// The compiled script, or the library function.
     pub function: Function,
     pub keys: &'a [Bytes],
@@ -48,13 +48,13 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job<'_>) -> Reply {
     let (thread, running) = match start(core.as_ref(), &job) {
         Ok(started) => started,
         Err(e) => {
-            let reply = engine.reply_of(Err(e), &job.name, source);
+            let reply = engine.reply_of(Err(e), job.name, source);
             engine.run.set(RunState::default());
             return reply;
         }
     };
     let status = core.status();
-    status.begin(job.kind, &job.name, crate::util::time::now_ms());
+    status.begin(job.kind, job.name, crate::util::time::now_ms());
     let result = {
         let _watching = Watching;
         interrupt::begin_script(core.clone(), thread.state());
@@ -76,7 +76,7 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job<'_>) -> Reply {
                 job.name
             ))
         }
-        None => engine.reply_of(result, &job.name, source),
+        None => engine.reply_of(result, job.name, source),
     };
     engine.run.set(RunState::default());
     reply
