@@ -465,12 +465,33 @@ impl Engine {
             .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
     }
 
-    pub(super) fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
-        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for item in items {
-            t.raw_push(self.lua.create_string(item)?)?;
+    /// A function's keys and arguments as two Lua arrays, made in one
+    /// protected call (see [`Engine::set_keys_and_args`]).
+    pub(super) fn string_arrays(
+        &self,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> mlua::Result<(Table, Table)> {
+        if keys.len().max(args.len()) >= i32::MAX as usize {
+            return Err(mlua::Error::runtime("too many keys or arguments"));
         }
-        Ok(t)
+        // SAFETY: `exec_raw` runs the closure as a protected call on the
+        // VM's main state, with at least 3 free slots and no arguments; we
+        // push at most 3 values (two tables, a string) and return the two
+        // tables. An error (out of memory) raised by Luau inside unwinds
+        // through this frame, which owns nothing with a destructor, to
+        // exec_raw's protected call. Lengths fit a C int (checked above).
+        unsafe {
+            self.lua.exec_raw((), |state| {
+                for items in [keys, args] {
+                    ffi::lua_createtable(state, items.len() as c_int, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                    }
+                }
+            })
+        }
     }
 
     /// After the VM's memory limit was hit even `1+1` fails until garbage

@@ -93,11 +93,10 @@ fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, Runnin
             engine.set_keys_and_args(job.keys, job.args)?;
             thread.clone().into_async(&job.function)?
         }
-        Kind::Function => thread.clone().into_async((
-            &job.function,
-            engine.string_array(job.keys)?,
-            engine.string_array(job.args)?,
-        ))?,
+        Kind::Function => {
+            let (keys, args) = engine.string_arrays(job.keys, job.args)?;
+            thread.clone().into_async((&job.function, keys, args))?
+        }
     };
     Ok((thread, running))
 }
