@@ -100,11 +100,15 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
 }
 
 /// Watches a script that is about to run in `thread` on this core.
+/// Its first slice starts now too (one clock read for both; see
+/// [`Preemptible`]).
 pub fn begin_script(core: Rc<dyn ScriptHost>, thread: *mut ffi::lua_State) {
+    let started = Instant::now();
+    SLICE_START.set(Some(started));
     WATCHED.set(Some(Watched::Script {
         core,
         thread,
-        started: Instant::now(),
+        started,
     }));
 }
 
@@ -270,6 +274,9 @@ pub struct Preemptible<F> {
     pause: Option<QueueYield>,
     /// The script was suspended while it ran inline: pause before resuming.
     handed_off: bool,
+    /// Not polled yet: the first slice started with the script
+    /// ([`begin_script`]), which a `Preemptible` always follows.
+    fresh: bool,
 }
 
 impl<F> Preemptible<F> {
@@ -278,6 +285,7 @@ impl<F> Preemptible<F> {
             script,
             pause: None,
             handed_off: false,
+            fresh: true,
         }
     }
 }
@@ -300,7 +308,9 @@ impl<F: Future + Unpin> Future for Preemptible<F> {
             self.pause = None;
         }
         loop {
-            SLICE_START.set(Some(Instant::now()));
+            if !std::mem::take(&mut self.fresh) {
+                SLICE_START.set(Some(Instant::now()));
+            }
             let mut quiet = Context::from_waker(Waker::noop());
             if let Poll::Ready(done) = Pin::new(&mut self.script).poll(&mut quiet) {
                 SLICE_START.set(None);
