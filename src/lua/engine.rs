@@ -543,10 +543,12 @@ impl Engine {
         set
     }
 
-    /// Fresh KEYS and ARGV tables for the next script, made and set in
-    /// one protected call (each of mlua's `create_table` / `create_string`
-    /// is a protected call of its own, a C closure allocated per value,
-    /// under a memory limit).
+    /// KEYS and ARGV for the next script, in one protected call (each of
+    /// mlua's `create_table` / `create_string` is a protected call of its
+    /// own, a C closure allocated per value, under a memory limit). The
+    /// last script's tables are reused, as Redis reuses them, emptied of
+    /// everything it may have put in or on them (entries, a metatable, a
+    /// freeze), so nothing carries over from one script to the next.
     pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
         let lengths_fit = keys.len().max(args.len()) < i32::MAX as usize;
         if !lengths_fit {
@@ -554,18 +556,29 @@ impl Engine {
         }
         // SAFETY: `exec_raw` runs the closure as a protected call on the
         // VM's main state with the environment table at index 1 and at
-        // least 3 free slots; we push at most 2 values at a time (a table,
-        // a string) and leave the stack as exec_raw restores it anyway.
-        // An error (out of memory) raised by Luau inside unwinds through
-        // this frame, which owns nothing with a destructor (slices and
-        // integer counters only), to exec_raw's protected call, and the
-        // environment is frozen again below whatever happened. Lengths
-        // fit a C int (checked above).
+        // least 3 free slots; we push at most 2 values at a time (a table
+        // and a string or nil) and leave the stack as exec_raw restores it
+        // anyway. Each C API call gets the kind of value it needs: the
+        // table is checked (lua_istable) before it is unfrozen, stripped
+        // and cleared. An error (out of memory) raised by Luau inside
+        // unwinds through this frame, which owns nothing with a destructor
+        // (slices and integer counters only), to exec_raw's protected
+        // call, and the environment is frozen again below whatever
+        // happened. Lengths fit a C int (checked above).
         let set = unsafe {
             self.lua.exec_raw::<()>(&self.env, |state| {
                 ffi::lua_setreadonly(state, 1, 0);
                 for (name, items) in [(c"KEYS", keys), (c"ARGV", args)] {
-                    ffi::lua_createtable(state, items.len() as c_int, 0);
+                    ffi::lua_rawgetfield(state, 1, name.as_ptr());
+                    if ffi::lua_istable(state, -1) != 0 {
+                        ffi::lua_setreadonly(state, -1, 0);
+                        ffi::lua_pushnil(state);
+                        ffi::lua_setmetatable(state, -2);
+                        ffi::lua_cleartable(state, -1);
+                    } else {
+                        ffi::lua_pop(state, 1);
+                        ffi::lua_createtable(state, items.len() as c_int, 0);
+                    }
                     for (i, item) in items.iter().enumerate() {
                         ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
                         ffi::lua_rawseti_(state, -2, i as c_int + 1);
