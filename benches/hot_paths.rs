@@ -461,7 +461,8 @@ const INCR_SCRIPT: &[u8] = b"return redis.call('incr', KEYS[1])";
 
 /// One shard on core 0 (as `--shards 1`): EVALSHA runs as the connection
 /// runs it on its own shard (`Core::execute_when_free`): through the shard
-/// gate, as a task in the core's script queue, in a coroutine of its VM.
+/// gate, inline in the caller's task for its first slice (where this
+/// script ends), in the coroutine of its VM that every script reuses.
 fn evalsha(c: &mut Criterion) {
     let node = Arc::new(Node::new(Config::default(), vec![0]));
     let ends = mesh::build(1).pop().expect("shard 0's ends");

@@ -75,10 +75,10 @@ async fn run(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64, read_only: bool)
     let (keys, args) = argv[3..].split_at(numkeys);
     let job = Job {
         kind: Kind::Function,
-        name: function.name.clone(),
+        name: &function.name,
         function: function.callback.clone(),
-        keys: keys.to_vec(),
-        args: args.to_vec(),
+        keys,
+        args,
         state: RunState {
             db: call.db,
             now_ms,

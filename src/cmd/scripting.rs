@@ -2,6 +2,7 @@
 //! A script runs on the shard that owns its declared keys (the router
 //! refuses keys on several shards with CROSSSLOT), in that core's Lua VM.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -77,42 +78,48 @@ async fn run(
     let engine = core.engine();
     let cache = core.script_cache();
     engine.sync_epoch(cache.epoch());
-    let sha = if by_sha {
-        String::from_utf8_lossy(&argv[1]).to_ascii_lowercase()
-    } else {
-        sha1_hex(&argv[1])
+    // The common case (a lowercase sha1 that is compiled here) borrows
+    // the argument and looks it up once.
+    let sha: Cow<str> = match std::str::from_utf8(&argv[1]) {
+        Ok(text) if by_sha && !text.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(text),
+        _ if by_sha => Cow::Owned(String::from_utf8_lossy(&argv[1]).to_ascii_lowercase()),
+        _ => Cow::Owned(sha1_hex(&argv[1])),
     };
-    if !engine.is_compiled(&sha) {
-        let compiled = if by_sha {
-            match cache.get(&sha) {
-                Some(body) => engine.compile(&sha, &body),
-                None => return Reply::error(NOSCRIPT_ERROR),
+    let script = match engine.script(&sha) {
+        Some(script) => Some(script),
+        None => {
+            let compiled = if by_sha {
+                match cache.get(&sha) {
+                    Some(body) => engine.compile(&sha, &body),
+                    None => return Reply::error(NOSCRIPT_ERROR),
+                }
+            } else {
+                engine
+                    .compile(&sha, &argv[1])
+                    .inspect(|_| cache.insert(&sha, &argv[1]))
+            };
+            if let Err(e) = compiled {
+                return e;
             }
-        } else {
-            engine
-                .compile(&sha, &argv[1])
-                .inspect(|_| cache.insert(&sha, &argv[1]))
-        };
-        if let Err(e) = compiled {
-            return e;
+            engine.script(&sha)
         }
-    }
-    let Some((function, flags)) = engine.script(&sha) else {
+    };
+    let Some((function, flags)) = script else {
         return Reply::error(NOSCRIPT_ERROR);
     };
     let (keys, args) = argv[3..].split_at(numkeys);
     let job = Job {
         kind: Kind::Eval,
         function,
-        keys: keys.to_vec(),
-        args: args.to_vec(),
+        keys,
+        args,
         state: RunState {
             db: call.db,
             now_ms,
             read_only: read_only || flags.no_writes,
             ..RunState::default()
         },
-        name: sha,
+        name: &sha,
     };
     crate::lua::run::run(core, job).await
 }

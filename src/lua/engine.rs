@@ -5,7 +5,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
 
 use super::api;
 use super::convert::lua_to_reply;
@@ -65,6 +67,8 @@ pub struct Engine {
     globals: Table,
     /// The libraries this VM has loaded (FUNCTION LOAD et al.).
     pub libraries: RefCell<super::functions::Loaded>,
+    /// The Lua thread the last script ran in, kept for the next one.
+    spare_thread: RefCell<Option<mlua::Thread>>,
 }
 
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
@@ -304,6 +308,7 @@ impl Engine {
             load_globals,
             globals,
             libraries: RefCell::default(),
+            spare_thread: RefCell::new(None),
         })
     }
 
@@ -365,16 +370,13 @@ impl Engine {
     /// name) and its source (`@user_script` / `@user_function`).
     pub(super) fn reply_of(
         &self,
-        result: mlua::Result<MultiValue>,
+        result: mlua::Result<(Value, Value)>,
         name: &str,
         source: &str,
     ) -> Reply {
         match result {
-            Ok(values) => {
-                let mut values = values.into_iter();
-                let ok = matches!(values.next(), Some(Value::Boolean(true)));
-                let value = values.next().unwrap_or(Value::Nil);
-                if ok {
+            Ok((ok, value)) => {
+                if matches!(ok, Value::Boolean(true)) {
                     lua_to_reply(&value, self.run.get().resp3)
                 } else {
                     self.collect_after_memory_error(&value);
@@ -463,12 +465,33 @@ impl Engine {
             .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
     }
 
-    pub(super) fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
-        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for item in items {
-            t.raw_push(self.lua.create_string(item)?)?;
+    /// A function's keys and arguments as two Lua arrays, made in one
+    /// protected call (see [`Engine::set_keys_and_args`]).
+    pub(super) fn string_arrays(
+        &self,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> mlua::Result<(Table, Table)> {
+        if keys.len().max(args.len()) >= i32::MAX as usize {
+            return Err(mlua::Error::runtime("too many keys or arguments"));
         }
-        Ok(t)
+        // SAFETY: `exec_raw` runs the closure as a protected call on the
+        // VM's main state, with at least 3 free slots and no arguments; we
+        // push at most 3 values (two tables, a string) and return the two
+        // tables. An error (out of memory) raised by Luau inside unwinds
+        // through this frame, which owns nothing with a destructor, to
+        // exec_raw's protected call. Lengths fit a C int (checked above).
+        unsafe {
+            self.lua.exec_raw((), |state| {
+                for items in [keys, args] {
+                    ffi::lua_createtable(state, items.len() as c_int, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                    }
+                }
+            })
+        }
     }
 
     /// After the VM's memory limit was hit even `1+1` fails until garbage
@@ -488,6 +511,8 @@ impl Engine {
 
     fn collect_garbage(&self) {
         self.set_keys_and_args_values(Value::Nil, Value::Nil).ok();
+        // The kept thread's stack may still hold the failed script's values.
+        drop(self.spare_thread.take());
         let _ = self.lua.gc_collect();
         let _ = self.lua.gc_collect();
     }
@@ -518,17 +543,71 @@ impl Engine {
         set
     }
 
+    /// KEYS and ARGV for the next script, in one protected call (each of
+    /// mlua's `create_table` / `create_string` is a protected call of its
+    /// own, a C closure allocated per value, under a memory limit). The
+    /// last script's tables are reused, as Redis reuses them, emptied of
+    /// everything it may have put in or on them (entries, a metatable, a
+    /// freeze), so nothing carries over from one script to the next.
     pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
-        let lua = &self.lua;
-        let k = lua.create_table_with_capacity(keys.len(), 0)?;
-        for key in keys {
-            k.raw_push(lua.create_string(key)?)?;
+        let lengths_fit = keys.len().max(args.len()) < i32::MAX as usize;
+        if !lengths_fit {
+            return Err(mlua::Error::runtime("too many keys or arguments"));
         }
-        let a = lua.create_table_with_capacity(args.len(), 0)?;
-        for arg in args {
-            a.raw_push(lua.create_string(arg)?)?;
+        // SAFETY: `exec_raw` runs the closure as a protected call on the
+        // VM's main state with the environment table at index 1 and at
+        // least 3 free slots; we push at most 2 values at a time (a table
+        // and a string or nil) and leave the stack as exec_raw restores it
+        // anyway. Each C API call gets the kind of value it needs: the
+        // table is checked (lua_istable) before it is unfrozen, stripped
+        // and cleared. An error (out of memory) raised by Luau inside
+        // unwinds through this frame, which owns nothing with a destructor
+        // (slices and integer counters only), to exec_raw's protected
+        // call, and the environment is frozen again below whatever
+        // happened. Lengths fit a C int (checked above).
+        let set = unsafe {
+            self.lua.exec_raw::<()>(&self.env, |state| {
+                ffi::lua_setreadonly(state, 1, 0);
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", args)] {
+                    ffi::lua_rawgetfield(state, 1, name.as_ptr());
+                    if ffi::lua_istable(state, -1) != 0 {
+                        ffi::lua_setreadonly(state, -1, 0);
+                        ffi::lua_pushnil(state);
+                        ffi::lua_setmetatable(state, -2);
+                        ffi::lua_cleartable(state, -1);
+                    } else {
+                        ffi::lua_pop(state, 1);
+                        ffi::lua_createtable(state, items.len() as c_int, 0);
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                    }
+                    ffi::lua_rawsetfield(state, 1, name.as_ptr());
+                }
+                ffi::lua_setreadonly(state, 1, 1);
+            })
+        };
+        self.env.set_readonly(true);
+        set
+    }
+
+    /// A Lua thread to run the next script in: the one the last script
+    /// ran in, reset (a new one the first time, or when the last one was
+    /// dropped mid-run).
+    pub(super) fn script_thread(&self) -> mlua::Result<mlua::Thread> {
+        match self.spare_thread.take() {
+            Some(thread) => {
+                thread.reset(self.runner.clone())?;
+                Ok(thread)
+            }
+            None => self.lua.create_thread(self.runner.clone()),
         }
-        self.set_keys_and_args_values(Value::Table(k), Value::Table(a))
+    }
+
+    /// Keeps `thread` (its script has ended) for the next script.
+    pub(super) fn keep_script_thread(&self, thread: mlua::Thread) {
+        self.spare_thread.replace(Some(thread));
     }
 }
 
@@ -541,10 +620,9 @@ pub struct Registered {
 }
 
 /// The script line a failed run's error names (0 when it succeeded).
-pub(super) fn error_line(values: &MultiValue) -> i64 {
-    let mut values = values.iter();
-    match (values.next(), values.next()) {
-        (Some(Value::Boolean(false)), Some(error)) => error_text_and_line(error).1,
+pub(super) fn error_line((ok, error): &(Value, Value)) -> i64 {
+    match ok {
+        Value::Boolean(false) => error_text_and_line(error).1,
         _ => 0,
     }
 }

@@ -65,6 +65,26 @@ thread_local! {
     static SPARED: Cell<u32> = const { Cell::new(0) };
     /// When the script was last resumed: it yields after `script-yield-us`.
     static SLICE_START: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Set while a script runs inline in its caller's task (see [`inline`]).
+    static INLINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Polls `f` as a script's first slice, inline in the caller's task (a
+/// connection's, a peer request's): when the interrupt suspends the script
+/// (its slice is over, it became busy, or the executor needs the core),
+/// [`Preemptible`] does not yield the caller's task queue but returns
+/// `Pending` at once, so the caller can hand the still-running script to
+/// a task of the core's script queue, which pauses first and then resumes
+/// it as any suspended script.
+pub fn inline<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            INLINE.set(self.0);
+        }
+    }
+    let _reset = Reset(INLINE.replace(true));
+    f()
 }
 
 /// Installs the interrupt on a VM (all its threads share it).
@@ -80,11 +100,15 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
 }
 
 /// Watches a script that is about to run in `thread` on this core.
+/// Its first slice starts now too (one clock read for both; see
+/// [`Preemptible`]).
 pub fn begin_script(core: Rc<dyn ScriptHost>, thread: *mut ffi::lua_State) {
+    let started = Instant::now();
+    SLICE_START.set(Some(started));
     WATCHED.set(Some(Watched::Script {
         core,
         thread,
-        started: Instant::now(),
+        started,
     }));
 }
 
@@ -246,23 +270,37 @@ type QueueYield = Pin<Box<dyn Future<Output = ()>>>;
 /// are for) and yields its task queue, so those connections are served
 /// before the script resumes — without parking the core.
 pub struct Preemptible<F> {
-    script: Pin<Box<F>>,
+    script: F,
     pause: Option<QueueYield>,
+    /// The script was suspended while it ran inline: pause before resuming.
+    handed_off: bool,
+    /// Not polled yet: the first slice started with the script
+    /// ([`begin_script`]), which a `Preemptible` always follows.
+    fresh: bool,
 }
 
 impl<F> Preemptible<F> {
     pub fn new(script: F) -> Self {
         Preemptible {
-            script: Box::pin(script),
+            script,
             pause: None,
+            handed_off: false,
+            fresh: true,
         }
     }
 }
 
-impl<F: Future> Future for Preemptible<F> {
+impl<F: Future + Unpin> Future for Preemptible<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if std::mem::take(&mut self.handed_off) {
+            // Suspended inline, now in the script queue's task: the pause
+            // the inline run skipped comes first.
+            if self.as_mut().pause(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         if let Some(pause) = self.pause.as_mut() {
             if pause.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
@@ -270,25 +308,42 @@ impl<F: Future> Future for Preemptible<F> {
             self.pause = None;
         }
         loop {
-            SLICE_START.set(Some(Instant::now()));
+            if !std::mem::take(&mut self.fresh) {
+                SLICE_START.set(Some(Instant::now()));
+            }
             let mut quiet = Context::from_waker(Waker::noop());
-            if let Poll::Ready(done) = self.script.as_mut().poll(&mut quiet) {
+            if let Poll::Ready(done) = Pin::new(&mut self.script).poll(&mut quiet) {
                 SLICE_START.set(None);
                 return Poll::Ready(done);
             }
-            // Let any other thread that shares this core run (a load
-            // generator, the OS): a script core never parks otherwise.
-            std::thread::yield_now();
-            let executor = glommio::executor();
-            // The executor polls I/O only between its turns; collect the
-            // completions now so the connections they wake run first.
-            executor.poll_io_now();
-            let mut pause: QueueYield =
-                Box::pin(async move { executor.yield_task_queue_now().await });
-            if pause.as_mut().poll(cx).is_pending() {
-                self.pause = Some(pause);
+            if INLINE.get() {
+                // Never yield the caller's task queue from inside its
+                // task: the caller hands the script to the script queue.
+                self.handed_off = true;
+                return Poll::Pending;
+            }
+            if self.as_mut().pause(cx).is_pending() {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+impl<F: Future + Unpin> Preemptible<F> {
+    /// Between two slices: lets the core's other work run (see above).
+    fn pause(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Let any other thread that shares this core run (a load
+        // generator, the OS): a script core never parks otherwise.
+        std::thread::yield_now();
+        let executor = glommio::executor();
+        // The executor polls I/O only between its turns; collect the
+        // completions now so the connections they wake run first.
+        executor.poll_io_now();
+        let mut pause: QueueYield = Box::pin(async move { executor.yield_task_queue_now().await });
+        if pause.as_mut().poll(cx).is_pending() {
+            self.pause = Some(pause);
+            return Poll::Pending;
+        }
+        Poll::Ready(())
     }
 }

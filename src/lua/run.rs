@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use mlua::{Function, MultiValue, Value};
+use mlua::{Function, Value};
 
 use super::engine::RunState;
 use super::interrupt::{self, Preemptible};
@@ -16,14 +16,14 @@ use super::ScriptHost;
 use crate::protocol::Reply;
 
 /// One script run.
-pub struct Job {
+pub struct Job<'a> {
     pub kind: Kind,
     /// The script's sha1 or the function's name (errors, INFO).
-    pub name: String,
+    pub name: &'a str,
     /// The compiled script, or the library function.
     pub function: Function,
-    pub keys: Vec<Bytes>,
-    pub args: Vec<Bytes>,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
     pub state: RunState,
 }
 
@@ -38,30 +38,31 @@ impl Drop for Watching {
 
 /// Runs `job` on this core. The caller holds the shard's gate and runs
 /// this in the core's script task queue (see `Core::execute_when_free`).
-pub async fn run(core: Rc<dyn ScriptHost>, job: Job) -> Reply {
+pub async fn run(core: Rc<dyn ScriptHost>, job: Job<'_>) -> Reply {
     let engine = core.engine();
     let source = match job.kind {
         Kind::Eval => "@user_script",
         Kind::Function => "@user_function",
     };
     engine.run.set(job.state);
-    let (thread, args) = match start(core.as_ref(), &job) {
+    let (thread, running) = match start(core.as_ref(), &job) {
         Ok(started) => started,
         Err(e) => {
-            let reply = engine.reply_of(Err(e), &job.name, source);
+            let reply = engine.reply_of(Err(e), job.name, source);
             engine.run.set(RunState::default());
             return reply;
         }
     };
     let status = core.status();
-    status.begin(job.kind, &job.name, crate::util::time::now_ms());
+    status.begin(job.kind, job.name, crate::util::time::now_ms());
     let result = {
         let _watching = Watching;
         interrupt::begin_script(core.clone(), thread.state());
-        match thread.into_async::<MultiValue>(args) {
-            Ok(running) => Preemptible::new(running).await,
-            Err(e) => Err(e),
-        }
+        let result = Preemptible::new(running).await;
+        // Only a thread whose script ended is reused (a run dropped
+        // mid-script leaves its thread to the collector).
+        engine.keep_script_thread(thread);
+        result
     };
     let reply = match status.end() {
         Some(reason) => {
@@ -75,28 +76,31 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job) -> Reply {
                 job.name
             ))
         }
-        None => engine.reply_of(result, &job.name, source),
+        None => engine.reply_of(result, job.name, source),
     };
     engine.run.set(RunState::default());
     reply
 }
 
-/// Makes the coroutine the run uses and its arguments: the runner gets
-/// the script (which reads KEYS and ARGV from its environment), or the
-/// function with its keys and arguments.
-fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, MultiValue)> {
+/// The coroutine the run uses (kept for the next run), started with its
+/// arguments: the runner gets the script (which reads KEYS and ARGV from
+/// its environment), or the function with its keys and arguments.
+fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, Running)> {
     let engine = core.engine();
-    let function = Value::Function(job.function.clone());
-    let args = match job.kind {
+    let thread = engine.script_thread()?;
+    let running = match job.kind {
         Kind::Eval => {
-            engine.set_keys_and_args(&job.keys, &job.args)?;
-            MultiValue::from_iter([function])
+            engine.set_keys_and_args(job.keys, job.args)?;
+            thread.clone().into_async(&job.function)?
         }
-        Kind::Function => MultiValue::from_iter([
-            function,
-            Value::Table(engine.string_array(&job.keys)?),
-            Value::Table(engine.string_array(&job.args)?),
-        ]),
+        Kind::Function => {
+            let (keys, args) = engine.string_arrays(job.keys, job.args)?;
+            thread.clone().into_async((&job.function, keys, args))?
+        }
     };
-    Ok((engine.lua().create_thread(engine.runner.clone())?, args))
+    Ok((thread, running))
 }
+
+/// A running script: the runner's results (`ok, result_or_error`; a
+/// script's further return values are dropped, as Redis drops them).
+type Running = mlua::thread::AsyncThread<(Value, Value)>;

@@ -89,7 +89,11 @@ pub struct StatusReport {
 impl ScriptStatus {
     /// A script starts on this shard (called on the shard's core).
     pub fn begin(&self, kind: Kind, name: &str, now_ms: u64) {
-        *self.lock_name() = name.to_string();
+        // Reuses the last name's buffer.
+        let mut last = self.lock_name();
+        last.clear();
+        last.push_str(name);
+        drop(last);
         self.kind.store(kind as u8, Ordering::Relaxed);
         self.started_ms.store(now_ms, Ordering::Relaxed);
         self.control.store(0, Ordering::Relaxed);

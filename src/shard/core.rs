@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
@@ -99,20 +100,36 @@ impl Core {
         self.state.borrow_mut().expire_tick(access, budget);
     }
 
-    /// Runs a script as a task of its own in the core's script queue (low
-    /// priority: when the interrupt yields, the core's connections run
-    /// first). Detached: it runs to its end even if the caller stops
-    /// waiting for it. `held` (the gate) comes back with the reply and is
-    /// released by the caller as it resumes, so a caller with more scripts
-    /// pipelined takes the gate again before the waiters it wakes run; if
-    /// the caller is gone, it goes with the task's unread output. Its
-    /// changes are one batch of effects.
+    /// Runs a script: first inline, in the caller's task, for its first
+    /// slice (the common case: it ends within it, with no task spawned
+    /// and no waiter on the gate); if the interrupt suspends it (its slice
+    /// is over, it became busy, the executor needs the core), the
+    /// still-running script moves to a task of its own in the core's
+    /// script queue (low priority: when the interrupt yields, the core's
+    /// connections run first), which resumes it. Detached: it runs to its
+    /// end even if the caller stops waiting for it. `held` (the gate)
+    /// comes back with the reply and is released by the caller as it
+    /// resumes, so a caller with more scripts pipelined takes the gate
+    /// again before the waiters it wakes run; if the caller is gone, it
+    /// goes with the task's unread output. Its changes are one batch of
+    /// effects.
     async fn run_script(
         self: &Rc<Self>,
-        script: crate::cmd::ScriptFuture,
+        mut script: crate::cmd::ScriptFuture,
         held: Option<GateHeldByTask>,
     ) -> Reply {
         let batch = EffectBatch::begin(self);
+        // The script future awaits nothing but its own slices (polled with
+        // a no-op waker) until it is handed off; a task polls it again at
+        // once, with its own waker, so no wake-up is lost.
+        let mut quiet = Context::from_waker(Waker::noop());
+        if let Poll::Ready(reply) =
+            crate::lua::interrupt::inline(|| script.as_mut().poll(&mut quiet))
+        {
+            drop(batch);
+            drop(held);
+            return reply;
+        }
         let task = glommio::spawn_local_into(
             async move {
                 let reply = script.await;

@@ -968,3 +968,52 @@ fn transaction_while_busy_matches_redis() {
     t.cmd(&["MULTI"]).cmd(&["SET", "k", "1"]).cmd(&["EXEC"]);
     t.assert_same_as_redis();
 }
+
+/// A script starts inline in its connection's task and moves to the
+/// script queue once its slice is over (issue 14): pipelined behind and
+/// before short scripts that end inline, the replies keep their order,
+/// the long one still holds its shard (a GET waits for it), another
+/// shard keeps answering meanwhile, and SCRIPT KILL stops a spinning
+/// script that started inline.
+#[test]
+fn a_script_that_outlives_its_inline_slice_moves_to_the_script_queue() {
+    let s = Server::shardis(2, &["--busy-reply-threshold", "5000"]);
+    let (a, b) = (key_on(0, 2, "a"), key_on(1, 2, "b"));
+    let incr = "return redis.call('incr', KEYS[1])";
+    let long = timed_script(300, false);
+    let mut pipeline = Vec::new();
+    for script in [incr, &long, incr, incr] {
+        pipeline.extend(common::encode(&[
+            b"EVAL",
+            script.as_bytes(),
+            b"1",
+            a.as_bytes(),
+        ]));
+    }
+    let mut runner = s.client();
+    runner.send_raw(&pipeline);
+    let mut c = s.client();
+    wait_running(&mut c, 0);
+    let started = Instant::now();
+    assert_eq!(c.cmd(&["SET", &b, "1"]), "+OK\r\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "the other shard answered after {:?}",
+        started.elapsed()
+    );
+    // The shard is the script's until it ends: the GET waits and sees
+    // the increments before it (the one after may have run too).
+    let get = c.cmd(&["GET", &a]);
+    assert!(
+        get == "$1\r\n1\r\n" || get == "$1\r\n2\r\n" || get == "$1\r\n3\r\n",
+        "{get:?}"
+    );
+    for expected in [":1\r\n", ":1\r\n", ":2\r\n", ":3\r\n"] {
+        assert_eq!(runner.read_reply(), expected);
+    }
+    let mut spinner = spin(&s, &a);
+    wait_running(&mut c, 0);
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_eq!(spinner.read_reply(), killed_eval(SPIN_SHA, 1));
+    assert_eq!(c.cmd(&["INCR", &a]), ":4\r\n");
+}

@@ -536,6 +536,41 @@ fn every_table_a_script_reaches_is_read_only() {
     assert_eq!(c.cmd(&["EVAL", "return KEYS[1]", "1", "k"]), "$1\r\nk\r\n");
 }
 
+/// KEYS and ARGV are reused from one script to the next (issue 14), as
+/// in Redis: nothing a script puts in or on them reaches the next one.
+#[test]
+fn nothing_carries_over_in_keys_and_argv() {
+    let s = Server::shardis(1, &[]);
+    let mut c = s.client();
+    let dirty =
+        "setmetatable(KEYS, {__index = function() return 'x' end, __metatable = 'locked'}) \
+                 KEYS.extra = 1 KEYS[9] = 'z' ARGV[5] = 'y' table.freeze(ARGV) return #KEYS";
+    assert_eq!(c.cmd(&["EVAL", dirty, "3", "a", "b", "c", "v"]), ":3\r\n");
+    let look = "return {tostring(KEYS[5]), tostring(KEYS.extra), tostring(KEYS[9]), \
+                tostring(getmetatable(KEYS)), tostring(table.isfrozen(ARGV)), #KEYS, #ARGV, \
+                KEYS[1], ARGV[1], tostring(ARGV[5])}";
+    assert_eq!(
+        c.cmd(&["EVAL", look, "1", "k", "v"]),
+        "*10\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$5\r\nfalse\r\n\
+         :1\r\n:1\r\n$1\r\nk\r\n$1\r\nv\r\n$3\r\nnil\r\n"
+    );
+    // And they are still the script's own, writable tables.
+    assert_eq!(
+        c.cmd(&[
+            "EVAL",
+            "KEYS[1] = 'z' ARGV[1] = 'w' return {KEYS[1], ARGV[1]}",
+            "1",
+            "k",
+            "a"
+        ]),
+        "*2\r\n$1\r\nz\r\n$1\r\nw\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EVAL", "return {KEYS[1], ARGV[1]}", "1", "k", "a"]),
+        "*2\r\n$1\r\nk\r\n$1\r\na\r\n"
+    );
+}
+
 /// The escapes of issue 12 (items 1, 2 and the Lua parts of 8).
 const ESCAPES: &[Step] = &[
     // Globals a chunk from loadstring writes do not exist afterwards.
