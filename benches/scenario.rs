@@ -287,18 +287,17 @@ fn scripts(targets: &mut [Target], runs: usize, seconds: u64) {
         flags.extend(["--command".to_string(), command.to_string()]);
         flags
     };
-    rate_header(targets);
-    let mut commands = Vec::new();
-    for (name, pipeline, cmd) in &rows {
-        commands.push(rate_row(
-            targets,
-            name,
-            *pipeline,
-            &run(cmd, *pipeline),
-            runs,
-        ));
-    }
-    print_reproduce(&commands);
+    let table = |targets: &[Target], rows: &[(&str, u32, String)]| {
+        rate_header(targets);
+        let commands: Vec<String> = rows
+            .iter()
+            .map(|(name, pipeline, cmd)| {
+                rate_row(targets, name, *pipeline, &run(cmd, *pipeline), runs)
+            })
+            .collect();
+        print_reproduce(&commands);
+    };
+    table(targets, &rows);
 
     // Two shards, the keys over both: shardis on both cores (the load
     // shares core 1 with shard 1) against the same redis-server.
@@ -308,18 +307,7 @@ fn scripts(targets: &mut [Target], runs: usize, seconds: u64) {
     };
     load_scripts(targets[0].server.port);
     println!("\n## Scripts, shardis with 2 shards on cores 0 and 1 (load on core {LOAD_CORE})");
-    rate_header(targets);
-    let mut commands = Vec::new();
-    for (name, pipeline, cmd) in &rows[..2] {
-        commands.push(rate_row(
-            targets,
-            name,
-            *pipeline,
-            &run(cmd, *pipeline),
-            runs,
-        ));
-    }
-    print_reproduce(&commands);
+    table(targets, &rows[..2]);
 }
 
 fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {
