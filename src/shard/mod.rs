@@ -11,21 +11,17 @@ pub mod gate;
 pub mod mesh;
 pub mod serve;
 
-use std::ops::Range;
-
 use bytes::Bytes;
 
 use crate::cmd::{errors, Call, Ctx};
 use crate::node::{ShardReport, ShardStats};
 use crate::protocol::Reply;
 use crate::store::{Db, Keyspace};
-use crate::util::slot::slot_range;
 use effects::{Effect, Effects};
 
 pub struct ShardState {
     pub id: usize,
     pub core: usize,
-    pub slots: Range<u16>,
     /// The databases, as commands see them (`cmd::Ctx`).
     pub keyspace: Keyspace,
     pub stats: ShardStats,
@@ -38,7 +34,6 @@ impl ShardState {
         ShardState {
             id,
             core,
-            slots: slot_range(id, shards),
             keyspace: Keyspace::for_shard(id, shards),
             stats: ShardStats::default(),
             effects: Effects::default(),
@@ -89,10 +84,8 @@ impl ShardState {
     /// Records the keys deleted because they expired since the last call.
     fn record_expired(&mut self) {
         for (db, d) in self.keyspace.dbs.iter_mut().enumerate() {
-            if d.has_expired() {
-                for key in d.take_expired() {
-                    self.effects.record(Effect::Expired { db, key: &key });
-                }
+            for key in d.take_expired() {
+                self.effects.record(Effect::Expired { db, key: &key });
             }
         }
     }

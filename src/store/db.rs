@@ -418,11 +418,6 @@ impl Db {
         }
     }
 
-    /// Whether expired keys wait for [`Self::take_expired`].
-    pub fn has_expired(&self) -> bool {
-        self.expired.as_ref().is_some_and(|e| !e.is_empty())
-    }
-
     /// WATCH: one more watcher of `key`; returns the version EXEC compares.
     /// A key that has expired is deleted first, so that its deletion is not
     /// a change (Redis: an already expired key is logically absent).
