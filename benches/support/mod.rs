@@ -34,13 +34,9 @@ pub fn redis_installed() -> bool {
 pub fn command(port: u16, args: &[&[u8]]) -> shardis::protocol::frame::Frame {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut request = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        request.extend(format!("${}\r\n", a.len()).bytes());
-        request.extend_from_slice(a);
-        request.extend_from_slice(b"\r\n");
-    }
-    stream.write_all(&request).expect("send");
+    stream
+        .write_all(&shardis::protocol::encode_command(args))
+        .expect("send");
     let limits = shardis::protocol::frame::DEFAULT_LIMITS;
     let mut reader = shardis::protocol::frame::FrameReader::new(stream, limits);
     reader.read_frame().expect("a reply")
