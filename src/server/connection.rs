@@ -594,6 +594,11 @@ impl Connection {
     /// Writes the encoded replies; waits while the client is not reading.
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            // Let the other connections this reactor turn woke run first,
+            // so that the turn's replies leave in one burst, as Redis
+            // writes its replies just before it sleeps: a client's core
+            // is woken once per burst, not once per connection.
+            future::yield_now().await;
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();
