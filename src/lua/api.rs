@@ -1,12 +1,15 @@
 //! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
 //! the Rust bridge [`rawcall`]), replies, logging, RESP version, and the
 //! constants. `redis.call` hands its arguments to the shard through
-//! [`ScriptHost::call`], which checks and runs them as it runs a client's.
+//! [`ScriptHost::call`](super::ScriptHost::call), which checks and runs them as it runs a client's.
 
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
 
-use super::convert::reply_to_lua;
-use super::{HostLink, Killed, ScriptHost};
+use bytes::{Bytes, BytesMut};
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
+
+use super::convert::push_reply;
+use super::{HostLink, Killed};
 use crate::protocol::Reply;
 use crate::util::numbers::format_double_g17;
 
@@ -172,26 +175,71 @@ fn error_reply_text(s: &[u8]) -> Vec<u8> {
     text
 }
 
-/// The bridge behind `redis.call` and `redis.pcall`: runs one command and
-/// returns `(reply, failed)`; on failure the reply is an `{err=...}` table,
-/// which `redis.call` raises and `redis.pcall` returns.
-pub fn rawcall(lua: &Lua, core: HostLink) -> mlua::Result<Function> {
-    lua.create_function(move |lua, args: MultiValue| {
-        let core = core.borrow().as_ref().and_then(|h| h.upgrade());
-        let reply = match &core {
-            Some(core) => call(core.as_ref(), args)?,
-            None => Reply::error("ERR server is shutting down"),
-        };
-        let resp3 = core.is_some_and(|c| c.engine().run.get().resp3);
-        let failed = reply.is_error();
-        Ok((reply_to_lua(lua, &reply, resp3)?, failed))
-    })
+/// The bridge behind `redis.call` and `redis.pcall`, as a Lua function.
+pub fn rawcall(lua: &Lua) -> mlua::Result<Function> {
+    // SAFETY: `rawcall_c` follows the lua_CFunction protocol (see there).
+    unsafe { lua.create_c_function(rawcall_c) }
 }
 
-/// Runs a `redis.call` from a script; Err only when the script was killed.
-fn call(host: &dyn ScriptHost, args: MultiValue) -> mlua::Result<Reply> {
-    if args.is_empty() {
-        return Ok(Reply::error(
+/// `rawcall(...)`: runs one command for the running script and returns
+/// `(reply, failed)`; on failure the reply is an `{err=...}` table, which
+/// `redis.call` raises and `redis.pcall` returns. A raw C function, not an
+/// mlua callback: this is every script's hot path, and it reads its
+/// arguments off the stack and pushes the reply onto it without a
+/// protected call, a value reference or a closure per call.
+///
+/// # Safety
+/// Luau calls it with the script's coroutine, its arguments on the stack
+/// and at least `LUA_MINSTACK` free slots. Reading the arguments and
+/// running the command call no Lua function that can raise an error, and
+/// any panic there is caught before it can reach Luau's C++ frames.
+/// Pushing the reply can raise (out of memory under the VM's limit):
+/// Luau's C++ exception then unwinds through this `C-unwind` frame, which
+/// Rust defines (with `panic = unwind`, the profile's setting): `reply` is
+/// dropped on the way, and nothing here catches the exception. The kill is
+/// raised only after every Rust value of the frame is gone.
+unsafe extern "C-unwind" fn rawcall_c(state: *mut ffi::lua_State) -> c_int {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let Some(host) = super::interrupt::running_host() else {
+            return Ok((Reply::error("ERR redis.call outside of a script"), false));
+        };
+        let resp3 = host.engine().run.get().resp3;
+        // SAFETY: `state` is the live state Luau called us with.
+        match unsafe { call_arguments(state) } {
+            Ok(argv) => host.call(argv).map(|reply| (reply, resp3)),
+            Err(reply) => Ok((reply, resp3)),
+        }
+    }))
+    .unwrap_or_else(|_| Ok((Reply::error("ERR internal error in redis.call"), false)));
+    match outcome {
+        Ok((reply, resp3)) => {
+            let failed = reply.is_error();
+            push_reply(state, &reply, resp3);
+            ffi::lua_pushboolean(state, c_int::from(failed));
+            2
+        }
+        Err(Killed) => {
+            ffi::lua_pushlstring(
+                state,
+                super::interrupt::KILLED_MARKER.as_ptr().cast(),
+                super::interrupt::KILLED_MARKER.len(),
+            );
+            ffi::lua_error(state)
+        }
+    }
+}
+
+/// The arguments of a `redis.call` (the whole stack) as a command's argv,
+/// or the error reply Redis gives for none or for one that is neither a
+/// string nor a number.
+///
+/// # Safety
+/// `state` is a live Lua state; nothing here can raise a Lua error
+/// (`lua_tolstring` of a string returns its bytes without converting).
+unsafe fn call_arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, Reply> {
+    let count = ffi::lua_gettop(state);
+    if count == 0 {
+        return Err(Reply::error(
             "ERR Please specify at least one argument for this redis lib call",
         ));
     }
@@ -200,30 +248,46 @@ fn call(host: &dyn ScriptHost, args: MultiValue) -> mlua::Result<Reply> {
     // every argument first, so the buffer never moves: a number's text
     // takes at most 24 bytes.
     let mut room = 0;
-    for arg in &args {
-        room += match arg {
-            Value::String(s) => s.as_bytes().len(),
-            Value::Integer(_) | Value::Number(_) => 24,
+    for i in 1..=count {
+        room += match ffi::lua_type(state, i) {
+            ffi::LUA_TSTRING => string_at(state, i).len(),
+            ffi::LUA_TNUMBER => 24,
             _ => {
-                return Ok(Reply::error(
+                return Err(Reply::error(
                     "ERR Lua redis lib command arguments must be strings or integers",
                 ))
             }
         };
     }
-    let mut text = bytes::BytesMut::with_capacity(room);
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in &args {
-        match arg {
-            Value::String(s) => text.extend_from_slice(&s.as_bytes()),
-            Value::Integer(n) => {
-                let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{n}"));
-            }
-            Value::Number(n) => text.extend_from_slice(format_double_g17(*n).as_bytes()),
-            _ => {}
+    let mut text = BytesMut::with_capacity(room);
+    let mut argv = Vec::with_capacity(count as usize);
+    for i in 1..=count {
+        if ffi::lua_type(state, i) == ffi::LUA_TSTRING {
+            text.extend_from_slice(string_at(state, i));
+        } else {
+            write_number(&mut text, ffi::lua_tonumber(state, i));
         }
         argv.push(text.split().freeze());
     }
-    host.call(argv)
-        .map_err(|Killed| mlua::Error::runtime(super::interrupt::KILLED_MARKER))
+    Ok(argv)
+}
+
+/// The bytes of the string at `index`.
+///
+/// # Safety
+/// The value at `index` is a string; the slice lives as long as it stays
+/// on the stack (the caller copies it before returning to Lua).
+unsafe fn string_at<'a>(state: *mut ffi::lua_State, index: c_int) -> &'a [u8] {
+    let mut len = 0;
+    let ptr = ffi::lua_tolstring(state, index, &mut len);
+    if ptr.is_null() {
+        return &[];
+    }
+    std::slice::from_raw_parts(ptr.cast(), len)
+}
+
+/// A Lua number as a command argument, in `%.17g` as Redis writes it
+/// (`fpconv_dtoa`): `5`, `0.10000000000000001`, `-9.2233720368547758e+18`.
+fn write_number(text: &mut BytesMut, n: f64) {
+    text.extend_from_slice(format_double_g17(n).as_bytes());
 }

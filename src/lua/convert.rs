@@ -3,87 +3,102 @@
 //! data types"), for RESP2 and RESP3 (after `redis.setresp(3)`).
 
 use bytes::Bytes;
-use mlua::{Lua, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Table, Value};
 
 use crate::config::MAX_SCRIPT_REPLY_DEPTH;
 use crate::protocol::Reply;
 use crate::util::numbers::format_double_g17;
 
-/// A command's reply as the script sees it. `resp3` is the protocol the
-/// script chose with `redis.setresp` (2 by default).
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
-    Ok(match reply {
-        Reply::Status(s) => Value::Table(field_table(
-            lua,
-            "ok",
-            Value::String(lua.create_string(s.as_bytes())?),
-        )?),
-        Reply::Error(e) => Value::Table(field_table(
-            lua,
-            "err",
-            Value::String(lua.create_string(e.as_bytes())?),
-        )?),
-        Reply::Int(n) => Value::Number(*n as f64),
-        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
-        Reply::Nil | Reply::NilArray if resp3 => Value::Nil,
-        Reply::Nil | Reply::NilArray => Value::Boolean(false),
-        Reply::NoReply => Value::Nil,
-        Reply::Array(items) => Value::Table(sequence(lua, items, resp3)?),
-        Reply::Set(items) if resp3 => {
-            let set = lua.create_table_with_capacity(0, items.len())?;
+/// Pushes a command's reply as the script sees it. `resp3` is the
+/// protocol the script chose with `redis.setresp` (2 by default).
+///
+/// # Safety
+/// `state` is a live Lua state inside a protected call (a script's
+/// coroutine): pushing can raise an out-of-memory error, and the stack
+/// grows as needed (`lua_rawcheckstack`, which raises too). Lengths
+/// beyond a C int (a reply of 2^31 elements) would only index wrongly.
+pub unsafe fn push_reply(state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
+    ffi::lua_rawcheckstack(state, 3);
+    match reply {
+        Reply::Status(s) => field_table(state, c"ok", |state| push_bytes(state, s.as_bytes())),
+        Reply::Error(e) => field_table(state, c"err", |state| push_bytes(state, e.as_bytes())),
+        Reply::Int(n) => ffi::lua_pushnumber(state, *n as f64),
+        Reply::Bulk(b) => push_bytes(state, b),
+        Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(state),
+        Reply::NoReply => ffi::lua_pushnil(state),
+        Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(state, 0),
+        Reply::Array(items) => sequence(state, items, resp3),
+        Reply::Set(items) if resp3 => field_table(state, c"set", |state| {
+            ffi::lua_createtable(state, 0, items.len() as c_int);
             for item in items {
-                set.raw_set(reply_to_lua(lua, item, resp3)?, true)?;
+                push_reply(state, item, resp3);
+                ffi::lua_pushboolean(state, 1);
+                ffi::lua_rawset(state, -3);
             }
-            Value::Table(field_table(lua, "set", Value::Table(set))?)
-        }
-        Reply::Set(items) => Value::Table(sequence(lua, items, resp3)?),
-        Reply::Map(pairs) if resp3 => {
-            let map = lua.create_table_with_capacity(0, pairs.len())?;
+        }),
+        Reply::Set(items) => sequence(state, items, resp3),
+        Reply::Map(pairs) if resp3 => field_table(state, c"map", |state| {
+            ffi::lua_createtable(state, 0, pairs.len() as c_int);
             for (k, v) in pairs {
-                map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
+                push_reply(state, k, resp3);
+                push_reply(state, v, resp3);
+                ffi::lua_rawset(state, -3);
             }
-            Value::Table(field_table(lua, "map", Value::Table(map))?)
-        }
+        }),
         Reply::Map(pairs) => {
-            let flat = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
-            for (k, v) in pairs {
-                flat.raw_push(reply_to_lua(lua, k, resp3)?)?;
-                flat.raw_push(reply_to_lua(lua, v, resp3)?)?;
+            ffi::lua_createtable(state, (pairs.len() * 2) as c_int, 0);
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                push_reply(state, k, resp3);
+                ffi::lua_rawseti_(state, -2, (2 * i + 1) as c_int);
+                push_reply(state, v, resp3);
+                ffi::lua_rawseti_(state, -2, (2 * i + 2) as c_int);
             }
-            Value::Table(flat)
         }
-        Reply::Double(d) if resp3 => Value::Table(field_table(lua, "double", Value::Number(*d))?),
-        Reply::Double(d) => Value::String(lua.create_string(format_double_g17(*d))?),
-        Reply::Bool(b) if resp3 => Value::Boolean(*b),
-        Reply::Bool(b) => Value::Number(*b as i64 as f64),
-        Reply::Verbatim(format, text) if resp3 => {
-            let t = lua.create_table()?;
-            t.raw_set("format", *format)?;
-            t.raw_set("string", lua.create_string(text)?)?;
-            Value::Table(field_table(lua, "verbatim_string", Value::Table(t))?)
+        Reply::Double(d) if resp3 => {
+            field_table(state, c"double", |state| ffi::lua_pushnumber(state, *d))
         }
-        Reply::Verbatim(_, text) => Value::String(lua.create_string(text)?),
-        Reply::BigNumber(digits) if resp3 => Value::Table(field_table(
-            lua,
-            "big_number",
-            Value::String(lua.create_string(digits)?),
-        )?),
-        Reply::BigNumber(digits) => Value::String(lua.create_string(digits)?),
-    })
-}
-
-fn sequence(lua: &Lua, items: &[Reply], resp3: bool) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for item in items {
-        t.raw_push(reply_to_lua(lua, item, resp3)?)?;
+        Reply::Double(d) => push_bytes(state, format_double_g17(*d).as_bytes()),
+        Reply::Bool(b) if resp3 => ffi::lua_pushboolean(state, c_int::from(*b)),
+        Reply::Bool(b) => ffi::lua_pushnumber(state, f64::from(u8::from(*b))),
+        Reply::Verbatim(format, text) if resp3 => field_table(state, c"verbatim_string", |state| {
+            ffi::lua_createtable(state, 0, 2);
+            push_bytes(state, format.as_bytes());
+            ffi::lua_rawsetfield(state, -2, c"format".as_ptr());
+            push_bytes(state, text);
+            ffi::lua_rawsetfield(state, -2, c"string".as_ptr());
+        }),
+        Reply::Verbatim(_, text) => push_bytes(state, text),
+        Reply::BigNumber(digits) if resp3 => {
+            field_table(state, c"big_number", |state| push_bytes(state, digits))
+        }
+        Reply::BigNumber(digits) => push_bytes(state, digits),
     }
-    Ok(t)
 }
 
-fn field_table(lua: &Lua, name: &str, value: Value) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(name, value)?;
-    Ok(t)
+unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+}
+
+/// An array of the items' values.
+unsafe fn sequence(state: *mut ffi::lua_State, items: &[Reply], resp3: bool) {
+    ffi::lua_createtable(state, items.len() as c_int, 0);
+    for (i, item) in items.iter().enumerate() {
+        push_reply(state, item, resp3);
+        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+    }
+}
+
+/// `{name = value}`, the value pushed by `value`.
+unsafe fn field_table(
+    state: *mut ffi::lua_State,
+    name: &std::ffi::CStr,
+    value: impl FnOnce(*mut ffi::lua_State),
+) {
+    ffi::lua_createtable(state, 0, 1);
+    value(state);
+    ffi::lua_rawsetfield(state, -2, name.as_ptr());
 }
 
 /// A script's return value as the client's reply. `script_resp3` is the

@@ -237,7 +237,7 @@ impl Engine {
         let redis = api::redis_table(&lua, core.clone())?;
         let debug: Table = real.raw_get("debug")?;
         let info: Function = debug.raw_get("info")?;
-        let rawcall = api::rawcall(&lua, core)?;
+        let rawcall = api::rawcall(&lua)?;
         globals.raw_set("redis", redis.clone())?;
         let env = lua.create_table()?;
         let (runner, script_envs): (Function, Table) = lua

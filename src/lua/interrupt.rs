@@ -112,6 +112,14 @@ pub fn begin_script(core: Rc<dyn ScriptHost>, thread: *mut ffi::lua_State) {
     }));
 }
 
+/// The shard of the script running on this core, if one runs.
+pub fn running_host() -> Option<Rc<dyn ScriptHost>> {
+    WATCHED.with_borrow(|watched| match watched {
+        Some(Watched::Script { core, .. }) => Some(core.clone()),
+        _ => None,
+    })
+}
+
 /// Watches a library's top-level code (FUNCTION LOAD).
 pub fn begin_library_load() {
     LOAD_TIMED_OUT.set(false);

@@ -160,6 +160,55 @@ const CONVERSIONS: &[common::Step] = &[
         "redis.setresp(3); return redis.call('hgetall', 'h')",
         "0",
     ]),
+    // Numbers as redis.call arguments, as Redis writes them.
+    // (One EVAL each: Lua 5.1 folds the constants -0.0 and 0 into one.)
+    Exact(&["EVAL", "redis.call('set', 'x', 0.1) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', -0.0) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 1e20) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 2^63) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', -2^63) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 2^53 + 1) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 1/3) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', -7) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 1/0) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', -1/0) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "redis.call('set', 'x', 0/0) return redis.call('get', 'x')", "0"]),
+    Exact(&["EVAL", "return redis.call('set', 'x', true)", "0"]),
+    Exact(&["EVAL", "return redis.call('set', 'x', nil, 'y')", "0"]),
+    Exact(&["EVAL", "return redis.pcall('set', 'x', {})", "0"]),
+    // Replies as a RESP3 script sees them, inside the script.
+    Exact(&["SADD", "s", "m"]),
+    Exact(&["ZADD", "z", "1.5", "a", "2", "b"]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.call('smembers', 's'); return {type(r.set), tostring(r.set.m)}",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.call('zscore', 'z', 'a'); return tostring(r.double)",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.call('zrange', 'z', 0, -1, 'withscores'); return {r[1][1], tostring(r[1][2].double), r[2][1]}",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.call('set', 'x', 'y'); return r.ok",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "redis.setresp(3); local r = redis.pcall('incr', 's'); return r.err",
+        "0",
+    ]),
+    Exact(&[
+        "EVAL",
+        "return redis.call('zrange', 'z', 0, -1, 'withscores')",
+        "0",
+    ]),
     Exact(&["EVAL", "return {double = 3.5}", "0"]),
     Exact(&["EVAL", "return {map = {a = 1}}", "0"]),
     Exact(&[
