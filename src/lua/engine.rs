@@ -5,9 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use std::ffi::c_int;
-
-use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::api;
 use super::convert::lua_to_reply;
@@ -45,8 +43,12 @@ pub struct Engine {
     /// The environment scripts run in: KEYS and ARGV live here; every other
     /// name resolves through the protected globals.
     env: Table,
-    /// `function(f) -> ok, result_or_error` with Redis's error handler.
-    pub(super) runner: Function,
+    /// The body of every script's coroutine: `function(f, arguments,
+    /// as_function) -> ok, result_or_error`, with Redis's error handler
+    /// (see `PRELUDE`).
+    script_runner: Function,
+    /// `fill(arguments)`: sets KEYS and ARGV (see [`super::arguments`]).
+    fill_keys_and_args: Function,
     compiled: RefCell<HashMap<String, Compiled>>,
     /// The node script cache epoch these compiled functions belong to.
     epoch: Cell<u64>,
@@ -74,7 +76,7 @@ pub struct Engine {
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
 /// `redis.pcall` around the Rust bridge.
 const PRELUDE: &str = r#"
-local rawcall, info, redis, globals, env, killed, getfenv, setfenv = ...
+local rawcall, info, redis, globals, env, killed, getfenv, setfenv, fill, arrays = ...
 -- Globals are read-only and absent names are an error (Redis's texts).
 setmetatable(globals, { __index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -175,9 +177,20 @@ string.rep = function(s, n, ...)
   end
   return rep(s, n, ...)
 end
-return function(f, ...)
+local function runner(f, ...)
   return xpcall(f, error_handler, ...)
-end, script_envs
+end
+-- A script's coroutine body: its keys and arguments reach the VM here,
+-- inside the coroutine, as KEYS and ARGV for a script, as the two arrays
+-- a function is called with (see src/lua/arguments.rs).
+local function script_runner(f, arguments, as_function)
+  if as_function then
+    return xpcall(f, error_handler, arrays(arguments))
+  end
+  fill(arguments)
+  return xpcall(f, error_handler)
+end
+return runner, script_envs, script_runner
 "#;
 
 /// Globals a script may read (Redis 7's whitelist, less what Luau lacks).
@@ -240,7 +253,12 @@ impl Engine {
         let rawcall = api::rawcall(&lua)?;
         globals.raw_set("redis", redis.clone())?;
         let env = lua.create_table()?;
-        let (runner, script_envs): (Function, Table) = lua
+        // One KEYS and one ARGV table for every script, refilled each time.
+        let (keys, argv) = (lua.create_table()?, lua.create_table()?);
+        env.raw_set("KEYS", &keys)?;
+        env.raw_set("ARGV", &argv)?;
+        let (fill_keys_and_args, arrays) = super::arguments::functions(&lua, &keys, &argv)?;
+        let (runner, script_envs, script_runner): (Function, Table, Function) = lua
             .load(PRELUDE)
             .set_name("=redis_prelude")
             .set_environment(real.clone())
@@ -253,6 +271,8 @@ impl Engine {
                 super::interrupt::KILLED_MARKER,
                 real.raw_get::<Function>("getfenv")?,
                 real.raw_get::<Function>("setfenv")?,
+                fill_keys_and_args.clone(),
+                arrays,
             ))?;
         let (library_loader, function_env, function_env_meta, load_globals): (
             Function,
@@ -298,7 +318,8 @@ impl Engine {
         Ok(Engine {
             lua,
             env,
-            runner,
+            script_runner,
+            fill_keys_and_args,
             compiled: RefCell::new(HashMap::new()),
             epoch: Cell::new(0),
             run: Cell::new(RunState::default()),
@@ -465,35 +486,6 @@ impl Engine {
             .map_err(|e| Reply::error(format!("ERR Error registering functions: ERR {e}")))
     }
 
-    /// A function's keys and arguments as two Lua arrays, made in one
-    /// protected call (see [`Engine::set_keys_and_args`]).
-    pub(super) fn string_arrays(
-        &self,
-        keys: &[Bytes],
-        args: &[Bytes],
-    ) -> mlua::Result<(Table, Table)> {
-        if keys.len().max(args.len()) >= i32::MAX as usize {
-            return Err(mlua::Error::runtime("too many keys or arguments"));
-        }
-        // SAFETY: `exec_raw` runs the closure as a protected call on the
-        // VM's main state, with at least 3 free slots and no arguments; we
-        // push at most 3 values (two tables, a string) and return the two
-        // tables. An error (out of memory) raised by Luau inside unwinds
-        // through this frame, which owns nothing with a destructor, to
-        // exec_raw's protected call. Lengths fit a C int (checked above).
-        unsafe {
-            self.lua.exec_raw((), |state| {
-                for items in [keys, args] {
-                    ffi::lua_createtable(state, items.len() as c_int, 0);
-                    for (i, item) in items.iter().enumerate() {
-                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
-                    }
-                }
-            })
-        }
-    }
-
     /// After the VM's memory limit was hit even `1+1` fails until garbage
     /// is collected (measured with mlua 0.12 and Luau: a script that hits
     /// `lua-memory-limit` leaves the VM failing every call until a
@@ -510,7 +502,14 @@ impl Engine {
     }
 
     fn collect_garbage(&self) {
-        self.set_keys_and_args_values(Value::Nil, Value::Nil).ok();
+        // KEYS and ARGV may hold what filled the memory.
+        let empty = super::arguments::Arguments {
+            keys: &[],
+            args: &[],
+        };
+        self.fill_keys_and_args
+            .call::<()>(empty.as_light_userdata())
+            .ok();
         // The kept thread's stack may still hold the failed script's values.
         drop(self.spare_thread.take());
         let _ = self.lua.gc_collect();
@@ -527,81 +526,16 @@ impl Engine {
         set
     }
 
-    /// KEYS and ARGV live in the script environment, which is frozen so
-    /// that `KEYS = x` fails as in Redis (where the globals are read-only)
-    /// and the table cannot carry anything from one script to the next.
-    /// Rust lifts the flag around its own two writes: a flag write each
-    /// way, no allocation, where a separate writable table in the lookup
-    /// chain would cost every global access of every script a step.
-    fn set_keys_and_args_values(&self, keys: Value, args: Value) -> mlua::Result<()> {
-        self.env.set_readonly(false);
-        let set = self
-            .env
-            .raw_set("KEYS", keys)
-            .and_then(|()| self.env.raw_set("ARGV", args));
-        self.env.set_readonly(true);
-        set
-    }
-
-    /// KEYS and ARGV for the next script, in one protected call (each of
-    /// mlua's `create_table` / `create_string` is a protected call of its
-    /// own, a C closure allocated per value, under a memory limit). The
-    /// last script's tables are reused, as Redis reuses them, emptied of
-    /// everything it may have put in or on them (entries, a metatable, a
-    /// freeze), so nothing carries over from one script to the next.
-    pub(super) fn set_keys_and_args(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<()> {
-        let lengths_fit = keys.len().max(args.len()) < i32::MAX as usize;
-        if !lengths_fit {
-            return Err(mlua::Error::runtime("too many keys or arguments"));
-        }
-        // SAFETY: `exec_raw` runs the closure as a protected call on the
-        // VM's main state with the environment table at index 1 and at
-        // least 3 free slots; we push at most 2 values at a time (a table
-        // and a string or nil) and leave the stack as exec_raw restores it
-        // anyway. Each C API call gets the kind of value it needs: the
-        // table is checked (lua_istable) before it is unfrozen, stripped
-        // and cleared. An error (out of memory) raised by Luau inside
-        // unwinds through this frame, which owns nothing with a destructor
-        // (slices and integer counters only), to exec_raw's protected
-        // call, and the environment is frozen again below whatever
-        // happened. Lengths fit a C int (checked above).
-        let set = unsafe {
-            self.lua.exec_raw::<()>(&self.env, |state| {
-                ffi::lua_setreadonly(state, 1, 0);
-                for (name, items) in [(c"KEYS", keys), (c"ARGV", args)] {
-                    ffi::lua_rawgetfield(state, 1, name.as_ptr());
-                    if ffi::lua_istable(state, -1) != 0 {
-                        ffi::lua_setreadonly(state, -1, 0);
-                        ffi::lua_pushnil(state);
-                        ffi::lua_setmetatable(state, -2);
-                        ffi::lua_cleartable(state, -1);
-                    } else {
-                        ffi::lua_pop(state, 1);
-                        ffi::lua_createtable(state, items.len() as c_int, 0);
-                    }
-                    for (i, item) in items.iter().enumerate() {
-                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
-                    }
-                    ffi::lua_rawsetfield(state, 1, name.as_ptr());
-                }
-                ffi::lua_setreadonly(state, 1, 1);
-            })
-        };
-        self.env.set_readonly(true);
-        set
-    }
-
     /// A Lua thread to run the next script in: the one the last script
     /// ran in, reset (a new one the first time, or when the last one was
     /// dropped mid-run).
     pub(super) fn script_thread(&self) -> mlua::Result<mlua::Thread> {
         match self.spare_thread.take() {
             Some(thread) => {
-                thread.reset(self.runner.clone())?;
+                thread.reset(self.script_runner.clone())?;
                 Ok(thread)
             }
-            None => self.lua.create_thread(self.runner.clone()),
+            None => self.lua.create_thread(self.script_runner.clone()),
         }
     }
 

@@ -5,6 +5,7 @@
 //! script runs on only through [`ScriptHost`], which the shard implements.
 
 mod api;
+mod arguments;
 pub mod cache;
 mod convert;
 pub mod engine;

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use mlua::{Function, Value};
 
+use super::arguments::Arguments;
 use super::engine::RunState;
 use super::interrupt::{self, Preemptible};
 use super::status::{kill_error, Kind};
@@ -45,7 +46,11 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job<'_>) -> Reply {
         Kind::Function => "@user_function",
     };
     engine.run.set(job.state);
-    let (thread, running) = match start(core.as_ref(), &job) {
+    let arguments = Arguments {
+        keys: job.keys,
+        args: job.args,
+    };
+    let (thread, running) = match start(core.as_ref(), &job, &arguments) {
         Ok(started) => started,
         Err(e) => {
             let reply = engine.reply_of(Err(e), job.name, source);
@@ -82,21 +87,23 @@ pub async fn run(core: Rc<dyn ScriptHost>, job: Job<'_>) -> Reply {
     reply
 }
 
-/// The coroutine the run uses (kept for the next run), started with its
-/// arguments: the runner gets the script (which reads KEYS and ARGV from
-/// its environment), or the function with its keys and arguments.
-fn start(core: &dyn ScriptHost, job: &Job) -> mlua::Result<(mlua::Thread, Running)> {
-    let engine = core.engine();
-    let thread = engine.script_thread()?;
+/// The coroutine the run uses (kept for the next run), started: the
+/// runner gets the script or the function and the run's `arguments`,
+/// which it turns into KEYS and ARGV or the function's two arrays as it
+/// begins. `arguments` must stay in place until the run ends (the run's
+/// future owns it).
+fn start(
+    core: &dyn ScriptHost,
+    job: &Job,
+    arguments: &Arguments,
+) -> mlua::Result<(mlua::Thread, Running)> {
+    let thread = core.engine().script_thread()?;
+    let arguments = arguments.as_light_userdata();
     let running = match job.kind {
-        Kind::Eval => {
-            engine.set_keys_and_args(job.keys, job.args)?;
-            thread.clone().into_async(&job.function)?
-        }
-        Kind::Function => {
-            let (keys, args) = engine.string_arrays(job.keys, job.args)?;
-            thread.clone().into_async((&job.function, keys, args))?
-        }
+        Kind::Eval => thread.clone().into_async((&job.function, arguments))?,
+        Kind::Function => thread
+            .clone()
+            .into_async((&job.function, arguments, true))?,
     };
     Ok((thread, running))
 }
