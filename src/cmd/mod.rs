@@ -576,8 +576,9 @@ fn families() -> impl Iterator<Item = &'static Command> {
     .flatten()
 }
 
-static TABLE: LazyLock<HashMap<&'static str, &'static Command>> =
-    LazyLock::new(|| families().map(|c| (c.name, c)).collect());
+/// Every command by name (bytes: no UTF-8 check per lookup).
+static TABLE: LazyLock<HashMap<&'static [u8], &'static Command>> =
+    LazyLock::new(|| families().map(|c| (c.name.as_bytes(), c)).collect());
 
 /// Longest command name looked up; longer names are unknown.
 const MAX_COMMAND_NAME_BYTES: usize = 32;
@@ -591,7 +592,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+    TABLE.get(&*lower).copied()
 }
 
 /// Why [`resolve`] found no entry to run.

@@ -325,12 +325,14 @@ impl Connection {
                 };
                 if shard == own {
                     // The common case runs without entering an async path.
-                    let reply = match self.execute_now(&call) {
-                        Some(reply) => reply,
-                        None => self.execute_here(&call).await,
-                    };
-                    *argv = call.argv;
-                    Some(reply)
+                    // `argv` keeps its allocation when the call runs now.
+                    match self.execute_now(&call) {
+                        Some(reply) => {
+                            *argv = call.argv;
+                            Some(reply)
+                        }
+                        None => Some(self.execute_here(call).await),
+                    }
                 } else if let Some(busy) = self.busy_elsewhere(shard, c) {
                     Some(Reply::error(busy))
                 } else {
@@ -363,12 +365,15 @@ impl Connection {
     /// Runs a call on this core's shard: in place, unless a script holds
     /// the shard or the call is a script (then through the shard's gate,
     /// watching for the client to go away meanwhile).
-    async fn execute_here(&mut self, call: &Call) -> Reply {
-        if let Some(reply) = self.execute_now(call) {
+    async fn execute_here(&mut self, call: Call) -> Reply {
+        if let Some(reply) = self.execute_now(&call) {
             return reply;
         }
         let work = self.core.execute_when_free(call, self.now_ms);
         let done = unless_gone(&self.core, &mut self.stream, &mut self.inbuf, work).await;
+        // A script ran or the shard was waited for: the batch's clock
+        // reading is old for the commands after this one.
+        self.now_ms = crate::util::time::now_ms();
         self.reply_unless_gone(done)
     }
 
@@ -447,7 +452,7 @@ impl Connection {
                 argv: part.argv,
             };
             pieces.push(if part.shard == own {
-                PieceReply::Ready(self.execute_here(&call).await)
+                PieceReply::Ready(self.execute_here(call).await)
             } else if let Some(busy) = self.busy_elsewhere(part.shard, c) {
                 PieceReply::Ready(Reply::error(busy))
             } else {

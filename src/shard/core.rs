@@ -56,12 +56,16 @@ impl Core {
     /// Runs `call` once the shard is free: a script first takes the gate
     /// (and holds it while it runs); while another script holds it the
     /// call waits, or gets `-BUSY` (see [`Core::wait_for_shard`]).
-    pub async fn execute_when_free(self: &Rc<Self>, call: &Call, now_ms: u64) -> Reply {
+    pub async fn execute_when_free(self: &Rc<Self>, call: Call, mut now_ms: u64) -> Reply {
         // Open (the common case): no wait to set up.
         let access = match self.gate.open() {
             Some(access) => access,
             None => match self.wait_for_shard().await {
-                Ok(access) => access,
+                Ok(access) => {
+                    // The caller's clock reading is as old as the wait.
+                    now_ms = crate::util::time::now_ms();
+                    access
+                }
                 Err(busy) => return Reply::error(busy),
             },
         };
@@ -72,10 +76,10 @@ impl Core {
                 // never cut short by its caller.
                 self.gate.hold(access);
                 let held = GateHeldByTask(self.clone());
-                self.run_script(run(self.clone(), call.clone(), now_ms), Some(held))
+                self.run_script(run(self.clone(), call, now_ms), Some(held))
                     .await
             }
-            _ => self.execute(access, call, now_ms),
+            _ => self.execute(access, &call, now_ms),
         }
     }
 
@@ -256,7 +260,12 @@ pub async fn run_transaction(
         let clean = core.state.borrow_mut().unwatch(watched, now_ms);
         return clean.then(Vec::new);
     }
-    let access = match core.wait_for_shard().await {
+    let (access, now_ms) = match core.gate.open() {
+        Some(access) => (Ok(access), now_ms),
+        // The caller's clock reading is as old as the wait.
+        None => (core.wait_for_shard().await, crate::util::time::now_ms()),
+    };
+    let access = match access {
         Ok(access) => access,
         Err(busy) => {
             core.state.borrow_mut().unwatch(watched, now_ms);
@@ -474,7 +483,7 @@ mod tests {
                 ["EVAL", writes, "1", "a"].as_slice(),
                 &["EVAL", reads, "1", "a"],
             ] {
-                core.execute_when_free(&call(args), now).await;
+                core.execute_when_free(call(args), now).await;
             }
             let exec = [
                 call(&["SET", "b", "1"]),

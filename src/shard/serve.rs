@@ -99,7 +99,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             let mut reply_bytes = 0;
             let mut calls = calls.into_iter();
             for call in calls.by_ref() {
-                let r = core.execute_when_free(&call, now).await;
+                let r = core.execute_when_free(call, now).await;
                 reply_bytes += r.size_estimate();
                 replies.push(r);
                 if reply_bytes > MAX_REPLY_BUFFER_BYTES {

@@ -346,6 +346,40 @@ fn commands_wait_before_the_threshold() {
     assert_eq!(c.cmd(&["SCRIPT", "KILL"]), NOTBUSY);
 }
 
+/// A command (and a script) that waited for the shard runs at the time it
+/// runs, not at the time it arrived: an expiry set after the wait counts
+/// from then.
+#[test]
+fn a_command_that_waited_for_the_shard_reads_the_clock_again() {
+    let s = Server::shardis(1, &["--busy-reply-threshold", "5000"]);
+    let mut c = s.client();
+    let mut runner = start_eval(&s, &timed_script(700, false), "k");
+    wait_running(&mut c, 0);
+    // Both wait ~700 ms for the script, then set a 1000 ms expiry.
+    c.send(&[b"SET", b"plain", b"v", b"PX", b"1000"]);
+    c.send(&[
+        b"EVAL",
+        b"return redis.call('set', KEYS[1], 'v', 'PX', 1000)",
+        b"1",
+        b"scripted",
+    ]);
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(runner.read_reply(), ":1\r\n");
+    for key in ["plain", "scripted"] {
+        let pttl: i64 = c
+            .cmd(&["PTTL", key])
+            .trim_start_matches(':')
+            .trim_end()
+            .parse()
+            .expect("an integer");
+        assert!(
+            pttl > 500,
+            "{key}: PTTL {pttl} ms right after the wait: its expiry counted from before it"
+        );
+    }
+}
+
 #[test]
 fn zero_threshold_disables_busy() {
     let s = Server::shardis(2, &["--busy-reply-threshold", "0"]);
