@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # EVALSHA throughput of a small script (INCR of a key), shardis against
 # redis-server in the same run: each server pinned to core 0, the load
-# generator (redis-benchmark) on core 1; median of 3 runs each.
+# generator (redis-benchmark) on core 1; median of 3 runs each. Keys are
+# random over 100,000 (`-r 100000`), as issue 14 measured.
 # Usage: benches/evalsha.sh [requests=200000] [clients=50] [pipeline=1]
 # (SHARDIS=path runs another shardis binary, e.g. an older build;
 # KIND=fcall measures FCALL of a function doing the same INCR instead.)
@@ -33,7 +34,7 @@ run() { # port -> requests per second
     [ -n "$sha" ] || { echo "SCRIPT LOAD failed on port $1" >&2; return 1; }
     call=(evalsha "$sha")
   fi
-  timeout 300 taskset -c 1 redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$pipeline" -q \
+  timeout 300 taskset -c 1 redis-benchmark -p "$1" -n "$requests" -c "$clients" -P "$pipeline" -r 100000 -q \
     "${call[@]}" 1 "counter:__rand_int__" 2>/dev/null |
     tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
 }

@@ -1,5 +1,5 @@
 //! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
-//! the Rust bridge [`rawcall`]), replies, logging, RESP version, and the
+//! the Rust bridge [`call_c`]), replies, logging, RESP version, and the
 //! constants. `redis.call` hands its arguments to the shard through
 //! [`ScriptHost::call`](super::ScriptHost::call), which checks and runs them as it runs a client's.
 
@@ -175,30 +175,45 @@ fn error_reply_text(s: &[u8]) -> Vec<u8> {
     text
 }
 
-/// The bridge behind `redis.call` and `redis.pcall`, as a Lua function.
-pub fn rawcall(lua: &Lua) -> mlua::Result<Function> {
-    // SAFETY: `rawcall_c` follows the lua_CFunction protocol (see there).
-    unsafe { lua.create_c_function(rawcall_c) }
+/// `bridge(raise)`: makes `redis.call` (`raise` is the prelude's function
+/// that raises a failed call's error table) or `redis.pcall` (`raise` is
+/// false, and the error table is returned).
+pub fn bridge(lua: &Lua) -> mlua::Result<Function> {
+    // SAFETY: `bridge_c` follows the lua_CFunction protocol (see there).
+    unsafe { lua.create_c_function(bridge_c) }
 }
 
-/// `rawcall(...)`: runs one command for the running script and returns
-/// `(reply, failed)`; on failure the reply is an `{err=...}` table, which
-/// `redis.call` raises and `redis.pcall` returns. A raw C function, not an
-/// mlua callback: this is every script's hot path, and it reads its
-/// arguments off the stack and pushes the reply onto it without a
-/// protected call, a value reference or a closure per call.
+/// # Safety
+/// A lua_CFunction: Luau calls it with its argument at index 1 and at
+/// least `LUA_MINSTACK` free slots; lua_pushcclosurek pops that argument
+/// into the closure's one upvalue (it can raise out of memory, through a
+/// frame that owns nothing with a destructor).
+unsafe extern "C-unwind" fn bridge_c(state: *mut ffi::lua_State) -> c_int {
+    ffi::lua_settop(state, 1);
+    ffi::lua_pushcclosurek(state, call_c, c"redis.call".as_ptr(), 1, None);
+    1
+}
+
+/// `redis.call(...)` / `redis.pcall(...)`: runs one command for the
+/// running script and returns its reply; a failed command's reply is an
+/// `{err=...}` table, which `redis.call` raises (through the function in
+/// its upvalue) and `redis.pcall` returns. A raw C function, not an mlua
+/// callback: this is every script's hot path, and it reads its arguments
+/// off the stack and pushes the reply onto it without a protected call, a
+/// value reference or a closure per call.
 ///
 /// # Safety
 /// Luau calls it with the script's coroutine, its arguments on the stack
-/// and at least `LUA_MINSTACK` free slots. Reading the arguments and
-/// running the command call no Lua function that can raise an error, and
-/// any panic there is caught before it can reach Luau's C++ frames.
-/// Pushing the reply can raise (out of memory under the VM's limit):
-/// Luau's C++ exception then unwinds through this `C-unwind` frame, which
-/// Rust defines (with `panic = unwind`, the profile's setting): `reply` is
-/// dropped on the way, and nothing here catches the exception. The kill is
-/// raised only after every Rust value of the frame is gone.
-unsafe extern "C-unwind" fn rawcall_c(state: *mut ffi::lua_State) -> c_int {
+/// and at least `LUA_MINSTACK` free slots; its upvalue is what `bridge`
+/// gave it. Reading the arguments and running the command call no Lua
+/// function that can raise an error, and any panic there is caught before
+/// it can reach Luau's C++ frames. Pushing the reply can raise (out of
+/// memory under the VM's limit): Luau's C++ exception then unwinds through
+/// this `C-unwind` frame, which Rust defines (with `panic = unwind`, the
+/// profile's setting): `reply` is dropped on the way, and nothing here
+/// catches the exception. The kill and a failed call's error are raised
+/// only after every Rust value of the frame is gone.
+unsafe extern "C-unwind" fn call_c(state: *mut ffi::lua_State) -> c_int {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(host) = super::interrupt::running_host() else {
             return Ok((Reply::error("ERR redis.call outside of a script"), false));
@@ -211,12 +226,10 @@ unsafe extern "C-unwind" fn rawcall_c(state: *mut ffi::lua_State) -> c_int {
         }
     }))
     .unwrap_or_else(|_| Ok((Reply::error("ERR internal error in redis.call"), false)));
-    match outcome {
+    let failed = match outcome {
         Ok((reply, resp3)) => {
-            let failed = reply.is_error();
             push_reply(state, &reply, resp3);
-            ffi::lua_pushboolean(state, c_int::from(failed));
-            2
+            reply.is_error()
         }
         Err(Killed) => {
             ffi::lua_pushlstring(
@@ -226,7 +239,15 @@ unsafe extern "C-unwind" fn rawcall_c(state: *mut ffi::lua_State) -> c_int {
             );
             ffi::lua_error(state)
         }
+    };
+    let raise = ffi::lua_upvalueindex(1);
+    if failed && ffi::lua_type(state, raise) == ffi::LUA_TFUNCTION {
+        // raise(reply): does not return.
+        ffi::lua_pushvalue(state, raise);
+        ffi::lua_insert(state, -2);
+        ffi::lua_call(state, 1, 0);
     }
+    1
 }
 
 /// The arguments of a `redis.call` (the whole stack) as a command's argv,

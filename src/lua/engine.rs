@@ -76,7 +76,7 @@ pub struct Engine {
 /// Lua side of the sandbox: Redis's error handler and `redis.call` /
 /// `redis.pcall` around the Rust bridge.
 const PRELUDE: &str = r#"
-local rawcall, info, redis, globals, env, killed, getfenv, setfenv, fill, arrays = ...
+local bridge, info, redis, globals, env, killed, getfenv, setfenv, fill, arrays = ...
 -- Globals are read-only and absent names are an error (Redis's texts).
 setmetatable(globals, { __index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -105,17 +105,15 @@ local function error_handler(e)
   text = text:gsub("attempt to modify a readonly table", "Attempt to modify a readonly table")
   return { err = text, line = script_line(), runtime = true }
 end
-redis.call = function(...)
-  local reply, failed = rawcall(...)
-  if failed then
-    reply.line = script_line()
-    error(reply, 0)
-  end
-  return reply
+-- redis.call raises a failed command's error table, with the script's
+-- line; redis.pcall returns it. Both are the Rust bridge itself (a C
+-- function: no Lua call in between), which calls this to raise.
+local function raise_failed(reply)
+  reply.line = script_line()
+  error(reply, 0)
 end
-redis.pcall = function(...)
-  return (rawcall(...))
-end
+redis.call = bridge(raise_failed)
+redis.pcall = bridge(false)
 -- As in Redis, pcall turns an error table into its text, so scripts see
 -- the error message of a failed redis.call as a string.
 local raw_pcall, pack, unpack = pcall, table.pack, table.unpack
@@ -250,7 +248,7 @@ impl Engine {
         let redis = api::redis_table(&lua, core.clone())?;
         let debug: Table = real.raw_get("debug")?;
         let info: Function = debug.raw_get("info")?;
-        let rawcall = api::rawcall(&lua)?;
+        let bridge = api::bridge(&lua)?;
         globals.raw_set("redis", redis.clone())?;
         let env = lua.create_table()?;
         // One KEYS and one ARGV table for every script, refilled each time.
@@ -263,7 +261,7 @@ impl Engine {
             .set_name("=redis_prelude")
             .set_environment(real.clone())
             .call((
-                rawcall,
+                bridge,
                 info,
                 redis,
                 globals.clone(),
