@@ -2,9 +2,10 @@
 //! and running a script with Redis's error conventions.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use bytes::Bytes;
+use hashbrown::HashMap;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::api;

@@ -158,6 +158,12 @@ impl ScriptStatus {
     /// Before a script's first write: false if a kill was requested, so
     /// the write must not happen (a script is never killed after writing).
     pub fn mark_written(&self) -> bool {
+        // After the first write only a shutdown can still stop the
+        // script: one load, not a compare-and-swap, per later write.
+        let current = self.control.load(Ordering::Acquire);
+        if current & WROTE != 0 && current & KILL_ANY == 0 {
+            return true;
+        }
         self.control
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (current & KILL_ANY == 0).then_some(current | WROTE)
