@@ -148,6 +148,32 @@ impl Ctx<'_> {
         self.kind_mut::<Vec<u8>>(key)
     }
 
+    /// The string at `key` replaced by what `f` writes into its second
+    /// argument from the current one, in one probe of the keyspace (INCR
+    /// and friends); `f`'s result. An error from `f` (or WRONGTYPE)
+    /// changes nothing.
+    pub fn replace_str_with<T>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(&[u8], &mut Vec<u8>) -> Result<T, Reply>,
+    ) -> Result<Option<T>, Reply> {
+        let now = self.now_ms;
+        let done = self.db().update(key, now, |entry| {
+            let ValueRef::Str(current) = entry.value() else {
+                return (Err(errors::wrongtype()), false);
+            };
+            let mut new = Vec::new();
+            match f(current, &mut new) {
+                Ok(result) => {
+                    entry.set_str(&new);
+                    (Ok(result), true)
+                }
+                Err(e) => (Err(e), false),
+            }
+        });
+        done.transpose()
+    }
+
     pub fn hash_mut(&mut self, key: &[u8]) -> Result<Option<&mut Hash>, Reply> {
         self.kind_mut::<Hash>(key)
     }

@@ -13,7 +13,7 @@ use crate::config::MAX_STRING_BYTES;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
 use crate::util::longdouble::{self, IncrFloatError};
-use crate::util::numbers::parse_i64;
+use crate::util::numbers::{format_i64, parse_i64};
 
 /// Shard-side code of this file: `?` on argument and type errors.
 type CmdResult = Result<Reply, Reply>;
@@ -360,12 +360,15 @@ fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// Adds `by` to the integer at `key` (absent: 0), keeping its expiry. The
 /// stored text must be exactly what Redis's `string2ll` accepts.
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
-    if let Some(s) = ctx.peek_str(key)? {
-        let current = parse_i64(s).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
+    let incremented = ctx.replace_str_with(key, |current, text| {
+        let current = parse_i64(current).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
         let new = current
             .checked_add(by)
             .ok_or_else(|| Reply::error(errors::OVERFLOW))?;
-        replace_str(ctx, key, new.to_string().into_bytes());
+        format_i64(new, text);
+        Ok(new)
+    })?;
+    if let Some(new) = incremented {
         return Ok(Reply::Int(new));
     }
     ctx.db().set(key, Value::Str(by.to_string().into_bytes()));

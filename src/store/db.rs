@@ -138,6 +138,23 @@ impl Db {
         self.find_live(key, now_ms)
     }
 
+    /// A look-then-write in one probe: `f` sees the live entry for `key`
+    /// and returns its result and whether it changed the entry; only then
+    /// does the key count as changed (WATCH, the write hook). None: no
+    /// live entry.
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(&mut Entry) -> (R, bool),
+    ) -> Option<R> {
+        let (result, changed) = f(self.find_live(key, now_ms)?);
+        if changed {
+            self.changed(key);
+        }
+        Some(result)
+    }
+
     /// The live entry for `key`, found with one probe of its table; an
     /// expired one is deleted.
     fn find_live(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {

@@ -110,6 +110,19 @@ impl Entry {
         self.boxed.as_mut().expect("boxed above")
     }
 
+    /// Replaces the value with the string `value`, keeping key and expiry:
+    /// in place when an inline string of the same length is there (INCR's
+    /// common case), else packed anew.
+    pub fn set_str(&mut self, value: &[u8]) {
+        let (start, end) = self.key_bounds();
+        if self.boxed.is_none() && self.data.len() - end == value.len() {
+            self.data[end..].copy_from_slice(value);
+            return;
+        }
+        self.data = pack(&self.data[start..end], value, self.expires_at_ms());
+        self.boxed = None;
+    }
+
     /// Replaces the value, keeping key and expiry.
     pub fn set_value(&mut self, value: Value) {
         let key = self.key().to_vec();
