@@ -285,6 +285,14 @@ impl Engine {
             .call((globals.clone(), runner.clone()))?;
         // Library code's chunks (loadstring) run in its environment too.
         script_envs.raw_set(function_env.clone(), true)?;
+        // Every global is in the script environment itself too, so that a
+        // script's global reads (`redis`, `string`...) hit the table they
+        // look in rather than its `__index`. Both tables are frozen below:
+        // the copies cannot drift.
+        for pair in globals.pairs::<Value, Value>() {
+            let (name, value) = pair?;
+            env.raw_set(name, value)?;
+        }
 
         // Everything a script or a library can reach is read-only: the
         // globals, every library table, their metatables, and the
