@@ -11,8 +11,10 @@
 //! 3. Scripts (issue 14): EVALSHA of a one-INCR script without and with
 //!    pipelining, EVALSHA of a ten-call script (nine HSETs and an EXPIRE,
 //!    as a rate limiter does) and FCALL of the same as a function, on the
-//!    same servers; then shardis with 2 shards (cores 0 and 1, the load
-//!    sharing core 1) against the same redis-server, keys over both shards.
+//!    same servers, and the one-INCR script at the fixed rate of 2 (its
+//!    latency; skipped with `latency`); then shardis with 2 shards (cores
+//!    0 and 1, the load sharing core 1) against the same redis-server,
+//!    keys over both shards.
 //! 4. The blocking-script scenario (`shardis-bench scenario
 //!    blocking-script`): shardis with 2 shards on both cores against
 //!    redis-server with `lua-time-limit 100`, a 2 s busy loop on shard 0
@@ -96,7 +98,8 @@ fn main() {
             throughput(&targets, runs, seconds);
         }
         if !skip.contains("latency") {
-            fixed_rate(&targets, runs, seconds);
+            let run = words("--ratio 1:10");
+            fixed_rate(&targets, runs, seconds, "GET:SET 10:1", &run);
         }
         if !skip.contains("scripts") {
             scripts(&mut targets, runs, seconds);
@@ -298,6 +301,15 @@ fn scripts(targets: &mut [Target], runs: usize, seconds: u64) {
         print_reproduce(&commands);
     };
     table(targets, &rows);
+    if !std::env::var("SKIP")
+        .unwrap_or_default()
+        .contains("latency")
+    {
+        // Counters of their own (a preloaded value is not an integer).
+        let mut latency = words("--key-prefix latency:");
+        latency.extend(["--command".to_string(), rows[0].2.clone()]);
+        fixed_rate(targets, runs, seconds, "EVALSHA INCR", &latency);
+    }
 
     // Two shards, the keys over both: shardis on both cores (the load
     // shares core 1 with shard 1) against the same redis-server.
@@ -310,9 +322,11 @@ fn scripts(targets: &mut [Target], runs: usize, seconds: u64) {
     table(targets, &rows[..2]);
 }
 
-fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {
+/// Latency at a fixed rate: `what` (the title's name of the load) run
+/// with shardis-bench flags `run`, against every target.
+fn fixed_rate(targets: &[Target], runs: usize, seconds: u64, what: &str, run: &[String]) {
     println!(
-        "\n## Latency at a fixed rate ({CONNECTIONS} connections x {FIXED_RATE} req/s, GET:SET 10:1; ms)"
+        "\n## Latency at a fixed rate ({CONNECTIONS} connections x {FIXED_RATE} req/s, {what}; ms)"
     );
     println!(
         "{:<20} {:>8} {:>8} {:>8} {:>8} {:>12}",
@@ -324,8 +338,11 @@ fn fixed_rate(targets: &[Target], runs: usize, seconds: u64) {
         let mut rows: Vec<[u64; 4]> = Vec::new();
         let mut rates = Vec::new();
         for _ in 0..runs {
-            let run = format!("--ratio 1:10 --rate-limiting {FIXED_RATE} --test-time {seconds}");
-            let flags = load_flags(t.server.port, &run);
+            let mut flags = load_flags(t.server.port, "");
+            flags.extend(words(&format!(
+                "--rate-limiting {FIXED_RATE} --test-time {seconds}"
+            )));
+            flags.extend(run.iter().cloned());
             let (stats, total) = load(&flags, &format!("the fixed rate against {}", t.name));
             rows.push([
                 total.percentile_us(50.0),
