@@ -479,7 +479,8 @@ fn pre_ga_library(reader: &mut rdb::Reader) -> Result<Vec<u8>, &'static str> {
 /// A function as one VM can call it.
 #[derive(Clone)]
 pub struct Callable {
-    pub name: String,
+    /// Shared: every FCALL takes a copy.
+    pub name: std::rc::Rc<str>,
     pub flags: ScriptFlags,
     pub callback: Function,
 }
@@ -495,8 +496,14 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn function(&self, name: &[u8]) -> Option<Callable> {
-        let name = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-        self.functions.get(&name).cloned()
+        let name = std::str::from_utf8(name).ok()?;
+        // The common case, a lower-case name, is looked up as it is.
+        let found = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.functions.get(&name.to_ascii_lowercase())
+        } else {
+            self.functions.get(name)
+        };
+        found.cloned()
     }
 }
 
@@ -526,7 +533,7 @@ pub fn sync(engine: &Engine, registry: &Registry) {
                 Ok(registered) => registered
                     .into_iter()
                     .map(|r| Callable {
-                        name: r.name,
+                        name: r.name.into(),
                         flags: r.flags,
                         callback: r.callback,
                     })
