@@ -1,7 +1,8 @@
-//! The `redis` object scripts see: `redis.call` / `redis.pcall` (through
-//! the Rust bridge [`call_c`]), replies, logging, RESP version, and the
-//! constants. `redis.call` hands its arguments to the shard through
-//! [`ScriptHost::call`](super::ScriptHost::call), which checks and runs them as it runs a client's.
+//! The `redis` object scripts see: `redis.call` / `redis.pcall` (the raw
+//! C bridge `call_c`), replies, logging, RESP version, and the constants.
+//! `redis.call` hands its arguments to the shard through
+//! [`ScriptHost::call`](super::ScriptHost::call), which checks and runs
+//! them as it runs a client's.
 
 use std::ffi::c_int;
 
