@@ -392,3 +392,112 @@ fn recovery_follows_the_manifest_and_ignores_a_half_written_rewrite() {
         truncated.offset
     );
 }
+
+/// Set in the child of [`every_acknowledged_record_survives_sigkill`]: the
+/// directory it logs into.
+const CRASH_CHILD_DIR: &str = "SHARDIS_AOF_CRASH_CHILD_DIR";
+
+/// The child's side: appends and commits one record at a time with
+/// `Always`, printing `ack <lsn>` once each is durable, until killed (or
+/// for at most a few seconds). Without the variable it does nothing.
+#[test]
+fn crash_child_appends_until_killed() {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) else {
+        return;
+    };
+    let path = PathBuf::from(dir).join("log");
+    run(async {
+        let mut w = Writer::open(&path, FsyncPolicy::Always, 1)
+            .await
+            .expect("open");
+        let started = std::time::Instant::now();
+        let mut out = std::io::stdout().lock();
+        while started.elapsed() < std::time::Duration::from_secs(5) {
+            let n = w.appended_lsn() + 1;
+            // Records of varied sizes so a kill lands in all kinds of places.
+            let value = "x".repeat((n * 131 % 3000) as usize);
+            w.begin_record();
+            w.push_command(0, &["SET", &format!("k{n}"), &value]);
+            w.push_command(1, &["INCR", "n"]);
+            let lsn = w.finish_record().expect("small");
+            w.commit().await.expect("commit");
+            writeln!(out, "ack {lsn}").expect("stdout");
+            out.flush().expect("stdout");
+        }
+    });
+}
+
+/// A real process appends with `Always` and is killed with SIGKILL at a
+/// random moment: recovery keeps every record it acknowledged, in order,
+/// each whole.
+#[test]
+fn every_acknowledged_record_survives_sigkill() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.subsec_nanos());
+    for round in 0..3u32 {
+        let dir = TempDir::new("sigkill");
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "aof::tests::crash_child_appends_until_killed",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD_DIR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the child");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let acks = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // The harness's `test <name> ... ` may precede the first.
+                if let Some(i) = line.find("ack ") {
+                    acked.push(line[i + 4..].parse::<u64>().expect("an LSN"));
+                }
+            }
+            acked
+        });
+        // Kill somewhere between 100 and 600 ms in (start-up included).
+        let delay = 100 + (seed.wrapping_mul(2_654_435_761).wrapping_add(round * 97) % 500);
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(delay)));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let acked = acks.join().expect("the reader thread");
+        let last_acked = acked.last().copied().unwrap_or(0);
+        assert!(
+            acked.iter().copied().eq(1..=last_acked),
+            "acknowledgements in order from 1"
+        );
+
+        let path = dir.path().join("log");
+        if !path.exists() {
+            assert_eq!(last_acked, 0, "acknowledged without a file");
+            continue;
+        }
+        let (log, recovered) = read(&[&path], TornTail::Truncate).expect("recovers");
+        eprintln!(
+            "round {round}: killed after {delay} ms, {last_acked} acknowledged, {} recovered, \
+             torn tail: {:?}",
+            recovered.last_lsn,
+            recovered.truncated.as_ref().map(|t| t.dropped)
+        );
+        assert!(
+            recovered.last_lsn >= last_acked,
+            "round {round}: acknowledged {last_acked}, recovered {}",
+            recovered.last_lsn
+        );
+        for (i, (lsn, commands)) in log.iter().enumerate() {
+            assert_eq!(*lsn, i as u64 + 1);
+            assert_eq!(commands.len(), 4, "a whole batch: {commands:?}");
+            assert!(commands[1].starts_with(&format!("SET k{lsn} ")));
+        }
+    }
+}
