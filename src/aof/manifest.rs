@@ -111,6 +111,28 @@ impl Manifest {
         }
     }
 
+    /// A new log of `shards` shards: one empty incremental file each,
+    /// named after `prefix` (`appendfilename`), no base yet.
+    pub fn fresh(prefix: &str, shards: usize) -> Manifest {
+        let files = (0..shards)
+            .map(|shard| FileEntry {
+                name: file_name(prefix, shard, 1, FileKind::Incr),
+                seq: 1,
+                kind: FileKind::Incr,
+                shard,
+            })
+            .collect();
+        Manifest { shards, files }
+    }
+
+    /// The file `shard` appends to: its incremental file of highest `seq`.
+    pub fn current_incr(&self, shard: usize) -> Option<&FileEntry> {
+        self.files
+            .iter()
+            .filter(|f| f.shard == shard && f.kind == FileKind::Incr)
+            .max_by_key(|f| f.seq)
+    }
+
     /// The files to load for `shard`, in order: its base (if any), then
     /// its incremental files by `seq`.
     pub fn shard_files(&self, shard: usize) -> Vec<&FileEntry> {
@@ -378,6 +400,17 @@ mod tests {
                 "appendonly.aof.0.2.incr.aof"
             ]
         );
+        assert_eq!(
+            m.current_incr(0).map(|f| f.name.as_str()),
+            Some("appendonly.aof.0.2.incr.aof")
+        );
+        let fresh = Manifest::fresh("log", 2);
+        assert_eq!(
+            fresh.render(),
+            "shards 2\nfile log.0.1.incr.aof seq 1 type i shard 0\n\
+             file log.1.1.incr.aof seq 1 type i shard 1\n"
+        );
+        assert_eq!(Manifest::parse(&fresh.render()), Ok(fresh));
         // Pairs in any order, as Redis's parser takes them.
         let shuffled = "shards 1\nfile a seq 3 shard 0 type i\n";
         let parsed = Manifest::parse(shuffled).expect("valid");

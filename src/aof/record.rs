@@ -285,6 +285,26 @@ pub fn selected_db(argv: &[&[u8]]) -> Option<Result<usize, &'static str>> {
     Some(db.ok_or("SELECT of a bad database number"))
 }
 
+/// Replays a payload: calls `apply(db, argv)` for each command, with the
+/// database the log's `SELECT`s put it in. `db` carries over from record
+/// to record of one file (start each file at 0: the writer selects before
+/// its first command anyway).
+pub fn replay(
+    payload: &[u8],
+    db: &mut usize,
+    mut apply: impl FnMut(usize, &[&[u8]]) -> Result<(), String>,
+) -> Result<(), String> {
+    for argv in commands(payload) {
+        let argv = argv.map_err(|e| e.to_string())?;
+        match selected_db(&argv) {
+            Some(Ok(selected)) => *db = selected,
+            Some(Err(what)) => return Err(what.to_string()),
+            None => apply(*db, &argv)?,
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -360,6 +380,30 @@ pub(crate) mod tests {
         );
         assert_eq!(selected_db(&got[0]), Some(Ok(3)));
         assert_eq!(selected_db(&got[1]), None);
+    }
+
+    #[test]
+    fn replay_applies_commands_in_the_selected_database() {
+        let mut payload = Vec::new();
+        encode_command(&mut payload, &["SET", "a", "1"]);
+        encode_select(&mut payload, 4);
+        encode_command(&mut payload, &["DEL", "b"]);
+        let mut db = 2;
+        let mut seen = Vec::new();
+        replay(&payload, &mut db, |db, argv| {
+            seen.push((db, argv.len()));
+            Ok(())
+        })
+        .expect("replays");
+        assert_eq!(seen, [(2, 3), (4, 2)]);
+        assert_eq!(db, 4, "the selection carries over to the next record");
+        let mut bad = Vec::new();
+        encode_command(&mut bad, &["SELECT", "x"]);
+        assert!(replay(&bad, &mut db, |_, _| Ok(())).is_err());
+        assert_eq!(
+            replay(&payload, &mut db, |_, _| Err("refused".into())),
+            Err("refused".to_string())
+        );
     }
 
     #[test]
