@@ -303,6 +303,29 @@ fn only_the_last_file_may_be_torn_and_lsns_must_increase() {
 }
 
 #[test]
+fn after_a_failed_sync_the_writer_acknowledges_nothing_more() {
+    let dir = TempDir::new("syncfail");
+    let path = dir.path().join("log");
+    run(async {
+        let mut w = Writer::open(&path, FsyncPolicy::Always, 1)
+            .await
+            .expect("open");
+        w.append_command(0, &["SET", "a", "1"]).expect("small");
+        w.commit().await.expect("commit");
+        w.append_command(0, &["SET", "a", "2"]).expect("small");
+        w.fail_next_sync();
+        assert!(w.commit().await.is_err());
+        assert!(w.sync_failed());
+        assert_eq!(w.durable_lsn(), 1);
+        // A retry must not report success: the pages may be gone.
+        assert!(w.sync().await.is_err());
+        w.append_command(0, &["SET", "a", "3"]).expect("small");
+        assert!(w.commit().await.is_err());
+        assert_eq!(w.durable_lsn(), 1);
+    });
+}
+
+#[test]
 fn a_record_too_large_is_refused_by_the_writer() {
     let dir = TempDir::new("large");
     let path = dir.path().join("log");

@@ -59,6 +59,10 @@ pub struct Writer {
     last_sync: Instant,
     /// The largest record payload accepted ([`MAX_PAYLOAD_BYTES`]).
     max_payload: usize,
+    /// An `fdatasync` failed: nothing more is acknowledged from this file.
+    sync_failed: bool,
+    #[cfg(test)]
+    fail_next_sync: bool,
 }
 
 impl Writer {
@@ -87,6 +91,9 @@ impl Writer {
             durable_lsn: last,
             last_sync: Instant::now(),
             max_payload: MAX_PAYLOAD_BYTES,
+            sync_failed: false,
+            #[cfg(test)]
+            fail_next_sync: false,
         })
     }
 
@@ -198,10 +205,12 @@ impl Writer {
     }
 
     /// Writes every sealed record and, per the policy, syncs. With
-    /// `Always`, returns once they are durable. On an error nothing is
-    /// lost from memory: the next commit writes the same bytes at the
-    /// same offset again.
+    /// `Always`, returns once they are durable. After a failed write
+    /// nothing is lost from memory: the next commit writes the same bytes
+    /// at the same offset again. After a failed sync every later commit
+    /// fails (see [`Self::sync_failed`]).
     pub async fn commit(&mut self) -> std::io::Result<()> {
+        self.check_sync_failed()?;
         let sealed = self.open.map_or(self.pending.len(), |(start, _)| start);
         let mut done = 0;
         while done < sealed {
@@ -241,13 +250,46 @@ impl Writer {
 
     /// Makes everything written durable (`fdatasync`).
     pub async fn sync(&mut self) -> std::io::Result<()> {
+        self.check_sync_failed()?;
         let target = self.written_lsn;
         if self.durable_lsn < target {
-            self.file.fdatasync().await?;
+            #[cfg(test)]
+            if std::mem::take(&mut self.fail_next_sync) {
+                self.sync_failed = true;
+                return Err(std::io::Error::other("injected fdatasync failure"));
+            }
+            if let Err(e) = self.file.fdatasync().await {
+                self.sync_failed = true;
+                return Err(e.into());
+            }
             self.durable_lsn = target;
         }
         self.last_sync = Instant::now();
         Ok(())
+    }
+
+    /// Once an `fdatasync` failed, the kernel may have dropped the dirty
+    /// pages and a retry would "succeed" without them (PostgreSQL's
+    /// fsyncgate): this file can no longer promise durability, and the
+    /// caller must move on to a new file (a rewrite) to log again.
+    fn check_sync_failed(&self) -> std::io::Result<()> {
+        if self.sync_failed {
+            return Err(std::io::Error::other(format!(
+                "an earlier fdatasync of {} failed: the log needs a new file",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether an `fdatasync` failed (see [`Self::commit`]'s errors).
+    pub fn sync_failed(&self) -> bool {
+        self.sync_failed
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&mut self) {
+        self.fail_next_sync = true;
     }
 
     /// Commits, syncs whatever the policy, and closes the file.
