@@ -524,3 +524,32 @@ fn every_acknowledged_record_survives_sigkill() {
         }
     }
 }
+
+#[test]
+fn a_torn_base_is_damage_not_a_tail() {
+    let dir = TempDir::new("torn-base");
+    let base = manifest::file_name("log", 0, 1, FileKind::Base);
+    let m = Manifest {
+        shards: 1,
+        files: vec![FileEntry {
+            name: base.clone(),
+            seq: 1,
+            kind: FileKind::Base,
+            shard: 0,
+        }],
+    };
+    let mut payload = Vec::new();
+    record::encode_command(&mut payload, &["SET", "k", "v"]);
+    let bytes = record::tests::frame(1, &payload);
+    std::fs::write(dir.path().join(&base), &bytes[..bytes.len() - 2]).expect("write");
+    let err = recovery::recover_shard(dir.path(), &m, 0, TornTail::Truncate, |_, _| Ok(()))
+        .expect_err("a base is written whole before the manifest names it");
+    assert_eq!(err.offset, 0);
+    assert_eq!(
+        std::fs::metadata(dir.path().join(&base))
+            .expect("stat")
+            .len(),
+        bytes.len() as u64 - 2,
+        "nothing truncated"
+    );
+}
