@@ -68,6 +68,8 @@ pub struct Writer {
 impl Writer {
     /// Opens (or creates) `path` to append after its current end, the next
     /// record numbered `next_lsn` (one past the last recovered record).
+    /// Only after recovery: appending after a torn tail that was not
+    /// truncated would turn it into damage in the middle of the file.
     pub async fn open(path: &Path, policy: FsyncPolicy, next_lsn: u64) -> std::io::Result<Writer> {
         let file = OpenOptions::new()
             .read(true)
