@@ -197,6 +197,31 @@ fn everysec_and_no_write_at_commit_and_sync_when_told() {
 }
 
 #[test]
+fn everysec_syncs_at_the_first_commit_a_second_after_the_last_sync() {
+    let dir = TempDir::new("everysec-due");
+    let path = dir.path().join("log");
+    run(async {
+        let mut w = Writer::open(&path, FsyncPolicy::EverySec, 1)
+            .await
+            .expect("open");
+        w.append_command(0, &["SET", "a", "1"]).expect("small");
+        w.commit().await.expect("commit");
+        assert_eq!(w.durable_lsn(), 0);
+        glommio::timer::sleep(super::writer::EVERYSEC_INTERVAL).await;
+        w.append_command(0, &["SET", "a", "2"]).expect("small");
+        w.commit().await.expect("commit");
+        assert_eq!(w.durable_lsn(), 2, "the commit ran the due sync");
+        // Or the caller's timer, with nothing new to write.
+        w.append_command(0, &["SET", "a", "3"]).expect("small");
+        w.commit().await.expect("commit");
+        assert_eq!(w.durable_lsn(), 2);
+        glommio::timer::sleep(super::writer::EVERYSEC_INTERVAL).await;
+        w.sync_if_due().await.expect("sync");
+        assert_eq!(w.durable_lsn(), 3);
+    });
+}
+
+#[test]
 fn a_crash_at_any_offset_keeps_exactly_the_complete_records() {
     let dir = TempDir::new("crash");
     let path = dir.path().join("log");
