@@ -4,7 +4,8 @@
 //! data) → `lua` (the VMs; they reach a shard only through
 //! `lua::ScriptHost`) → `node` (what every core shares) → `cmd` (the
 //! command table and every command's code; connection commands reach
-//! their core only through `cmd::CoreAccess`) → `shard` (what a core owns:
+//! their core only through `cmd::CoreAccess`) → `aof` (the append-only
+//! log's files: records, writer, manifest, recovery) → `shard` (what a core owns:
 //! keyspace state, write hook, gate, mesh, the one entry into the shard,
 //! serving) → `server` (listening, connections, routing, start-up).
 //! `alloc` (the allocator) is used from anywhere; `loadgen` and

@@ -4,6 +4,7 @@
 //! keyspace. README.md describes the design, the layout and the figures.
 
 pub mod alloc;
+pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod layers;
