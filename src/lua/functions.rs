@@ -438,7 +438,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<Bytes>, Reply> {
     let mut reader = rdb::Reader::new(payload);
     let mut codes = Vec::new();
     // The last 10 bytes are the version and the checksum.
-    while payload.len() - reader.pos > 10 {
+    while payload.len() - reader.pos() > 10 {
         let code = match reader.byte() {
             Some(RDB_OPCODE_FUNCTION2) => reader
                 .string()
