@@ -1,0 +1,502 @@
+//! The `rdb` codec against the real redis-server 7.0.15 and its
+//! `redis-check-rdb`: files Redis writes (every encoding it uses) read by
+//! shardis's reader match what Redis answers for them, and files shardis's
+//! writer produces pass `redis-check-rdb` and load into Redis with every
+//! key, value, TTL and function intact. Fails, never skips, when Redis is
+//! not installed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::Connection;
+use shardis::rdb::{Item, Reader, Writer};
+use shardis::store::value::{Hash, List, Set};
+use shardis::store::{Value, ZSet};
+
+use crate::common::Server;
+
+/// A value in a form both sides can be compared in.
+#[derive(Debug, Clone, PartialEq)]
+enum Canon {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    ZSet(Vec<(Vec<u8>, f64)>),
+}
+
+fn canon(value: &Value) -> Canon {
+    match value {
+        Value::Str(s) => Canon::Str(s.clone()),
+        Value::List(l) => Canon::List(l.iter().cloned().collect()),
+        Value::Set(s) => Canon::Set(s.iter().map(|m| m.to_vec()).collect()),
+        Value::Hash(h) => Canon::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.clone())).collect()),
+        Value::ZSet(z) => Canon::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
+    }
+}
+
+/// db -> key -> (value, expiry in Unix ms or 0).
+type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("shardis-rdb-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+fn run(con: &mut Connection, args: &[&[u8]]) -> redis::Value {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
+}
+
+/// Everything a Redis server holds in dbs 0..16, read with commands.
+fn contents_of(con: &mut Connection) -> Contents {
+    let mut out = Contents::new();
+    for db in 0..16u32 {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(con).expect("TYPE");
+            let value = match kind.as_str() {
+                "string" => Canon::Str(redis::cmd("GET").arg(&key).query(con).expect("GET")),
+                "list" => Canon::List(
+                    redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query(con)
+                        .expect("LRANGE"),
+                ),
+                "set" => Canon::Set(
+                    redis::cmd("SMEMBERS")
+                        .arg(&key)
+                        .query(con)
+                        .expect("SMEMBERS"),
+                ),
+                "hash" => Canon::Hash(redis::cmd("HGETALL").arg(&key).query(con).expect("HGETALL")),
+                "zset" => {
+                    let flat: Vec<(Vec<u8>, String)> = redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query(con)
+                        .expect("ZRANGE");
+                    Canon::ZSet(
+                        flat.into_iter()
+                            .map(|(m, s)| (m, parse_score(&s)))
+                            .collect(),
+                    )
+                }
+                other => panic!("unexpected type {other}"),
+            };
+            let pexpiretime: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(con)
+                .expect("PEXPIRETIME");
+            out.entry(db)
+                .or_default()
+                .insert(key, (value, pexpiretime.max(0) as u64));
+        }
+    }
+    out
+}
+
+fn parse_score(s: &str) -> f64 {
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => s.parse().expect("a score"),
+    }
+}
+
+/// What the reader finds in `file`: keys by db, function codes, AUX names.
+fn read_file(file: &[u8]) -> (Contents, Vec<Vec<u8>>, BTreeSet<String>) {
+    let mut contents = Contents::new();
+    let mut functions = Vec::new();
+    let mut aux = BTreeSet::new();
+    let mut reader = Reader::new(file).expect("an RDB header");
+    while let Some(item) = reader.next_item().unwrap_or_else(|e| panic!("{e}")) {
+        match item {
+            Item::Key {
+                db,
+                key,
+                value,
+                expires_at_ms,
+            } => {
+                contents
+                    .entry(db)
+                    .or_default()
+                    .insert(key, (canon(&value), expires_at_ms));
+            }
+            Item::Function(code) => functions.push(code),
+            Item::Aux(name, _) => {
+                aux.insert(String::from_utf8_lossy(&name).into_owned());
+            }
+            Item::DbSize { .. } => {}
+        }
+    }
+    (contents, functions, aux)
+}
+
+/// Fills a Redis so that every encoding 7.0 writes appears; returns the
+/// function library's code.
+fn fill(con: &mut Connection) -> Vec<u8> {
+    let long = "compressible ".repeat(100);
+    for db in [0u32, 1, 5] {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let p = |name: &str| format!("{name}{db}");
+        let cmds: Vec<Vec<String>> = vec![
+            vec!["SET".into(), p("str"), "hello".into()],
+            vec!["SET".into(), p("int8"), "-100".into()],
+            vec!["SET".into(), p("int16"), "30000".into()],
+            vec!["SET".into(), p("int32"), "-2000000000".into()],
+            vec!["SET".into(), p("int64"), "123456789012345".into()],
+            vec!["SET".into(), p("lzf"), long.clone()],
+            vec![
+                "SET".into(),
+                p("ttl"),
+                "v".into(),
+                "PX".into(),
+                "100000".into(),
+            ],
+            vec!["SET".into(), p("empty"), "".into()],
+        ];
+        for args in cmds {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            run(con, &args);
+        }
+        // Small collections (compact encodings).
+        run(
+            con,
+            &[b"RPUSH", p("list").as_bytes(), b"a", b"1", b"-5", b"", b"b"],
+        );
+        run(
+            con,
+            &[b"HSET", p("hash").as_bytes(), b"f", b"v", b"n", b"12"],
+        );
+        run(
+            con,
+            &[
+                b"SADD",
+                p("intset").as_bytes(),
+                b"1",
+                b"-2",
+                b"70000",
+                b"5000000000",
+            ],
+        );
+        run(con, &[b"SADD", p("strset").as_bytes(), b"a", b"b", b"1"]);
+        run(
+            con,
+            &[
+                b"ZADD",
+                p("zset").as_bytes(),
+                b"1.5",
+                b"a",
+                b"-inf",
+                b"b",
+                b"3",
+                b"c",
+            ],
+        );
+        run(con, &[b"EXPIRE", p("hash").as_bytes(), b"5000"]);
+        // Big collections (hashtable, skiplist, many quicklist nodes).
+        for i in 0..300 {
+            let i = i.to_string();
+            let member = format!("member-{i}");
+            run(con, &[b"RPUSH", p("biglist").as_bytes(), member.as_bytes()]);
+            run(
+                con,
+                &[
+                    b"HSET",
+                    p("bighash").as_bytes(),
+                    member.as_bytes(),
+                    i.as_bytes(),
+                ],
+            );
+            run(con, &[b"SADD", p("bigset").as_bytes(), member.as_bytes()]);
+            run(con, &[b"SADD", p("bigintset").as_bytes(), i.as_bytes()]);
+            run(
+                con,
+                &[
+                    b"ZADD",
+                    p("bigzset").as_bytes(),
+                    i.as_bytes(),
+                    member.as_bytes(),
+                ],
+            );
+        }
+        for i in 0..600 {
+            run(
+                con,
+                &[
+                    b"SADD",
+                    p("hugeintset").as_bytes(),
+                    i.to_string().as_bytes(),
+                ],
+            );
+        }
+        // A long value turns a small hash and zset into their big encodings.
+        run(
+            con,
+            &[b"HSET", p("longhash").as_bytes(), b"f", long.as_bytes()],
+        );
+        run(
+            con,
+            &[b"ZADD", p("longzset").as_bytes(), b"2", long.as_bytes()],
+        );
+        run(
+            con,
+            &[b"RPUSH", p("longlist").as_bytes(), long.as_bytes(), b"x"],
+        );
+    }
+    let code =
+        b"#!lua name=rdblib\nredis.register_function('rdbf', function() return 7 end)".to_vec();
+    run(con, &[b"FUNCTION", b"LOAD", &code]);
+    code
+}
+
+/// The OBJECT ENCODING of every key of the three filled dbs.
+fn encodings(con: &mut Connection) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for db in [0u32, 1, 5] {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+        for key in keys {
+            let enc: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(&key)
+                .query(con)
+                .expect("OBJECT ENCODING");
+            out.insert(enc);
+        }
+    }
+    out
+}
+
+/// Saves a filled Redis started with `extra` settings; checks what the
+/// reader finds in its dump.rdb against what Redis answers.
+fn redis_dump_reads_back(name: &str, extra: &[&str]) -> Vec<u8> {
+    let dir = TempDir::new(name);
+    let mut args = vec!["--dir", dir.path(), "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    let redis = Server::redis(&args);
+    let mut con = redis.redis_client();
+    let code = fill(&mut con);
+    let seen = encodings(&mut con);
+    for enc in [
+        "int",
+        "embstr",
+        "raw",
+        "listpack",
+        "quicklist",
+        "hashtable",
+        "intset",
+        "skiplist",
+    ] {
+        assert!(seen.contains(enc), "no {enc} value in the fill: {seen:?}");
+    }
+    run(&mut con, &[b"SAVE"]);
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let (read, functions, aux) = read_file(&file);
+    let expected = contents_of(&mut con);
+    assert_eq!(read.keys().collect::<Vec<_>>(), vec![&0, &1, &5]);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code]);
+    for field in ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-base"] {
+        assert!(aux.contains(field), "no {field} AUX field: {aux:?}");
+    }
+    file
+}
+
+#[test]
+fn reads_what_redis_saves_in_every_encoding() {
+    let file = redis_dump_reads_back("default", &["--rdbcompression", "yes"]);
+    let n = file.len();
+    assert_ne!(&file[n - 8..], &[0; 8], "checksummed");
+}
+
+#[test]
+fn reads_redis_files_with_small_nodes_plain_nodes_and_no_checksum() {
+    // Quicklist nodes of at most 4 entries, a plain node for every list
+    // element over 20 bytes, ziplist-sized thresholds off, no checksum.
+    let dir = TempDir::new("settings");
+    let args = [
+        "--dir",
+        dir.path(),
+        "--enable-debug-command",
+        "yes",
+        "--rdbchecksum",
+        "no",
+        "--rdbcompression",
+        "no",
+        "--list-max-listpack-size",
+        "4",
+        "--hash-max-listpack-entries",
+        "2",
+        "--zset-max-listpack-entries",
+        "2",
+        "--set-max-intset-entries",
+        "2",
+    ];
+    let redis = Server::redis(&args);
+    let mut con = redis.redis_client();
+    run(&mut con, &[b"DEBUG", b"QUICKLIST-PACKED-THRESHOLD", b"20"]);
+    fill(&mut con);
+    run(&mut con, &[b"SAVE"]);
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let n = file.len();
+    assert_eq!(
+        &file[n - 8..],
+        &[0; 8],
+        "rdbchecksum no writes a zero checksum"
+    );
+    let (read, _, _) = read_file(&file);
+    assert_eq!(read, contents_of(&mut con));
+}
+
+/// Every type, in several dbs, with small and big collections, as the
+/// store holds them.
+fn shardis_contents() -> BTreeMap<u32, Vec<(Vec<u8>, Value, u64)>> {
+    let later = now_ms() + 3_600_000;
+    let mut out = BTreeMap::new();
+    for db in [0u32, 3, 15] {
+        let mut keys = Vec::new();
+        for size in [3usize, 700] {
+            let mut hash = Hash::new();
+            let mut list = List::new();
+            let mut set = Set::new();
+            let mut intset = Set::new();
+            let mut pairs = Vec::new();
+            for i in 0..size {
+                hash.insert(
+                    format!("f{i}").into_bytes().into_boxed_slice(),
+                    format!("{i}").into_bytes(),
+                );
+                list.push_back(format!("item {i}").into_bytes());
+                set.insert(format!("m{i}").into_bytes().into_boxed_slice());
+                intset.insert(format!("{}", i as i64 - 5).into_bytes().into_boxed_slice());
+                pairs.push((
+                    format!("z{i}").into_bytes().into_boxed_slice(),
+                    i as f64 / 4.0 - 1.0,
+                ));
+            }
+            pairs.push((b"low".to_vec().into_boxed_slice(), f64::NEG_INFINITY));
+            keys.push((format!("hash{size}").into_bytes(), Value::Hash(hash), 0));
+            keys.push((format!("list{size}").into_bytes(), Value::List(list), later));
+            keys.push((format!("set{size}").into_bytes(), Value::Set(set), 0));
+            keys.push((format!("intset{size}").into_bytes(), Value::Set(intset), 0));
+            keys.push((
+                format!("zset{size}").into_bytes(),
+                Value::ZSet(ZSet::from_pairs(pairs)),
+                0,
+            ));
+        }
+        keys.push((b"str".to_vec(), Value::Str(b"hello".to_vec()), 0));
+        keys.push((b"int".to_vec(), Value::Str(b"-32768".to_vec()), later + 1));
+        keys.push((
+            b"bigint".to_vec(),
+            Value::Str(b"9007199254740993".to_vec()),
+            0,
+        ));
+        keys.push((b"long".to_vec(), Value::Str(vec![b'q'; 100_000]), 0));
+        keys.push((
+            b"bin\x00\xff".to_vec(),
+            Value::Str(b"\x00\x01\xfe".to_vec()),
+            0,
+        ));
+        out.insert(db, keys);
+    }
+    out
+}
+
+#[test]
+fn redis_loads_what_shardis_writes() {
+    let dir = TempDir::new("written");
+    let contents = shardis_contents();
+    let code = b"#!lua name=shardislib\nredis.register_function('shardisf', function() return 'from shardis' end)";
+    let path = dir.0.join("shardis.rdb");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the file"));
+    let mut writer = Writer::new(file);
+    writer.begin(0).expect("write");
+    for (db, keys) in &contents {
+        let expires = keys.iter().filter(|k| k.2 != 0).count() as u64;
+        writer
+            .select_db(*db, keys.len() as u64, expires)
+            .expect("write");
+        for (key, value, at) in keys {
+            writer.key(key, value.as_value_ref(), *at).expect("write");
+        }
+    }
+    writer.function(code).expect("write");
+    writer.finish().expect("finish");
+
+    let check = Command::new("redis-check-rdb")
+        .arg(&path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "redis-check-rdb refused the file:\n{report}"
+    );
+    assert!(report.contains("RDB looks OK"), "{report}");
+
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "shardis.rdb"]);
+    let mut con = redis.redis_client();
+    let loaded = contents_of(&mut con);
+    let expected: Contents = contents
+        .iter()
+        .map(|(db, keys)| {
+            (
+                *db,
+                keys.iter()
+                    .map(|(k, v, at)| (k.clone(), (canon(v), *at)))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(loaded, expected);
+    let reply: String = redis::cmd("FCALL")
+        .arg("shardisf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(reply, "from shardis");
+    // And what Redis saves of it reads back the same.
+    run(&mut con, &[b"SAVE"]);
+    let saved = std::fs::read(dir.0.join("shardis.rdb")).expect("saved file");
+    let (read, functions, _) = read_file(&saved);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code.to_vec()]);
+}
