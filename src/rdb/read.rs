@@ -127,8 +127,10 @@ impl<'a> Reader<'a> {
                     expires_at_ms = u64::from_le_bytes(self.c.array()?).max(1);
                 }
                 OPCODE_EXPIRETIME => {
-                    let secs = u32::from_le_bytes(self.c.array()?) as u64;
-                    expires_at_ms = (secs * 1000).max(1);
+                    // Signed 32-bit seconds, as Redis reads them: a time
+                    // before 1970 is long past.
+                    let secs = i32::from_le_bytes(self.c.array()?);
+                    expires_at_ms = (secs.max(0) as u64 * 1000).max(1);
                 }
                 // Eviction hints: read past them.
                 OPCODE_IDLE => {
