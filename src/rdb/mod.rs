@@ -16,6 +16,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod read;
+pub mod snapshot;
 pub mod write;
 pub mod ziplist;
 pub mod zipmap;

@@ -11,9 +11,10 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis::Connection;
+use shardis::rdb::snapshot::{load_keyspace, write_keyspace};
 use shardis::rdb::{Item, Reader, Writer};
 use shardis::store::value::{Hash, List, Set};
-use shardis::store::{Value, ZSet};
+use shardis::store::{Keyspace, Value, ZSet};
 
 use crate::common::Server;
 
@@ -449,15 +450,14 @@ fn redis_loads_what_shardis_writes() {
     let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the file"));
     let mut writer = Writer::new(file);
     writer.begin(0).expect("write");
+    // Through a store keyspace, as a shard's SAVE would write it.
+    let mut keyspace = Keyspace::for_shard(0, 1);
     for (db, keys) in &contents {
-        let expires = keys.iter().filter(|k| k.2 != 0).count() as u64;
-        writer
-            .select_db(*db, keys.len() as u64, expires)
-            .expect("write");
         for (key, value, at) in keys {
-            writer.key(key, value.as_value_ref(), *at).expect("write");
+            keyspace.dbs[*db as usize].insert(key, value.clone(), *at);
         }
     }
+    write_keyspace(&mut writer, &keyspace, now_ms()).expect("write");
     writer.function(code).expect("write");
     writer.finish().expect("finish");
 
@@ -499,6 +499,13 @@ fn redis_loads_what_shardis_writes() {
     let (read, functions, _) = read_file(&saved);
     assert_eq!(read, expected);
     assert_eq!(functions, vec![code.to_vec()]);
+    // And a shardis keyspace loads it whole.
+    let mut back = Keyspace::for_shard(0, 1);
+    let loaded = load_keyspace(&saved, &mut back, now_ms()).expect("loads");
+    assert_eq!(
+        loaded.keys,
+        expected.values().map(|db| db.len()).sum::<usize>()
+    );
 }
 
 /// A ziplist entry's encoding and data: small integers as Redis stores
