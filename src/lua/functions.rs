@@ -413,6 +413,15 @@ impl Registry {
         self.changed();
     }
 
+    /// Every library's code, shebang included (what an RDB file holds).
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.lock()
+            .by_name
+            .values()
+            .map(|lib| lib.code.clone())
+            .collect()
+    }
+
     /// FUNCTION DUMP: every library's code in Redis's payload format.
     pub fn dump(&self) -> Vec<u8> {
         let mut payload = Vec::new();

@@ -32,6 +32,14 @@ pub fn write_keyspace<W: Write>(
     Ok(())
 }
 
+/// A shard's keys as RDB records (SELECTDB, keys), for a file another
+/// core assembles with [`Writer::records`].
+pub fn keyspace_records(keyspace: &Keyspace, now_ms: u64) -> io::Result<Vec<u8>> {
+    let mut writer = Writer::new(Vec::new());
+    write_keyspace(&mut writer, keyspace, now_ms)?;
+    Ok(writer.into_records())
+}
+
 /// What a load found besides the keys it kept.
 #[derive(Debug, Default, PartialEq)]
 pub struct Loaded {

@@ -126,6 +126,18 @@ impl<W: Write> Writer<W> {
         self.flush_buf()
     }
 
+    /// Records another writer produced (a shard's keys, written by that
+    /// shard), counted in this file's checksum.
+    pub fn records(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.put(bytes)
+    }
+
+    /// The output as it is: records only, no EOF or checksum (what a
+    /// shard hands to the core that writes the file).
+    pub fn into_records(self) -> W {
+        self.out
+    }
+
     /// EOF and the checksum; the output, flushed.
     pub fn finish(mut self) -> io::Result<W> {
         self.put(&[OPCODE_EOF])?;

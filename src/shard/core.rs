@@ -398,6 +398,25 @@ impl CoreAccess for Core {
         })
     }
 
+    fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>> {
+        Box::pin(async move {
+            let answers = self
+                .senders
+                .ask_others(|reply| Request::Snapshot { now_ms, reply })
+                .await;
+            let own = crate::rdb::snapshot::keyspace_records(&self.state.borrow().keyspace, now_ms);
+            let mut parts = vec![own?];
+            for answer in answers {
+                parts.push(answer?);
+            }
+            // A shard that did not answer would be keys silently missing.
+            if parts.len() != self.node.shards() {
+                return Err(std::io::Error::other("a shard did not answer"));
+            }
+            Ok(parts)
+        })
+    }
+
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()> {
         Box::pin(async move {
             self.state.borrow_mut().reset_stats();

@@ -131,6 +131,11 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
         }
+        Request::Snapshot { now_ms, reply } => {
+            let records =
+                crate::rdb::snapshot::keyspace_records(&core.state.borrow().keyspace, now_ms);
+            let _ = reply.send(records);
+        }
     }
 }
 

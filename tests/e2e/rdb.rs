@@ -691,3 +691,37 @@ fn hostile_cuts_and_flips_of_a_redis_dump_are_errors_not_panics() {
         );
     }
 }
+
+#[test]
+fn shardis_save_writes_a_file_redis_loads() {
+    let dir = TempDir::new("save");
+    let shardis = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "s.rdb"]);
+    let mut con = shardis.redis_client();
+    let code = fill(&mut con);
+    let expected = contents_of(&mut con);
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    let path = dir.0.join("s.rdb");
+    let file = std::fs::read(&path).expect("SAVE wrote dir/dbfilename");
+    let (read, functions, _) = read_file(&file);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code]);
+    let check = Command::new("redis-check-rdb")
+        .arg(&path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "s.rdb"]);
+    let mut redis_con = redis.redis_client();
+    assert_eq!(contents_of(&mut redis_con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut redis_con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+}
