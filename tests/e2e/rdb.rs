@@ -725,3 +725,57 @@ fn shardis_save_writes_a_file_redis_loads() {
         .expect("FCALL");
     assert_eq!(seven, 7);
 }
+
+#[test]
+fn shardis_loads_its_own_save_and_a_redis_dump_at_any_shard_count() {
+    let dir = TempDir::new("load");
+    // A dump written by redis-server.
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut redis_con = redis.redis_client();
+    fill(&mut redis_con);
+    run(&mut redis_con, &[b"SAVE"]);
+    let expected = contents_of(&mut redis_con);
+    drop(redis);
+    let loaded = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut con = loaded.redis_client();
+    assert_eq!(contents_of(&mut con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+    // Saved by 3 shards, loaded by 2.
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    drop(loaded);
+    let reloaded = Server::shardis(2, &["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut con = reloaded.redis_client();
+    assert_eq!(contents_of(&mut con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+}
+
+#[test]
+fn shardis_refuses_to_start_on_a_corrupt_file() {
+    let dir = TempDir::new("corrupt");
+    std::fs::write(dir.0.join("bad.rdb"), b"REDIS0010\xfe\x00\x00\x01k\x05v").expect("write");
+    let port = crate::common::free_port().to_string();
+    let status = Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--port", &port, "--shards", "2", "--dir", dir.path()])
+        .args(["--dbfilename", "bad.rdb"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("shardis runs");
+    assert!(!status.status.success());
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        stderr.contains("bad.rdb") && stderr.contains("byte"),
+        "{stderr}"
+    );
+}
