@@ -2,8 +2,9 @@
 //! `dir`/`dbfilename`, written to a temporary file, fsynced, then renamed
 //! over the old one (a crash leaves the old file or the new, never half).
 //!
-//! Each shard's records are taken when its request arrives, so the file
-//! is a snapshot per shard, not one instant across shards. The write is
+//! Each shard's records are taken once no script or EXEC holds it, so a
+//! script's writes are all in or all out; but each shard is taken at its
+//! own moment, not one instant across shards. The write is
 //! blocking file I/O on the connection's core, as Redis's SAVE blocks.
 
 use std::io::Write;

@@ -162,6 +162,14 @@ impl Core {
         &self.node.script_status[self.shard_id]
     }
 
+    /// The shard's live keys as RDB records, once no script or EXEC holds
+    /// the shard (a snapshot never shows half a script's writes); an
+    /// error with the -BUSY text when a busy script will not yield.
+    pub async fn snapshot_when_free(&self, now_ms: u64) -> std::io::Result<Vec<u8>> {
+        let _access = self.wait_for_shard().await.map_err(std::io::Error::other)?;
+        crate::rdb::snapshot::keyspace_records(&self.state.borrow().keyspace, now_ms)
+    }
+
     /// Waits until no script holds this shard. Before the script passes
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
@@ -404,8 +412,7 @@ impl CoreAccess for Core {
                 .senders
                 .ask_others(|reply| Request::Snapshot { now_ms, reply })
                 .await;
-            let own = crate::rdb::snapshot::keyspace_records(&self.state.borrow().keyspace, now_ms);
-            let mut parts = vec![own?];
+            let mut parts = vec![self.snapshot_when_free(now_ms).await?];
             for answer in answers {
                 parts.push(answer?);
             }

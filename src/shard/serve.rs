@@ -79,7 +79,7 @@ pub async fn serve_peer(
         let may_wait = core.gate.is_held()
             || match &req {
                 Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
-                Request::Transaction { .. } => true,
+                Request::Transaction { .. } | Request::Snapshot { .. } => true,
                 _ => false,
             };
         let work = serve_request(core.clone(), req);
@@ -132,9 +132,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             let _ = reply.send(());
         }
         Request::Snapshot { now_ms, reply } => {
-            let records =
-                crate::rdb::snapshot::keyspace_records(&core.state.borrow().keyspace, now_ms);
-            let _ = reply.send(records);
+            let _ = reply.send(core.snapshot_when_free(now_ms).await);
         }
     }
 }

@@ -779,3 +779,34 @@ fn shardis_refuses_to_start_on_a_corrupt_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn save_waits_for_a_running_script_and_never_holds_half_of_it() {
+    let dir = TempDir::new("script");
+    let shardis = Server::shardis(2, &["--dir", dir.path()]);
+    let port = shardis.port;
+    let script = "redis.call('SET', KEYS[1], '1') \
+        local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+        repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 300000 \
+        redis.call('SET', KEYS[2], '1') return 1";
+    let runner = std::thread::spawn(move || {
+        let mut raw = crate::common::Raw::connect(port);
+        raw.cmd(&["EVAL", script, "2", "{s}first", "{s}second"])
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut con = shardis.redis_client();
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    assert_eq!(runner.join().expect("the script ran"), ":1\r\n");
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let (read, _, _) = read_file(&file);
+    let keys: Vec<Vec<u8>> = read
+        .get(&0)
+        .map(|db| db.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        vec![b"{s}first".to_vec(), b"{s}second".to_vec()],
+        "the whole script or none of it"
+    );
+}
