@@ -83,6 +83,8 @@ pub enum Param {
     ScriptKillAfter,
     ScriptYieldUs,
     EnableDebugCommand,
+    Dir,
+    Dbfilename,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -310,6 +312,22 @@ const PARAMS: &[ParamSpec] = &[
         alias: None,
         kind: Kind::Enum(&["no", "yes", "local"]),
         default: "no",
+        mutable: false,
+    },
+    ParamSpec {
+        id: Param::Dir,
+        name: "dir",
+        alias: None,
+        kind: Kind::Str,
+        default: ".",
+        mutable: false,
+    },
+    ParamSpec {
+        id: Param::Dbfilename,
+        name: "dbfilename",
+        alias: None,
+        kind: Kind::Str,
+        default: "dump.rdb",
         mutable: false,
     },
 ];

@@ -1,7 +1,8 @@
 //! The layers of `src/`, and the check that keeps them pointing down.
 //!
 //! From the bottom: `util` → `config` → `protocol` → `store` (the keyspace
-//! data) → `lua` (the VMs; they reach a shard only through
+//! data) → `rdb` (the RDB file format: store values to bytes and back) →
+//! `lua` (the VMs; they reach a shard only through
 //! `lua::ScriptHost`) → `node` (what every core shares) → `cmd` (the
 //! command table and every command's code; connection commands reach
 //! their core only through `cmd::CoreAccess`) → `aof` (the append-only

@@ -33,6 +33,7 @@ pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod scripting;
 pub mod session;
 pub mod sets;
@@ -184,6 +185,9 @@ pub trait CoreAccess: ScriptHost {
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()>;
+    /// Every shard's live keys as RDB records (SAVE); an error when a
+    /// shard could not answer.
+    fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>>;
 }
 
 /// Connection-side code that answers at once.
@@ -571,6 +575,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         session::COMMANDS,
         transactions::COMMANDS,
         admin::COMMANDS,
+        persistence::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -413,6 +413,15 @@ impl Registry {
         self.changed();
     }
 
+    /// Every library's code, shebang included (what an RDB file holds).
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.lock()
+            .by_name
+            .values()
+            .map(|lib| lib.code.clone())
+            .collect()
+    }
+
     /// FUNCTION DUMP: every library's code in Redis's payload format.
     pub fn dump(&self) -> Vec<u8> {
         let mut payload = Vec::new();
@@ -438,7 +447,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<Bytes>, Reply> {
     let mut reader = rdb::Reader::new(payload);
     let mut codes = Vec::new();
     // The last 10 bytes are the version and the checksum.
-    while payload.len() - reader.pos > 10 {
+    while payload.len() - reader.pos() > 10 {
         let code = match reader.byte() {
             Some(RDB_OPCODE_FUNCTION2) => reader
                 .string()

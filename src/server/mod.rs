@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod host;
+mod load;
 mod port;
 pub mod route;
 
@@ -136,6 +137,10 @@ async fn shard_main(
             return;
         }
     };
+    if let Err(e) = load::load_snapshot(&core) {
+        let _ = ready.send(Err(e));
+        return;
+    }
     for rx in receivers {
         spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
     }

@@ -162,6 +162,14 @@ impl Core {
         &self.node.script_status[self.shard_id]
     }
 
+    /// The shard's live keys as RDB records, once no script or EXEC holds
+    /// the shard (a snapshot never shows half a script's writes); an
+    /// error with the -BUSY text when a busy script will not yield.
+    pub async fn snapshot_when_free(&self, now_ms: u64) -> std::io::Result<Vec<u8>> {
+        let _access = self.wait_for_shard().await.map_err(std::io::Error::other)?;
+        crate::rdb::snapshot::keyspace_records(&self.state.borrow().keyspace, now_ms)
+    }
+
     /// Waits until no script holds this shard. Before the script passes
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
@@ -395,6 +403,24 @@ impl CoreAccess for Core {
             all.push(self.state.borrow().report());
             all.sort_by_key(|r| r.id);
             all
+        })
+    }
+
+    fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>> {
+        Box::pin(async move {
+            let answers = self
+                .senders
+                .ask_others(|reply| Request::Snapshot { now_ms, reply })
+                .await;
+            let mut parts = vec![self.snapshot_when_free(now_ms).await?];
+            for answer in answers {
+                parts.push(answer?);
+            }
+            // A shard that did not answer would be keys silently missing.
+            if parts.len() != self.node.shards() {
+                return Err(std::io::Error::other("a shard did not answer"));
+            }
+            Ok(parts)
         })
     }
 

@@ -40,6 +40,11 @@ pub enum Request {
     Report { reply: oneshot::Sender<ShardReport> },
     /// CONFIG RESETSTAT: zero the shard's counters.
     ResetStats { reply: oneshot::Sender<()> },
+    /// SAVE: the shard's live keys as RDB records.
+    Snapshot {
+        now_ms: u64,
+        reply: oneshot::Sender<std::io::Result<Vec<u8>>>,
+    },
 }
 
 /// The answer to a [`Request::Batch`]: the replies of the calls run, in

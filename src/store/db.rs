@@ -362,6 +362,12 @@ impl Db {
         (next, out)
     }
 
+    /// Every entry, expired ones not reclaimed yet included (a snapshot
+    /// filters them by its own clock).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.tables.iter().flat_map(|table| table.iter())
+    }
+
     /// The slots this database holds.
     pub fn slots(&self) -> Range<u16> {
         self.slots.clone()

@@ -12,6 +12,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod loadgen;
+mod rdb;
 mod scenario;
 mod scripting;
 mod server;

@@ -1,0 +1,161 @@
+//! Writing an RDB v10 file as a stream: header and AUX fields, then per
+//! database SELECTDB, RESIZEDB and its keys, then function libraries, EOF
+//! and the CRC64 of everything before it. Values use the plain encodings
+//! (list 1, set 2, zset2 5, hash 4), which every Redis 7.0 loads and
+//! re-encodes to its compact forms as its own settings say.
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::format::*;
+use super::{crc, encode, RDB_VERSION};
+use crate::store::ValueRef;
+
+/// What a writer says it is (the `redis-ver` AUX field).
+const WRITER_VERSION: &[u8] = b"7.0.15";
+
+pub struct Writer<W: Write> {
+    out: W,
+    crc: u64,
+    /// One value's bytes before they go out (reused).
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Writer<W> {
+    pub fn new(out: W) -> Writer<W> {
+        Writer {
+            out,
+            crc: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The header and the AUX fields redis-server 7.0 writes first.
+    pub fn begin(&mut self, used_mem: u64) -> io::Result<()> {
+        let ctime = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.put(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
+        self.aux(b"redis-ver", WRITER_VERSION)?;
+        self.aux(b"redis-bits", b"64")?;
+        self.aux(b"ctime", ctime.to_string().as_bytes())?;
+        self.aux(b"used-mem", used_mem.to_string().as_bytes())?;
+        self.aux(b"aof-base", b"0")
+    }
+
+    /// An AUX field.
+    pub fn aux(&mut self, name: &[u8], value: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(OPCODE_AUX);
+        encode::string(&mut self.buf, name);
+        encode::string(&mut self.buf, value);
+        self.flush_buf()
+    }
+
+    /// Starts database `db`, which holds `keys` keys, `expires` of them
+    /// with an expiry (a sizing hint for the loader).
+    pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(OPCODE_SELECTDB);
+        encode::length(&mut self.buf, db as u64);
+        self.buf.push(OPCODE_RESIZEDB);
+        encode::length(&mut self.buf, keys);
+        encode::length(&mut self.buf, expires);
+        self.flush_buf()
+    }
+
+    /// A key of the current database; `expires_at_ms` is Unix ms, 0 for
+    /// none.
+    pub fn key(&mut self, key: &[u8], value: ValueRef<'_>, expires_at_ms: u64) -> io::Result<()> {
+        self.buf.clear();
+        if expires_at_ms != 0 {
+            self.buf.push(OPCODE_EXPIRETIME_MS);
+            self.buf.extend_from_slice(&expires_at_ms.to_le_bytes());
+        }
+        let buf = &mut self.buf;
+        match value {
+            ValueRef::Str(s) => {
+                buf.push(TYPE_STRING);
+                encode::string(buf, key);
+                encode::string(buf, s);
+            }
+            ValueRef::List(list) => {
+                buf.push(TYPE_LIST);
+                encode::string(buf, key);
+                encode::length(buf, list.len() as u64);
+                for item in list {
+                    encode::string(buf, item);
+                }
+            }
+            ValueRef::Set(set) => {
+                buf.push(TYPE_SET);
+                encode::string(buf, key);
+                encode::length(buf, set.len() as u64);
+                for member in set {
+                    encode::string(buf, member);
+                }
+            }
+            ValueRef::ZSet(zset) => {
+                buf.push(TYPE_ZSET_2);
+                encode::string(buf, key);
+                encode::length(buf, zset.len() as u64);
+                for (member, score) in zset.iter() {
+                    encode::string(buf, member);
+                    encode::binary_double(buf, score);
+                }
+            }
+            ValueRef::Hash(hash) => {
+                buf.push(TYPE_HASH);
+                encode::string(buf, key);
+                encode::length(buf, hash.len() as u64);
+                for (field, value) in hash {
+                    encode::string(buf, field);
+                    encode::string(buf, value);
+                }
+            }
+        }
+        self.flush_buf()
+    }
+
+    /// A function library (its code, shebang line included).
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(OPCODE_FUNCTION2);
+        encode::string_plain(&mut self.buf, code);
+        self.flush_buf()
+    }
+
+    /// Records another writer produced (a shard's keys, written by that
+    /// shard), counted in this file's checksum.
+    pub fn records(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.put(bytes)
+    }
+
+    /// The output as it is: records only, no EOF or checksum (what a
+    /// shard hands to the core that writes the file).
+    pub fn into_records(self) -> W {
+        self.out
+    }
+
+    /// EOF and the checksum; the output, flushed.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.put(&[OPCODE_EOF])?;
+        let crc = self.crc;
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let result = self.put(&buf);
+        self.buf = buf;
+        result
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc = crc::update(self.crc, bytes);
+        self.out.write_all(bytes)
+    }
+}

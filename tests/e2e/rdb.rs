@@ -1,0 +1,812 @@
+//! The `rdb` codec against the real redis-server 7.0.15 and its
+//! `redis-check-rdb`: files Redis writes (every encoding it uses) read by
+//! shardis's reader match what Redis answers for them, and files shardis's
+//! writer produces pass `redis-check-rdb` and load into Redis with every
+//! key, value, TTL and function intact. Fails, never skips, when Redis is
+//! not installed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::Connection;
+use shardis::rdb::snapshot::{load_keyspace, write_keyspace};
+use shardis::rdb::{Item, Reader, Writer};
+use shardis::store::value::{Hash, List, Set};
+use shardis::store::{Keyspace, Value, ZSet};
+
+use crate::common::Server;
+
+/// A value in a form both sides can be compared in.
+#[derive(Debug, Clone, PartialEq)]
+enum Canon {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    ZSet(Vec<(Vec<u8>, f64)>),
+}
+
+fn canon(value: &Value) -> Canon {
+    match value {
+        Value::Str(s) => Canon::Str(s.clone()),
+        Value::List(l) => Canon::List(l.iter().cloned().collect()),
+        Value::Set(s) => Canon::Set(s.iter().map(|m| m.to_vec()).collect()),
+        Value::Hash(h) => Canon::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.clone())).collect()),
+        Value::ZSet(z) => Canon::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
+    }
+}
+
+/// db -> key -> (value, expiry in Unix ms or 0).
+type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("shardis-rdb-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+fn run(con: &mut Connection, args: &[&[u8]]) -> redis::Value {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
+}
+
+/// Everything a Redis server holds in dbs 0..16, read with commands.
+fn contents_of(con: &mut Connection) -> Contents {
+    let mut out = Contents::new();
+    for db in 0..16u32 {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(con).expect("TYPE");
+            let value = match kind.as_str() {
+                "string" => Canon::Str(redis::cmd("GET").arg(&key).query(con).expect("GET")),
+                "list" => Canon::List(
+                    redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query(con)
+                        .expect("LRANGE"),
+                ),
+                "set" => Canon::Set(
+                    redis::cmd("SMEMBERS")
+                        .arg(&key)
+                        .query(con)
+                        .expect("SMEMBERS"),
+                ),
+                "hash" => Canon::Hash(redis::cmd("HGETALL").arg(&key).query(con).expect("HGETALL")),
+                "zset" => {
+                    let flat: Vec<(Vec<u8>, String)> = redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query(con)
+                        .expect("ZRANGE");
+                    Canon::ZSet(
+                        flat.into_iter()
+                            .map(|(m, s)| (m, parse_score(&s)))
+                            .collect(),
+                    )
+                }
+                other => panic!("unexpected type {other}"),
+            };
+            let pexpiretime: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(con)
+                .expect("PEXPIRETIME");
+            out.entry(db)
+                .or_default()
+                .insert(key, (value, pexpiretime.max(0) as u64));
+        }
+    }
+    out
+}
+
+fn parse_score(s: &str) -> f64 {
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => s.parse().expect("a score"),
+    }
+}
+
+/// What the reader finds in `file`: keys by db, function codes, AUX names.
+fn read_file(file: &[u8]) -> (Contents, Vec<Vec<u8>>, BTreeSet<String>) {
+    let mut contents = Contents::new();
+    let mut functions = Vec::new();
+    let mut aux = BTreeSet::new();
+    let mut reader = Reader::new(file).expect("an RDB header");
+    while let Some(item) = reader.next_item().unwrap_or_else(|e| panic!("{e}")) {
+        match item {
+            Item::Key {
+                db,
+                key,
+                value,
+                expires_at_ms,
+            } => {
+                contents
+                    .entry(db)
+                    .or_default()
+                    .insert(key, (canon(&value), expires_at_ms));
+            }
+            Item::Function(code) => functions.push(code),
+            Item::Aux(name, _) => {
+                aux.insert(String::from_utf8_lossy(&name).into_owned());
+            }
+            Item::DbSize { .. } => {}
+        }
+    }
+    (contents, functions, aux)
+}
+
+/// Fills a Redis so that every encoding 7.0 writes appears; returns the
+/// function library's code.
+fn fill(con: &mut Connection) -> Vec<u8> {
+    let long = "compressible ".repeat(100);
+    for db in [0u32, 1, 5] {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let p = |name: &str| format!("{name}{db}");
+        let cmds: Vec<Vec<String>> = vec![
+            vec!["SET".into(), p("str"), "hello".into()],
+            vec!["SET".into(), p("int8"), "-100".into()],
+            vec!["SET".into(), p("int16"), "30000".into()],
+            vec!["SET".into(), p("int32"), "-2000000000".into()],
+            vec!["SET".into(), p("int64"), "123456789012345".into()],
+            vec!["SET".into(), p("lzf"), long.clone()],
+            vec![
+                "SET".into(),
+                p("ttl"),
+                "v".into(),
+                "PX".into(),
+                "100000".into(),
+            ],
+            vec!["SET".into(), p("empty"), "".into()],
+        ];
+        for args in cmds {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            run(con, &args);
+        }
+        // Small collections (compact encodings).
+        run(
+            con,
+            &[b"RPUSH", p("list").as_bytes(), b"a", b"1", b"-5", b"", b"b"],
+        );
+        run(
+            con,
+            &[b"HSET", p("hash").as_bytes(), b"f", b"v", b"n", b"12"],
+        );
+        run(
+            con,
+            &[
+                b"SADD",
+                p("intset").as_bytes(),
+                b"1",
+                b"-2",
+                b"70000",
+                b"5000000000",
+            ],
+        );
+        run(con, &[b"SADD", p("strset").as_bytes(), b"a", b"b", b"1"]);
+        run(
+            con,
+            &[
+                b"ZADD",
+                p("zset").as_bytes(),
+                b"1.5",
+                b"a",
+                b"-inf",
+                b"b",
+                b"3",
+                b"c",
+            ],
+        );
+        run(con, &[b"EXPIRE", p("hash").as_bytes(), b"5000"]);
+        // Big collections (hashtable, skiplist, many quicklist nodes).
+        for i in 0..300 {
+            let i = i.to_string();
+            let member = format!("member-{i}");
+            run(con, &[b"RPUSH", p("biglist").as_bytes(), member.as_bytes()]);
+            run(
+                con,
+                &[
+                    b"HSET",
+                    p("bighash").as_bytes(),
+                    member.as_bytes(),
+                    i.as_bytes(),
+                ],
+            );
+            run(con, &[b"SADD", p("bigset").as_bytes(), member.as_bytes()]);
+            run(con, &[b"SADD", p("bigintset").as_bytes(), i.as_bytes()]);
+            run(
+                con,
+                &[
+                    b"ZADD",
+                    p("bigzset").as_bytes(),
+                    i.as_bytes(),
+                    member.as_bytes(),
+                ],
+            );
+        }
+        for i in 0..600 {
+            run(
+                con,
+                &[
+                    b"SADD",
+                    p("hugeintset").as_bytes(),
+                    i.to_string().as_bytes(),
+                ],
+            );
+        }
+        // A long value turns a small hash and zset into their big encodings.
+        run(
+            con,
+            &[b"HSET", p("longhash").as_bytes(), b"f", long.as_bytes()],
+        );
+        run(
+            con,
+            &[b"ZADD", p("longzset").as_bytes(), b"2", long.as_bytes()],
+        );
+        run(
+            con,
+            &[b"RPUSH", p("longlist").as_bytes(), long.as_bytes(), b"x"],
+        );
+    }
+    let code =
+        b"#!lua name=rdblib\nredis.register_function('rdbf', function() return 7 end)".to_vec();
+    run(con, &[b"FUNCTION", b"LOAD", &code]);
+    code
+}
+
+/// The OBJECT ENCODING of every key of the three filled dbs.
+fn encodings(con: &mut Connection) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for db in [0u32, 1, 5] {
+        redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+        for key in keys {
+            let enc: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(&key)
+                .query(con)
+                .expect("OBJECT ENCODING");
+            out.insert(enc);
+        }
+    }
+    out
+}
+
+/// Saves a filled Redis started with `extra` settings; checks what the
+/// reader finds in its dump.rdb against what Redis answers.
+fn redis_dump_reads_back(name: &str, extra: &[&str]) -> Vec<u8> {
+    let dir = TempDir::new(name);
+    let mut args = vec!["--dir", dir.path(), "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    let redis = Server::redis(&args);
+    let mut con = redis.redis_client();
+    let code = fill(&mut con);
+    let seen = encodings(&mut con);
+    for enc in [
+        "int",
+        "embstr",
+        "raw",
+        "listpack",
+        "quicklist",
+        "hashtable",
+        "intset",
+        "skiplist",
+    ] {
+        assert!(seen.contains(enc), "no {enc} value in the fill: {seen:?}");
+    }
+    run(&mut con, &[b"SAVE"]);
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let (read, functions, aux) = read_file(&file);
+    let expected = contents_of(&mut con);
+    assert_eq!(read.keys().collect::<Vec<_>>(), vec![&0, &1, &5]);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code]);
+    for field in ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-base"] {
+        assert!(aux.contains(field), "no {field} AUX field: {aux:?}");
+    }
+    file
+}
+
+#[test]
+fn reads_what_redis_saves_in_every_encoding() {
+    let file = redis_dump_reads_back("default", &["--rdbcompression", "yes"]);
+    let n = file.len();
+    assert_ne!(&file[n - 8..], &[0; 8], "checksummed");
+}
+
+#[test]
+fn reads_redis_files_with_small_nodes_plain_nodes_and_no_checksum() {
+    // Quicklist nodes of at most 4 entries, a plain node for every list
+    // element over 20 bytes, ziplist-sized thresholds off, no checksum.
+    let dir = TempDir::new("settings");
+    let args = [
+        "--dir",
+        dir.path(),
+        "--enable-debug-command",
+        "yes",
+        "--rdbchecksum",
+        "no",
+        "--rdbcompression",
+        "no",
+        "--list-max-listpack-size",
+        "4",
+        "--hash-max-listpack-entries",
+        "2",
+        "--zset-max-listpack-entries",
+        "2",
+        "--set-max-intset-entries",
+        "2",
+    ];
+    let redis = Server::redis(&args);
+    let mut con = redis.redis_client();
+    run(&mut con, &[b"DEBUG", b"QUICKLIST-PACKED-THRESHOLD", b"20"]);
+    fill(&mut con);
+    run(&mut con, &[b"SAVE"]);
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let n = file.len();
+    assert_eq!(
+        &file[n - 8..],
+        &[0; 8],
+        "rdbchecksum no writes a zero checksum"
+    );
+    let (read, _, _) = read_file(&file);
+    assert_eq!(read, contents_of(&mut con));
+}
+
+/// Every type, in several dbs, with small and big collections, as the
+/// store holds them.
+fn shardis_contents() -> BTreeMap<u32, Vec<(Vec<u8>, Value, u64)>> {
+    let later = now_ms() + 3_600_000;
+    let mut out = BTreeMap::new();
+    for db in [0u32, 3, 15] {
+        let mut keys = Vec::new();
+        for size in [3usize, 700] {
+            let mut hash = Hash::new();
+            let mut list = List::new();
+            let mut set = Set::new();
+            let mut intset = Set::new();
+            let mut pairs = Vec::new();
+            for i in 0..size {
+                hash.insert(
+                    format!("f{i}").into_bytes().into_boxed_slice(),
+                    format!("{i}").into_bytes(),
+                );
+                list.push_back(format!("item {i}").into_bytes());
+                set.insert(format!("m{i}").into_bytes().into_boxed_slice());
+                intset.insert(format!("{}", i as i64 - 5).into_bytes().into_boxed_slice());
+                pairs.push((
+                    format!("z{i}").into_bytes().into_boxed_slice(),
+                    i as f64 / 4.0 - 1.0,
+                ));
+            }
+            pairs.push((b"low".to_vec().into_boxed_slice(), f64::NEG_INFINITY));
+            keys.push((format!("hash{size}").into_bytes(), Value::Hash(hash), 0));
+            keys.push((format!("list{size}").into_bytes(), Value::List(list), later));
+            keys.push((format!("set{size}").into_bytes(), Value::Set(set), 0));
+            keys.push((format!("intset{size}").into_bytes(), Value::Set(intset), 0));
+            keys.push((
+                format!("zset{size}").into_bytes(),
+                Value::ZSet(ZSet::from_pairs(pairs)),
+                0,
+            ));
+        }
+        keys.push((b"str".to_vec(), Value::Str(b"hello".to_vec()), 0));
+        keys.push((b"int".to_vec(), Value::Str(b"-32768".to_vec()), later + 1));
+        keys.push((
+            b"bigint".to_vec(),
+            Value::Str(b"9007199254740993".to_vec()),
+            0,
+        ));
+        keys.push((b"long".to_vec(), Value::Str(vec![b'q'; 100_000]), 0));
+        keys.push((
+            b"bin\x00\xff".to_vec(),
+            Value::Str(b"\x00\x01\xfe".to_vec()),
+            0,
+        ));
+        out.insert(db, keys);
+    }
+    out
+}
+
+#[test]
+fn redis_loads_what_shardis_writes() {
+    let dir = TempDir::new("written");
+    let contents = shardis_contents();
+    let code = b"#!lua name=shardislib\nredis.register_function('shardisf', function() return 'from shardis' end)";
+    let path = dir.0.join("shardis.rdb");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the file"));
+    let mut writer = Writer::new(file);
+    writer.begin(0).expect("write");
+    // Through a store keyspace, as a shard's SAVE would write it.
+    let mut keyspace = Keyspace::for_shard(0, 1);
+    for (db, keys) in &contents {
+        for (key, value, at) in keys {
+            keyspace.dbs[*db as usize].insert(key, value.clone(), *at);
+        }
+    }
+    write_keyspace(&mut writer, &keyspace, now_ms()).expect("write");
+    writer.function(code).expect("write");
+    writer.finish().expect("finish");
+
+    let check = Command::new("redis-check-rdb")
+        .arg(&path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "redis-check-rdb refused the file:\n{report}"
+    );
+    assert!(report.contains("RDB looks OK"), "{report}");
+
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "shardis.rdb"]);
+    let mut con = redis.redis_client();
+    let loaded = contents_of(&mut con);
+    let expected: Contents = contents
+        .iter()
+        .map(|(db, keys)| {
+            (
+                *db,
+                keys.iter()
+                    .map(|(k, v, at)| (k.clone(), (canon(v), *at)))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(loaded, expected);
+    let reply: String = redis::cmd("FCALL")
+        .arg("shardisf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(reply, "from shardis");
+    // And what Redis saves of it reads back the same.
+    run(&mut con, &[b"SAVE"]);
+    let saved = std::fs::read(dir.0.join("shardis.rdb")).expect("saved file");
+    let (read, functions, _) = read_file(&saved);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code.to_vec()]);
+    // And a shardis keyspace loads it whole.
+    let mut back = Keyspace::for_shard(0, 1);
+    let loaded = load_keyspace(&saved, &mut back, now_ms()).expect("loads");
+    assert_eq!(
+        loaded.keys,
+        expected.values().map(|db| db.len()).sum::<usize>()
+    );
+}
+
+/// A ziplist entry's encoding and data: small integers as Redis stores
+/// them, everything else as a string.
+fn ziplist_entry(value: &[u8]) -> Vec<u8> {
+    let int = std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|v| v.to_string().as_bytes() == value);
+    match int {
+        Some(v @ 0..=12) => vec![0xf1 + v as u8],
+        Some(v) if i8::try_from(v).is_ok() => vec![0xfe, v as i8 as u8],
+        Some(v) if i16::try_from(v).is_ok() => [&[0xc0][..], &(v as i16).to_le_bytes()].concat(),
+        Some(v) if i32::try_from(v).is_ok() => [&[0xd0][..], &(v as i32).to_le_bytes()].concat(),
+        Some(v) => [&[0xe0][..], &v.to_le_bytes()].concat(),
+        None => {
+            assert!(value.len() < 64, "short strings only");
+            [&[value.len() as u8][..], value].concat()
+        }
+    }
+}
+
+/// A ziplist of `values`, with its tail offset and previous lengths as
+/// Redis's integrity check wants them.
+fn ziplist(values: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut prev = 0usize;
+    let mut tail = 10;
+    for v in values {
+        tail = 10 + body.len();
+        let start = body.len();
+        if prev < 254 {
+            body.push(prev as u8);
+        } else {
+            body.push(254);
+            body.extend_from_slice(&(prev as u32).to_le_bytes());
+        }
+        body.extend_from_slice(&ziplist_entry(v));
+        prev = body.len() - start;
+    }
+    let mut out = ((10 + body.len() + 1) as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&(tail as u32).to_le_bytes());
+    out.extend_from_slice(&(values.len() as u16).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.push(0xff);
+    out
+}
+
+/// A zipmap of short pairs, with one byte of free space after each value.
+fn zipmap(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut out = vec![pairs.len() as u8];
+    for (field, value) in pairs {
+        out.push(field.len() as u8);
+        out.extend_from_slice(field);
+        out.push(value.len() as u8);
+        out.push(1);
+        out.extend_from_slice(value);
+        out.push(b'_');
+    }
+    out.push(0xff);
+    out
+}
+
+#[test]
+fn reads_pre_7_encodings_as_redis_loads_them() {
+    use shardis::rdb::encode;
+    // Types redis-server 7.0 reads but no longer writes, hand-built as
+    // Redis wrote them (a zset ziplist in score order: Redis loads one
+    // as it is, where shardis sorts it).
+    let mut file = b"REDIS0009\xfe\x00".to_vec();
+    let key = |file: &mut Vec<u8>, kind: u8, name: &[u8], blob: &[u8]| {
+        file.push(kind);
+        encode::string(file, name);
+        encode::string_plain(file, blob);
+    };
+    key(
+        &mut file,
+        10,
+        b"zl_list",
+        &ziplist(&[
+            b"a",
+            b"1",
+            b"-300",
+            b"70000",
+            b"hello world",
+            b"-9000000000",
+            b"100",
+        ]),
+    );
+    key(
+        &mut file,
+        12,
+        b"zl_zset",
+        &ziplist(&[b"m3", b"-inf", b"m1", b"1.5", b"m2", b"2"]),
+    );
+    key(
+        &mut file,
+        13,
+        b"zl_hash",
+        &ziplist(&[b"f1", b"v1", b"f2", b"12"]),
+    );
+    key(
+        &mut file,
+        9,
+        b"zipmap",
+        &zipmap(&[(b"a", b"1"), (b"bb", b"xyz")]),
+    );
+    // A quicklist (type 14) of two ziplist nodes.
+    file.push(14);
+    encode::string(&mut file, b"quicklist");
+    encode::length(&mut file, 2);
+    encode::string_plain(&mut file, &ziplist(&[b"n1", b"2"]));
+    encode::string_plain(&mut file, &ziplist(&[b"n3", b"-4", b"n5"]));
+    // A type 3 zset (scores as text, 254 = +inf), under a seconds expiry.
+    file.push(0xfd);
+    file.extend_from_slice(&2_000_000_000u32.to_le_bytes());
+    file.push(3);
+    encode::string(&mut file, b"textzset");
+    encode::length(&mut file, 2);
+    encode::string(&mut file, b"a");
+    file.extend_from_slice(b"\x042.25");
+    encode::string(&mut file, b"b");
+    file.push(254);
+    file.push(0xff);
+    let crc = shardis::rdb::crc::crc64(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
+
+    let dir = TempDir::new("legacy");
+    let path = dir.0.join("legacy.rdb");
+    std::fs::write(&path, &file).expect("write the file");
+    let check = Command::new("redis-check-rdb")
+        .arg(&path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "redis-check-rdb refused the file:\n{report}"
+    );
+
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "legacy.rdb"]);
+    let mut con = redis.redis_client();
+    let loaded = contents_of(&mut con);
+    assert_eq!(loaded.get(&0).map(|db| db.len()), Some(6), "{loaded:?}");
+    let (read, _, _) = read_file(&file);
+    assert_eq!(read, loaded);
+}
+
+#[test]
+fn hostile_cuts_and_flips_of_a_redis_dump_are_errors_not_panics() {
+    let file = redis_dump_reads_back("hostile", &["--rdbcompression", "yes"]);
+    // A few hundred positions spread over the file: it is large.
+    let step = file.len() / 300 + 1;
+    // Every cut is an error.
+    for len in (0..file.len()).step_by(step) {
+        let mut reader = match Reader::new(&file[..len]) {
+            Ok(reader) => reader,
+            Err(e) => {
+                assert!(e.offset <= len);
+                continue;
+            }
+        };
+        let e = loop {
+            match reader.next_item() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("a file cut at {len} read to the end"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            e.offset <= len,
+            "error offset {} past the cut {len}",
+            e.offset
+        );
+    }
+    // Every flipped byte is caught: by the parser or by the checksum.
+    for i in (9..file.len()).step_by(step) {
+        let mut bad = file.clone();
+        bad[i] ^= 0x5a;
+        assert!(
+            Reader::read_all(&bad).is_err(),
+            "flip at {i} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn shardis_save_writes_a_file_redis_loads() {
+    let dir = TempDir::new("save");
+    let shardis = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "s.rdb"]);
+    let mut con = shardis.redis_client();
+    let code = fill(&mut con);
+    let expected = contents_of(&mut con);
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    let path = dir.0.join("s.rdb");
+    let file = std::fs::read(&path).expect("SAVE wrote dir/dbfilename");
+    let (read, functions, _) = read_file(&file);
+    assert_eq!(read, expected);
+    assert_eq!(functions, vec![code]);
+    let check = Command::new("redis-check-rdb")
+        .arg(&path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "s.rdb"]);
+    let mut redis_con = redis.redis_client();
+    assert_eq!(contents_of(&mut redis_con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut redis_con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+}
+
+#[test]
+fn shardis_loads_its_own_save_and_a_redis_dump_at_any_shard_count() {
+    let dir = TempDir::new("load");
+    // A dump written by redis-server.
+    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut redis_con = redis.redis_client();
+    fill(&mut redis_con);
+    run(&mut redis_con, &[b"SAVE"]);
+    let expected = contents_of(&mut redis_con);
+    drop(redis);
+    let loaded = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut con = loaded.redis_client();
+    assert_eq!(contents_of(&mut con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+    // Saved by 3 shards, loaded by 2.
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    drop(loaded);
+    let reloaded = Server::shardis(2, &["--dir", dir.path(), "--dbfilename", "r.rdb"]);
+    let mut con = reloaded.redis_client();
+    assert_eq!(contents_of(&mut con), expected);
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("rdbf")
+        .arg(0)
+        .query(&mut con)
+        .expect("FCALL");
+    assert_eq!(seven, 7);
+}
+
+#[test]
+fn shardis_refuses_to_start_on_a_corrupt_file() {
+    let dir = TempDir::new("corrupt");
+    std::fs::write(dir.0.join("bad.rdb"), b"REDIS0010\xfe\x00\x00\x01k\x05v").expect("write");
+    let port = crate::common::free_port().to_string();
+    let status = Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--port", &port, "--shards", "2", "--dir", dir.path()])
+        .args(["--dbfilename", "bad.rdb"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("shardis runs");
+    assert!(!status.status.success());
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        stderr.contains("bad.rdb") && stderr.contains("byte"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn save_waits_for_a_running_script_and_never_holds_half_of_it() {
+    let dir = TempDir::new("script");
+    let shardis = Server::shardis(2, &["--dir", dir.path()]);
+    let port = shardis.port;
+    let script = "redis.call('SET', KEYS[1], '1') \
+        local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+        repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 300000 \
+        redis.call('SET', KEYS[2], '1') return 1";
+    let runner = std::thread::spawn(move || {
+        let mut raw = crate::common::Raw::connect(port);
+        raw.cmd(&["EVAL", script, "2", "{s}first", "{s}second"])
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut con = shardis.redis_client();
+    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    assert_eq!(reply, "OK");
+    assert_eq!(runner.join().expect("the script ran"), ":1\r\n");
+    let file = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    let (read, _, _) = read_file(&file);
+    let keys: Vec<Vec<u8>> = read
+        .get(&0)
+        .map(|db| db.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        vec![b"{s}first".to_vec(), b"{s}second".to_vec()],
+        "the whole script or none of it"
+    );
+}
