@@ -46,6 +46,9 @@ pub struct Node {
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
+    /// Unix time (s) of the last successful SAVE; the start until then
+    /// (LASTSAVE, as Redis).
+    pub last_save_unix: AtomicU64,
     pub run_id: String,
     pub shutting_down: AtomicBool,
     pub stats: NodeStats,
@@ -65,6 +68,7 @@ impl Node {
             script_cache: crate::lua::ScriptCache::default(),
             functions: crate::lua::functions::Registry::default(),
             started: Instant::now(),
+            last_save_unix: AtomicU64::new(now_ms() / 1000),
             run_id: (0..40)
                 .map(|i| {
                     let x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i * 7)

@@ -21,7 +21,7 @@ pub static COMMANDS: &[Command] = &[
     command("config",   -2, 0)                                                         .subcommands(CONFIG).container(),
     command("command",  -1, LOADING | STALE)                                           .subcommands(COMMAND).connection(command_all),
     command("time",     1,  LOADING | STALE | FAST)                                    .connection(time),
-    command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection(shutdown),
+    command("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY).connection_waits(shutdown),
     command("debug",    -2, ADMIN | NOSCRIPT | LOADING | STALE)                        .connection_waits(debug),
     command("lastsave", 1,  LOADING | STALE | FAST)                                    .connection(lastsave),
 ];
@@ -50,8 +50,10 @@ fn time(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
     time_reply()
 }
 
+/// LASTSAVE: the Unix time of the last successful SAVE (the start before).
 fn lastsave(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    Reply::Int((ctx.core.node().started.elapsed().as_secs() as i64).max(0))
+    let at = ctx.core.node().last_save_unix.load(Ordering::Relaxed);
+    Reply::Int(i64::try_from(at).unwrap_or(i64::MAX))
 }
 
 /// TIME: seconds and microseconds of the Unix time.
@@ -492,32 +494,53 @@ fn command_getkeys(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     )
 }
 
-fn shutdown(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let core = ctx.core;
-    // As in Redis, only SHUTDOWN NOSAVE goes ahead while a script is busy
-    // (here: on any shard).
-    if !argv[1..].iter().any(|a| is(a, "nosave")) {
-        if let Some(busy) = core.node().script_status.iter().find(|s| s.is_busy()) {
-            return Reply::error(busy.busy_reply());
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. `SAVE` writes the RDB
+/// file first (as SAVE does) and, if that fails, does not shut down
+/// (unless `FORCE`). Without `SAVE`, nothing is saved: there are no save
+/// points yet.
+fn shutdown<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    Box::pin(async move {
+        let core = ctx.core;
+        // As in Redis, only SHUTDOWN NOSAVE goes ahead while a script is
+        // busy (here: on any shard).
+        if !argv[1..].iter().any(|a| is(a, "nosave")) {
+            if let Some(busy) = core.node().script_status.iter().find(|s| s.is_busy()) {
+                return Reply::error(busy.busy_reply());
+            }
         }
-    }
-    for a in &argv[1..] {
-        if is(a, "abort") {
-            return Reply::error("ERR No shutdown in progress.");
+        let (mut save, mut nosave, mut force) = (false, false, false);
+        for a in &argv[1..] {
+            if is(a, "abort") {
+                return Reply::error("ERR No shutdown in progress.");
+            }
+            if is(a, "save") {
+                save = true;
+            } else if is(a, "nosave") {
+                nosave = true;
+            } else if is(a, "force") {
+                force = true;
+            } else if !is(a, "now") {
+                return Reply::error(errors::SYNTAX);
+            }
         }
-        if is(a, "save") {
-            return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
-        }
-        if !(is(a, "nosave") || is(a, "now") || is(a, "force")) {
+        if save && nosave {
             return Reply::error(errors::SYNTAX);
         }
-    }
-    eprintln!("User requested shutdown...");
-    core.node().begin_shutdown();
-    // Like Redis, a successful SHUTDOWN closes the connection without a
-    // reply; the caller sees the connection close.
-    ctx.session.quit = true;
-    Reply::NoReply
+        if save {
+            if let Err(e) = super::persistence::save_file(core).await {
+                eprintln!("Error trying to save the DB, can't exit: {e}");
+                if !force {
+                    return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+                }
+            }
+        }
+        eprintln!("User requested shutdown...");
+        core.node().begin_shutdown();
+        // Like Redis, a successful SHUTDOWN closes the connection without a
+        // reply; the caller sees the connection close.
+        ctx.session.quit = true;
+        Reply::NoReply
+    })
 }
 
 /// `enable-debug-command` values (the enum's indexes in the config).

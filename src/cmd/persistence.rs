@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
@@ -32,7 +33,8 @@ fn save<'a>(ctx: &'a mut ConnCtx<'_>, _argv: &'a [Bytes]) -> ConnFuture<'a> {
     })
 }
 
-async fn save_file(core: &dyn CoreAccess) -> std::io::Result<()> {
+/// Writes the RDB file (see the module); LASTSAVE moves on success.
+pub(super) async fn save_file(core: &dyn CoreAccess) -> std::io::Result<()> {
     let now_ms = crate::util::time::now_ms();
     let parts = core.snapshot(now_ms).await?;
     let config = &core.node().config;
@@ -41,7 +43,13 @@ async fn save_file(core: &dyn CoreAccess) -> std::io::Result<()> {
     let temp = Path::new(&dir).join(format!("temp-{}.rdb", std::process::id()));
     let result = write_file(&temp, &parts, &core.functions().codes());
     match result.and_then(|()| std::fs::rename(&temp, &path)) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // The rename itself is durable once the directory is synced.
+            std::fs::File::open(&dir)?.sync_all()?;
+            let now = crate::util::time::now_ms() / 1000;
+            core.node().last_save_unix.store(now, Ordering::Relaxed);
+            Ok(())
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             Err(e)

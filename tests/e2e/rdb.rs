@@ -810,3 +810,53 @@ fn save_waits_for_a_running_script_and_never_holds_half_of_it() {
         "the whole script or none of it"
     );
 }
+
+/// LASTSAVE is a Unix time (the start, then each successful SAVE), and
+/// SHUTDOWN SAVE writes the file the next start loads.
+#[test]
+fn shutdown_save_persists_and_lastsave_is_a_unix_time() {
+    let dir = TempDir::new("shutdown");
+    let args = ["--dir", dir.path(), "--dbfilename", "d.rdb"];
+    let mut shardis = Server::shardis(2, &args);
+    let mut c = shardis.client();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs() as i64;
+    let lastsave = |c: &mut crate::common::Raw| -> i64 {
+        let reply = c.cmd(&["LASTSAVE"]);
+        reply
+            .trim_start_matches(':')
+            .trim_end()
+            .parse()
+            .expect("LASTSAVE is an integer")
+    };
+    let started = lastsave(&mut c);
+    assert!(
+        (started - now).abs() <= 5,
+        "LASTSAVE before any save is the start: {started} against now {now}"
+    );
+    assert_eq!(c.cmd(&["SET", "{a}1", "one"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["RPUSH", "{b}2", "x", "y"]), ":2\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    assert!(lastsave(&mut c) >= started);
+    assert_eq!(c.cmd(&["SET", "{a}3", "after the save"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["SHUTDOWN", "SAVE", "NOSAVE"]),
+        "-ERR syntax error\r\n"
+    );
+    c.send(&[b"SHUTDOWN", b"SAVE"]);
+    assert!(c.is_closed());
+    let status = shardis
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("the server exits");
+    assert!(status.success());
+    let again = Server::shardis(3, &args);
+    let mut c = again.client();
+    assert_eq!(c.cmd(&["GET", "{a}1"]), "$3\r\none\r\n");
+    assert_eq!(c.cmd(&["GET", "{a}3"]), "$14\r\nafter the save\r\n");
+    assert_eq!(
+        c.cmd(&["LRANGE", "{b}2", "0", "-1"]),
+        "*2\r\n$1\r\nx\r\n$1\r\ny\r\n"
+    );
+}
