@@ -604,6 +604,14 @@ impl Connection {
             // writes its replies just before it sleeps: a client's core
             // is woken once per burst, not once per connection.
             future::yield_now().await;
+            // Every record this turn appended is committed by the first
+            // connection here; a reply never claims a write the log lost.
+            if let Err(misconf) = crate::shard::serve::wait_for_log(&self.core).await {
+                self.out.clear();
+                Reply::error(misconf).encode(&mut self.out, self.session.resp3);
+                self.stream.write_all(&self.out).await?;
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();

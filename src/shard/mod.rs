@@ -8,6 +8,7 @@
 pub mod core;
 pub mod effects;
 pub mod gate;
+pub mod log;
 pub mod mesh;
 pub mod serve;
 
@@ -129,6 +130,7 @@ impl ShardState {
                 .map(|d| (d.len(), d.volatile_len()))
                 .collect(),
             memory_counter: crate::alloc::thread_counter(),
+            log: None,
         }
     }
 
