@@ -240,3 +240,58 @@ impl ShardLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::aof::tests::{run, TempDir};
+    use crate::config::Config;
+
+    fn argv(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn effects_become_records_and_an_oversized_one_breaks_the_log() {
+        let dir = TempDir::new("shard-log");
+        let config = Config::default();
+        config
+            .set_initial("appendfsync", "always")
+            .expect("a valid policy");
+        let node = Arc::new(Node::new(config, vec![0]));
+        run(async {
+            let path = dir.path().join("log.aof");
+            let mut w = Writer::open(&path, FsyncPolicy::Always, 1)
+                .await
+                .expect("opens");
+            w.set_max_payload(100);
+            let log = ShardLog::new(node, w);
+            let mut sink = log.sink();
+            let set = argv("SET a 1");
+            sink(&Effect::Command { db: 0, argv: &set });
+            sink(&Effect::BatchBegin);
+            sink(&Effect::Command { db: 1, argv: &set });
+            sink(&Effect::Expired { db: 1, key: b"k" });
+            sink(&Effect::BatchEnd);
+            assert_eq!(log.target(), 2, "one record each, the batch as one");
+            log.wait_for(log.target()).await.expect("committed");
+            assert_eq!(log.report().durable_lsn, 2);
+            assert!(log.misconf().is_none());
+
+            let big = argv(&format!("SET b {}", "x".repeat(200)));
+            sink(&Effect::Command { db: 0, argv: &big });
+            let err = log.wait_for(log.target()).await.expect_err("not logged");
+            assert!(err.starts_with(MISCONF_PREFIX), "{err}");
+            assert!(log.misconf().is_some(), "later writes are refused");
+            log.wait_for(2)
+                .await
+                .expect("what was logged before still is");
+            assert!(!log.report().ok);
+            log.close().await;
+        });
+    }
+}
