@@ -71,6 +71,10 @@ impl ShardLog {
     }
 
     fn append(&self, effect: &Effect) {
+        if self.is_broken() {
+            // Nothing more is acknowledged from this log: keep no backlog.
+            return;
+        }
         let mut w = self.writer.borrow_mut();
         let single = !self.in_batch.get();
         match *effect {
@@ -125,6 +129,10 @@ impl ShardLog {
         }
     }
 
+    pub fn is_broken(&self) -> bool {
+        self.broken.borrow().is_some()
+    }
+
     /// The `-MISCONF` text while the log is broken.
     pub fn misconf(&self) -> Option<String> {
         let broken = self.broken.borrow();
@@ -142,7 +150,9 @@ impl ShardLog {
     /// Whether the records up to `target` are committed per the policy.
     fn covered(&self, target: u64) -> bool {
         let w = self.writer.borrow();
-        match w.policy() {
+        // The configured policy (CONFIG SET may have changed it since the
+        // last commit).
+        match policy(&self.node) {
             FsyncPolicy::Always => w.durable_lsn() >= target,
             _ => w.written_lsn() >= target,
         }

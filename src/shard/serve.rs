@@ -97,6 +97,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
     match req {
         Request::Batch { calls, reply } => {
             let now = crate::util::time::now_ms();
+            let broken_before = log_broken(&core);
             let mut replies = Vec::with_capacity(calls.len());
             let mut reply_bytes = 0;
             let mut calls = calls.into_iter();
@@ -109,11 +110,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
                 }
             }
             core.state.borrow_mut().stats.forwarded_in += replies.len() as u64;
-            if let Err(misconf) = wait_for_log(&core).await {
-                replies
-                    .iter_mut()
-                    .for_each(|r| *r = Reply::error(misconf.clone()));
-            }
+            commit_replies(&core, broken_before, &mut replies).await;
             let unrun = calls.collect();
             let _ = reply.send(BatchReplies { replies, unrun });
         }
@@ -128,14 +125,11 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         } => {
             core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
             let now = crate::util::time::now_ms();
+            let broken_before = log_broken(&core);
             let mut result =
                 crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
-            if let Err(misconf) = wait_for_log(&core).await {
-                if let Some(replies) = &mut result {
-                    replies
-                        .iter_mut()
-                        .for_each(|r| *r = Reply::error(misconf.clone()));
-                }
+            if let Some(replies) = &mut result {
+                commit_replies(&core, broken_before, replies).await;
             }
             let _ = reply.send(result);
         }
@@ -159,6 +153,27 @@ pub async fn wait_for_log(core: &Core) -> Result<(), String> {
     match core.log.get() {
         Some(log) => log.wait_for(log.target()).await,
         None => Ok(()),
+    }
+}
+
+/// Whether the shard's log is broken (then writes get `-MISCONF` before
+/// they run, and nothing waits for the log).
+pub fn log_broken(core: &Core) -> bool {
+    core.log.get().is_some_and(|log| log.is_broken())
+}
+
+/// Releases replies to other cores once the log holds what they depend
+/// on; if it broke first, they all become its error. Nothing to wait for
+/// when it was broken before they ran (their writes were refused) or
+/// with `appendonly no`.
+async fn commit_replies(core: &Core, broken_before: bool, replies: &mut [Reply]) {
+    if core.log.get().is_none() || broken_before {
+        return;
+    }
+    if let Err(misconf) = wait_for_log(core).await {
+        for r in replies {
+            *r = Reply::error(misconf.clone());
+        }
     }
 }
 
