@@ -61,9 +61,10 @@ impl ShardState {
         let reply = self.run(call, now_ms);
         self.record_expired();
         if self.changes() != before {
+            let rewritten = effects::replayable(&call.argv, &reply);
             self.effects.record(Effect::Command {
                 db: call.db as usize,
-                argv: &call.argv,
+                argv: rewritten.as_deref().unwrap_or(&call.argv),
             });
         }
         reply

@@ -102,6 +102,9 @@ fn a_clean_restart_brings_every_key_back() {
     c.cmd(&["HSET", "hash", "f1", "v1", "f2", "v2"]);
     c.cmd(&["SADD", "set", "x", "y", "z"]);
     c.cmd(&["SREM", "set", "y"]);
+    c.cmd(&["SADD", "popped", "1", "2", "3", "4", "5"]);
+    c.cmd(&["SPOP", "popped", "2"]);
+    let left = sorted(&c.cmd(&["SMEMBERS", "popped"]));
     c.cmd(&["ZADD", "zset", "1", "one", "2.5", "two"]);
     c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
     c.cmd(&["SETEX", "ttl2", "1000", "v"]);
@@ -133,6 +136,11 @@ fn a_clean_restart_brings_every_key_back() {
         ["f1", "f2", "v1", "v2"]
     );
     assert_eq!(sorted(&c.cmd(&["SMEMBERS", "set"])), ["x", "z"]);
+    assert_eq!(
+        sorted(&c.cmd(&["SMEMBERS", "popped"])),
+        left,
+        "SPOP replays as what it popped"
+    );
     assert_eq!(
         bulks(&c.cmd(&["ZRANGE", "zset", "0", "-1", "WITHSCORES"])),
         ["one", "1", "two", "2.5"]
