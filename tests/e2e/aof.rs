@@ -437,3 +437,89 @@ fn a_fresh_log_names_one_incremental_file_per_shard() {
         std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).expect("m");
     assert!(manifest.contains(&format!("shards {SHARDS}")), "{manifest}");
 }
+
+/// A server killed when dropped, started without the fixture (it runs
+/// under `sh`).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// shardis under `sh` with SIGXFSZ ignored (inherited through `exec`):
+/// a write past `RLIMIT_FSIZE` then fails with `EFBIG` instead of killing
+/// the process. Standard error goes nowhere: a file would hit the limit.
+fn start_ignoring_xfsz(dir: &TempDir) -> (Child, u16) {
+    use std::io::BufRead;
+    let port = crate::common::free_port();
+    let command = format!(
+        "trap '' XFSZ; exec {} --port {port} --shards {SHARDS} --dir {} --appendonly yes \
+         --appendfsync always",
+        env!("CARGO_BIN_EXE_shardis"),
+        dir.path()
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start sh");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Child(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads stdout to its end, so the server never writes to a closed pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(" ready: ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("shardis started");
+    (child, port)
+}
+
+#[test]
+fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
+    let dir = TempDir::new("misconf");
+    let a = key_on(0, SHARDS, "a-");
+    let b = key_on(0, SHARDS, "b-");
+    {
+        let (server, port) = start_ignoring_xfsz(&dir);
+        let mut c = crate::common::Raw::connect(port);
+        assert_eq!(c.cmd(&["SET", &a, "1"]), "+OK\r\n");
+        // The next record crosses the file size limit: its write fails.
+        let size = std::fs::metadata(dir.incr_file(0)).expect("the log").len();
+        let limit = format!("--fsize={}", size + 10);
+        let pid = server.0.id().to_string();
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &limit])
+            .status()
+            .expect("run prlimit");
+        assert!(status.success(), "prlimit");
+        let misconf = "-MISCONF Errors writing to the AOF file: ";
+        let reply = c.cmd(&["SET", &b, "2"]);
+        assert!(reply.starts_with(misconf), "{reply}");
+        // A connection on the shard's own core closes after that error;
+        // one on another core got it from the shard and stays: go on with
+        // a new one either way.
+        let mut c = crate::common::Raw::connect(port);
+        let reply = c.cmd(&["SET", &b, "3"]);
+        assert!(reply.starts_with(misconf), "{reply}");
+        assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n", "reads keep working");
+        let info = c.cmd(&["INFO", "persistence"]);
+        assert!(info.contains("aof_last_write_status:err"), "{info}");
+    }
+    // The failed write left a torn tail: dropped at the next start.
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["EXISTS", &b]), ":0\r\n");
+}
