@@ -9,53 +9,56 @@ use bytes::Bytes;
 /// when it has none (or a time that does not parse: the command refused
 /// it, and replaying it refuses it again).
 pub fn rewrite(argv: &[Bytes], now_ms: u64) -> Option<Vec<Bytes>> {
-    let name = argv.first()?.to_ascii_lowercase();
+    let name = argv.first()?;
+    // Compared in place: no allocation for the commands left as they are.
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let at = |t: &Bytes, unit_ms: i64| -> Option<Bytes> {
         let n: i64 = std::str::from_utf8(t).ok()?.parse().ok()?;
         let ms = n.checked_mul(unit_ms)?.checked_add(now_ms as i64)?;
         Some(Bytes::from(ms.to_string()))
     };
-    match name.as_slice() {
-        b"expire" | b"pexpire" if argv.len() >= 3 => {
-            let unit = if name == b"expire" { 1000 } else { 1 };
-            let mut out = argv.to_vec();
-            out[0] = Bytes::from_static(b"PEXPIREAT");
-            out[2] = at(&argv[2], unit)?;
-            Some(out)
-        }
-        b"setex" | b"psetex" if argv.len() == 4 => {
-            let unit = if name == b"setex" { 1000 } else { 1 };
-            Some(vec![
-                Bytes::from_static(b"SET"),
-                argv[1].clone(),
-                argv[3].clone(),
-                Bytes::from_static(b"PXAT"),
-                at(&argv[2], unit)?,
-            ])
-        }
-        b"set" | b"getex" => {
-            let first_option = if name == b"set" { 3 } else { 2 };
-            let mut out = argv.to_vec();
-            let mut changed = false;
-            let mut i = first_option;
-            while i + 1 < out.len() {
-                let unit = match out[i].to_ascii_lowercase().as_slice() {
-                    b"ex" => 1000,
-                    b"px" => 1,
-                    _ => {
-                        i += 1;
-                        continue;
-                    }
-                };
-                out[i] = Bytes::from_static(b"PXAT");
-                out[i + 1] = at(&argv[i + 1], unit)?;
-                changed = true;
-                i += 2;
-            }
-            changed.then_some(out)
-        }
-        _ => None,
+    if (is(b"expire") || is(b"pexpire")) && argv.len() >= 3 {
+        let unit = if is(b"expire") { 1000 } else { 1 };
+        let mut out = argv.to_vec();
+        out[0] = Bytes::from_static(b"PEXPIREAT");
+        out[2] = at(&argv[2], unit)?;
+        return Some(out);
     }
+    if (is(b"setex") || is(b"psetex")) && argv.len() == 4 {
+        let unit = if is(b"setex") { 1000 } else { 1 };
+        return Some(vec![
+            Bytes::from_static(b"SET"),
+            argv[1].clone(),
+            argv[3].clone(),
+            Bytes::from_static(b"PXAT"),
+            at(&argv[2], unit)?,
+        ]);
+    }
+    let first_option = if is(b"set") {
+        3
+    } else if is(b"getex") {
+        2
+    } else {
+        return None;
+    };
+    let mut out: Option<Vec<Bytes>> = None;
+    let mut i = first_option;
+    while i + 1 < argv.len() {
+        let unit = if argv[i].eq_ignore_ascii_case(b"ex") {
+            1000
+        } else if argv[i].eq_ignore_ascii_case(b"px") {
+            1
+        } else {
+            i += 1;
+            continue;
+        };
+        let when = at(&argv[i + 1], unit)?;
+        let out = out.get_or_insert_with(|| argv.to_vec());
+        out[i] = Bytes::from_static(b"PXAT");
+        out[i + 1] = when;
+        i += 2;
+    }
+    out
 }
 
 #[cfg(test)]
