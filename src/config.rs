@@ -85,6 +85,10 @@ pub enum Param {
     EnableDebugCommand,
     Dir,
     Dbfilename,
+    Appendfsync,
+    Appenddirname,
+    Appendfilename,
+    AofLoadTruncated,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -207,7 +211,8 @@ const PARAMS: &[ParamSpec] = &[
         id: Param::Appendonly,
         name: "appendonly",
         alias: None,
-        kind: Kind::Enum(&["no"]),
+        // Only at start-up for now (see `Config::set_many`).
+        kind: Kind::Enum(&["no", "yes"]),
         default: "no",
         mutable: true,
     },
@@ -330,6 +335,39 @@ const PARAMS: &[ParamSpec] = &[
         default: "dump.rdb",
         mutable: false,
     },
+    ParamSpec {
+        id: Param::Appendfsync,
+        name: "appendfsync",
+        alias: None,
+        // In `aof::writer::FsyncPolicy` order (see `shard::log`).
+        kind: Kind::Enum(&["always", "everysec", "no"]),
+        default: "everysec",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::Appenddirname,
+        name: "appenddirname",
+        alias: None,
+        kind: Kind::Str,
+        default: "appendonlydir",
+        mutable: false,
+    },
+    ParamSpec {
+        id: Param::Appendfilename,
+        name: "appendfilename",
+        alias: None,
+        kind: Kind::Str,
+        default: "appendonly.aof",
+        mutable: false,
+    },
+    ParamSpec {
+        id: Param::AofLoadTruncated,
+        name: "aof-load-truncated",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
 ];
 
 /// The node's configuration, shared by every core. Numbers live in atomics
@@ -395,6 +433,13 @@ impl Config {
                 return Err(err("duplicate parameter"));
             }
             parse_value(p, value).map_err(|why| err(&why))?;
+            // Turning the log on or off while running needs a rewrite of
+            // the log from the keyspace, which is not done yet.
+            if p.id == Param::Appendonly && !value.eq_ignore_ascii_case(&self.render(p)) {
+                return Err(err(
+                    "appendonly can only be set at start-up (--appendonly yes|no)",
+                ));
+            }
             found.push((p, *value));
         }
         for (p, value) in found {

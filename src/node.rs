@@ -253,4 +253,16 @@ pub struct ShardReport {
     /// The allocator's counter of the shard's thread (see
     /// [`crate::alloc::allocated_bytes_per_thread`]).
     pub memory_counter: usize,
+    /// The shard's append-only log, when `appendonly` is on.
+    pub log: Option<LogReport>,
+}
+
+/// One shard's append-only log, for `INFO persistence`.
+#[derive(Debug, Clone, Default)]
+pub struct LogReport {
+    pub size: u64,
+    pub durable_lsn: u64,
+    pub pending_bytes: usize,
+    /// No write or sync failed.
+    pub ok: bool,
 }

@@ -16,6 +16,7 @@
 //! on ext4 and XFS too.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use glommio::io::{BufferedFile, OpenOptions};
@@ -37,8 +38,24 @@ pub enum FsyncPolicy {
 /// How far `everysec` lets durability lag behind.
 pub const EVERYSEC_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The first half of a commit, for a caller that must not hold the
+/// writer across the write (the shard's sinks append meanwhile): the
+/// sealed bytes, where they go and the last LSN they hold.
+pub struct Flush {
+    pub file: Rc<BufferedFile>,
+    pub bytes: Vec<u8>,
+    pub at: u64,
+    pub lsn: u64,
+}
+
+/// A sync the policy asks for now: the file and the LSN it makes durable.
+pub struct SyncDue {
+    pub file: Rc<BufferedFile>,
+    pub lsn: u64,
+}
+
 pub struct Writer {
-    file: BufferedFile,
+    file: Rc<BufferedFile>,
     path: PathBuf,
     policy: FsyncPolicy,
     /// File offset where the next write lands: the end of what was written.
@@ -80,7 +97,7 @@ impl Writer {
         let written_end = file.file_size().await?;
         let last = next_lsn.saturating_sub(1);
         Ok(Writer {
-            file,
+            file: Rc::new(file),
             path: path.to_path_buf(),
             policy,
             written_end,
@@ -206,6 +223,57 @@ impl Writer {
         self.finish_record()
     }
 
+    /// The sealed records not written yet (`None`: nothing to write), to
+    /// write with [`write_all_at`] and report with [`Self::wrote`]. One
+    /// flush at a time: the caller serializes them.
+    pub fn take_sealed(&self) -> std::io::Result<Option<Flush>> {
+        self.check_sync_failed()?;
+        let sealed = self.open.map_or(self.pending.len(), |(start, _)| start);
+        if sealed == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Flush {
+            file: self.file.clone(),
+            bytes: self.pending[..sealed].to_vec(),
+            at: self.written_end,
+            lsn: self.appended_lsn,
+        }))
+    }
+
+    /// The flush `len` bytes long, up to `lsn`, is written.
+    pub fn wrote(&mut self, len: usize, lsn: u64) {
+        self.pending.drain(..len);
+        if let Some((start, _)) = &mut self.open {
+            *start -= len;
+        }
+        self.written_end += len as u64;
+        self.written_lsn = lsn;
+    }
+
+    /// The sync the policy asks for now, if any (after a flush).
+    pub fn sync_due(&self) -> Option<SyncDue> {
+        let due = match self.policy {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::EverySec => self.last_sync.elapsed() >= EVERYSEC_INTERVAL,
+            FsyncPolicy::No => false,
+        };
+        (due && !self.sync_failed && self.durable_lsn < self.written_lsn).then(|| SyncDue {
+            file: self.file.clone(),
+            lsn: self.written_lsn,
+        })
+    }
+
+    /// The sync [`Self::sync_due`] asked for ended: durable up to `lsn`,
+    /// or (`ok` false) the file can no longer promise durability.
+    pub fn synced(&mut self, lsn: u64, ok: bool) {
+        if ok {
+            self.durable_lsn = self.durable_lsn.max(lsn);
+            self.last_sync = Instant::now();
+        } else {
+            self.sync_failed = true;
+        }
+    }
+
     /// Writes every sealed record and, per the policy, syncs. With
     /// `Always`, returns once they are durable. After a failed write
     /// nothing is lost from memory: the next commit writes the same bytes
@@ -214,18 +282,7 @@ impl Writer {
     pub async fn commit(&mut self) -> std::io::Result<()> {
         self.check_sync_failed()?;
         let sealed = self.open.map_or(self.pending.len(), |(start, _)| start);
-        let mut done = 0;
-        while done < sealed {
-            let at = self.written_end + done as u64;
-            let n = self
-                .file
-                .write_at(self.pending[done..sealed].to_vec(), at)
-                .await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            done += n;
-        }
+        write_all_at(&self.file, &self.pending[..sealed], self.written_end).await?;
         self.pending.drain(..sealed);
         if let Some((start, _)) = &mut self.open {
             *start -= sealed;
@@ -299,7 +356,25 @@ impl Writer {
         self.abort_record();
         self.commit().await?;
         self.sync().await?;
-        self.file.close().await?;
+        // The last holder closes it (a flush in flight holds a clone).
+        if let Ok(file) = Rc::try_unwrap(self.file) {
+            file.close().await?;
+        }
         Ok(())
     }
+}
+
+/// Writes all of `bytes` at `at`.
+pub async fn write_all_at(file: &BufferedFile, bytes: &[u8], at: u64) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        let n = file
+            .write_at(bytes[done..].to_vec(), at + done as u64)
+            .await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        done += n;
+    }
+    Ok(())
 }

@@ -147,6 +147,7 @@ const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
     ("server", server_section),
     ("clients", clients_section),
     ("memory", memory_section),
+    ("persistence", persistence_section),
     ("stats", stats_section),
     ("shards", shards_section),
     ("scripting", |s, out| scripting_section(out, s.node)),
@@ -211,6 +212,35 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
         reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
         stats.rejected_connections.load(Ordering::Relaxed),
     );
+}
+
+/// INFO's `# Persistence`: the append-only log's part (no rewrite yet),
+/// then each shard's log.
+fn persistence_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let logs: Vec<_> = s.reports.iter().filter_map(|r| r.log.as_ref()).collect();
+    let ok = logs.iter().all(|l| l.ok);
+    let _ = write!(
+        out,
+        "# Persistence\r\nloading:0\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_buffer_length:{}\r\n",
+        u8::from(!logs.is_empty()),
+        if ok { "ok" } else { "err" },
+        logs.iter().map(|l| l.size).sum::<u64>(),
+        logs.iter().map(|l| l.pending_bytes).sum::<usize>(),
+    );
+    for r in &s.reports {
+        if let Some(l) = &r.log {
+            let _ = write!(
+                out,
+                "aof_shard{}:size={},durable_lsn={},pending_bytes={},status={}\r\n",
+                r.id,
+                l.size,
+                l.durable_lsn,
+                l.pending_bytes,
+                if l.ok { "ok" } else { "err" },
+            );
+        }
+    }
+    out.push_str("\r\n");
 }
 
 fn shards_section(s: &InfoSnapshot<'_>, out: &mut String) {

@@ -143,6 +143,9 @@ pub struct Connection {
     /// The client closed the connection (or was killed) while a command
     /// waited: nothing more is read, run or written.
     gone: bool,
+    /// The shard's log was broken when this batch began: its writes were
+    /// refused (`-MISCONF`), so its replies wait for nothing.
+    log_broken_before: bool,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -166,6 +169,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         multi: None,
         watched: Watches::new(),
         gone: false,
+        log_broken_before: false,
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -194,6 +198,7 @@ impl Connection {
                 return Ok(());
             }
             self.now_ms = crate::util::time::now_ms();
+            self.log_broken_before = crate::shard::serve::log_broken(&self.core);
             let node = &self.core.node;
             let limit = node.config.int(Param::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
@@ -596,6 +601,19 @@ impl Connection {
         self.write_out().await
     }
 
+    /// Waits until the shard's log holds every record so far (see
+    /// `shard::log`); if it broke first, the batch's replies become one
+    /// error and the connection closes: no reply claims a lost write.
+    async fn wait_for_log(&mut self) -> std::io::Result<()> {
+        if let Err(misconf) = crate::shard::serve::wait_for_log(&self.core).await {
+            self.out.clear();
+            Reply::error(misconf).encode(&mut self.out, self.session.resp3);
+            self.stream.write_all(&self.out).await?;
+            return Err(std::io::ErrorKind::ConnectionAborted.into());
+        }
+        Ok(())
+    }
+
     /// Writes the encoded replies; waits while the client is not reading.
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
@@ -604,6 +622,11 @@ impl Connection {
             // writes its replies just before it sleeps: a client's core
             // is woken once per burst, not once per connection.
             future::yield_now().await;
+            // Every record this turn appended is committed by the first
+            // connection here; a reply never claims a write the log lost.
+            if self.core.log.get().is_some() && !self.log_broken_before {
+                self.wait_for_log().await?;
+            }
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();

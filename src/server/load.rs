@@ -5,11 +5,18 @@
 //! refuses to start on a corrupt RDB file.
 
 use std::path::Path;
+use std::rc::Rc;
 
+use bytes::Bytes;
+
+use crate::aof::record;
+use crate::aof::recovery::TornTail;
+use crate::cmd::Call;
 use crate::config::Param;
 use crate::lua::{functions, ScriptHost};
 use crate::protocol::Reply;
 use crate::shard::core::Core;
+use crate::shard::log::{self, ShardLog};
 
 /// Loads the snapshot into `core`'s keyspace (and, on shard 0, the
 /// functions); no file is an empty start.
@@ -40,4 +47,88 @@ fn load_library(core: &Core, code: bytes::Bytes) -> Result<(), Reply> {
     let (name, body_at) = functions::parse_metadata(&code)?;
     let lib = functions::build(core.engine(), name, code, body_at)?;
     core.functions().load(lib, false)
+}
+
+/// Where the append-only log lives: `dir/appenddirname`.
+pub fn log_dir(config: &crate::config::Config) -> std::path::PathBuf {
+    Path::new(&config.string(Param::Dir)).join(config.string(Param::Appenddirname))
+}
+
+/// The manifest's name, as Redis names it: `appendfilename.manifest`.
+pub fn manifest_name(config: &crate::config::Config) -> String {
+    format!("{}.manifest", config.string(Param::Appendfilename))
+}
+
+/// With `appendonly yes`, before any shard starts: loads the manifest or
+/// starts a fresh log (`glommio` files need an executor: `run` it on one).
+pub async fn prepare_log(
+    config: &crate::config::Config,
+    shards: usize,
+) -> Result<crate::aof::manifest::Manifest, String> {
+    let dir = log_dir(config);
+    let prefix = config.string(Param::Appendfilename);
+    crate::aof::startup::prepare(&dir, &manifest_name(config), &prefix, shards)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Replays this shard's log into `core` through the normal command path,
+/// the write hook not attached yet, then attaches the log: from now on
+/// every change is appended.
+pub async fn open_log(
+    core: &Rc<Core>,
+    manifest: &crate::aof::manifest::Manifest,
+) -> Result<Rc<ShardLog>, String> {
+    let config = &core.node.config;
+    let tail = if config.string(Param::AofLoadTruncated) == "yes" {
+        TornTail::Truncate
+    } else {
+        TornTail::Refuse
+    };
+    let mut db = 0;
+    let now_ms = crate::util::time::now_ms();
+    let apply = |_lsn: u64, payload: &[u8]| {
+        record::replay(payload, &mut db, |db, argv| {
+            replay_command(core, db, argv, now_ms)
+        })
+    };
+    let (writer, _) = crate::aof::startup::open_shard(
+        &log_dir(config),
+        manifest,
+        core.shard_id,
+        log::policy(&core.node),
+        tail,
+        apply,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let log = ShardLog::new(core.node.clone(), writer);
+    core.state.borrow_mut().add_effect_sink(log.sink());
+    if core.log.set(log.clone()).is_err() {
+        return Err("the append-only log was opened twice".into());
+    }
+    Ok(log)
+}
+
+fn replay_command(core: &Core, db: usize, argv: &[&[u8]], now_ms: u64) -> Result<(), String> {
+    let Some(name) = argv.first() else {
+        return Err("an empty command".into());
+    };
+    let unknown = || format!("unknown command '{}'", String::from_utf8_lossy(name));
+    let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+    let cmd = crate::cmd::resolve(&argv).map_err(|_| unknown())?;
+    let db = u8::try_from(db).map_err(|_| format!("database {db} out of range"))?;
+    let Some(access) = core.gate.open() else {
+        return Err("the shard is held during replay".into());
+    };
+    let call = Call {
+        cmd,
+        db,
+        resp3: false,
+        argv,
+    };
+    // A command that was refused when it ran was never logged; one that
+    // fails now fails as it did then (the log holds what ran).
+    core.execute(access, &call, now_ms);
+    Ok(())
 }

@@ -14,9 +14,12 @@ use std::time::Duration;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement, TaskQueueHandle};
 
+use crate::aof::manifest::Manifest;
+use crate::aof::writer::EVERYSEC_INTERVAL;
 use crate::config::Param;
 use crate::node::Node;
 use crate::shard::core::Core;
+use crate::shard::log::ShardLog;
 use crate::shard::mesh::{self, MeshEnds};
 use crate::shard::serve::{build_core, expire_loop, serve_peer, spawn_network};
 
@@ -35,10 +38,19 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
     let _port_claim = port::claim(&addr)?;
     // Creating one io_uring executor here turns a missing io_uring or a low
     // locked-memory limit into one clear error before any thread starts.
-    LocalExecutorBuilder::new(Placement::Unbound)
+    let first = LocalExecutorBuilder::new(Placement::Unbound)
         .make()
-        .map(drop)
         .map_err(|e| explain_executor_error(&e.to_string()))?;
+    // The log's manifest, once for the node, before any shard opens its
+    // files (on that executor: glommio files need one).
+    let manifest = if node.config.string(Param::Appendonly) == "yes" {
+        let config = &node.config;
+        let prepared = first.run(load::prepare_log(config, node.shards()))?;
+        Some(Arc::new(prepared))
+    } else {
+        None
+    };
+    drop(first);
     host::log_startup_warnings(node.shards(), LISTEN_BACKLOG);
     let ends = mesh::build(node.shards());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
@@ -47,6 +59,7 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
         let node = node.clone();
         let addr = addr.clone();
         let ready = ready_tx.clone();
+        let manifest = manifest.clone();
         let core = node.cores[id];
         let preempt = Duration::from_millis(node.config.int(Param::PreemptTimerMs) as u64);
         let spin = Duration::from_micros(node.config.int(Param::SpinBeforeParkUs) as u64);
@@ -57,7 +70,7 @@ pub fn run(node: Arc<Node>) -> Result<(), String> {
             builder = builder.spin_before_park(spin);
         }
         let handle = builder
-            .spawn(move || async move { shard_main(id, node, ends, addr, ready).await })
+            .spawn(move || async move { shard_main(id, node, ends, addr, ready, manifest).await })
             .map_err(|e| explain_executor_error(&e.to_string()))?;
         handles.push(handle);
     }
@@ -114,6 +127,7 @@ async fn shard_main(
     ends: MeshEnds,
     addr: String,
     ready: std::sync::mpsc::Sender<Result<usize, String>>,
+    manifest: Option<Arc<Manifest>>,
 ) {
     let listener = match listen(&addr) {
         Ok((listener, fd)) => {
@@ -137,9 +151,21 @@ async fn shard_main(
             return;
         }
     };
-    if let Err(e) = load::load_snapshot(&core) {
-        let _ = ready.send(Err(e));
-        return;
+    // With the log on, it is authoritative (as Redis: dump.rdb is not
+    // loaded).
+    let loaded = match &manifest {
+        Some(manifest) => load::open_log(&core, manifest).await.map(Some),
+        None => load::load_snapshot(&core).map(|()| None),
+    };
+    let log = match loaded {
+        Ok(log) => log,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if let Some(log) = &log {
+        glommio::spawn_local(log_timer(core.clone(), log.clone())).detach();
     }
     for rx in receivers {
         spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
@@ -149,6 +175,18 @@ async fn shard_main(
     // Dropped now, so start-up sees a disconnect if another shard fails.
     drop(ready);
     accept_loop(core, listener, network_queue).await;
+    if let Some(log) = log {
+        log.close().await;
+    }
+}
+
+/// `everysec`'s timer: a sync at most a second after the last one even
+/// when no reply waits for the log.
+async fn log_timer(core: Rc<Core>, log: Rc<ShardLog>) {
+    while !core.node.is_shutting_down() {
+        glommio::timer::sleep(EVERYSEC_INTERVAL).await;
+        log.tick().await;
+    }
 }
 
 /// Listen backlog of each core's socket (glommio's own bind uses 1024).

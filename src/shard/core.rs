@@ -37,6 +37,9 @@ pub struct Core {
     /// connection's own buffer at once, so one chunk per core (kept hot in
     /// cache) serves them all.
     pub read_chunk: RefCell<Box<[u8]>>,
+    /// The shard's append-only log, set once replay is done (with
+    /// `appendonly yes`).
+    pub log: std::cell::OnceCell<Rc<super::log::ShardLog>>,
 }
 
 impl Core {
@@ -49,8 +52,29 @@ impl Core {
             Run::Script(_) => {
                 Reply::error("ERR internal error: a script must run through the shard gate")
             }
-            _ => self.state.borrow_mut().execute(access, call, now_ms),
+            _ => {
+                if let Some(refused) = self.refused_by_log(call) {
+                    return refused;
+                }
+                self.state.borrow_mut().execute(access, call, now_ms)
+            }
         }
+    }
+
+    /// This shard's statistics, with its log's.
+    pub fn report(&self) -> ShardReport {
+        let mut report = self.state.borrow().report();
+        report.log = self.log.get().map(|log| log.report());
+        report
+    }
+
+    /// `-MISCONF` for a write while the shard's log is broken.
+    fn refused_by_log(&self, call: &Call) -> Option<Reply> {
+        let log = self.log.get()?;
+        if !call.cmd.has(flags::WRITE) {
+            return None;
+        }
+        log.misconf().map(Reply::error)
     }
 
     /// Runs `call` once the shard is free: a script first takes the gate
@@ -400,7 +424,7 @@ impl CoreAccess for Core {
                 .senders
                 .ask_others(|reply| Request::Report { reply })
                 .await;
-            all.push(self.state.borrow().report());
+            all.push(self.report());
             all.sort_by_key(|r| r.id);
             all
         })

@@ -16,6 +16,8 @@
 //!   something that applies as one: a script, an `EXEC`. A batch that
 //!   changed nothing emits neither; batches nest (an `EVAL` inside `EXEC`),
 //!   and only the outermost one is emitted.
+//! - A command that chose at random is recorded as the command with the
+//!   same effect ([`replayable`]: `SPOP` as `SREM`).
 //! - Effects are emitted in the order the shard applied them, each shard
 //!   its own stream. Changes outside the keyspace (function libraries,
 //!   configuration) are not shard effects.
@@ -25,6 +27,31 @@
 //! the versions of the watched keys it changed.
 
 use bytes::Bytes;
+
+/// The command to record for `argv`, which ran and answered `reply`,
+/// when `argv` itself would not replay to the same state: `SPOP` picks
+/// at random, so it is recorded as the `SREM` of what it popped (as
+/// Redis propagates it). `None`: record `argv` as it is.
+pub fn replayable(argv: &[Bytes], reply: &crate::protocol::Reply) -> Option<Vec<Bytes>> {
+    use crate::protocol::Reply;
+    if !argv.first()?.eq_ignore_ascii_case(b"spop") {
+        return None;
+    }
+    let key = argv.get(1)?.clone();
+    let mut out = vec![Bytes::from_static(b"SREM"), key];
+    match reply {
+        Reply::Bulk(member) => out.push(member.clone()),
+        Reply::Set(members) | Reply::Array(members) => {
+            for m in members {
+                if let Reply::Bulk(member) = m {
+                    out.push(member.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(out)
+}
 
 /// One change a shard applied (see the module's contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +224,28 @@ pub(crate) mod tests {
                 command(3, "SET b 1"),
             ]
         );
+    }
+
+    #[test]
+    fn spop_is_recorded_as_the_srem_of_what_it_popped() {
+        let (mut shard, log) = recorded();
+        run(&mut shard, 0, "SADD s a b c", NOW);
+        run(&mut shard, 0, "SPOP s", NOW);
+        run(&mut shard, 0, "SPOP s 5", NOW);
+        run(&mut shard, 0, "SPOP s", NOW);
+        let log = log.borrow();
+        assert_eq!(log.len(), 3, "{log:?}");
+        let mut popped = Vec::new();
+        for seen in &log[1..] {
+            let Seen::Command(0, line) = seen else {
+                panic!("{seen:?}");
+            };
+            let mut words = line.split(' ');
+            assert_eq!((words.next(), words.next()), (Some("SREM"), Some("s")));
+            popped.extend(words.map(str::to_string));
+        }
+        popped.sort();
+        assert_eq!(popped, ["a", "b", "c"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod core;
 pub mod effects;
 pub mod gate;
+pub mod log;
 pub mod mesh;
 pub mod serve;
 
@@ -60,9 +61,10 @@ impl ShardState {
         let reply = self.run(call, now_ms);
         self.record_expired();
         if self.changes() != before {
+            let rewritten = effects::replayable(&call.argv, &reply);
             self.effects.record(Effect::Command {
                 db: call.db as usize,
-                argv: &call.argv,
+                argv: rewritten.as_deref().unwrap_or(&call.argv),
             });
         }
         reply
@@ -129,6 +131,7 @@ impl ShardState {
                 .map(|d| (d.len(), d.volatile_len()))
                 .collect(),
             memory_counter: crate::alloc::thread_counter(),
+            log: None,
         }
     }
 

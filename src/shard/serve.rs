@@ -13,6 +13,7 @@ use super::mesh::{self, BatchReplies, MeshEnds, Request};
 use super::{Call, ShardState};
 use crate::config::{Param, ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, READ_CHUNK_BYTES};
 use crate::node::Node;
+use crate::protocol::Reply;
 
 /// A shard's [`Core`] on the current executor: connects its ends of the
 /// mesh, builds its keyspace and Lua VM, and makes its network and script
@@ -48,6 +49,7 @@ pub async fn build_core(
         gate: Default::default(),
         script_queue,
         read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
+        log: Default::default(),
     });
     let host: Rc<dyn crate::lua::ScriptHost> = core.clone();
     *link.borrow_mut() = Some(Rc::downgrade(&host));
@@ -95,6 +97,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
     match req {
         Request::Batch { calls, reply } => {
             let now = crate::util::time::now_ms();
+            let broken_before = log_broken(&core);
             let mut replies = Vec::with_capacity(calls.len());
             let mut reply_bytes = 0;
             let mut calls = calls.into_iter();
@@ -107,6 +110,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
                 }
             }
             core.state.borrow_mut().stats.forwarded_in += replies.len() as u64;
+            commit_replies(&core, broken_before, &mut replies).await;
             let unrun = calls.collect();
             let _ = reply.send(BatchReplies { replies, unrun });
         }
@@ -121,11 +125,16 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         } => {
             core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
             let now = crate::util::time::now_ms();
-            let result = crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
+            let broken_before = log_broken(&core);
+            let mut result =
+                crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
+            if let Some(replies) = &mut result {
+                commit_replies(&core, broken_before, replies).await;
+            }
             let _ = reply.send(result);
         }
         Request::Report { reply } => {
-            let _ = reply.send(core.state.borrow().report());
+            let _ = reply.send(core.report());
         }
         Request::ResetStats { reply } => {
             core.state.borrow_mut().reset_stats();
@@ -133,6 +142,37 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         }
         Request::Snapshot { now_ms, reply } => {
             let _ = reply.send(core.snapshot_when_free(now_ms).await);
+        }
+    }
+}
+
+/// Waits until the shard's log holds every record so far (see
+/// `log::ShardLog::wait_for`): a reply goes back only then. Nothing to
+/// wait for with `appendonly no`.
+pub async fn wait_for_log(core: &Core) -> Result<(), String> {
+    match core.log.get() {
+        Some(log) => log.wait_for(log.target()).await,
+        None => Ok(()),
+    }
+}
+
+/// Whether the shard's log is broken (then writes get `-MISCONF` before
+/// they run, and nothing waits for the log).
+pub fn log_broken(core: &Core) -> bool {
+    core.log.get().is_some_and(|log| log.is_broken())
+}
+
+/// Releases replies to other cores once the log holds what they depend
+/// on; if it broke first, they all become its error. Nothing to wait for
+/// when it was broken before they ran (their writes were refused) or
+/// with `appendonly no`.
+async fn commit_replies(core: &Core, broken_before: bool, replies: &mut [Reply]) {
+    if core.log.get().is_none() || broken_before {
+        return;
+    }
+    if let Err(misconf) = wait_for_log(core).await {
+        for r in replies {
+            *r = Reply::error(misconf.clone());
         }
     }
 }

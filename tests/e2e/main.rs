@@ -4,6 +4,7 @@
 
 mod common;
 
+mod aof;
 mod busy;
 mod commands;
 mod connection;

@@ -51,12 +51,30 @@ impl Server {
             .expect("shardis started and printed its ready line")
     }
 
+    /// [`Server::shardis`] with its standard error appended to `stderr`.
+    pub fn shardis_logging(shards: usize, extra: &[&str], stderr: &std::path::Path) -> Server {
+        (0..START_ATTEMPTS)
+            .find_map(|_| {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(stderr)
+                    .expect("open the stderr file");
+                Server::try_shardis_with(free_port(), shards, extra, log.into())
+            })
+            .expect("shardis started on a free port and printed its ready line")
+    }
+
     /// `None` when shardis exits before it is ready (its port was taken).
     fn try_shardis_on(port: u16, shards: usize, extra: &[&str]) -> Option<Server> {
+        Server::try_shardis_with(port, shards, extra, Stdio::null())
+    }
+
+    fn try_shardis_with(port: u16, shards: usize, extra: &[&str], stderr: Stdio) -> Option<Server> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
         cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
             .args(extra);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.stdout(Stdio::piped()).stderr(stderr);
         let mut child = cmd.spawn().expect("start shardis");
         // Every shard listens once the "ready" line is printed.
         let stdout = child.stdout.take().expect("stdout");

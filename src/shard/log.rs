@@ -1,0 +1,326 @@
+//! A shard's append-only log at run time: the write hook's sink that turns
+//! effects into records, and the group commit that replies wait for.
+//!
+//! Records are appended as commands apply (synchronously, from the sink);
+//! a reply that depends on them waits in [`ShardLog::wait_for`], which
+//! writes (and, per `appendfsync`, syncs) everything appended so far in
+//! one commit: every connection woken in one reactor turn appends before
+//! the first of them waits, so one `fdatasync` covers the turn.
+//!
+//! After a failure (a write or sync error, a record over the size limit)
+//! the log is broken: the replies it covered are errors, later writes get
+//! `-MISCONF` (see [`Core::execute`](super::core::Core::execute)), reads
+//! keep working.
+
+mod absolute;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use glommio::sync::Semaphore;
+
+use super::effects::{Effect, Sink};
+use crate::aof::writer::{self, FsyncPolicy, Writer};
+use crate::config::Param;
+use crate::node::{LogReport, Node};
+
+/// Redis 7's reply to a write while the log is broken, before the reason.
+pub const MISCONF_PREFIX: &str = "MISCONF Errors writing to the AOF file: ";
+
+pub struct ShardLog {
+    node: Arc<Node>,
+    writer: RefCell<Writer>,
+    /// Held by the commit in flight: a file's writes go in order.
+    committing: Semaphore,
+    /// Records begun so far (numbered as the writer numbers them while the
+    /// log is healthy): what a reply waits for.
+    attempted: Cell<u64>,
+    in_batch: Cell<bool>,
+    /// Set once, at the first failure: the reason, and the last record
+    /// whose reply may still succeed.
+    broken: RefCell<Option<(String, u64)>>,
+}
+
+/// `appendfsync` from the configuration.
+pub fn policy(node: &Node) -> FsyncPolicy {
+    match node.config.int(Param::Appendfsync) {
+        0 => FsyncPolicy::Always,
+        1 => FsyncPolicy::EverySec,
+        _ => FsyncPolicy::No,
+    }
+}
+
+impl ShardLog {
+    pub fn new(node: Arc<Node>, writer: Writer) -> Rc<ShardLog> {
+        let attempted = writer.appended_lsn();
+        Rc::new(ShardLog {
+            node,
+            writer: RefCell::new(writer),
+            committing: Semaphore::new(1),
+            attempted: Cell::new(attempted),
+            in_batch: Cell::new(false),
+            broken: RefCell::new(None),
+        })
+    }
+
+    /// The write hook's sink feeding this log.
+    pub fn sink(self: &Rc<Self>) -> Sink {
+        let log = self.clone();
+        Box::new(move |effect| log.append(effect))
+    }
+
+    fn append(&self, effect: &Effect) {
+        if self.is_broken() {
+            // Nothing more is acknowledged from this log: keep no backlog.
+            return;
+        }
+        let mut w = self.writer.borrow_mut();
+        let single = !self.in_batch.get();
+        match *effect {
+            Effect::BatchBegin => {
+                self.in_batch.set(true);
+                self.begin(&mut w);
+                return;
+            }
+            Effect::BatchEnd => {
+                self.in_batch.set(false);
+            }
+            Effect::Command { db, argv } => {
+                if single {
+                    self.begin(&mut w);
+                }
+                match absolute::rewrite(argv, crate::util::time::now_ms()) {
+                    Some(rewritten) => w.push_command(db, &rewritten),
+                    None => w.push_command(db, argv),
+                }
+            }
+            Effect::Expired { db, key } => {
+                if single {
+                    self.begin(&mut w);
+                }
+                w.push_expired(db, key);
+            }
+        }
+        if !self.in_batch.get() {
+            let finished = w.finish_record();
+            drop(w);
+            if let Err(e) = finished {
+                // Applied in memory but not logged: its reply and every
+                // later write must fail rather than claim durability.
+                self.fail(format!("{e}"), self.attempted.get() - 1);
+            }
+        }
+    }
+
+    fn begin(&self, w: &mut Writer) {
+        w.begin_record();
+        self.attempted.set(self.attempted.get() + 1);
+    }
+
+    fn fail(&self, why: String, ok_upto: u64) {
+        let mut broken = self.broken.borrow_mut();
+        if broken.is_none() {
+            eprintln!(
+                "append-only log {}: {why}; writes are refused until restart",
+                self.writer.borrow().path().display()
+            );
+            *broken = Some((why, ok_upto));
+        }
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken.borrow().is_some()
+    }
+
+    /// The `-MISCONF` text while the log is broken.
+    pub fn misconf(&self) -> Option<String> {
+        let broken = self.broken.borrow();
+        broken
+            .as_ref()
+            .map(|(why, _)| format!("{MISCONF_PREFIX}{why}"))
+    }
+
+    /// What a reply released now must wait for: every record so far (a
+    /// read may have seen a write not committed yet), except a batch still
+    /// open (a script running in its own task): it cannot be committed
+    /// before it ends, and its own reply comes after that.
+    pub fn target(&self) -> u64 {
+        self.attempted.get() - u64::from(self.in_batch.get())
+    }
+
+    /// Whether the records up to `target` are committed per the policy.
+    fn covered(&self, target: u64) -> bool {
+        let w = self.writer.borrow();
+        // The configured policy (CONFIG SET may have changed it since the
+        // last commit).
+        match policy(&self.node) {
+            FsyncPolicy::Always => w.durable_lsn() >= target,
+            _ => w.written_lsn() >= target,
+        }
+    }
+
+    /// Waits until the records up to `target` are written (or durable,
+    /// with `appendfsync always`), committing them if no commit in flight
+    /// covers them. An error when the log broke before covering them.
+    pub async fn wait_for(&self, target: u64) -> Result<(), String> {
+        loop {
+            if let Some((why, ok_upto)) = &*self.broken.borrow() {
+                if target <= *ok_upto {
+                    return Ok(());
+                }
+                return Err(format!("{MISCONF_PREFIX}{why}"));
+            }
+            if self.covered(target) {
+                return Ok(());
+            }
+            let Ok(permit) = self.committing.acquire_permit(1).await else {
+                return Err(format!("{MISCONF_PREFIX}the log is closed"));
+            };
+            // The commit that was in flight may have covered `target`.
+            if self.broken.borrow().is_none() && !self.covered(target) {
+                self.commit_locked().await;
+            }
+            drop(permit);
+            if !self.covered(target) {
+                // Never spin without letting the shard's other tasks run.
+                futures_lite::future::yield_now().await;
+            }
+        }
+    }
+
+    /// `everysec`'s timer: writes what is pending and syncs if due.
+    pub async fn tick(&self) {
+        if self.broken.borrow().is_some() {
+            return;
+        }
+        if let Ok(permit) = self.committing.acquire_permit(1).await {
+            self.commit_locked().await;
+            drop(permit);
+        }
+    }
+
+    /// One commit; the caller holds `committing`.
+    async fn commit_locked(&self) {
+        let before = {
+            let mut w = self.writer.borrow_mut();
+            w.set_policy(policy(&self.node));
+            match w.policy() {
+                FsyncPolicy::Always => w.durable_lsn(),
+                _ => w.written_lsn(),
+            }
+        };
+        let flush = self.writer.borrow().take_sealed();
+        match flush {
+            Ok(None) => {}
+            Ok(Some(f)) => match writer::write_all_at(&f.file, &f.bytes, f.at).await {
+                Ok(()) => self.writer.borrow_mut().wrote(f.bytes.len(), f.lsn),
+                Err(e) => return self.fail(format!("write failed: {e}"), before),
+            },
+            Err(e) => return self.fail(e.to_string(), before),
+        }
+        let due = self.writer.borrow().sync_due();
+        if let Some(due) = due {
+            let result = due.file.fdatasync().await;
+            self.writer.borrow_mut().synced(due.lsn, result.is_ok());
+            if let Err(e) = result {
+                self.fail(format!("fdatasync failed: {e}"), before);
+            }
+        }
+    }
+
+    pub fn report(&self) -> LogReport {
+        let w = self.writer.borrow();
+        LogReport {
+            size: w.size(),
+            durable_lsn: w.durable_lsn(),
+            pending_bytes: w.pending_bytes(),
+            ok: self.broken.borrow().is_none(),
+        }
+    }
+
+    /// At shutdown: commits and syncs what is left, whatever the policy.
+    pub async fn close(&self) {
+        if let Ok(permit) = self.committing.acquire_permit(1).await {
+            self.commit_locked().await;
+            let due = {
+                let mut w = self.writer.borrow_mut();
+                w.set_policy(FsyncPolicy::Always);
+                w.sync_due()
+            };
+            if let Some(due) = due {
+                let result = due.file.fdatasync().await;
+                self.writer.borrow_mut().synced(due.lsn, result.is_ok());
+            }
+            drop(permit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::aof::tests::{run, TempDir};
+    use crate::config::Config;
+
+    fn argv(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn effects_become_records_and_an_oversized_one_breaks_the_log() {
+        let dir = TempDir::new("shard-log");
+        let config = Config::default();
+        config
+            .set_initial("appendfsync", "always")
+            .expect("a valid policy");
+        let node = Arc::new(Node::new(config, vec![0]));
+        run(async {
+            let path = dir.path().join("log.aof");
+            let mut w = Writer::open(&path, FsyncPolicy::Always, 1)
+                .await
+                .expect("opens");
+            w.set_max_payload(100);
+            let log = ShardLog::new(node, w);
+            let mut sink = log.sink();
+            let set = argv("SET a 1");
+            sink(&Effect::Command { db: 0, argv: &set });
+            sink(&Effect::BatchBegin);
+            sink(&Effect::Command { db: 1, argv: &set });
+            sink(&Effect::Expired { db: 1, key: b"k" });
+            sink(&Effect::BatchEnd);
+            assert_eq!(log.target(), 2, "one record each, the batch as one");
+            log.wait_for(log.target()).await.expect("committed");
+            assert_eq!(log.report().durable_lsn, 2);
+            assert!(log.misconf().is_none());
+
+            // A batch still open (a script between slices) is not waited
+            // for: it cannot be committed before it ends.
+            sink(&Effect::BatchBegin);
+            sink(&Effect::Command { db: 0, argv: &set });
+            assert_eq!(log.target(), 2);
+            log.wait_for(log.target())
+                .await
+                .expect("nothing to wait for");
+            sink(&Effect::BatchEnd);
+            assert_eq!(log.target(), 3);
+            log.wait_for(log.target()).await.expect("committed");
+            assert_eq!(log.report().durable_lsn, 3);
+
+            let big = argv(&format!("SET b {}", "x".repeat(200)));
+            sink(&Effect::Command { db: 0, argv: &big });
+            let err = log.wait_for(log.target()).await.expect_err("not logged");
+            assert!(err.starts_with(MISCONF_PREFIX), "{err}");
+            assert!(log.misconf().is_some(), "later writes are refused");
+            log.wait_for(2)
+                .await
+                .expect("what was logged before still is");
+            assert!(!log.report().ok);
+            log.close().await;
+        });
+    }
+}

@@ -1,0 +1,102 @@
+//! Relative expiries made absolute before they are logged, as Redis 7
+//! propagates them: `EXPIRE k 10` replayed tomorrow must not live ten
+//! more seconds. `EXPIRE`/`PEXPIRE` become `PEXPIREAT`, `SETEX`/`PSETEX`
+//! become `SET .. PXAT`, and `SET`/`GETEX`'s `EX`/`PX` become `PXAT`.
+
+use bytes::Bytes;
+
+/// `argv` with its relative expiry made absolute from `now_ms`, or `None`
+/// when it has none (or a time that does not parse: the command refused
+/// it, and replaying it refuses it again).
+pub fn rewrite(argv: &[Bytes], now_ms: u64) -> Option<Vec<Bytes>> {
+    let name = argv.first()?;
+    // Compared in place: no allocation for the commands left as they are.
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    let at = |t: &Bytes, unit_ms: i64| -> Option<Bytes> {
+        let n: i64 = std::str::from_utf8(t).ok()?.parse().ok()?;
+        let ms = n.checked_mul(unit_ms)?.checked_add(now_ms as i64)?;
+        Some(Bytes::from(ms.to_string()))
+    };
+    if (is(b"expire") || is(b"pexpire")) && argv.len() >= 3 {
+        let unit = if is(b"expire") { 1000 } else { 1 };
+        let mut out = argv.to_vec();
+        out[0] = Bytes::from_static(b"PEXPIREAT");
+        out[2] = at(&argv[2], unit)?;
+        return Some(out);
+    }
+    if (is(b"setex") || is(b"psetex")) && argv.len() == 4 {
+        let unit = if is(b"setex") { 1000 } else { 1 };
+        return Some(vec![
+            Bytes::from_static(b"SET"),
+            argv[1].clone(),
+            argv[3].clone(),
+            Bytes::from_static(b"PXAT"),
+            at(&argv[2], unit)?,
+        ]);
+    }
+    let first_option = if is(b"set") {
+        3
+    } else if is(b"getex") {
+        2
+    } else {
+        return None;
+    };
+    let mut out: Option<Vec<Bytes>> = None;
+    let mut i = first_option;
+    while i + 1 < argv.len() {
+        let unit = if argv[i].eq_ignore_ascii_case(b"ex") {
+            1000
+        } else if argv[i].eq_ignore_ascii_case(b"px") {
+            1
+        } else {
+            i += 1;
+            continue;
+        };
+        let when = at(&argv[i + 1], unit)?;
+        let out = out.get_or_insert_with(|| argv.to_vec());
+        out[i] = Bytes::from_static(b"PXAT");
+        out[i + 1] = when;
+        i += 2;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &str) -> Vec<Bytes> {
+        s.split(' ').map(|a| Bytes::from(a.to_string())).collect()
+    }
+
+    fn text(argv: Option<Vec<Bytes>>) -> Option<String> {
+        argv.map(|a| {
+            a.iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+
+    #[test]
+    fn relative_expiries_become_absolute() {
+        let now = 1_000_000;
+        let cases = [
+            ("EXPIRE k 10", Some("PEXPIREAT k 1010000")),
+            ("pexpire k 10 NX", Some("PEXPIREAT k 1000010 NX")),
+            ("SETEX k 2 v", Some("SET k v PXAT 1002000")),
+            ("PSETEX k 2 v", Some("SET k v PXAT 1000002")),
+            ("SET k v NX EX 3", Some("SET k v NX PXAT 1003000")),
+            ("SET k px px 5", Some("SET k px PXAT 1000005")),
+            ("GETEX k PX 7", Some("GETEX k PXAT 1000007")),
+            ("SET k v", None),
+            ("GETEX k PERSIST", None),
+            ("PEXPIREAT k 5", None),
+            ("EXPIRE k notanumber", None),
+            ("INCR k", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(text(rewrite(&line(input), now)).as_deref(), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! The append-only log end to end: a real server restarted on its own
+//! directory, after a clean SHUTDOWN and after `kill -9`; damaged files.
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shardis::protocol::frame::{FrameReader, DEFAULT_LIMITS};
+
+use crate::common::{bulks, encode, key_on, Server};
+
+const SHARDS: usize = 2;
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("shardis-aof-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+
+    /// Shard `shard`'s incremental file (the first one of a fresh log).
+    fn incr_file(&self, shard: usize) -> PathBuf {
+        self.0
+            .join("appendonlydir")
+            .join(format!("appendonly.aof.{shard}.1.incr.aof"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start(dir: &TempDir, fsync: &str) -> Server {
+    Server::shardis(
+        SHARDS,
+        &[
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+        ],
+    )
+}
+
+fn shutdown(server: &mut Server) {
+    server.client().send(&[b"SHUTDOWN"]);
+    assert!(server.wait_exit(EXIT_TIMEOUT).is_some(), "shardis exits");
+}
+
+fn kill9(server: &mut Server) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9");
+    assert!(server.wait_exit(EXIT_TIMEOUT).is_some(), "shardis died");
+}
+
+/// A bulk string reply's text; `None` for nil.
+fn bulk(reply: &str) -> Option<String> {
+    crate::common::frame(reply.as_bytes())
+        .body
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn sorted(reply: &str) -> Vec<String> {
+    let mut items = bulks(reply);
+    items.sort();
+    items
+}
+
+#[test]
+fn a_clean_restart_brings_every_key_back() {
+    let dir = TempDir::new("restart");
+    let mut server = start(&dir, "everysec");
+    let mut c = server.client();
+    let mut strings = Vec::new();
+    for shard in 0..SHARDS {
+        let k = key_on(shard, SHARDS, "str");
+        assert_eq!(c.cmd(&["SET", &k, &format!("v{shard}")]), "+OK\r\n");
+        strings.push(k);
+    }
+    c.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    c.cmd(&["LPOP", "list"]);
+    c.cmd(&["HSET", "hash", "f1", "v1", "f2", "v2"]);
+    c.cmd(&["SADD", "set", "x", "y", "z"]);
+    c.cmd(&["SREM", "set", "y"]);
+    c.cmd(&["SADD", "popped", "1", "2", "3", "4", "5"]);
+    c.cmd(&["SPOP", "popped", "2"]);
+    let left = sorted(&c.cmd(&["SMEMBERS", "popped"]));
+    c.cmd(&["ZADD", "zset", "1", "one", "2.5", "two"]);
+    c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    c.cmd(&["SETEX", "ttl2", "1000", "v"]);
+    c.cmd(&["SET", "gone", "v"]);
+    c.cmd(&["DEL", "gone"]);
+    c.cmd(&["SELECT", "5"]);
+    c.cmd(&["SET", "in5", "five"]);
+    c.cmd(&["SELECT", "0"]);
+    let script = "redis.call('SET', KEYS[1], 'a'); redis.call('INCRBY', KEYS[2], 7)";
+    c.cmd(&["EVAL", script, "2", "{s}one", "{s}two"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "{t}one", "x"]);
+    c.cmd(&["INCR", "{t}two"]);
+    assert_eq!(c.cmd(&["EXEC"]), "*2\r\n+OK\r\n:1\r\n");
+    drop(c);
+    shutdown(&mut server);
+
+    let server = start(&dir, "everysec");
+    let mut c = server.client();
+    for (shard, k) in strings.iter().enumerate() {
+        assert_eq!(
+            bulk(&c.cmd(&["GET", k])).as_deref(),
+            Some(format!("v{shard}").as_str())
+        );
+    }
+    assert_eq!(bulks(&c.cmd(&["LRANGE", "list", "0", "-1"])), ["b", "c"]);
+    assert_eq!(
+        sorted(&c.cmd(&["HGETALL", "hash"])),
+        ["f1", "f2", "v1", "v2"]
+    );
+    assert_eq!(sorted(&c.cmd(&["SMEMBERS", "set"])), ["x", "z"]);
+    assert_eq!(
+        sorted(&c.cmd(&["SMEMBERS", "popped"])),
+        left,
+        "SPOP replays as what it popped"
+    );
+    assert_eq!(
+        bulks(&c.cmd(&["ZRANGE", "zset", "0", "-1", "WITHSCORES"])),
+        ["one", "1", "two", "2.5"]
+    );
+    for key in ["ttl", "ttl2"] {
+        let ttl: i64 = c.cmd(&["TTL", key])[1..].trim().parse().expect("a TTL");
+        assert!((990..=1000).contains(&ttl), "{key}: ttl {ttl}");
+    }
+    assert_eq!(c.cmd(&["EXISTS", "gone"]), ":0\r\n");
+    c.cmd(&["SELECT", "5"]);
+    assert_eq!(bulk(&c.cmd(&["GET", "in5"])).as_deref(), Some("five"));
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(bulk(&c.cmd(&["GET", "{s}one"])).as_deref(), Some("a"));
+    assert_eq!(bulk(&c.cmd(&["GET", "{s}two"])).as_deref(), Some("7"));
+    assert_eq!(bulk(&c.cmd(&["GET", "{t}one"])).as_deref(), Some("x"));
+    assert_eq!(bulk(&c.cmd(&["GET", "{t}two"])).as_deref(), Some("1"));
+    let info = c.cmd(&["INFO", "persistence"]);
+    assert!(info.contains("aof_enabled:1"), "{info}");
+    assert!(info.contains("aof_last_write_status:ok"), "{info}");
+    assert!(info.contains("aof_shard1:size="), "{info}");
+}
+
+/// A client that stops at the first error instead of panicking: the
+/// server is killed under it.
+struct Client {
+    reader: FrameReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(EXIT_TIMEOUT))
+            .expect("timeout");
+        Client {
+            reader: FrameReader::new(stream.try_clone().expect("clone"), DEFAULT_LIMITS),
+            writer: stream,
+        }
+    }
+
+    /// Sends commands pipelined; their replies, or `None` once the
+    /// connection breaks.
+    fn call(&mut self, commands: &[&[&str]]) -> Option<Vec<String>> {
+        let mut bytes = Vec::new();
+        for args in commands {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            bytes.extend(encode(&args));
+        }
+        std::io::Write::write_all(&mut self.writer, &bytes).ok()?;
+        commands
+            .iter()
+            .map(|_| {
+                let r = self.reader.read_bytes().ok()?;
+                Some(String::from_utf8_lossy(&r).into_owned())
+            })
+            .collect()
+    }
+}
+
+/// What one writer thread had acknowledged when the server died.
+#[derive(Default)]
+struct Acked {
+    /// Per key: increments acknowledged.
+    incrs: HashMap<String, i64>,
+    /// Pairs of keys a script or an EXEC incremented together.
+    pairs: Vec<(String, String)>,
+}
+
+const SCRIPT: &str = "redis.call('INCR', KEYS[1]); return redis.call('INCR', KEYS[2])";
+
+/// Writes until `stop`: `kind` 0 INCRs keys over every shard, 1 runs a
+/// script of two INCRs, 2 an EXEC of two INCRs.
+fn write_until(port: u16, kind: usize, id: usize, stop: Arc<AtomicBool>) -> Acked {
+    let mut c = Client::connect(port);
+    let mut acked = Acked::default();
+    let (a, b) = (format!("{{p{id}}}a"), format!("{{p{id}}}b"));
+    if kind > 0 {
+        acked.pairs.push((a.clone(), b.clone()));
+    }
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let ok = match kind {
+            0 => {
+                let key = format!("c{id}:{}", n % 8);
+                let Some(r) = c.call(&[&["INCR", &key]]) else {
+                    break;
+                };
+                if !r[0].starts_with(':') {
+                    break;
+                }
+                *acked.incrs.entry(key).or_default() += 1;
+                continue;
+            }
+            1 => c
+                .call(&[&["EVAL", SCRIPT, "2", &a, &b]])
+                .is_some_and(|r| r[0].starts_with(':')),
+            _ => c
+                .call(&[&["MULTI"], &["INCR", &a], &["INCR", &b], &["EXEC"]])
+                .is_some_and(|r| r[3].starts_with("*2")),
+        };
+        if !ok {
+            break;
+        }
+        *acked.incrs.entry(a.clone()).or_default() += 1;
+        *acked.incrs.entry(b.clone()).or_default() += 1;
+    }
+    acked
+}
+
+fn int_value(c: &mut crate::common::Raw, key: &str) -> i64 {
+    bulk(&c.cmd(&["GET", key])).map_or(0, |v| v.parse().expect("a counter"))
+}
+
+/// A pseudo-random number of milliseconds in `range` (the clock's nanos).
+fn random_ms(range: std::ops::Range<u64>) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    range.start + nanos % (range.end - range.start)
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
+    const ROUNDS: usize = 3;
+    const THREADS: usize = 6;
+    let dir = TempDir::new("kill9");
+    let mut base: HashMap<String, i64> = HashMap::new();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let mut server = start(&dir, "always");
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..THREADS)
+            .map(|id| {
+                let (port, stop) = (server.port, stop.clone());
+                std::thread::spawn(move || write_until(port, id % 3, id, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(random_ms(200..900)));
+        kill9(&mut server);
+        stop.store(true, Ordering::Relaxed);
+        let acked: Vec<Acked> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer thread"))
+            .collect();
+
+        let total: i64 = acked.iter().flat_map(|a| a.incrs.values()).sum();
+        assert!(total > 0, "round {round}: the writers got acknowledgements");
+        let server = start(&dir, "always");
+        let mut c = server.client();
+        for a in &acked {
+            for (key, n) in &a.incrs {
+                let was = base.get(key).copied().unwrap_or(0);
+                let now = int_value(&mut c, key);
+                // The increment in flight may or may not have applied.
+                assert!(
+                    now >= was + n && now <= was + n + 1,
+                    "round {round}: {key} is {now}, {was} before and {n} acknowledged"
+                );
+                base.insert(key.clone(), now);
+            }
+            for (x, y) in &a.pairs {
+                assert_eq!(
+                    int_value(&mut c, x),
+                    int_value(&mut c, y),
+                    "round {round}: a script's or EXEC's writes are all or nothing"
+                );
+            }
+        }
+        drop(c);
+        drop(server);
+    }
+    assert!(started.elapsed() < Duration::from_secs(30), "slow rounds");
+}
+
+#[test]
+fn everysec_keeps_writes_older_than_two_seconds_through_kill_9() {
+    let dir = TempDir::new("everysec");
+    let mut server = start(&dir, "everysec");
+    let mut c = server.client();
+    for i in 0..50 {
+        let k = key_on(i % SHARDS, SHARDS, &format!("e{i}-"));
+        assert_eq!(c.cmd(&["SET", &k, &i.to_string()]), "+OK\r\n");
+    }
+    std::thread::sleep(Duration::from_millis(2200));
+    kill9(&mut server);
+    let server = start(&dir, "everysec");
+    let mut c = server.client();
+    for i in 0..50 {
+        let k = key_on(i % SHARDS, SHARDS, &format!("e{i}-"));
+        assert_eq!(
+            bulk(&c.cmd(&["GET", &k])).as_deref(),
+            Some(i.to_string().as_str()),
+            "{k}"
+        );
+    }
+}
+
+/// Three keys set one after the other on shard 0, then a clean shutdown.
+fn three_records_on_shard_0(dir: &TempDir) -> Vec<String> {
+    let mut server = start(dir, "always");
+    let mut c = server.client();
+    let keys: Vec<String> = (0..3)
+        .map(|i| key_on(0, SHARDS, &format!("r{i}-")))
+        .collect();
+    for k in &keys {
+        assert_eq!(c.cmd(&["SET", k, "v"]), "+OK\r\n");
+    }
+    drop(c);
+    shutdown(&mut server);
+    keys
+}
+
+#[test]
+fn a_torn_tail_is_dropped_with_a_warning_and_only_its_record_lost() {
+    let dir = TempDir::new("torn");
+    let keys = three_records_on_shard_0(&dir);
+    let file = dir.incr_file(0);
+    let len = std::fs::metadata(&file).expect("the log").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_len(len - 3))
+        .expect("truncate");
+    let stderr = dir.0.join("stderr");
+    let server = Server::shardis_logging(
+        SHARDS,
+        &["--dir", dir.path(), "--appendonly", "yes"],
+        &stderr,
+    );
+    let mut c = server.client();
+    assert_eq!(bulk(&c.cmd(&["GET", &keys[0]])).as_deref(), Some("v"));
+    assert_eq!(bulk(&c.cmd(&["GET", &keys[1]])).as_deref(), Some("v"));
+    assert_eq!(c.cmd(&["EXISTS", &keys[2]]), ":0\r\n");
+    let log = std::fs::read_to_string(&stderr).expect("stderr");
+    assert!(
+        log.contains("incomplete record") && log.contains("appendonly.aof.0.1.incr.aof"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_flipped_byte_mid_file_refuses_the_start_and_names_file_and_offset() {
+    let dir = TempDir::new("flipped");
+    three_records_on_shard_0(&dir);
+    let file = dir.incr_file(0);
+    let mut bytes = std::fs::read(&file).expect("the log");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&file, &bytes).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--port", &crate::common::free_port().to_string()])
+        .args(["--shards", &SHARDS.to_string(), "--dir", dir.path()])
+        .args(["--appendonly", "yes"])
+        .output()
+        .expect("run shardis");
+    assert!(!out.status.success(), "refused to start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("appendonly.aof.0.1.incr.aof") && err.contains(" at byte "),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).expect("the log"), bytes, "unchanged");
+}
+
+#[test]
+fn appendonly_cannot_change_at_run_time_but_appendfsync_can() {
+    let dir = TempDir::new("config");
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    assert!(c
+        .cmd(&["CONFIG", "SET", "appendonly", "no"])
+        .starts_with("-ERR CONFIG SET failed"));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendfsync", "no"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendfsync"])),
+        ["appendfsync", "no"]
+    );
+}
+
+/// A fresh log: a manifest naming one incremental file per shard.
+#[test]
+fn a_fresh_log_names_one_incremental_file_per_shard() {
+    let dir = TempDir::new("names");
+    let mut server = start(&dir, "no");
+    shutdown(&mut server);
+    for shard in 0..SHARDS {
+        assert!(Path::new(&dir.incr_file(shard)).exists(), "shard {shard}");
+    }
+    let manifest =
+        std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).expect("m");
+    assert!(manifest.contains(&format!("shards {SHARDS}")), "{manifest}");
+}
+
+/// A server killed when dropped, started without the fixture (it runs
+/// under `sh`).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// shardis under `sh` with SIGXFSZ ignored (inherited through `exec`):
+/// a write past `RLIMIT_FSIZE` then fails with `EFBIG` instead of killing
+/// the process. Standard error goes nowhere: a file would hit the limit.
+fn start_ignoring_xfsz(dir: &TempDir) -> (Child, u16) {
+    use std::io::BufRead;
+    let port = crate::common::free_port();
+    let command = format!(
+        "trap '' XFSZ; exec {} --port {port} --shards {SHARDS} --dir {} --appendonly yes \
+         --appendfsync always",
+        env!("CARGO_BIN_EXE_shardis"),
+        dir.path()
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start sh");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Child(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads stdout to its end, so the server never writes to a closed pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(" ready: ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("shardis started");
+    (child, port)
+}
+
+#[test]
+fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
+    let dir = TempDir::new("misconf");
+    let a = key_on(0, SHARDS, "a-");
+    let b = key_on(0, SHARDS, "b-");
+    {
+        let (server, port) = start_ignoring_xfsz(&dir);
+        let mut c = crate::common::Raw::connect(port);
+        assert_eq!(c.cmd(&["SET", &a, "1"]), "+OK\r\n");
+        // The next record crosses the file size limit: its write fails.
+        let size = std::fs::metadata(dir.incr_file(0)).expect("the log").len();
+        let limit = format!("--fsize={}", size + 10);
+        let pid = server.0.id().to_string();
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &limit])
+            .status()
+            .expect("run prlimit");
+        assert!(status.success(), "prlimit");
+        let misconf = "-MISCONF Errors writing to the AOF file: ";
+        let reply = c.cmd(&["SET", &b, "2"]);
+        assert!(reply.starts_with(misconf), "{reply}");
+        // A connection on the shard's own core closes after that error;
+        // one on another core got it from the shard and stays: go on with
+        // a new one either way.
+        let mut c = crate::common::Raw::connect(port);
+        let reply = c.cmd(&["SET", &b, "3"]);
+        assert!(reply.starts_with(misconf), "{reply}");
+        assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n", "reads keep working");
+        let info = c.cmd(&["INFO", "persistence"]);
+        assert!(info.contains("aof_last_write_status:err"), "{info}");
+    }
+    // The failed write left a torn tail: dropped at the next start.
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["EXISTS", &b]), ":0\r\n");
+}
