@@ -42,7 +42,7 @@ pub const EVERYSEC_INTERVAL: Duration = Duration::from_secs(1);
 /// writer across the write (the shard's sinks append meanwhile): the
 /// sealed bytes, where they go and the last LSN they hold.
 pub struct Flush {
-    pub file: Rc<BufferedFile>,
+    pub file: Rc<std::fs::File>,
     pub bytes: Vec<u8>,
     pub at: u64,
     pub lsn: u64,
@@ -55,7 +55,10 @@ pub struct SyncDue {
 }
 
 pub struct Writer {
+    /// Syncs (and closes) through io_uring.
     file: Rc<BufferedFile>,
+    /// The same file, for [`write_all_at`]'s plain `pwrite`s.
+    writes: Rc<std::fs::File>,
     path: PathBuf,
     policy: FsyncPolicy,
     /// File offset where the next write lands: the end of what was written.
@@ -95,9 +98,11 @@ impl Writer {
             .buffered_open(path)
             .await?;
         let written_end = file.file_size().await?;
+        let writes = std::fs::OpenOptions::new().write(true).open(path)?;
         let last = next_lsn.saturating_sub(1);
         Ok(Writer {
             file: Rc::new(file),
+            writes: Rc::new(writes),
             path: path.to_path_buf(),
             policy,
             written_end,
@@ -233,7 +238,7 @@ impl Writer {
             return Ok(None);
         }
         Ok(Some(Flush {
-            file: self.file.clone(),
+            file: self.writes.clone(),
             bytes: self.pending[..sealed].to_vec(),
             at: self.written_end,
             lsn: self.appended_lsn,
@@ -282,7 +287,7 @@ impl Writer {
     pub async fn commit(&mut self) -> std::io::Result<()> {
         self.check_sync_failed()?;
         let sealed = self.open.map_or(self.pending.len(), |(start, _)| start);
-        write_all_at(&self.file, &self.pending[..sealed], self.written_end).await?;
+        write_all_at(&self.writes, &self.pending[..sealed], self.written_end)?;
         self.pending.drain(..sealed);
         if let Some((start, _)) = &mut self.open {
             *start -= sealed;
@@ -364,17 +369,10 @@ impl Writer {
     }
 }
 
-/// Writes all of `bytes` at `at`.
-pub async fn write_all_at(file: &BufferedFile, bytes: &[u8], at: u64) -> std::io::Result<()> {
-    let mut done = 0;
-    while done < bytes.len() {
-        let n = file
-            .write_at(bytes[done..].to_vec(), at + done as u64)
-            .await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        done += n;
-    }
-    Ok(())
+/// Writes all of `bytes` at `at`, with plain `pwrite`s: a copy into the
+/// page cache, as Redis's `write` before its replies. Through io_uring the
+/// write cost every commit a reactor round trip, which held `everysec`
+/// and `no` at about 0.6x of no log with pipelining.
+pub fn write_all_at(file: &std::fs::File, bytes: &[u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, at)
 }

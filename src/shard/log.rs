@@ -189,7 +189,9 @@ impl ShardLog {
         }
     }
 
-    /// `everysec`'s timer: writes what is pending and syncs if due.
+    /// `everysec`'s timer: writes what is pending, then syncs if due —
+    /// outside the commit lock, so that no reply waits for an `everysec`
+    /// sync (Redis syncs it in a background thread).
     pub async fn tick(&self) {
         if self.broken.borrow().is_some() {
             return;
@@ -197,6 +199,16 @@ impl ShardLog {
         if let Ok(permit) = self.committing.acquire_permit(1).await {
             self.commit_locked().await;
             drop(permit);
+        }
+        let due = self.writer.borrow().sync_due();
+        if let Some(due) = due {
+            let result = due.file.fdatasync().await;
+            self.writer.borrow_mut().synced(due.lsn, result.is_ok());
+            if let Err(e) = result {
+                // What was written was acknowledged already (everysec).
+                let written = self.writer.borrow().written_lsn();
+                self.fail(format!("fdatasync failed: {e}"), written);
+            }
         }
     }
 
@@ -213,13 +225,20 @@ impl ShardLog {
         let flush = self.writer.borrow().take_sealed();
         match flush {
             Ok(None) => {}
-            Ok(Some(f)) => match writer::write_all_at(&f.file, &f.bytes, f.at).await {
+            Ok(Some(f)) => match writer::write_all_at(&f.file, &f.bytes, f.at) {
                 Ok(()) => self.writer.borrow_mut().wrote(f.bytes.len(), f.lsn),
                 Err(e) => return self.fail(format!("write failed: {e}"), before),
             },
             Err(e) => return self.fail(e.to_string(), before),
         }
-        let due = self.writer.borrow().sync_due();
+        // Only `always` syncs before the replies; `everysec`'s sync is
+        // the timer's ([`Self::tick`]).
+        let due = {
+            let w = self.writer.borrow();
+            matches!(w.policy(), FsyncPolicy::Always)
+                .then(|| w.sync_due())
+                .flatten()
+        };
         if let Some(due) = due {
             let result = due.file.fdatasync().await;
             self.writer.borrow_mut().synced(due.lsn, result.is_ok());
