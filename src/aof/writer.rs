@@ -285,17 +285,10 @@ impl Writer {
     /// at the same offset again. After a failed sync every later commit
     /// fails (see [`Self::sync_failed`]).
     pub async fn commit(&mut self) -> std::io::Result<()> {
-        self.check_sync_failed()?;
-        let sealed = self.open.map_or(self.pending.len(), |(start, _)| start);
-        write_all_at(&self.writes, &self.pending[..sealed], self.written_end)?;
-        self.pending.drain(..sealed);
-        if let Some((start, _)) = &mut self.open {
-            *start -= sealed;
+        if let Some(flush) = self.take_sealed()? {
+            write_all_at(&flush.file, &flush.bytes, flush.at)?;
+            self.wrote(flush.bytes.len(), flush.lsn);
         }
-        self.written_end += sealed as u64;
-        // The open record's LSN is not taken yet: everything numbered so
-        // far is written.
-        self.written_lsn = self.appended_lsn;
         match self.policy {
             FsyncPolicy::Always => self.sync().await,
             FsyncPolicy::EverySec => self.sync_if_due().await,
@@ -319,14 +312,12 @@ impl Writer {
         if self.durable_lsn < target {
             #[cfg(test)]
             if std::mem::take(&mut self.fail_next_sync) {
-                self.sync_failed = true;
+                self.synced(target, false);
                 return Err(std::io::Error::other("injected fdatasync failure"));
             }
-            if let Err(e) = self.file.fdatasync().await {
-                self.sync_failed = true;
-                return Err(e.into());
-            }
-            self.durable_lsn = target;
+            let result = self.file.fdatasync().await;
+            self.synced(target, result.is_ok());
+            result?;
         }
         self.last_sync = Instant::now();
         Ok(())

@@ -201,15 +201,22 @@ impl ShardLog {
             drop(permit);
         }
         let due = self.writer.borrow().sync_due();
-        if let Some(due) = due {
-            let result = due.file.fdatasync().await;
-            self.writer.borrow_mut().synced(due.lsn, result.is_ok());
-            if let Err(e) = result {
-                // What was written was acknowledged already (everysec).
-                let written = self.writer.borrow().written_lsn();
-                self.fail(format!("fdatasync failed: {e}"), written);
-            }
+        if let Err(e) = self.sync(due).await {
+            // What was written was acknowledged already (everysec).
+            let written = self.writer.borrow().written_lsn();
+            self.fail(format!("fdatasync failed: {e}"), written);
         }
+    }
+
+    /// The sync `due` asks for (none: nothing to do), recorded in the
+    /// writer; no commit lock needed: writes may go on meanwhile.
+    async fn sync(&self, due: Option<writer::SyncDue>) -> std::io::Result<()> {
+        let Some(due) = due else {
+            return Ok(());
+        };
+        let result = due.file.fdatasync().await;
+        self.writer.borrow_mut().synced(due.lsn, result.is_ok());
+        Ok(result?)
     }
 
     /// One commit; the caller holds `committing`.
@@ -239,12 +246,8 @@ impl ShardLog {
                 .then(|| w.sync_due())
                 .flatten()
         };
-        if let Some(due) = due {
-            let result = due.file.fdatasync().await;
-            self.writer.borrow_mut().synced(due.lsn, result.is_ok());
-            if let Err(e) = result {
-                self.fail(format!("fdatasync failed: {e}"), before);
-            }
+        if let Err(e) = self.sync(due).await {
+            self.fail(format!("fdatasync failed: {e}"), before);
         }
     }
 
@@ -267,10 +270,8 @@ impl ShardLog {
                 w.set_policy(FsyncPolicy::Always);
                 w.sync_due()
             };
-            if let Some(due) = due {
-                let result = due.file.fdatasync().await;
-                self.writer.borrow_mut().synced(due.lsn, result.is_ok());
-            }
+            // At shutdown there is no one left to tell of a failure.
+            let _ = self.sync(due).await;
             drop(permit);
         }
     }
