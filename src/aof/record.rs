@@ -21,6 +21,7 @@
 //! is on disk entirely or not at all.
 
 use super::crc;
+use crate::protocol::encode_command_into;
 
 pub const MAGIC: [u8; 4] = *b"SDL1";
 pub const HEADER_BYTES: usize = 24;
@@ -139,40 +140,11 @@ impl std::fmt::Display for RecordTooLong {
     }
 }
 
-/// Appends one command as a RESP array.
-pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
-    out.push(b'*');
-    push_decimal(out, argv.len() as u64);
-    out.extend_from_slice(b"\r\n");
-    for arg in argv {
-        let arg = arg.as_ref();
-        out.push(b'$');
-        push_decimal(out, arg.len() as u64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// Appends `SELECT db`.
 pub fn encode_select(out: &mut Vec<u8>, db: usize) {
     let mut digits = Vec::with_capacity(20);
-    push_decimal(&mut digits, db as u64);
-    encode_command(out, &[b"SELECT".as_slice(), &digits]);
-}
-
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    crate::util::numbers::format_i64(db as i64, &mut digits);
+    encode_command_into(out, &[b"SELECT".as_slice(), &digits]);
 }
 
 /// Why a payload does not parse as RESP arrays (a checksum forged or a
@@ -367,7 +339,7 @@ pub(crate) mod tests {
     fn commands_round_trip_through_resp() {
         let mut payload = Vec::new();
         encode_select(&mut payload, 3);
-        encode_command(&mut payload, &[b"SET".as_slice(), b"k", b"a\r\nb", b""]);
+        encode_command_into(&mut payload, &[b"SET".as_slice(), b"k", b"a\r\nb", b""]);
         let got: Vec<Vec<&[u8]>> = commands(&payload)
             .collect::<Result<_, _>>()
             .expect("well formed");
@@ -385,9 +357,9 @@ pub(crate) mod tests {
     #[test]
     fn replay_applies_commands_in_the_selected_database() {
         let mut payload = Vec::new();
-        encode_command(&mut payload, &["SET", "a", "1"]);
+        encode_command_into(&mut payload, &["SET", "a", "1"]);
         encode_select(&mut payload, 4);
-        encode_command(&mut payload, &["DEL", "b"]);
+        encode_command_into(&mut payload, &["DEL", "b"]);
         let mut db = 2;
         let mut seen = Vec::new();
         replay(&payload, &mut db, |db, argv| {
@@ -398,7 +370,7 @@ pub(crate) mod tests {
         assert_eq!(seen, [(2, 3), (4, 2)]);
         assert_eq!(db, 4, "the selection carries over to the next record");
         let mut bad = Vec::new();
-        encode_command(&mut bad, &["SELECT", "x"]);
+        encode_command_into(&mut bad, &["SELECT", "x"]);
         assert!(replay(&bad, &mut db, |_, _| Ok(())).is_err());
         assert_eq!(
             replay(&payload, &mut db, |_, _| Err("refused".into())),
@@ -409,7 +381,7 @@ pub(crate) mod tests {
     #[test]
     fn malformed_payloads_fail_with_an_offset_and_never_panic() {
         let mut good = Vec::new();
-        encode_command(&mut good, &[b"SET".as_slice(), b"key", b"value"]);
+        encode_command_into(&mut good, &[b"SET".as_slice(), b"key", b"value"]);
         // Every prefix and every single-byte change: no panic, and a
         // prefix that cuts a command is an error.
         for n in 0..good.len() {

@@ -307,7 +307,7 @@ fn only_the_last_file_may_be_torn_and_lsns_must_increase() {
     let mut b_bytes = Vec::new();
     for lsn in 4..=5 {
         let mut payload = Vec::new();
-        record::encode_command(&mut payload, &["SET", "x", "y"]);
+        crate::protocol::encode_command_into(&mut payload, &["SET", "x", "y"]);
         b_bytes.extend(record::tests::frame(lsn, &payload));
     }
     std::fs::write(&b, &b_bytes).expect("write");
@@ -393,7 +393,7 @@ fn recovery_follows_the_manifest_and_ignores_a_half_written_rewrite() {
     };
     let record = |lsn, key: &str| {
         let mut payload = Vec::new();
-        record::encode_command(&mut payload, &["SET", key, "1"]);
+        crate::protocol::encode_command_into(&mut payload, &["SET", key, "1"]);
         record::tests::frame(lsn, &payload)
     };
     std::fs::write(dir.path().join(&base), record(1, "from-base")).expect("write");
@@ -564,7 +564,7 @@ fn a_torn_base_is_damage_not_a_tail() {
         }],
     };
     let mut payload = Vec::new();
-    record::encode_command(&mut payload, &["SET", "k", "v"]);
+    crate::protocol::encode_command_into(&mut payload, &["SET", "k", "v"]);
     let bytes = record::tests::frame(1, &payload);
     std::fs::write(dir.path().join(&base), &bytes[..bytes.len() - 2]).expect("write");
     let err = recovery::recover_shard(dir.path(), &m, 0, TornTail::Truncate, |_, _| Ok(()))
@@ -595,7 +595,7 @@ fn hostile_files_never_panic() {
     let mut valid = Vec::new();
     for lsn in 1..=20 {
         let mut payload = Vec::new();
-        record::encode_command(&mut payload, &["SET", &format!("k{lsn}"), "v"]);
+        crate::protocol::encode_command_into(&mut payload, &["SET", &format!("k{lsn}"), "v"]);
         valid.extend(record::tests::frame(lsn, &payload));
     }
     for round in 0..300 {

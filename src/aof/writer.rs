@@ -183,7 +183,7 @@ impl Writer {
             return;
         }
         self.select(db);
-        record::encode_command(&mut self.pending, argv);
+        crate::protocol::encode_command_into(&mut self.pending, argv);
     }
 
     /// Adds the deletion of an expired key, as Redis propagates it: `DEL`.

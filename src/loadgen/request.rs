@@ -231,12 +231,7 @@ impl Encoder {
 
 /// Appends a command with fixed arguments (a handshake, a test's setup).
 pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
-    out.push(b'*');
-    push_decimal(out, args.len() as u64);
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        push_bulk(out, &[arg]);
-    }
+    crate::protocol::encode_command_into(out, args);
 }
 
 /// Appends one bulk string made of `parts` joined.
