@@ -10,38 +10,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shardis::protocol::frame::{FrameReader, DEFAULT_LIMITS};
 
-use crate::common::{bulks, encode, key_on, Server};
+use crate::common::{bulks, encode, key_on, Server, TempDir};
 
 const SHARDS: usize = 2;
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("shardis-aof-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-
-    /// Shard `shard`'s incremental file (the first one of a fresh log).
-    fn incr_file(&self, shard: usize) -> PathBuf {
-        self.0
-            .join("appendonlydir")
-            .join(format!("appendonly.aof.{shard}.1.incr.aof"))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Shard `shard`'s incremental file (the first one of a fresh log).
+fn incr_file(dir: &TempDir, shard: usize) -> PathBuf {
+    dir.0
+        .join("appendonlydir")
+        .join(format!("appendonly.aof.{shard}.1.incr.aof"))
 }
 
 fn start(dir: &TempDir, fsync: &str) -> Server {
@@ -88,7 +66,7 @@ fn sorted(reply: &str) -> Vec<String> {
 
 #[test]
 fn a_clean_restart_brings_every_key_back() {
-    let dir = TempDir::new("restart");
+    let dir = TempDir::new("aof-restart");
     let mut server = start(&dir, "everysec");
     let mut c = server.client();
     let mut strings = Vec::new();
@@ -268,7 +246,7 @@ fn random_ms(range: std::ops::Range<u64>) -> u64 {
 fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
     const ROUNDS: usize = 3;
     const THREADS: usize = 6;
-    let dir = TempDir::new("kill9");
+    let dir = TempDir::new("aof-kill9");
     let mut base: HashMap<String, i64> = HashMap::new();
     let started = Instant::now();
     for round in 0..ROUNDS {
@@ -319,7 +297,7 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
 
 #[test]
 fn everysec_keeps_writes_older_than_two_seconds_through_kill_9() {
-    let dir = TempDir::new("everysec");
+    let dir = TempDir::new("aof-everysec");
     let mut server = start(&dir, "everysec");
     let mut c = server.client();
     for i in 0..50 {
@@ -357,9 +335,9 @@ fn three_records_on_shard_0(dir: &TempDir) -> Vec<String> {
 
 #[test]
 fn a_torn_tail_is_dropped_with_a_warning_and_only_its_record_lost() {
-    let dir = TempDir::new("torn");
+    let dir = TempDir::new("aof-torn");
     let keys = three_records_on_shard_0(&dir);
-    let file = dir.incr_file(0);
+    let file = incr_file(&dir, 0);
     let len = std::fs::metadata(&file).expect("the log").len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -385,9 +363,9 @@ fn a_torn_tail_is_dropped_with_a_warning_and_only_its_record_lost() {
 
 #[test]
 fn a_flipped_byte_mid_file_refuses_the_start_and_names_file_and_offset() {
-    let dir = TempDir::new("flipped");
+    let dir = TempDir::new("aof-flipped");
     three_records_on_shard_0(&dir);
-    let file = dir.incr_file(0);
+    let file = incr_file(&dir, 0);
     let mut bytes = std::fs::read(&file).expect("the log");
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
@@ -409,7 +387,7 @@ fn a_flipped_byte_mid_file_refuses_the_start_and_names_file_and_offset() {
 
 #[test]
 fn appendonly_cannot_change_at_run_time_but_appendfsync_can() {
-    let dir = TempDir::new("config");
+    let dir = TempDir::new("aof-config");
     let server = start(&dir, "always");
     let mut c = server.client();
     assert!(c
@@ -427,11 +405,11 @@ fn appendonly_cannot_change_at_run_time_but_appendfsync_can() {
 /// A fresh log: a manifest naming one incremental file per shard.
 #[test]
 fn a_fresh_log_names_one_incremental_file_per_shard() {
-    let dir = TempDir::new("names");
+    let dir = TempDir::new("aof-names");
     let mut server = start(&dir, "no");
     shutdown(&mut server);
     for shard in 0..SHARDS {
-        assert!(Path::new(&dir.incr_file(shard)).exists(), "shard {shard}");
+        assert!(Path::new(&incr_file(&dir, shard)).exists(), "shard {shard}");
     }
     let manifest =
         std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).expect("m");
@@ -488,7 +466,7 @@ fn start_ignoring_xfsz(dir: &TempDir) -> (Child, u16) {
 
 #[test]
 fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
-    let dir = TempDir::new("misconf");
+    let dir = TempDir::new("aof-misconf");
     let a = key_on(0, SHARDS, "a-");
     let b = key_on(0, SHARDS, "b-");
     {
@@ -496,7 +474,9 @@ fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
         let mut c = crate::common::Raw::connect(port);
         assert_eq!(c.cmd(&["SET", &a, "1"]), "+OK\r\n");
         // The next record crosses the file size limit: its write fails.
-        let size = std::fs::metadata(dir.incr_file(0)).expect("the log").len();
+        let size = std::fs::metadata(incr_file(&dir, 0))
+            .expect("the log")
+            .len();
         let limit = format!("--fsize={}", size + 10);
         let pid = server.0.id().to_string();
         let status = std::process::Command::new("prlimit")

@@ -137,15 +137,7 @@ fn config_get_set_and_aliases() {
 
 #[test]
 fn config_file_and_flag_precedence() {
-    /// Removes the test's directory however the test ends.
-    struct Removed(std::path::PathBuf);
-    impl Drop for Removed {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let dir = Removed(std::env::temp_dir().join(format!("shardis-conf-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = crate::common::TempDir::new("conf");
     let path = dir.0.join("test.conf");
     std::fs::write(&path, "# test\nhz 25\nmaxclients 77\n").unwrap();
     let s = Server::shardis(

@@ -270,9 +270,8 @@ fn library_run_with_key_list_and_stop_flag() {
 #[test]
 fn binary_writes_json() {
     let server = Server::shardis(1, &[]);
-    let dir = std::env::temp_dir().join(format!("shardis-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("out.json");
+    let dir = crate::common::TempDir::new("bench");
+    let path = dir.0.join("out.json");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardis-bench"))
         .args([
             "-p",
@@ -301,7 +300,6 @@ fn binary_writes_json() {
         assert!(table.contains(column), "{column} in\n{table}");
     }
     let json = std::fs::read_to_string(&path).expect("JSON file written");
-    let _ = std::fs::remove_dir_all(&dir);
     json::validate(&json).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{json}"));
     for field in [
         "\"configuration\"",

@@ -6,7 +6,6 @@
 //! not installed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +15,7 @@ use shardis::rdb::{Item, Reader, Writer};
 use shardis::store::value::{Hash, List, Set};
 use shardis::store::{Keyspace, Value, ZSet};
 
-use crate::common::Server;
+use crate::common::{Server, TempDir};
 
 /// A value in a form both sides can be compared in.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,28 +39,6 @@ fn canon(value: &Value) -> Canon {
 
 /// db -> key -> (value, expiry in Unix ms or 0).
 type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("shardis-rdb-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -308,7 +285,7 @@ fn encodings(con: &mut Connection) -> BTreeSet<String> {
 /// Saves a filled Redis started with `extra` settings; checks what the
 /// reader finds in its dump.rdb against what Redis answers.
 fn redis_dump_reads_back(name: &str, extra: &[&str]) -> Vec<u8> {
-    let dir = TempDir::new(name);
+    let dir = TempDir::new(&format!("rdb-{name}"));
     let mut args = vec!["--dir", dir.path(), "--enable-debug-command", "yes"];
     args.extend_from_slice(extra);
     let redis = Server::redis(&args);
@@ -351,7 +328,7 @@ fn reads_what_redis_saves_in_every_encoding() {
 fn reads_redis_files_with_small_nodes_plain_nodes_and_no_checksum() {
     // Quicklist nodes of at most 4 entries, a plain node for every list
     // element over 20 bytes, ziplist-sized thresholds off, no checksum.
-    let dir = TempDir::new("settings");
+    let dir = TempDir::new("rdb-settings");
     let args = [
         "--dir",
         dir.path(),
@@ -443,7 +420,7 @@ fn shardis_contents() -> BTreeMap<u32, Vec<(Vec<u8>, Value, u64)>> {
 
 #[test]
 fn redis_loads_what_shardis_writes() {
-    let dir = TempDir::new("written");
+    let dir = TempDir::new("rdb-written");
     let contents = shardis_contents();
     let code = b"#!lua name=shardislib\nredis.register_function('shardisf', function() return 'from shardis' end)";
     let path = dir.0.join("shardis.rdb");
@@ -633,7 +610,7 @@ fn reads_pre_7_encodings_as_redis_loads_them() {
     let crc = shardis::rdb::crc::crc64(&file);
     file.extend_from_slice(&crc.to_le_bytes());
 
-    let dir = TempDir::new("legacy");
+    let dir = TempDir::new("rdb-legacy");
     let path = dir.0.join("legacy.rdb");
     std::fs::write(&path, &file).expect("write the file");
     let check = Command::new("redis-check-rdb")
@@ -694,7 +671,7 @@ fn hostile_cuts_and_flips_of_a_redis_dump_are_errors_not_panics() {
 
 #[test]
 fn shardis_save_writes_a_file_redis_loads() {
-    let dir = TempDir::new("save");
+    let dir = TempDir::new("rdb-save");
     let shardis = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "s.rdb"]);
     let mut con = shardis.redis_client();
     let code = fill(&mut con);
@@ -723,7 +700,7 @@ fn shardis_save_writes_a_file_redis_loads() {
 
 #[test]
 fn shardis_loads_its_own_save_and_a_redis_dump_at_any_shard_count() {
-    let dir = TempDir::new("load");
+    let dir = TempDir::new("rdb-load");
     // A dump written by redis-server.
     let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "r.rdb"]);
     let mut redis_con = redis.redis_client();
@@ -747,7 +724,7 @@ fn shardis_loads_its_own_save_and_a_redis_dump_at_any_shard_count() {
 
 #[test]
 fn shardis_refuses_to_start_on_a_corrupt_file() {
-    let dir = TempDir::new("corrupt");
+    let dir = TempDir::new("rdb-corrupt");
     std::fs::write(dir.0.join("bad.rdb"), b"REDIS0010\xfe\x00\x00\x01k\x05v").expect("write");
     let port = crate::common::free_port().to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_shardis"))
@@ -767,7 +744,7 @@ fn shardis_refuses_to_start_on_a_corrupt_file() {
 
 #[test]
 fn save_waits_for_a_running_script_and_never_holds_half_of_it() {
-    let dir = TempDir::new("script");
+    let dir = TempDir::new("rdb-script");
     let shardis = Server::shardis(2, &["--dir", dir.path()]);
     let port = shardis.port;
     let script = "redis.call('SET', KEYS[1], '1') \
@@ -800,7 +777,7 @@ fn save_waits_for_a_running_script_and_never_holds_half_of_it() {
 /// SHUTDOWN SAVE writes the file the next start loads.
 #[test]
 fn shutdown_save_persists_and_lastsave_is_a_unix_time() {
-    let dir = TempDir::new("shutdown");
+    let dir = TempDir::new("rdb-shutdown");
     let args = ["--dir", dir.path(), "--dbfilename", "d.rdb"];
     let mut shardis = Server::shardis(2, &args);
     let mut c = shardis.client();

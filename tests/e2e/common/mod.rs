@@ -9,9 +9,11 @@ use std::time::Duration;
 use shardis::protocol::frame::{self, Frame, FrameReader, DEFAULT_LIMITS};
 
 mod server;
+mod tempdir;
 mod transcript;
 #[allow(unused_imports)] // free_port: not every test file uses it
 pub use server::{free_port, Server};
+pub use tempdir::TempDir;
 pub use transcript::{Step, Transcript};
 
 /// Longest a test waits for one reply.
