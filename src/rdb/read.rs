@@ -240,11 +240,7 @@ impl<'a> Reader<'a> {
             }
             TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
                 let (blob, base) = self.blob()?;
-                let flat = if kind == TYPE_ZSET_ZIPLIST {
-                    ziplist::entries(&blob, base)?
-                } else {
-                    listpack::elements(&blob, base)?
-                };
+                let flat = unpack(&blob, base, kind == TYPE_ZSET_ZIPLIST)?;
                 let pairs = self.pairs(flat, base)?;
                 let mut scored = Vec::with_capacity(pairs.len());
                 for (member, score) in pairs {
@@ -259,11 +255,7 @@ impl<'a> Reader<'a> {
             }
             TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
                 let (blob, base) = self.blob()?;
-                let flat = if kind == TYPE_HASH_ZIPLIST {
-                    ziplist::entries(&blob, base)?
-                } else {
-                    listpack::elements(&blob, base)?
-                };
+                let flat = unpack(&blob, base, kind == TYPE_HASH_ZIPLIST)?;
                 let pairs = self.pairs(flat, base)?;
                 self.hash(pairs, at)?
             }
@@ -281,11 +273,7 @@ impl<'a> Reader<'a> {
                     match container {
                         QUICKLIST_NODE_PLAIN => list.push_back(blob),
                         QUICKLIST_NODE_PACKED => {
-                            let items = if kind == TYPE_LIST_QUICKLIST {
-                                ziplist::entries(&blob, base)?
-                            } else {
-                                listpack::elements(&blob, base)?
-                            };
+                            let items = unpack(&blob, base, kind == TYPE_LIST_QUICKLIST)?;
                             if items.is_empty() {
                                 return Err(self.c.error_at(node_at, "empty quicklist node"));
                             }
@@ -385,6 +373,16 @@ fn is_empty(value: &Value) -> bool {
         Value::Set(s) => s.is_empty(),
         Value::Hash(h) => h.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+    }
+}
+
+/// The elements of a packed blob: a ziplist (written before Redis 7.0)
+/// or a listpack.
+fn unpack(blob: &[u8], base: usize, is_ziplist: bool) -> Result<Vec<Vec<u8>>> {
+    if is_ziplist {
+        ziplist::entries(blob, base)
+    } else {
+        listpack::elements(blob, base)
     }
 }
 
