@@ -374,8 +374,7 @@ impl ScriptHost for Core {
             return Ok(self.script_connection_command(c.name, &argv));
         }
         let shards = self.node.shards();
-        // With one shard every key is this shard's.
-        for i in c.key_positions(&argv).filter(|_| shards > 1) {
+        for i in c.key_positions(&argv) {
             if shard_of_key(&argv[i], shards) != self.shard_id {
                 return Ok(Reply::error(format!(
                     "ERR Script attempted to access key '{}' of another shard: keys a script uses must share a shard (give them the same {{hash tag}})",
