@@ -17,7 +17,8 @@
 //!   changed nothing emits neither; batches nest (an `EVAL` inside `EXEC`),
 //!   and only the outermost one is emitted.
 //! - A command that chose at random is recorded as the command with the
-//!   same effect ([`replayable`]: `SPOP` as `SREM`).
+//!   same effect, and a relative expiry as the absolute one it set
+//!   ([`replayable`]: `SPOP` as `SREM`, `EXPIRE` as `PEXPIREAT`).
 //! - Effects are emitted in the order the shard applied them, each shard
 //!   its own stream. Changes outside the keyspace (function libraries,
 //!   configuration) are not shard effects.
@@ -26,16 +27,24 @@
 //! (see `Db::watch`): every path that records an effect here also bumps
 //! the versions of the watched keys it changed.
 
+mod absolute;
+
 use bytes::Bytes;
 
-/// The command to record for `argv`, which ran and answered `reply`,
-/// when `argv` itself would not replay to the same state: `SPOP` picks
-/// at random, so it is recorded as the `SREM` of what it popped (as
-/// Redis propagates it). `None`: record `argv` as it is.
-pub fn replayable(argv: &[Bytes], reply: &crate::protocol::Reply) -> Option<Vec<Bytes>> {
+/// The command to record for `argv`, which ran at `now_ms` and answered
+/// `reply`, when `argv` itself would not replay to the same state, as
+/// Redis propagates it: `SPOP` picks at random, so it is recorded as the
+/// `SREM` of what it popped; a relative expiry is made absolute from the
+/// time the command ran (see [`absolute`]). `None`: record `argv` as it
+/// is.
+pub fn replayable(
+    argv: &[Bytes],
+    reply: &crate::protocol::Reply,
+    now_ms: u64,
+) -> Option<Vec<Bytes>> {
     use crate::protocol::Reply;
     if !argv.first()?.eq_ignore_ascii_case(b"spop") {
-        return None;
+        return absolute::rewrite(argv, now_ms);
     }
     let key = argv.get(1)?.clone();
     let mut out = vec![Bytes::from_static(b"SREM"), key];

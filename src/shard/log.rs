@@ -12,8 +12,6 @@
 //! `-MISCONF` (see [`Core::execute`](super::core::Core::execute)), reads
 //! keep working.
 
-mod absolute;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -90,10 +88,7 @@ impl ShardLog {
                 if single {
                     self.begin(&mut w);
                 }
-                match absolute::rewrite(argv, crate::util::time::now_ms()) {
-                    Some(rewritten) => w.push_command(db, &rewritten),
-                    None => w.push_command(db, argv),
-                }
+                w.push_command(db, argv);
             }
             Effect::Expired { db, key } => {
                 if single {

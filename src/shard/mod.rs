@@ -61,7 +61,7 @@ impl ShardState {
         let reply = self.run(call, now_ms);
         self.record_expired();
         if self.changes() != before {
-            let rewritten = effects::replayable(&call.argv, &reply);
+            let rewritten = effects::replayable(&call.argv, &reply, now_ms);
             self.effects.record(Effect::Command {
                 db: call.db as usize,
                 argv: rewritten.as_deref().unwrap_or(&call.argv),
