@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
 
 use super::convert::push_reply;
-use super::{HostLink, Killed};
+use super::Killed;
 use crate::protocol::Reply;
 use crate::util::numbers::format_double_g17;
 
@@ -29,7 +29,7 @@ const REPL_FLAGS: [(&str, i64); 5] = [
 ];
 
 /// `redis.*` except `call` and `pcall`, which the prelude adds.
-pub fn redis_table(lua: &Lua, core: HostLink) -> mlua::Result<Table> {
+pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
     redis.raw_set(
         "sha1hex",
@@ -80,10 +80,9 @@ pub fn redis_table(lua: &Lua, core: HostLink) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
-    let setresp_core = core.clone();
     redis.raw_set(
         "setresp",
-        lua.create_function(move |_, version: Value| {
+        lua.create_function(|_, version: Value| {
             let v = match version {
                 Value::Number(n) => n as i64,
                 Value::Integer(n) => n,
@@ -92,7 +91,8 @@ pub fn redis_table(lua: &Lua, core: HostLink) -> mlua::Result<Table> {
             if v != 2 && v != 3 {
                 return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
             }
-            if let Some(core) = setresp_core.borrow().as_ref().and_then(|h| h.upgrade()) {
+            // Only a running script reaches `redis` (as for redis.call).
+            if let Some(core) = super::interrupt::running_host() {
                 let mut state = core.engine().run.get();
                 state.resp3 = v == 3;
                 core.engine().run.set(state);

@@ -10,7 +10,6 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::api;
 use super::convert::lua_to_reply;
-use super::HostLink;
 use crate::protocol::Reply;
 
 /// Flags a script declares in its `#!lua flags=...` shebang.
@@ -222,7 +221,7 @@ const ALLOWED_GLOBALS: &[&str] = &[
 ];
 
 impl Engine {
-    pub fn new(core: HostLink, memory_limit_bytes: usize) -> mlua::Result<Engine> {
+    pub fn new(memory_limit_bytes: usize) -> mlua::Result<Engine> {
         let lua = Lua::new();
         // The raw globals hold what scripts must never reach (getfenv,
         // setfenv, debug, collectgarbage, newproxy, print, buffer, require
@@ -246,7 +245,7 @@ impl Engine {
             globals.raw_set(name, real.raw_get::<Value>(name)?)?;
         }
 
-        let redis = api::redis_table(&lua, core.clone())?;
+        let redis = api::redis_table(&lua)?;
         let debug: Table = real.raw_get("debug")?;
         let info: Function = debug.raw_get("info")?;
         let bridge = api::bridge(&lua)?;

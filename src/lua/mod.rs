@@ -52,7 +52,3 @@ pub trait ScriptHost {
 /// A `redis.call` refused because the script was killed.
 #[derive(Debug)]
 pub struct Killed;
-
-/// How a core's VM reaches the core that owns it (set once the core
-/// exists; the VM is built first).
-pub type HostLink = std::rc::Rc<std::cell::RefCell<Option<std::rc::Weak<dyn ScriptHost>>>>;

@@ -27,9 +27,8 @@ pub async fn build_core(
 ) -> Result<(Rc<Core>, Vec<ConnectedReceiver<Request>>, TaskQueueHandle), String> {
     let (senders, receivers) = mesh::connect(ends).await;
     let state = ShardState::new(id, node.cores[id], node.shards());
-    let link: crate::lua::HostLink = Default::default();
     let memory_limit = node.config.int(Param::LuaMemoryLimit) as usize;
-    let scripts = crate::lua::Engine::new(link.clone(), memory_limit)
+    let scripts = crate::lua::Engine::new(memory_limit)
         .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
     let executor = glommio::executor();
     let preempt = Duration::from_millis(node.config.int(Param::PreemptTimerMs) as u64);
@@ -51,8 +50,6 @@ pub async fn build_core(
         read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
         log: Default::default(),
     });
-    let host: Rc<dyn crate::lua::ScriptHost> = core.clone();
-    *link.borrow_mut() = Some(Rc::downgrade(&host));
     Ok((core, receivers, network_queue))
 }
 
