@@ -14,6 +14,7 @@ use hashbrown::hash_table::Entry as TableEntry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::entry::Entry;
+use super::freeze::{Freeze, TableSink};
 use super::value::{Value, ValueRef};
 use crate::util::glob::glob_match;
 use crate::util::slot::key_hash_slot;
@@ -45,6 +46,8 @@ pub struct Db {
     /// Keys deleted because they expired, until the shard takes them
     /// (`Some` only while the shard records effects).
     expired: Option<Vec<Box<[u8]>>>,
+    /// A point-in-time view being taken (see `super::freeze`).
+    freeze: Option<Box<Freeze>>,
 }
 
 /// How many connections watch a key, and how often it changed since the
@@ -74,6 +77,7 @@ impl Db {
             watched: HashMap::new(),
             changes: 0,
             expired: None,
+            freeze: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl Db {
     /// key counts as changed).
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         self.changes += 1;
+        self.before_change(key);
         if !self.watched.is_empty() {
             // Only a live key's version moves; a second probe only while
             // some key is watched.
@@ -148,6 +153,7 @@ impl Db {
         now_ms: u64,
         f: impl FnOnce(&mut Entry) -> (R, bool),
     ) -> Option<R> {
+        self.before_change(key);
         let (result, changed) = f(self.find_live(key, now_ms)?);
         if changed {
             self.changed(key);
@@ -162,6 +168,15 @@ impl Db {
             return None;
         }
         let (t, hash) = self.locate(key);
+        if self.freeze.as_ref().is_some_and(|f| f.is_untaken(t))
+            && self.tables[t]
+                .find(hash, |e| e.key() == key)
+                .is_some_and(|e| e.is_expired(now_ms))
+        {
+            // Deleting it below changes a table a snapshot has not taken
+            // yet: the table goes out first.
+            self.hand_out(t);
+        }
         let found = self.tables[t].find_entry(hash, |e| e.key() == key).ok()?;
         if !found.get().is_expired(now_ms) {
             return Some(found.into_mut());
@@ -221,6 +236,7 @@ impl Db {
         }
         self.changed(key);
         let (t, hash) = self.locate(key);
+        self.hand_out(t);
         let hasher = &self.hasher;
         match self.tables[t].entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
             TableEntry::Occupied(mut o) => {
@@ -266,6 +282,7 @@ impl Db {
             return None;
         }
         let (t, hash) = self.locate(key);
+        self.hand_out(t);
         let entry = self.tables[t]
             .find_entry(hash, |e| e.key() == key)
             .ok()?
@@ -306,7 +323,10 @@ impl Db {
                 .collect();
             present.iter().for_each(|k| bump(&mut self.watched, k));
         }
-        self.tables = Vec::new();
+        let tables = std::mem::take(&mut self.tables);
+        if let Some(freeze) = &mut self.freeze {
+            freeze.keep_flushed(tables);
+        }
         self.keys = 0;
         self.volatile = 0;
         self.expire_cursor = 0;
@@ -409,6 +429,57 @@ impl Db {
         }
     }
 
+    /// Before `key`'s table changes: a snapshot that has not taken the
+    /// table yet takes it now (one branch when no snapshot is running).
+    fn before_change(&mut self, key: &[u8]) {
+        if self.freeze.is_some() && !self.tables.is_empty() {
+            let (t, _) = self.locate(key);
+            self.hand_out(t);
+        }
+    }
+
+    /// Hands table `t` to the running snapshot if it has not taken it yet.
+    fn hand_out(&mut self, t: usize) {
+        if let Some(freeze) = &mut self.freeze {
+            if freeze.is_untaken(t) {
+                freeze.hand_out(t, &self.tables[t]);
+            }
+        }
+    }
+
+    /// Starts a point-in-time view of this database (see
+    /// `super::freeze`): every entry as it is now goes to `sink`, one
+    /// table at a time, through [`Self::freeze_step`] and the changes
+    /// made meanwhile. A view still running is dropped (its sink sees no
+    /// more tables).
+    pub fn freeze(&mut self, sink: TableSink) {
+        let freeze = Freeze::new(self.tables.len(), sink);
+        self.freeze = (!freeze.is_done()).then(|| Box::new(freeze));
+    }
+
+    /// Hands out one more table of the running view; false once the view
+    /// is complete (then the database is no longer frozen).
+    pub fn freeze_step(&mut self) -> bool {
+        let Some(freeze) = &mut self.freeze else {
+            return false;
+        };
+        if freeze.step(&self.tables) {
+            return true;
+        }
+        self.freeze = None;
+        false
+    }
+
+    /// Drops the running view, if any (an aborted snapshot).
+    pub fn thaw(&mut self) {
+        self.freeze = None;
+    }
+
+    /// Whether a view of this database is being taken.
+    pub fn is_frozen(&self) -> bool {
+        self.freeze.is_some()
+    }
+
     /// Records that `key` was deleted because it expired: its watchers see
     /// a change, and the shard an expiry (when it records effects).
     fn expired_one(&mut self, key: &[u8]) {
@@ -505,7 +576,9 @@ impl Db {
             self.expire_cursor = (t + 1) % tables;
             round.tables += 1;
             let table = &mut self.tables[t];
-            if table.is_empty() {
+            // A table a snapshot has not taken yet waits for the next lap:
+            // active expiry must not make the snapshot's work its own.
+            if table.is_empty() || self.freeze.as_ref().is_some_and(|f| f.is_untaken(t)) {
                 continue;
             }
             round.examined += table.len();
@@ -565,6 +638,118 @@ struct ExpireRound {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    type View = BTreeMap<Vec<u8>, (Value, u64)>;
+
+    /// Every live entry at `now_ms`, for comparing views.
+    fn view_of(db: &Db, now_ms: u64) -> View {
+        db.entries()
+            .filter(|e| !e.is_expired(now_ms))
+            .map(|e| {
+                (
+                    e.key().to_vec(),
+                    (e.value().to_owned_value(), e.expires_at_ms()),
+                )
+            })
+            .collect()
+    }
+
+    /// A freeze whose sink collects what it is handed (live at `now_ms`);
+    /// a key handed out twice is a bug.
+    fn collecting_freeze(db: &mut Db, now_ms: u64) -> Rc<RefCell<View>> {
+        let seen = Rc::new(RefCell::new(View::new()));
+        let into = seen.clone();
+        db.freeze(Box::new(move |entries| {
+            for e in entries.filter(|e| !e.is_expired(now_ms)) {
+                let old = into.borrow_mut().insert(
+                    e.key().to_vec(),
+                    (e.value().to_owned_value(), e.expires_at_ms()),
+                );
+                assert!(old.is_none(), "a key was handed out twice");
+            }
+        }));
+        seen
+    }
+
+    #[test]
+    fn a_freeze_sees_the_database_as_it_was_whatever_changes_meanwhile() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..20 {
+            let mut db = Db::new(0..16384);
+            let now: u64 = 1_000;
+            for i in 0..3000u64 {
+                let expiry = match i % 7 {
+                    0 => now - 1,
+                    1 => now + 50 + (i % 100),
+                    _ => 0,
+                };
+                db.insert(
+                    format!("k{i}").as_bytes(),
+                    Value::Str(vec![b'a'; (i % 5) as usize]),
+                    expiry,
+                );
+            }
+            let before = view_of(&db, now);
+            let seen = collecting_freeze(&mut db, now);
+            let mut later = now;
+            let mut steps = 0;
+            loop {
+                // A few changes of every kind between two steps.
+                for _ in 0..(next() % 20) {
+                    let key = format!("k{}", next() % 3500);
+                    let key = key.as_bytes();
+                    match next() % 9 {
+                        0 => db.set(key, Value::Str(b"new".to_vec())),
+                        1 => drop(db.remove(key)),
+                        2 => drop(db.get_mut(key, later).map(|e| e.set_str(b"changed"))),
+                        3 => drop(db.update(key, later, |e| {
+                            e.set_str(b"u");
+                            ((), true)
+                        })),
+                        4 => drop(db.set_expiry(key, later + 1, later)),
+                        5 => drop(db.remove_live(key, later)),
+                        6 => drop(db.get(key, later)),
+                        7 => drop(db.expire_step(50, later)),
+                        _ if round % 4 == 0 && next() % 50 == 0 => db.clear(),
+                        _ => later += 10,
+                    }
+                }
+                steps += 1;
+                if !db.freeze_step() {
+                    break;
+                }
+            }
+            assert!(!db.is_frozen());
+            assert!(steps > 1, "the view came out in steps");
+            assert_eq!(*seen.borrow(), before, "round {round}");
+            assert!(db.counts_hold());
+        }
+    }
+
+    #[test]
+    fn freezing_an_empty_database_is_done_at_once_and_thaw_stops_a_view() {
+        let mut db = Db::new(0..16384);
+        let seen = collecting_freeze(&mut db, 0);
+        assert!(!db.is_frozen());
+        db.set(b"a", Value::Str(b"1".to_vec()));
+        assert!(seen.borrow().is_empty());
+
+        let seen = collecting_freeze(&mut db, 0);
+        assert!(db.is_frozen());
+        db.thaw();
+        db.set(b"a", Value::Str(b"2".to_vec()));
+        assert!(!db.freeze_step());
+        assert!(seen.borrow().is_empty(), "a thawed view takes nothing more");
+    }
 
     #[test]
     fn set_get_expire() {

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod entry;
+pub mod freeze;
 pub mod keyspace;
 pub mod value;
 pub mod zset;
