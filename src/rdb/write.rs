@@ -65,6 +65,15 @@ impl<W: Write> Writer<W> {
         self.flush_buf()
     }
 
+    /// Switches to database `db` again, without a sizing hint (a view
+    /// taken in pieces: see `snapshot::Capture`).
+    pub fn select(&mut self, db: u32) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(OPCODE_SELECTDB);
+        encode::length(&mut self.buf, db as u64);
+        self.flush_buf()
+    }
+
     /// A key of the current database; `expires_at_ms` is Unix ms, 0 for
     /// none.
     pub fn key(&mut self, key: &[u8], value: ValueRef<'_>, expires_at_ms: u64) -> io::Result<()> {
@@ -138,6 +147,15 @@ impl<W: Write> Writer<W> {
         self.out
     }
 
+    /// The records written so far, taken out (the writer goes on with an
+    /// empty output).
+    pub fn take_records(&mut self) -> W
+    where
+        W: Default,
+    {
+        std::mem::take(&mut self.out)
+    }
+
     /// EOF and the checksum; the output, flushed.
     pub fn finish(mut self) -> io::Result<W> {
         self.put(&[OPCODE_EOF])?;
@@ -157,5 +175,12 @@ impl<W: Write> Writer<W> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.crc = crc::update(self.crc, bytes);
         self.out.write_all(bytes)
+    }
+}
+
+impl Writer<Vec<u8>> {
+    /// Bytes written so far and not taken.
+    pub fn pending_bytes(&self) -> usize {
+        self.out.len()
     }
 }
