@@ -30,6 +30,103 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
 }
 
+/// The node's RDB snapshots (SAVE, BGSAVE, save points; INFO
+/// persistence, LASTSAVE): at most one runs at a time.
+pub struct RdbStatus {
+    in_progress: AtomicBool,
+    /// Set to make the running save stop early (SHUTDOWN).
+    pub cancel: AtomicBool,
+    /// Unix ms when the running save began.
+    started_ms: AtomicU64,
+    /// Unix time (s) of the last successful save; the start until then
+    /// (LASTSAVE, as Redis).
+    pub last_save_unix: AtomicU64,
+    /// Unix time (s) of the last save attempt, failed ones included (a
+    /// failed save point is retried after a pause, as Redis).
+    pub last_try_unix: AtomicU64,
+    /// Whether the last save failed (`rdb_last_bgsave_status`).
+    pub last_failed: AtomicBool,
+    /// How long the last save took, in seconds (-1: none yet).
+    pub last_duration_sec: AtomicU64,
+    /// Shard changes (summed) when the last successful save began.
+    pub changes_at_last_save: AtomicU64,
+    /// Successful saves since the start (`rdb_saves`).
+    pub saves: AtomicU64,
+}
+
+impl RdbStatus {
+    fn new() -> RdbStatus {
+        let now = now_ms() / 1000;
+        RdbStatus {
+            in_progress: AtomicBool::new(false),
+            cancel: AtomicBool::new(false),
+            started_ms: AtomicU64::new(0),
+            last_save_unix: AtomicU64::new(now),
+            last_try_unix: AtomicU64::new(0),
+            last_failed: AtomicBool::new(false),
+            last_duration_sec: AtomicU64::new(u64::MAX),
+            changes_at_last_save: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+        }
+    }
+
+    /// Claims the node's one save; false if a save is running.
+    pub fn try_start(&self) -> bool {
+        let claimed = self
+            .in_progress
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if claimed {
+            self.cancel.store(false, Ordering::Relaxed);
+            let now = now_ms();
+            self.started_ms.store(now, Ordering::Relaxed);
+            self.last_try_unix.store(now / 1000, Ordering::Relaxed);
+        }
+        claimed
+    }
+
+    /// Ends the running save; `changes_at_start` counts for
+    /// `rdb_changes_since_last_save` when it succeeded.
+    pub fn finish(&self, ok: bool, changes_at_start: u64) {
+        let now = now_ms();
+        let took = now.saturating_sub(self.started_ms.load(Ordering::Relaxed));
+        self.last_duration_sec.store(took / 1000, Ordering::Relaxed);
+        self.last_failed.store(!ok, Ordering::Relaxed);
+        if ok {
+            self.last_save_unix.store(now / 1000, Ordering::Relaxed);
+            self.changes_at_last_save
+                .store(changes_at_start, Ordering::Relaxed);
+            self.saves.fetch_add(1, Ordering::Relaxed);
+        }
+        self.in_progress.store(false, Ordering::Release);
+    }
+
+    /// Ends a save that never got going (a shard was busy): no outcome.
+    pub fn abandon(&self) {
+        self.in_progress.store(false, Ordering::Release);
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.in_progress.load(Ordering::Acquire)
+    }
+
+    /// Seconds the running save has taken so far (-1: none running).
+    pub fn current_duration_sec(&self) -> i64 {
+        if !self.in_progress() {
+            return -1;
+        }
+        (now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed)) / 1000) as i64
+    }
+
+    /// Seconds the last save took (-1: none yet).
+    pub fn last_duration(&self) -> i64 {
+        match self.last_duration_sec.load(Ordering::Relaxed) {
+            u64::MAX => -1,
+            s => s as i64,
+        }
+    }
+}
+
 /// Node-wide counters.
 #[derive(Default)]
 pub struct NodeStats {
@@ -46,9 +143,8 @@ pub struct Node {
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
-    /// Unix time (s) of the last successful SAVE; the start until then
-    /// (LASTSAVE, as Redis).
-    pub last_save_unix: AtomicU64,
+    /// RDB snapshots: the running one, the last one's outcome.
+    pub rdb: RdbStatus,
     pub run_id: String,
     pub shutting_down: AtomicBool,
     pub stats: NodeStats,
@@ -68,7 +164,7 @@ impl Node {
             script_cache: crate::lua::ScriptCache::default(),
             functions: crate::lua::functions::Registry::default(),
             started: Instant::now(),
-            last_save_unix: AtomicU64::new(now_ms() / 1000),
+            rdb: RdbStatus::new(),
             run_id: (0..40)
                 .map(|i| {
                     let x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i * 7)
@@ -255,6 +351,9 @@ pub struct ShardReport {
     pub memory_counter: usize,
     /// The shard's append-only log, when `appendonly` is on.
     pub log: Option<LogReport>,
+    /// Changes applied so far (a counter that only grows): what
+    /// `rdb_changes_since_last_save` and the save points count.
+    pub changes: u64,
 }
 
 /// One shard's append-only log, for `INFO persistence`.

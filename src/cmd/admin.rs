@@ -52,7 +52,7 @@ fn time(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
 
 /// LASTSAVE: the Unix time of the last successful SAVE (the start before).
 fn lastsave(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    let at = ctx.core.node().last_save_unix.load(Ordering::Relaxed);
+    let at = ctx.core.node().rdb.last_save_unix.load(Ordering::Relaxed);
     Reply::Int(i64::try_from(at).unwrap_or(i64::MAX))
 }
 
@@ -214,14 +214,27 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
     );
 }
 
-/// INFO's `# Persistence`: the append-only log's part (no rewrite yet),
-/// then each shard's log.
+/// INFO's `# Persistence`: the RDB snapshots, the append-only log's part
+/// (no rewrite yet), then each shard's log.
 fn persistence_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let rdb = &s.node.rdb;
+    let changes: u64 = s.reports.iter().map(|r| r.changes).sum();
+    let since_save = changes.saturating_sub(rdb.changes_at_last_save.load(Ordering::Relaxed));
+    let _ = write!(
+        out,
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{since_save}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n",
+        u8::from(rdb.in_progress()),
+        rdb.last_save_unix.load(Ordering::Relaxed),
+        if rdb.last_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
+        rdb.last_duration(),
+        rdb.current_duration_sec(),
+        rdb.saves.load(Ordering::Relaxed),
+    );
     let logs: Vec<_> = s.reports.iter().filter_map(|r| r.log.as_ref()).collect();
     let ok = logs.iter().all(|l| l.ok);
     let _ = write!(
         out,
-        "# Persistence\r\nloading:0\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_buffer_length:{}\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_buffer_length:{}\r\n",
         u8::from(!logs.is_empty()),
         if ok { "ok" } else { "err" },
         logs.iter().map(|l| l.size).sum::<u64>(),
@@ -557,7 +570,7 @@ fn shutdown<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
             return Reply::error(errors::SYNTAX);
         }
         if save {
-            if let Err(e) = super::persistence::save_file(core).await {
+            if let Err(e) = super::persistence::save_now(core).await {
                 eprintln!("Error trying to save the DB, can't exit: {e}");
                 if !force {
                     return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");

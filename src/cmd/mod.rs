@@ -71,6 +71,8 @@ pub mod flags {
     pub const STALE: u32 = 1 << 9;
     /// Not allowed inside MULTI.
     pub const NO_MULTI: u32 = 1 << 10;
+    /// Refused while a replica loads its data in the background.
+    pub const NO_ASYNC_LOADING: u32 = 1 << 11;
 
     // shardis's own flags: properties the connection acts on, which COMMAND
     // does not report (they are not in NAMES).
@@ -96,6 +98,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (ALLOW_BUSY, "allow_busy"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
     ];
 }
@@ -166,6 +169,10 @@ pub struct ConnCtx<'a> {
     pub core: &'a dyn CoreAccess,
 }
 
+/// Work a command leaves running after its reply (see
+/// [`CoreAccess::spawn`]).
+pub type BackgroundJob = Box<dyn FnOnce(std::rc::Rc<dyn CoreAccess>) -> LocalFuture<'static, ()>>;
+
 /// A future that runs on one core (not `Send`).
 pub type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 
@@ -185,9 +192,16 @@ pub trait CoreAccess: ScriptHost {
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()>;
-    /// Every shard's live keys as RDB records (SAVE); an error when a
-    /// shard could not answer.
-    fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>>;
+    /// One step of a save's point-in-time view of shard `shard` (see
+    /// `rdb::snapshot::Capture`); an error when the shard could not answer.
+    fn capture(
+        &self,
+        shard: usize,
+        step: crate::rdb::snapshot::CaptureStep,
+    ) -> LocalFuture<'_, std::io::Result<Option<Vec<u8>>>>;
+    /// Runs `job` on this core in the background (BGSAVE): it gets the
+    /// core for as long as it runs.
+    fn spawn(&self, job: BackgroundJob);
 }
 
 /// Connection-side code that answers at once.

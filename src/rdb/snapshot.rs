@@ -34,14 +34,6 @@ pub fn write_keyspace<W: Write>(
     Ok(())
 }
 
-/// A shard's keys as RDB records (SELECTDB, keys), for a file another
-/// core assembles with [`Writer::records`].
-pub fn keyspace_records(keyspace: &Keyspace, now_ms: u64) -> io::Result<Vec<u8>> {
-    let mut writer = Writer::new(Vec::new());
-    write_keyspace(&mut writer, keyspace, now_ms)?;
-    Ok(writer.into_records())
-}
-
 /// A shard's keyspace as RDB records, taken while the shard keeps
 /// serving (BGSAVE, a log rewrite): every database is frozen at
 /// [`Capture::begin`] (see `store::freeze`) and its keys come out in
@@ -123,6 +115,17 @@ impl Capture {
             db.thaw();
         }
     }
+}
+
+/// What a save asks of one shard's [`Capture`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureStep {
+    /// Freeze the shard's keyspace now (once no script holds it).
+    Begin { now_ms: u64 },
+    /// The next chunk of records; `None` once the view is complete.
+    Next,
+    /// Stop the view early (a failed or cancelled save).
+    Abort,
 }
 
 /// What a load found besides the keys it kept.

@@ -14,7 +14,8 @@ use super::gate::{Access, Gate};
 use super::mesh::{Request, Senders};
 use super::{Call, ShardState, Watched};
 use crate::cmd::{self, flags, CoreAccess, LocalFuture, Run};
-use crate::config::{Config, Param};
+use crate::config::{Config, Param, CAPTURE_CHUNK_BYTES};
+use crate::rdb::snapshot::{Capture, CaptureStep};
 use crate::lua::status::ScriptStatus;
 use crate::lua::{Engine, Killed, ScriptHost};
 use crate::node::{Node, ShardReport};
@@ -40,6 +41,8 @@ pub struct Core {
     /// The shard's append-only log, set once replay is done (with
     /// `appendonly yes`).
     pub log: std::cell::OnceCell<Rc<super::log::ShardLog>>,
+    /// This core itself, for the background jobs it spawns.
+    pub me: std::rc::Weak<Core>,
 }
 
 impl Core {
@@ -186,12 +189,41 @@ impl Core {
         &self.node.script_status[self.shard_id]
     }
 
-    /// The shard's live keys as RDB records, once no script or EXEC holds
-    /// the shard (a snapshot never shows half a script's writes); an
-    /// error with the -BUSY text when a busy script will not yield.
-    pub async fn snapshot_when_free(&self, now_ms: u64) -> std::io::Result<Vec<u8>> {
-        let _access = self.wait_for_shard().await.map_err(std::io::Error::other)?;
-        crate::rdb::snapshot::keyspace_records(&self.state.borrow().keyspace, now_ms)
+    /// One step of a save's view of this shard (see
+    /// `rdb::snapshot::Capture`). The view begins once no script or EXEC
+    /// holds the shard (it never shows half a script's writes; the -BUSY
+    /// text when a busy script will not yield); its chunks come out
+    /// whatever holds the shard, since they are the keyspace as it was.
+    pub async fn capture(&self, step: CaptureStep) -> std::io::Result<Option<Vec<u8>>> {
+        let other = std::io::Error::other;
+        if let CaptureStep::Begin { .. } = step {
+            let _access = self.wait_for_shard().await.map_err(other)?;
+        }
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        match step {
+            CaptureStep::Begin { now_ms } => {
+                if state.capture.is_some() {
+                    return Err(other("a snapshot of this shard is already being taken"));
+                }
+                state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+                Ok(None)
+            }
+            CaptureStep::Next => {
+                let capture = state.capture.as_ref().ok_or_else(|| other("no snapshot running"))?;
+                let chunk = capture.next_chunk(&mut state.keyspace, CAPTURE_CHUNK_BYTES);
+                if chunk.is_none() {
+                    state.capture = None;
+                }
+                Ok(chunk)
+            }
+            CaptureStep::Abort => {
+                if let Some(capture) = state.capture.take() {
+                    capture.abort(&mut state.keyspace);
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Waits until no script holds this shard. Before the script passes
@@ -222,6 +254,11 @@ impl Core {
             futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
         }
     }
+}
+
+/// A shard that stopped answering (shutdown): its keys would be missing.
+fn shard_gone(shard: usize) -> std::io::Error {
+    std::io::Error::other(format!("shard {shard} did not answer"))
 }
 
 /// `busy-behavior defer` (the enum's index in the config).
@@ -429,22 +466,29 @@ impl CoreAccess for Core {
         })
     }
 
-    fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>> {
+    fn capture(
+        &self,
+        shard: usize,
+        step: CaptureStep,
+    ) -> LocalFuture<'_, std::io::Result<Option<Vec<u8>>>> {
         Box::pin(async move {
-            let answers = self
-                .senders
-                .ask_others(|reply| Request::Snapshot { now_ms, reply })
-                .await;
-            let mut parts = vec![self.snapshot_when_free(now_ms).await?];
-            for answer in answers {
-                parts.push(answer?);
+            if shard == self.shard_id {
+                return Core::capture(self, step).await;
             }
-            // A shard that did not answer would be keys silently missing.
-            if parts.len() != self.node.shards() {
-                return Err(std::io::Error::other("a shard did not answer"));
+            let (reply, answer) = futures_channel::oneshot::channel();
+            let sent = self.senders.send(shard, Request::Capture { step, reply }).await;
+            match sent {
+                Ok(()) => answer.await.unwrap_or_else(|_| Err(shard_gone(shard))),
+                Err(()) => Err(shard_gone(shard)),
             }
-            Ok(parts)
         })
+    }
+
+    fn spawn(&self, job: cmd::BackgroundJob) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        glommio::spawn_local(job(me)).detach();
     }
 
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()> {

@@ -12,6 +12,7 @@ use glommio::channels::shared_channel::{
 use super::{Call, ShardReport, Watched};
 use crate::config::MESH_CHANNEL_CAPACITY;
 use crate::protocol::Reply;
+use crate::rdb::snapshot::CaptureStep;
 
 /// What one core asks of another.
 pub enum Request {
@@ -40,10 +41,10 @@ pub enum Request {
     Report { reply: oneshot::Sender<ShardReport> },
     /// CONFIG RESETSTAT: zero the shard's counters.
     ResetStats { reply: oneshot::Sender<()> },
-    /// SAVE: the shard's live keys as RDB records.
-    Snapshot {
-        now_ms: u64,
-        reply: oneshot::Sender<std::io::Result<Vec<u8>>>,
+    /// A save's view of the shard (see `rdb::snapshot::Capture`).
+    Capture {
+        step: CaptureStep,
+        reply: oneshot::Sender<std::io::Result<Option<Vec<u8>>>>,
     },
 }
 

@@ -28,6 +28,8 @@ pub struct ShardState {
     pub stats: ShardStats,
     /// The write hook: every change applied here is recorded through it.
     pub effects: Effects,
+    /// The point-in-time view a save is taking of the keyspace, if any.
+    pub capture: Option<crate::rdb::snapshot::Capture>,
 }
 
 impl ShardState {
@@ -38,6 +40,7 @@ impl ShardState {
             keyspace: Keyspace::for_shard(id, shards),
             stats: ShardStats::default(),
             effects: Effects::default(),
+            capture: None,
         }
     }
 
@@ -79,7 +82,7 @@ impl ShardState {
     }
 
     /// Changes applied to any database so far.
-    fn changes(&self) -> u64 {
+    pub fn changes(&self) -> u64 {
         self.keyspace.dbs.iter().map(Db::changes).sum()
     }
 
@@ -131,6 +134,7 @@ impl ShardState {
                 .map(|d| (d.len(), d.volatile_len()))
                 .collect(),
             memory_counter: crate::alloc::thread_counter(),
+            changes: self.changes(),
             log: None,
         }
     }

@@ -39,7 +39,7 @@ pub async fn build_core(
         executor.create_task_queue(Shares::Static(1000), Latency::Matters(preempt), "network");
     let script_queue =
         executor.create_task_queue(Shares::Static(1), Latency::NotImportant, "scripts");
-    let core = Rc::new(Core {
+    let core = Rc::new_cyclic(|me| Core {
         shard_id: id,
         node: node.clone(),
         state: state.into(),
@@ -49,6 +49,7 @@ pub async fn build_core(
         script_queue,
         read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
         log: Default::default(),
+        me: me.clone(),
     });
     Ok((core, receivers, network_queue))
 }
@@ -78,7 +79,7 @@ pub async fn serve_peer(
         let may_wait = core.gate.is_held()
             || match &req {
                 Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
-                Request::Transaction { .. } | Request::Snapshot { .. } => true,
+                Request::Transaction { .. } | Request::Capture { .. } => true,
                 _ => false,
             };
         let work = serve_request(core.clone(), req);
@@ -137,8 +138,8 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
         }
-        Request::Snapshot { now_ms, reply } => {
-            let _ = reply.send(core.snapshot_when_free(now_ms).await);
+        Request::Capture { step, reply } => {
+            let _ = reply.send(core.capture(step).await);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Small, dependency-free helpers shared by the command layer.
 
+/// Replacing a file atomically and durably (temporary file, sync, rename).
+pub mod durable;
 /// Redis-compatible glob matching (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, ...).
 pub mod glob;
 /// Broken invariants: panic in tests, log and answer an error in release.
