@@ -832,3 +832,127 @@ fn assert_function_runs(con: &mut Connection) {
         .expect("FCALL");
     assert_eq!(seven, 7);
 }
+
+/// Reads `field` of `INFO persistence`.
+fn persistence_field(con: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(con).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{info}"))
+        .to_string()
+}
+
+/// Waits until no save runs; the last one's status.
+fn wait_for_bgsave(con: &mut Connection) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while persistence_field(con, "rdb_bgsave_in_progress") != "0" {
+        assert!(std::time::Instant::now() < deadline, "BGSAVE never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    persistence_field(con, "rdb_last_bgsave_status")
+}
+
+/// BGSAVE while scripts keep incrementing counters spread over every slot
+/// group of each shard (so the save meets writes to tables it has not
+/// taken yet): the file holds each shard as it was at one moment — every
+/// counter of a shard equal — with every write acknowledged before the
+/// BGSAVE reply and none made after it. The file passes redis-check-rdb.
+#[test]
+fn bgsave_is_a_point_in_time_view_while_scripts_keep_writing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const FILLER: usize = 60_000;
+    const COUNTERS: usize = 40;
+    for shards in [1, 2] {
+        let dir = TempDir::new("rdb-bgsave");
+        let shardis = Server::shardis(shards, &["--dir", dir.path()]);
+        let mut con = shardis.redis_client();
+        for batch in (0..FILLER).collect::<Vec<_>>().chunks(1000) {
+            let mut pipe = redis::pipe();
+            for i in batch {
+                pipe.cmd("SET").arg(format!("filler:{i}")).arg(i).ignore();
+            }
+            pipe.exec(&mut con).expect("filler");
+        }
+        // Per shard, counters on that shard in as many slot groups.
+        let counters: Vec<Vec<String>> = (0..shards)
+            .map(|s| {
+                (0..COUNTERS)
+                    .map(|i| crate::common::key_on(s, shards, &format!("counter:{i}:")))
+                    .collect()
+            })
+            .collect();
+        let script = "for i = 1, #KEYS do redis.call('INCR', KEYS[i]) end return 1";
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = counters
+            .iter()
+            .cloned()
+            .map(|keys| {
+                let stop = stop.clone();
+                let port = shardis.port;
+                std::thread::spawn(move || {
+                    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                        .expect("client");
+                    let mut con = client.get_connection().expect("connect");
+                    let mut runs = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let _: i64 = redis::cmd("EVAL")
+                            .arg(script)
+                            .arg(keys.len())
+                            .arg(&keys)
+                            .query(&mut con)
+                            .expect("EVAL");
+                        runs += 1;
+                    }
+                    runs
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let get = |con: &mut Connection, key: &str| -> u64 {
+            redis::cmd("GET").arg(key).query(con).expect("GET")
+        };
+        let before: Vec<u64> = counters.iter().map(|k| get(&mut con, &k[0])).collect();
+        let reply: String = redis::cmd("BGSAVE").query(&mut con).expect("BGSAVE");
+        assert_eq!(reply, "Background saving started");
+        let after: Vec<u64> = counters.iter().map(|k| get(&mut con, &k[0])).collect();
+        assert_eq!(wait_for_bgsave(&mut con), "ok");
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            assert!(w.join().expect("writer") > 0);
+        }
+        assert_eq!(persistence_field(&mut con, "rdb_saves"), "1");
+
+        let path = dir.0.join("dump.rdb");
+        let check = Command::new("redis-check-rdb")
+            .arg(&path)
+            .output()
+            .expect("redis-check-rdb runs (is it installed?)");
+        assert!(
+            check.status.success(),
+            "redis-check-rdb refused the file:\n{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let (read, _, _) = read_file(&std::fs::read(&path).expect("dump.rdb"));
+        let db = read.get(&0).expect("db 0 saved");
+        let fillers = db.keys().filter(|k| k.starts_with(b"filler:")).count();
+        assert_eq!(fillers, FILLER, "{shards} shards");
+        for (s, keys) in counters.iter().enumerate() {
+            let values: BTreeSet<u64> = keys
+                .iter()
+                .map(|k| match db.get(k.as_bytes()) {
+                    Some((Canon::Str(v), 0)) => String::from_utf8_lossy(v).parse().expect("a count"),
+                    other => panic!("counter {k}: {other:?}"),
+                })
+                .collect();
+            assert_eq!(values.len(), 1, "shard {s} of {shards}: counters differ: {values:?}");
+            let saved = *values.iter().next().expect("one value");
+            assert!(
+                before[s] <= saved && saved <= after[s],
+                "shard {s} of {shards}: saved {saved}, acknowledged before BGSAVE {}, read after its reply {}",
+                before[s],
+                after[s]
+            );
+        }
+    }
+}
