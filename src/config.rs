@@ -94,14 +94,24 @@ pub enum Param {
     Appenddirname,
     Appendfilename,
     AofLoadTruncated,
+    StopWritesOnBgsaveError,
+    Rdbchecksum,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Int { min: i64, max: i64 },
-    Memory { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     Str,
+    /// `save`: pairs of seconds and changes, or empty for none.
+    SavePoints,
 }
 
 /// What a [`Param`] is: its names, its kind of value, its default, and
@@ -208,7 +218,7 @@ const PARAMS: &[ParamSpec] = &[
         id: Param::Save,
         name: "save",
         alias: None,
-        kind: Kind::Enum(&[""]),
+        kind: Kind::SavePoints,
         default: "",
         mutable: true,
     },
@@ -373,6 +383,22 @@ const PARAMS: &[ParamSpec] = &[
         default: "yes",
         mutable: true,
     },
+    ParamSpec {
+        id: Param::StopWritesOnBgsaveError,
+        name: "stop-writes-on-bgsave-error",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::Rdbchecksum,
+        name: "rdbchecksum",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
 ];
 
 /// The node's configuration, shared by every core. Numbers live in atomics
@@ -400,6 +426,11 @@ impl Config {
     /// A numeric (int, memory, bool, enum index) parameter.
     pub fn int(&self, id: Param) -> i64 {
         self.numbers[id as usize].load(Ordering::Relaxed)
+    }
+
+    /// The `save` points: (seconds, changes) pairs.
+    pub fn save_points(&self) -> Vec<(u64, u64)> {
+        parse_save_points(&self.string(Param::Save)).unwrap_or_default()
     }
 
     pub fn string(&self, id: Param) -> String {
@@ -473,7 +504,9 @@ impl Config {
 
     fn render(&self, p: &ParamSpec) -> String {
         match p.kind {
-            Kind::Str | Kind::Enum(_) => self.lock_strings()[p.id as usize].clone(),
+            Kind::Str | Kind::Enum(_) | Kind::SavePoints => {
+                self.lock_strings()[p.id as usize].clone()
+            }
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
         }
     }
@@ -481,11 +514,10 @@ impl Config {
     fn store(&self, p: &ParamSpec, value: &str) -> Result<(), String> {
         let n = parse_value(p, value)?;
         self.numbers[p.id as usize].store(n, Ordering::Relaxed);
-        if matches!(p.kind, Kind::Str | Kind::Enum(_)) {
-            let text = if matches!(p.kind, Kind::Enum(_)) {
-                value.to_ascii_lowercase()
-            } else {
-                value.to_string()
+        if matches!(p.kind, Kind::Str | Kind::Enum(_) | Kind::SavePoints) {
+            let text = match p.kind {
+                Kind::Enum(_) => value.to_ascii_lowercase(),
+                _ => value.to_string(),
             };
             self.lock_strings()[p.id as usize] = text;
         }
@@ -503,11 +535,16 @@ fn find(name: &str) -> Option<&'static ParamSpec> {
 fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
     match p.kind {
         Kind::Str => Ok(0),
+        Kind::SavePoints => parse_save_points(value).map(|points| points.len() as i64),
         Kind::Enum(choices) => choices
             .iter()
             .position(|c| c.eq_ignore_ascii_case(value))
             .map(|i| i as i64)
             .ok_or_else(|| {
+                // Redis's booleans have their own text.
+                if choices.len() == 2 && choices.contains(&"yes") && choices.contains(&"no") {
+                    return "argument must be 'yes' or 'no'".to_string();
+                }
                 "argument(s) must be one of the following: ".to_string() + &choices.join(", ")
             }),
         Kind::Int { min, max } => {
@@ -522,6 +559,27 @@ fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
             check_range(n, min, max)
         }
     }
+}
+
+/// `save`'s value: `<seconds> <changes>` pairs (seconds at least 1) one
+/// space apart, or nothing; Redis's error otherwise.
+pub fn parse_save_points(value: &str) -> Result<Vec<(u64, u64)>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbers: Vec<&str> = value.split(' ').collect();
+    if numbers.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    numbers
+        .chunks(2)
+        .map(
+            |pair| match (pair[0].parse::<u64>(), pair[1].parse::<u64>()) {
+                (Ok(seconds), Ok(changes)) if seconds >= 1 => Ok((seconds, changes)),
+                _ => Err("Invalid save parameters".into()),
+            },
+        )
+        .collect()
 }
 
 fn check_range(n: i64, min: i64, max: i64) -> Result<i64, String> {

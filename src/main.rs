@@ -195,11 +195,18 @@ fn watch_signals(node: Arc<Node>) -> Result<(), String> {
                 if signal == SIGHUP {
                     continue;
                 }
-                if node.is_shutting_down() {
+                let again = node
+                    .shutdown_requested
+                    .swap(true, std::sync::atomic::Ordering::SeqCst);
+                if node.is_shutting_down() || again {
                     std::process::exit(1);
                 }
                 eprintln!("Received signal, shutting down...");
-                node.begin_shutdown();
+                // With save points, as Redis, the data is saved first
+                // (`cmd::persistence::cron`); without, nothing waits.
+                if node.config.save_points().is_empty() {
+                    node.begin_shutdown();
+                }
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;

@@ -101,6 +101,14 @@ impl RdbStatus {
         self.in_progress.store(false, Ordering::Release);
     }
 
+    /// Whether writes are refused because the last save failed
+    /// (`stop-writes-on-bgsave-error yes` and save points set, as Redis).
+    pub fn refuses_writes(&self, config: &Config) -> bool {
+        self.last_failed.load(Ordering::Relaxed)
+            && config.int(crate::config::Param::StopWritesOnBgsaveError) == 0
+            && !config.save_points().is_empty()
+    }
+
     /// Ends a save that never got going (a shard was busy): no outcome.
     pub fn abandon(&self) {
         self.in_progress.store(false, Ordering::Release);
@@ -147,6 +155,9 @@ pub struct Node {
     pub rdb: RdbStatus,
     pub run_id: String,
     pub shutting_down: AtomicBool,
+    /// A signal asked for a shutdown that saves first (save points are
+    /// set); shard 0 does it (`cmd::persistence::cron`).
+    pub shutdown_requested: AtomicBool,
     pub stats: NodeStats,
     next_client_id: AtomicU64,
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
@@ -173,6 +184,7 @@ impl Node {
                 })
                 .collect(),
             shutting_down: AtomicBool::new(false),
+            shutdown_requested: AtomicBool::new(false),
             stats: NodeStats::default(),
             next_client_id: AtomicU64::new(1),
             clients: Mutex::new(BTreeMap::new()),

@@ -569,8 +569,10 @@ fn shutdown<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
         if save && nosave {
             return Reply::error(errors::SYNTAX);
         }
+        // As Redis: with save points, a plain SHUTDOWN saves too.
+        save |= !nosave && !core.node().config.save_points().is_empty();
         if save {
-            if let Err(e) = super::persistence::save_now(core).await {
+            if let Err(e) = super::persistence::save_for_shutdown(core).await {
                 eprintln!("Error trying to save the DB, can't exit: {e}");
                 if !force {
                     return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");

@@ -8,6 +8,9 @@ pub fn wrongtype() -> crate::protocol::Reply {
     crate::protocol::Reply::error(WRONGTYPE)
 }
 pub const SYNTAX: &str = "ERR syntax error";
+/// Redis 7.0's refusal of writes after a failed RDB save with
+/// `stop-writes-on-bgsave-error yes`.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// The reply to malformed options.
 pub fn syntax() -> crate::protocol::Reply {

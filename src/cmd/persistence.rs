@@ -74,6 +74,76 @@ fn bgsave<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
     })
 }
 
+/// How long a failed save point waits before it tries again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+const SAVE_RETRY_DELAY_SECS: u64 = 5;
+
+/// Shard 0's persistence timer, `hz` times a second: a background save
+/// when a save point is reached (as Redis's `serverCron`), and the
+/// shutdown a signal asked for, which saves first when save points are
+/// set.
+pub async fn cron(core: std::rc::Rc<dyn CoreAccess>) {
+    let node = core.node();
+    while !node.is_shutting_down() {
+        let hz = node.config.int(Param::Hz).max(1) as u64;
+        glommio::timer::sleep(std::time::Duration::from_millis(1000 / hz)).await;
+        if node.shutdown_requested.load(Ordering::SeqCst) {
+            match save_for_shutdown(&*core).await {
+                Ok(()) => node.begin_shutdown(),
+                Err(e) => {
+                    eprintln!("Error trying to save the DB, can't exit: {e}");
+                    node.shutdown_requested.store(false, Ordering::SeqCst);
+                }
+            }
+            continue;
+        }
+        if save_point_reached(&*core).await {
+            eprintln!("Save point reached: saving in the background");
+            if let Ok(job) = begin_save(&*core).await {
+                let _ = job.run(&*core).await;
+            }
+        }
+    }
+}
+
+/// Whether a `save` point's time and changes have both passed since the
+/// last save (a failed save is retried after a pause).
+async fn save_point_reached(core: &dyn CoreAccess) -> bool {
+    let node = core.node();
+    let points = node.config.save_points();
+    let rdb = &node.rdb;
+    if points.is_empty() || rdb.in_progress() {
+        return false;
+    }
+    let now = crate::util::time::now_ms() / 1000;
+    let failed = rdb.last_failed.load(Ordering::Relaxed);
+    if failed
+        && now.saturating_sub(rdb.last_try_unix.load(Ordering::Relaxed)) <= SAVE_RETRY_DELAY_SECS
+    {
+        return false;
+    }
+    let changes: u64 = core.reports().await.iter().map(|r| r.changes).sum();
+    let changed = changes.saturating_sub(rdb.changes_at_last_save.load(Ordering::Relaxed));
+    let since = now.saturating_sub(rdb.last_save_unix.load(Ordering::Relaxed));
+    points
+        .iter()
+        .any(|&(seconds, min_changes)| changed >= min_changes && since > seconds)
+}
+
+/// The save a shutdown makes (SHUTDOWN SAVE, or with save points SHUTDOWN
+/// and SIGTERM): a background save still running is stopped first, as
+/// Redis kills its child, then the file is saved in full.
+pub(super) async fn save_for_shutdown(core: &dyn CoreAccess) -> Result<(), String> {
+    let rdb = &core.node().rdb;
+    if rdb.in_progress() {
+        rdb.cancel.store(true, Ordering::Relaxed);
+        while rdb.in_progress() {
+            glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    save_now(core).await
+}
+
 /// Saves the RDB file and returns once it is on disk (SAVE, SHUTDOWN);
 /// `Err`: the error reply's text.
 pub(super) async fn save_now(core: &dyn CoreAccess) -> Result<(), String> {
@@ -119,7 +189,8 @@ async fn begin_save(core: &dyn CoreAccess) -> Result<SaveJob, String> {
         }
     }
     let path = rdb_path(&node.config);
-    match start_writer(path, core.functions().codes()) {
+    let checksum = node.config.int(Param::Rdbchecksum) == 0;
+    match start_writer(path, core.functions().codes(), checksum) {
         Ok((to_writer, written)) => Ok(SaveJob {
             shards,
             changes_at_start,
@@ -211,7 +282,11 @@ fn rdb_path(config: &crate::config::Config) -> PathBuf {
 fn start_writer(
     path: PathBuf,
     functions: Vec<Bytes>,
-) -> std::io::Result<(mpsc::Sender<ToWriter>, oneshot::Receiver<std::io::Result<()>>)> {
+    checksum: bool,
+) -> std::io::Result<(
+    mpsc::Sender<ToWriter>,
+    oneshot::Receiver<std::io::Result<()>>,
+)> {
     let (to_writer, mut chunks) = mpsc::channel(SAVE_QUEUE_CHUNKS);
     let (done, written) = oneshot::channel();
     std::thread::Builder::new()
@@ -219,11 +294,13 @@ fn start_writer(
         .spawn(move || {
             let result = crate::util::durable::replace_file(&path, |file| {
                 let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, file));
+                if !checksum {
+                    writer = writer.without_checksum();
+                }
                 writer.begin(0)?;
                 loop {
-                    let next = futures_lite::future::block_on(futures_lite::StreamExt::next(
-                        &mut chunks,
-                    ));
+                    let next =
+                        futures_lite::future::block_on(futures_lite::StreamExt::next(&mut chunks));
                     match next {
                         Some(ToWriter::Records(chunk)) => writer.records(&chunk)?,
                         Some(ToWriter::Finish) => break,

@@ -19,6 +19,9 @@ pub struct Writer<W: Write> {
     crc: u64,
     /// One value's bytes before they go out (reused).
     buf: Vec<u8>,
+    /// Whether the file ends with its CRC64 (zeros otherwise, which
+    /// loaders take as "not computed": `rdbchecksum no`).
+    checksum: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -27,7 +30,14 @@ impl<W: Write> Writer<W> {
             out,
             crc: 0,
             buf: Vec::new(),
+            checksum: true,
         }
+    }
+
+    /// Ends the file with zeros instead of its checksum (`rdbchecksum no`).
+    pub fn without_checksum(mut self) -> Writer<W> {
+        self.checksum = false;
+        self
     }
 
     /// The header and the AUX fields redis-server 7.0 writes first.
@@ -159,7 +169,7 @@ impl<W: Write> Writer<W> {
     /// EOF and the checksum; the output, flushed.
     pub fn finish(mut self) -> io::Result<W> {
         self.put(&[OPCODE_EOF])?;
-        let crc = self.crc;
+        let crc = if self.checksum { self.crc } else { 0 };
         self.out.write_all(&crc.to_le_bytes())?;
         self.out.flush()?;
         Ok(self.out)

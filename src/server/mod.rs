@@ -171,6 +171,9 @@ async fn shard_main(
         spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
     }
     glommio::spawn_local(expire_loop(core.clone())).detach();
+    if id == 0 {
+        glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
+    }
     let _ = ready.send(Ok(id));
     // Dropped now, so start-up sees a disconnect if another shard fails.
     drop(ready);

@@ -15,11 +15,11 @@ use super::mesh::{Request, Senders};
 use super::{Call, ShardState, Watched};
 use crate::cmd::{self, flags, CoreAccess, LocalFuture, Run};
 use crate::config::{Config, Param, CAPTURE_CHUNK_BYTES};
-use crate::rdb::snapshot::{Capture, CaptureStep};
 use crate::lua::status::ScriptStatus;
 use crate::lua::{Engine, Killed, ScriptHost};
 use crate::node::{Node, ShardReport};
 use crate::protocol::Reply;
+use crate::rdb::snapshot::{Capture, CaptureStep};
 use crate::util::slot::shard_of_key;
 
 /// What one executor owns: its shard and its ends of the mesh.
@@ -58,6 +58,9 @@ impl Core {
             _ => {
                 if let Some(refused) = self.refused_by_log(call) {
                     return refused;
+                }
+                if self.node.rdb.refuses_writes(&self.node.config) && call.cmd.has(flags::WRITE) {
+                    return Reply::error(cmd::errors::MISCONF_RDB);
                 }
                 self.state.borrow_mut().execute(access, call, now_ms)
             }
@@ -210,7 +213,10 @@ impl Core {
                 Ok(None)
             }
             CaptureStep::Next => {
-                let capture = state.capture.as_ref().ok_or_else(|| other("no snapshot running"))?;
+                let capture = state
+                    .capture
+                    .as_ref()
+                    .ok_or_else(|| other("no snapshot running"))?;
                 let chunk = capture.next_chunk(&mut state.keyspace, CAPTURE_CHUNK_BYTES);
                 if chunk.is_none() {
                     state.capture = None;
@@ -476,7 +482,10 @@ impl CoreAccess for Core {
                 return Core::capture(self, step).await;
             }
             let (reply, answer) = futures_channel::oneshot::channel();
-            let sent = self.senders.send(shard, Request::Capture { step, reply }).await;
+            let sent = self
+                .senders
+                .send(shard, Request::Capture { step, reply })
+                .await;
             match sent {
                 Ok(()) => answer.await.unwrap_or_else(|_| Err(shard_gone(shard))),
                 Err(()) => Err(shard_gone(shard)),

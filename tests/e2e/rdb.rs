@@ -835,7 +835,10 @@ fn assert_function_runs(con: &mut Connection) {
 
 /// Reads `field` of `INFO persistence`.
 fn persistence_field(con: &mut Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(con).expect("INFO");
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(con)
+        .expect("INFO");
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{info}"))
@@ -891,8 +894,8 @@ fn bgsave_is_a_point_in_time_view_while_scripts_keep_writing() {
                 let stop = stop.clone();
                 let port = shardis.port;
                 std::thread::spawn(move || {
-                    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                        .expect("client");
+                    let client =
+                        redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
                     let mut con = client.get_connection().expect("connect");
                     let mut runs = 0u64;
                     while !stop.load(Ordering::Relaxed) {
@@ -941,11 +944,17 @@ fn bgsave_is_a_point_in_time_view_while_scripts_keep_writing() {
             let values: BTreeSet<u64> = keys
                 .iter()
                 .map(|k| match db.get(k.as_bytes()) {
-                    Some((Canon::Str(v), 0)) => String::from_utf8_lossy(v).parse().expect("a count"),
+                    Some((Canon::Str(v), 0)) => {
+                        String::from_utf8_lossy(v).parse().expect("a count")
+                    }
                     other => panic!("counter {k}: {other:?}"),
                 })
                 .collect();
-            assert_eq!(values.len(), 1, "shard {s} of {shards}: counters differ: {values:?}");
+            assert_eq!(
+                values.len(),
+                1,
+                "shard {s} of {shards}: counters differ: {values:?}"
+            );
             let saved = *values.iter().next().expect("one value");
             assert!(
                 before[s] <= saved && saved <= after[s],
@@ -955,4 +964,160 @@ fn bgsave_is_a_point_in_time_view_while_scripts_keep_writing() {
             );
         }
     }
+}
+
+/// `save` and `stop-writes-on-bgsave-error` answer CONFIG as Redis does.
+#[test]
+fn save_points_are_configured_as_in_redis() {
+    use crate::common::{Step::Exact, Transcript};
+    Transcript::new()
+        .steps(&[
+            Exact(&["CONFIG", "SET", "save", "3600   1 300 100"]),
+            Exact(&["CONFIG", "GET", "save"]),
+            Exact(&["CONFIG", "SET", "save", "3600"]),
+            Exact(&["CONFIG", "SET", "save", "0 1"]),
+            Exact(&["CONFIG", "SET", "save", "10 -1"]),
+            Exact(&["CONFIG", "SET", "save", "ten 1"]),
+            Exact(&["CONFIG", "GET", "save"]),
+            Exact(&["CONFIG", "SET", "save", ""]),
+            Exact(&["CONFIG", "GET", "save"]),
+            Exact(&["CONFIG", "GET", "stop-writes-on-bgsave-error"]),
+            Exact(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe"]),
+            Exact(&["CONFIG", "GET", "rdbchecksum"]),
+            Exact(&["BGSAVE", "now"]),
+        ])
+        .assert_same_as_redis();
+}
+
+/// A save point saves in the background once its time and changes have
+/// passed; then nothing has changed since the last save.
+#[test]
+fn a_save_point_saves_in_the_background() {
+    let dir = TempDir::new("rdb-savepoint");
+    let shardis = Server::shardis(2, &["--dir", dir.path(), "--save", "1 2"]);
+    let mut con = shardis.redis_client();
+    assert_eq!(persistence_field(&mut con, "rdb_saves"), "0");
+    run(&mut con, &[b"SET", b"{a}1", b"one"]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(
+        persistence_field(&mut con, "rdb_saves"),
+        "0",
+        "one change is below the save point's two"
+    );
+    run(&mut con, &[b"SET", b"{b}2", b"two"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while persistence_field(&mut con, "rdb_saves") == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the save point never saved"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(wait_for_bgsave(&mut con), "ok");
+    assert_eq!(
+        persistence_field(&mut con, "rdb_changes_since_last_save"),
+        "0"
+    );
+    let (read, _, _) = read_file(&std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb"));
+    let keys: Vec<&Vec<u8>> = read[&0].keys().collect();
+    assert_eq!(keys, [b"{a}1", b"{b}2"]);
+}
+
+/// With save points, SIGTERM and a plain SHUTDOWN save before exiting (as
+/// Redis); SHUTDOWN NOSAVE does not.
+#[test]
+fn sigterm_and_shutdown_save_when_save_points_are_set() {
+    let dir = TempDir::new("rdb-sigterm");
+    let args = ["--dir", dir.path(), "--save", "3600 1"];
+    let file = dir.0.join("dump.rdb");
+    let mut shardis = Server::shardis(2, &args);
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["SET", "{a}1", "by sigterm"]), "+OK\r\n");
+    let killed = Command::new("kill")
+        .args(["-TERM", &shardis.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = shardis
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("SIGTERM stops the server");
+    assert!(status.success(), "{status:?}");
+    let (read, _, _) = read_file(&std::fs::read(&file).expect("SIGTERM saved"));
+    assert!(read[&0].contains_key(&b"{a}1".to_vec()));
+
+    let mut shardis = Server::shardis(2, &args);
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["GET", "{a}1"]), "$10\r\nby sigterm\r\n");
+    assert_eq!(c.cmd(&["SET", "{b}2", "by shutdown"]), "+OK\r\n");
+    c.send(&[b"SHUTDOWN"]);
+    assert!(c.is_closed());
+    shardis
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("SHUTDOWN stops the server");
+    let (read, _, _) = read_file(&std::fs::read(&file).expect("SHUTDOWN saved"));
+    assert!(read[&0].contains_key(&b"{b}2".to_vec()));
+
+    let mut shardis = Server::shardis(2, &args);
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["SET", "{c}3", "never saved"]), "+OK\r\n");
+    c.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(c.is_closed());
+    shardis
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("SHUTDOWN NOSAVE stops the server");
+    let (read, _, _) = read_file(&std::fs::read(&file).expect("dump.rdb"));
+    assert!(!read[&0].contains_key(&b"{c}3".to_vec()));
+}
+
+/// A failed save with save points and `stop-writes-on-bgsave-error yes`
+/// refuses writes with Redis's MISCONF text while reads go on, until a
+/// save succeeds (or the option is turned off); the old file is intact.
+#[test]
+fn a_failed_save_stops_writes_until_a_save_succeeds() {
+    let dir = TempDir::new("rdb-stopwrites");
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let data_dir = data.to_string_lossy().to_string();
+    let shardis = Server::shardis(2, &["--dir", &data_dir, "--save", "3600 1000"]);
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["SET", "{a}1", "one"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    let saved = std::fs::read(data.join("dump.rdb")).expect("dump.rdb");
+    // The file's directory is replaced by a plain file: no temporary file
+    // can be made there.
+    let moved = dir.0.join("moved");
+    std::fs::rename(&data, &moved).expect("move the directory away");
+    std::fs::write(&data, b"not a directory").expect("file in its place");
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    let mut con = shardis.redis_client();
+    assert_eq!(wait_for_bgsave(&mut con), "err");
+    let misconf = c.cmd(&["SET", "{a}1", "two"]);
+    assert!(
+        misconf.starts_with("-MISCONF Redis is configured to save RDB snapshots"),
+        "{misconf}"
+    );
+    assert!(c
+        .cmd(&["EVAL", "return redis.call('INCR', KEYS[1])", "1", "{b}"])
+        .starts_with("-MISCONF"));
+    assert_eq!(c.cmd(&["GET", "{a}1"]), "$3\r\none\r\n", "reads go on");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "{a}1", "two"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"]),
+        "+OK\r\n"
+    );
+    assert!(c.cmd(&["SET", "{a}1", "three"]).starts_with("-MISCONF"));
+
+    std::fs::remove_file(&data).expect("rm");
+    std::fs::rename(&moved, &data).expect("move it back");
+    assert_eq!(
+        std::fs::read(data.join("dump.rdb")).expect("old file"),
+        saved
+    );
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    assert_eq!(wait_for_bgsave(&mut con), "ok");
+    assert_eq!(c.cmd(&["SET", "{a}1", "three"]), "+OK\r\n");
 }
