@@ -568,7 +568,7 @@ pub fn parse_save_points(value: &str) -> Result<Vec<(u64, u64)>, String> {
         return Ok(Vec::new());
     }
     let numbers: Vec<&str> = value.split(' ').collect();
-    if numbers.len() % 2 != 0 {
+    if !numbers.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     numbers
