@@ -1043,7 +1043,7 @@ fn sigterm_and_shutdown_save_when_save_points_are_set() {
         .expect("SIGTERM stops the server");
     assert!(status.success(), "{status:?}");
     let (read, _, _) = read_file(&std::fs::read(&file).expect("SIGTERM saved"));
-    assert!(read[&0].contains_key(&b"{a}1".to_vec()));
+    assert!(read[&0].contains_key(b"{a}1".as_slice()));
 
     let mut shardis = Server::shardis(2, &args);
     let mut c = shardis.client();
@@ -1055,7 +1055,7 @@ fn sigterm_and_shutdown_save_when_save_points_are_set() {
         .wait_exit(std::time::Duration::from_secs(10))
         .expect("SHUTDOWN stops the server");
     let (read, _, _) = read_file(&std::fs::read(&file).expect("SHUTDOWN saved"));
-    assert!(read[&0].contains_key(&b"{b}2".to_vec()));
+    assert!(read[&0].contains_key(b"{b}2".as_slice()));
 
     let mut shardis = Server::shardis(2, &args);
     let mut c = shardis.client();
@@ -1066,7 +1066,7 @@ fn sigterm_and_shutdown_save_when_save_points_are_set() {
         .wait_exit(std::time::Duration::from_secs(10))
         .expect("SHUTDOWN NOSAVE stops the server");
     let (read, _, _) = read_file(&std::fs::read(&file).expect("dump.rdb"));
-    assert!(!read[&0].contains_key(&b"{c}3".to_vec()));
+    assert!(!read[&0].contains_key(b"{c}3".as_slice()));
 }
 
 /// A failed save with save points and `stop-writes-on-bgsave-error yes`
