@@ -28,6 +28,7 @@ macro_rules! fallible {
 pub mod access;
 pub mod admin;
 pub mod args;
+pub mod dump;
 pub mod errors;
 pub mod functions;
 pub mod hashes;
@@ -580,6 +581,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
     [
         strings::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,

@@ -1,14 +1,14 @@
 //! FUNCTION DUMP / RESTORE payloads: RDB records followed by the 2-byte
-//! RDB version and the CRC64 footer. The primitives are `crate::rdb`'s;
-//! this keeps the payload's framing and an `Option` reader for the
-//! function code.
+//! RDB version and the CRC64 footer. The primitives and the footer are
+//! `crate::rdb`'s (the footer is DUMP's, `rdb::payload`); this keeps an
+//! `Option` reader for the function code.
 //!
 //! Strings are always written plain; Redis LZF-compresses strings longer
 //! than 20 bytes when that saves space, so its payloads for such code differ
 //! from ours byte for byte, but each side restores the other's.
 
 use crate::rdb::cursor::Cursor;
-use crate::rdb::{crc::crc64, encode, RDB_VERSION};
+use crate::rdb::encode;
 
 /// Appends a plain (uncompressed, not integer-encoded) RDB string.
 pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
@@ -17,22 +17,11 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
 
 /// Appends the footer: RDB version (little endian) and the CRC64 of
 /// everything before the CRC.
-pub fn seal(mut payload: Vec<u8>) -> Vec<u8> {
-    payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64(&payload);
-    payload.extend_from_slice(&crc.to_le_bytes());
-    payload
-}
+pub use crate::rdb::payload::seal;
 
 /// Redis's `verifyDumpPayload`: a known RDB version and a matching CRC.
 pub fn verify(payload: &[u8]) -> bool {
-    let Some(body_len) = payload.len().checked_sub(10) else {
-        return false;
-    };
-    let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
-    let mut crc = [0u8; 8];
-    crc.copy_from_slice(&payload[body_len + 2..]);
-    version <= RDB_VERSION && crc64(&payload[..body_len + 2]) == u64::from_le_bytes(crc)
+    crate::rdb::payload::verify(payload).is_ok()
 }
 
 /// Reads RDB items from a payload; `None` on malformed or truncated data.

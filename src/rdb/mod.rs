@@ -15,6 +15,7 @@ pub mod format;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
+pub mod payload;
 pub mod read;
 pub mod snapshot;
 pub mod write;

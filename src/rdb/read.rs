@@ -1,10 +1,11 @@
 //! Reading a whole RDB file (or any input in memory): a pull reader that
 //! yields AUX fields, keys with their values and expiry, and function
-//! libraries, and checks the CRC64 footer at the end.
+//! libraries, and checks the CRC64 footer at the end. A key's value
+//! decodes alone too ([`value`]): DUMP payloads hold one.
 
 use super::cursor::{Cursor, Result};
 use super::format::*;
-use super::{crc, intset, listpack, ziplist, zipmap, RDB_VERSION};
+use super::{crc, intset, listpack, ziplist, zipmap, Error, RDB_VERSION};
 use crate::store::value::{Hash, List, Set};
 use crate::store::{Value, ZSet};
 
@@ -150,7 +151,7 @@ impl<'a> Reader<'a> {
                 }
                 _ => {
                     let key = self.c.string()?;
-                    let Some(value) = self.value(kind, at)? else {
+                    let Some(value) = value(&mut self.c, kind, at)? else {
                         // An empty collection: Redis skips such keys.
                         expires_at_ms = 0;
                         continue;
@@ -180,190 +181,190 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+}
 
-    /// A value of type `kind` (whose byte is at `at`); `None` when empty.
-    fn value(&mut self, kind: u8, at: usize) -> Result<Option<Value>> {
-        let value = match kind {
-            TYPE_STRING => return Ok(Some(Value::Str(self.c.string()?))),
-            TYPE_LIST => {
-                let n = self.c.count(1)?;
-                let mut list = List::with_capacity(n);
-                for _ in 0..n {
-                    list.push_back(self.c.string()?);
-                }
-                Value::List(list)
+/// A value of type `kind` (whose byte is at `at`); `None` when empty.
+pub fn value(c: &mut Cursor<'_>, kind: u8, at: usize) -> Result<Option<Value>> {
+    let value = match kind {
+        TYPE_STRING => return Ok(Some(Value::Str(c.string()?))),
+        TYPE_LIST => {
+            let n = c.count(1)?;
+            let mut list = List::with_capacity(n);
+            for _ in 0..n {
+                list.push_back(c.string()?);
             }
-            TYPE_SET => {
-                let n = self.c.count(1)?;
-                let members = (0..n)
-                    .map(|_| self.c.string())
-                    .collect::<Result<Vec<_>>>()?;
-                self.set(members, at)?
+            Value::List(list)
+        }
+        TYPE_SET => {
+            let n = c.count(1)?;
+            let members = (0..n).map(|_| c.string()).collect::<Result<Vec<_>>>()?;
+            set(members, at)?
+        }
+        TYPE_ZSET | TYPE_ZSET_2 => {
+            let n = c.count(2)?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                let member = c.string()?;
+                let score = if kind == TYPE_ZSET {
+                    c.text_double()?
+                } else {
+                    c.binary_double()?
+                };
+                pairs.push((member, score));
             }
-            TYPE_ZSET | TYPE_ZSET_2 => {
-                let n = self.c.count(2)?;
-                let mut pairs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let member = self.c.string()?;
-                    let score = if kind == TYPE_ZSET {
-                        self.c.text_double()?
-                    } else {
-                        self.c.binary_double()?
-                    };
-                    pairs.push((member, score));
-                }
-                self.zset(pairs, at)?
+            zset(pairs, at)?
+        }
+        TYPE_HASH => {
+            let n = c.count(2)?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                pairs.push((c.string()?, c.string()?));
             }
-            TYPE_HASH => {
-                let n = self.c.count(2)?;
-                let mut pairs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    pairs.push((self.c.string()?, self.c.string()?));
-                }
-                self.hash(pairs, at)?
+            hash(pairs, at)?
+        }
+        TYPE_HASH_ZIPMAP => {
+            let (blob, base) = blob(c)?;
+            hash(zipmap::pairs(&blob, base)?, at)?
+        }
+        TYPE_LIST_ZIPLIST => {
+            let (blob, base) = blob(c)?;
+            Value::List(ziplist::entries(&blob, base)?.into())
+        }
+        TYPE_SET_INTSET => {
+            let (blob, base) = blob(c)?;
+            set(intset::members(&blob, base)?, at)?
+        }
+        TYPE_SET_LISTPACK => {
+            let (blob, base) = blob(c)?;
+            set(listpack::elements(&blob, base)?, at)?
+        }
+        TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+            let (blob, base) = blob(c)?;
+            let flat = unpack(&blob, base, kind == TYPE_ZSET_ZIPLIST)?;
+            let pairs = pairs(flat, base)?;
+            let mut scored = Vec::with_capacity(pairs.len());
+            for (member, score) in pairs {
+                let score = std::str::from_utf8(&score)
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|s| !s.is_nan())
+                    .ok_or_else(|| Error::new(base, "zset score is not a number"))?;
+                scored.push((member, score));
             }
-            TYPE_HASH_ZIPMAP => {
-                let (blob, base) = self.blob()?;
-                self.hash(zipmap::pairs(&blob, base)?, at)?
-            }
-            TYPE_LIST_ZIPLIST => {
-                let (blob, base) = self.blob()?;
-                Value::List(ziplist::entries(&blob, base)?.into())
-            }
-            TYPE_SET_INTSET => {
-                let (blob, base) = self.blob()?;
-                self.set(intset::members(&blob, base)?, at)?
-            }
-            TYPE_SET_LISTPACK => {
-                let (blob, base) = self.blob()?;
-                self.set(listpack::elements(&blob, base)?, at)?
-            }
-            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
-                let (blob, base) = self.blob()?;
-                let flat = unpack(&blob, base, kind == TYPE_ZSET_ZIPLIST)?;
-                let pairs = self.pairs(flat, base)?;
-                let mut scored = Vec::with_capacity(pairs.len());
-                for (member, score) in pairs {
-                    let score = std::str::from_utf8(&score)
-                        .ok()
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .filter(|s| !s.is_nan())
-                        .ok_or_else(|| self.c.error_at(base, "zset score is not a number"))?;
-                    scored.push((member, score));
-                }
-                self.zset(scored, at)?
-            }
-            TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-                let (blob, base) = self.blob()?;
-                let flat = unpack(&blob, base, kind == TYPE_HASH_ZIPLIST)?;
-                let pairs = self.pairs(flat, base)?;
-                self.hash(pairs, at)?
-            }
-            TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
-                let nodes = self.c.count(2)?;
-                let mut list = List::new();
-                for _ in 0..nodes {
-                    let container = if kind == TYPE_LIST_QUICKLIST_2 {
-                        self.c.length()?
-                    } else {
-                        QUICKLIST_NODE_PACKED
-                    };
-                    let node_at = self.c.offset();
-                    let (blob, base) = self.blob()?;
-                    match container {
-                        QUICKLIST_NODE_PLAIN => list.push_back(blob),
-                        QUICKLIST_NODE_PACKED => {
-                            let items = unpack(&blob, base, kind == TYPE_LIST_QUICKLIST)?;
-                            if items.is_empty() {
-                                return Err(self.c.error_at(node_at, "empty quicklist node"));
-                            }
-                            list.extend(items);
+            zset(scored, at)?
+        }
+        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+            let (blob, base) = blob(c)?;
+            let flat = unpack(&blob, base, kind == TYPE_HASH_ZIPLIST)?;
+            let pairs = pairs(flat, base)?;
+            hash(pairs, at)?
+        }
+        TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+            let nodes = c.count(2)?;
+            let mut list = List::new();
+            for _ in 0..nodes {
+                let container = if kind == TYPE_LIST_QUICKLIST_2 {
+                    c.length()?
+                } else {
+                    QUICKLIST_NODE_PACKED
+                };
+                let node_at = c.offset();
+                let (blob, base) = blob(c)?;
+                match container {
+                    QUICKLIST_NODE_PLAIN => list.push_back(blob),
+                    QUICKLIST_NODE_PACKED => {
+                        let items = unpack(&blob, base, kind == TYPE_LIST_QUICKLIST)?;
+                        if items.is_empty() {
+                            return Err(Error::new(node_at, "empty quicklist node"));
                         }
-                        other => {
-                            return Err(self
-                                .c
-                                .error_at(node_at, format!("unknown quicklist container {other}")))
-                        }
+                        list.extend(items);
+                    }
+                    other => {
+                        return Err(Error::new(
+                            node_at,
+                            format!("unknown quicklist container {other}"),
+                        ))
                     }
                 }
-                Value::List(list)
             }
-            _ => {
-                let what = type_name(kind);
-                return Err(self.c.error_at(
-                    at,
-                    format!("value type {kind} ({what}) is not supported by shardis"),
-                ));
-            }
-        };
-        Ok(Some(value).filter(|v| !is_empty(v)))
-    }
-
-    /// A string holding an encoded blob, and the offset where its bytes
-    /// start (for errors inside it).
-    fn blob(&mut self) -> Result<(Vec<u8>, usize)> {
-        let start = self.c.offset();
-        let blob = self.c.string()?;
-        let end = self.c.offset();
-        // A plain string's bytes end where the cursor is; an LZF blob's
-        // offsets are not the file's, so its errors point at its start.
-        let base = match end.checked_sub(blob.len()) {
-            Some(base) if base > start => base,
-            _ => start,
-        };
-        Ok((blob, base))
-    }
-
-    /// Consecutive elements as pairs.
-    fn pairs(&self, flat: Vec<Vec<u8>>, base: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        if !flat.len().is_multiple_of(2) {
-            return Err(self
-                .c
-                .error_at(base, "odd number of elements in a pair encoding"));
+            Value::List(list)
         }
-        let mut out = Vec::with_capacity(flat.len() / 2);
-        let mut it = flat.into_iter();
-        while let (Some(a), Some(b)) = (it.next(), it.next()) {
-            out.push((a, b));
+        _ => {
+            let what = type_name(kind);
+            return Err(Error::new(
+                at,
+                format!("value type {kind} ({what}) is not supported by shardis"),
+            ));
         }
-        Ok(out)
-    }
+    };
+    Ok(Some(value).filter(|v| !is_empty(v)))
+}
 
-    fn set(&self, members: Vec<Vec<u8>>, at: usize) -> Result<Value> {
-        let mut set = Set::with_capacity(members.len());
-        for m in members {
-            if !set.insert(m.into_boxed_slice()) {
-                return Err(self.c.error_at(at, "duplicate set member"));
-            }
-        }
-        Ok(Value::Set(set))
-    }
+/// A string holding an encoded blob, and the offset where its bytes
+/// start (for errors inside it).
+fn blob(c: &mut Cursor<'_>) -> Result<(Vec<u8>, usize)> {
+    let start = c.offset();
+    let blob = c.string()?;
+    let end = c.offset();
+    // A plain string's bytes end where the cursor is; an LZF blob's
+    // offsets are not the file's, so its errors point at its start.
+    let base = match end.checked_sub(blob.len()) {
+        Some(base) if base > start => base,
+        _ => start,
+    };
+    Ok((blob, base))
+}
 
-    fn hash(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>, at: usize) -> Result<Value> {
-        let mut hash = Hash::with_capacity(pairs.len());
-        for (field, value) in pairs {
-            if hash.insert(field.into_boxed_slice(), value).is_some() {
-                return Err(self.c.error_at(at, "duplicate hash field"));
-            }
-        }
-        Ok(Value::Hash(hash))
+/// Consecutive elements as pairs.
+fn pairs(flat: Vec<Vec<u8>>, base: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    if !flat.len().is_multiple_of(2) {
+        return Err(Error::new(
+            base,
+            "odd number of elements in a pair encoding",
+        ));
     }
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut it = flat.into_iter();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        out.push((a, b));
+    }
+    Ok(out)
+}
 
-    fn zset(&self, pairs: Vec<(Vec<u8>, f64)>, at: usize) -> Result<Value> {
-        let mut seen = Set::with_capacity(pairs.len());
-        let mut boxed = Vec::with_capacity(pairs.len());
-        for (member, score) in pairs {
-            if score.is_nan() {
-                return Err(self.c.error_at(at, "zset score is NaN"));
-            }
-            let member = member.into_boxed_slice();
-            if !seen.insert(member.clone()) {
-                return Err(self.c.error_at(at, "duplicate zset member"));
-            }
-            boxed.push((member, score));
+fn set(members: Vec<Vec<u8>>, at: usize) -> Result<Value> {
+    let mut set = Set::with_capacity(members.len());
+    for m in members {
+        if !set.insert(m.into_boxed_slice()) {
+            return Err(Error::new(at, "duplicate set member"));
         }
-        Ok(Value::ZSet(ZSet::from_pairs(boxed)))
     }
+    Ok(Value::Set(set))
+}
+
+fn hash(pairs: Vec<(Vec<u8>, Vec<u8>)>, at: usize) -> Result<Value> {
+    let mut hash = Hash::with_capacity(pairs.len());
+    for (field, value) in pairs {
+        if hash.insert(field.into_boxed_slice(), value).is_some() {
+            return Err(Error::new(at, "duplicate hash field"));
+        }
+    }
+    Ok(Value::Hash(hash))
+}
+
+fn zset(pairs: Vec<(Vec<u8>, f64)>, at: usize) -> Result<Value> {
+    let mut seen = Set::with_capacity(pairs.len());
+    let mut boxed = Vec::with_capacity(pairs.len());
+    for (member, score) in pairs {
+        if score.is_nan() {
+            return Err(Error::new(at, "zset score is NaN"));
+        }
+        let member = member.into_boxed_slice();
+        if !seen.insert(member.clone()) {
+            return Err(Error::new(at, "duplicate zset member"));
+        }
+        boxed.push((member, score));
+    }
+    Ok(Value::ZSet(ZSet::from_pairs(boxed)))
 }
 
 fn is_empty(value: &Value) -> bool {

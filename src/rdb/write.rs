@@ -92,48 +92,9 @@ impl<W: Write> Writer<W> {
             self.buf.push(OPCODE_EXPIRETIME_MS);
             self.buf.extend_from_slice(&expires_at_ms.to_le_bytes());
         }
-        let buf = &mut self.buf;
-        match value {
-            ValueRef::Str(s) => {
-                buf.push(TYPE_STRING);
-                encode::string(buf, key);
-                encode::string(buf, s);
-            }
-            ValueRef::List(list) => {
-                buf.push(TYPE_LIST);
-                encode::string(buf, key);
-                encode::length(buf, list.len() as u64);
-                for item in list {
-                    encode::string(buf, item);
-                }
-            }
-            ValueRef::Set(set) => {
-                buf.push(TYPE_SET);
-                encode::string(buf, key);
-                encode::length(buf, set.len() as u64);
-                for member in set {
-                    encode::string(buf, member);
-                }
-            }
-            ValueRef::ZSet(zset) => {
-                buf.push(TYPE_ZSET_2);
-                encode::string(buf, key);
-                encode::length(buf, zset.len() as u64);
-                for (member, score) in zset.iter() {
-                    encode::string(buf, member);
-                    encode::binary_double(buf, score);
-                }
-            }
-            ValueRef::Hash(hash) => {
-                buf.push(TYPE_HASH);
-                encode::string(buf, key);
-                encode::length(buf, hash.len() as u64);
-                for (field, value) in hash {
-                    encode::string(buf, field);
-                    encode::string(buf, value);
-                }
-            }
-        }
+        self.buf.push(value_type(value));
+        encode::string(&mut self.buf, key);
+        encode_value(&mut self.buf, value);
         self.flush_buf()
     }
 
@@ -192,5 +153,50 @@ impl Writer<Vec<u8>> {
     /// Bytes written so far and not taken.
     pub fn pending_bytes(&self) -> usize {
         self.out.len()
+    }
+}
+
+/// The type byte of `value` in its plain encoding.
+pub fn value_type(value: ValueRef<'_>) -> u8 {
+    match value {
+        ValueRef::Str(_) => TYPE_STRING,
+        ValueRef::List(_) => TYPE_LIST,
+        ValueRef::Set(_) => TYPE_SET,
+        ValueRef::ZSet(_) => TYPE_ZSET_2,
+        ValueRef::Hash(_) => TYPE_HASH,
+    }
+}
+
+/// Appends `value` in the plain encoding [`value_type`] names: the part
+/// of a key record after the key, and the body of a DUMP payload.
+pub fn encode_value(buf: &mut Vec<u8>, value: ValueRef<'_>) {
+    match value {
+        ValueRef::Str(s) => encode::string(buf, s),
+        ValueRef::List(list) => {
+            encode::length(buf, list.len() as u64);
+            for item in list {
+                encode::string(buf, item);
+            }
+        }
+        ValueRef::Set(set) => {
+            encode::length(buf, set.len() as u64);
+            for member in set {
+                encode::string(buf, member);
+            }
+        }
+        ValueRef::ZSet(zset) => {
+            encode::length(buf, zset.len() as u64);
+            for (member, score) in zset.iter() {
+                encode::string(buf, member);
+                encode::binary_double(buf, score);
+            }
+        }
+        ValueRef::Hash(hash) => {
+            encode::length(buf, hash.len() as u64);
+            for (field, value) in hash {
+                encode::string(buf, field);
+                encode::string(buf, value);
+            }
+        }
     }
 }

@@ -242,6 +242,40 @@ fn random_ms(range: std::ops::Range<u64>) -> u64 {
     range.start + nanos % (range.end - range.start)
 }
 
+/// A key's PEXPIRETIME.
+fn pexpiretime(c: &mut crate::common::Raw, key: &str) -> String {
+    c.cmd(&["PEXPIRETIME", key])
+}
+
+#[test]
+fn restore_with_a_relative_ttl_replays_to_the_same_deadline() {
+    // `SET k hello` then `DUMP k` on redis-server 7.0.
+    const HELLO: &[u8] = b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a";
+    let dir = TempDir::new("aof-restore");
+    let mut server = start(&dir, "always");
+    let mut c = server.client();
+    let keys: Vec<String> = (0..SHARDS).map(|s| key_on(s, SHARDS, "r")).collect();
+    for key in &keys {
+        let reply = c.cmd_bytes(&[b"RESTORE", key.as_bytes(), b"100000", HELLO]);
+        assert_eq!(reply, b"+OK\r\n");
+    }
+    let forever = c.cmd_bytes(&[b"RESTORE", b"forever", b"0", HELLO]);
+    assert_eq!(forever, b"+OK\r\n");
+    let deadlines: Vec<String> = keys.iter().map(|k| pexpiretime(&mut c, k)).collect();
+    drop(c);
+    // Replayed later, a relative ttl would end later.
+    std::thread::sleep(Duration::from_millis(50));
+    kill9(&mut server);
+
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    for (key, deadline) in keys.iter().zip(&deadlines) {
+        assert_eq!(&pexpiretime(&mut c, key), deadline, "{key}");
+        assert_eq!(bulk(&c.cmd(&["GET", key])).as_deref(), Some("hello"));
+    }
+    assert_eq!(pexpiretime(&mut c, "forever"), ":-1\r\n");
+}
+
 #[test]
 fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
     const ROUNDS: usize = 3;

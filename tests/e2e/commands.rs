@@ -219,6 +219,8 @@ fn command_info_of_containers_matches_redis() {
             "get",
             "mset",
             "watch",
+            "dump",
+            "restore",
         ];
         for name in names {
             let (mine, theirs) = (info(&mut a, name), info(&mut b, name));

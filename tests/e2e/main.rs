@@ -8,6 +8,7 @@ mod aof;
 mod busy;
 mod commands;
 mod connection;
+mod dump;
 mod functions;
 mod hashes;
 mod keys;

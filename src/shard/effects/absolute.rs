@@ -1,7 +1,8 @@
 //! Relative expiries made absolute before they are logged, as Redis 7
 //! propagates them: `EXPIRE k 10` replayed tomorrow must not live ten
 //! more seconds. `EXPIRE`/`PEXPIRE` become `PEXPIREAT`, `SETEX`/`PSETEX`
-//! become `SET .. PXAT`, and `SET`/`GETEX`'s `EX`/`PX` become `PXAT`.
+//! become `SET .. PXAT`, `SET`/`GETEX`'s `EX`/`PX` become `PXAT`, and
+//! `RESTORE`'s relative ttl becomes an absolute one with `ABSTTL`.
 
 use bytes::Bytes;
 
@@ -34,6 +35,9 @@ pub fn rewrite(argv: &[Bytes], now_ms: u64) -> Option<Vec<Bytes>> {
             at(&argv[2], unit)?,
         ]);
     }
+    if is(b"restore") {
+        return restore(argv, now_ms);
+    }
     let first_option = if is(b"set") {
         3
     } else if is(b"getex") {
@@ -59,6 +63,28 @@ pub fn rewrite(argv: &[Bytes], now_ms: u64) -> Option<Vec<Bytes>> {
         i += 2;
     }
     out
+}
+
+/// `RESTORE key ttl payload [options]` with a relative, non-zero ttl:
+/// the deadline it set, with `ABSTTL` added (Redis 7.0 propagates it so).
+/// A ttl of 0 means no expiry and stays as it is. The command accepted its
+/// options, so an `ABSTTL` among them is the flag (IDLETIME's and FREQ's
+/// values are integers).
+fn restore(argv: &[Bytes], now_ms: u64) -> Option<Vec<Bytes>> {
+    let options = argv.get(4..)?;
+    if options.iter().any(|o| o.eq_ignore_ascii_case(b"absttl")) {
+        return None;
+    }
+    let ttl: i64 = std::str::from_utf8(argv.get(2)?).ok()?.parse().ok()?;
+    if ttl <= 0 {
+        return None;
+    }
+    // Saturating, as RESTORE itself adds the clock.
+    let at = ttl.saturating_add(now_ms as i64);
+    let mut out = argv.to_vec();
+    out[2] = Bytes::from(at.to_string());
+    out.push(Bytes::from_static(b"ABSTTL"));
+    Some(out)
 }
 
 #[cfg(test)]
@@ -94,6 +120,14 @@ mod tests {
             ("PEXPIREAT k 5", None),
             ("EXPIRE k notanumber", None),
             ("INCR k", None),
+            ("RESTORE k 10 p", Some("RESTORE k 1000010 p ABSTTL")),
+            (
+                "restore k 5 p REPLACE",
+                Some("restore k 1000005 p REPLACE ABSTTL"),
+            ),
+            ("RESTORE k 0 p", None),
+            ("RESTORE k 2000000 p absttl", None),
+            ("RESTORE k 10 p FREQ 3 AbsTtl", None),
         ];
         for (input, want) in cases {
             assert_eq!(text(rewrite(&line(input), now)).as_deref(), want, "{input}");
