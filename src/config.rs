@@ -96,6 +96,8 @@ pub enum Param {
     AofLoadTruncated,
     StopWritesOnBgsaveError,
     Rdbchecksum,
+    AutoAofRewritePercentage,
+    AutoAofRewriteMinSize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -389,6 +391,28 @@ const PARAMS: &[ParamSpec] = &[
         alias: None,
         kind: Kind::Enum(&["yes", "no"]),
         default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::AutoAofRewritePercentage,
+        name: "auto-aof-rewrite-percentage",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "100",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::AutoAofRewriteMinSize,
+        name: "auto-aof-rewrite-min-size",
+        alias: None,
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "67108864",
         mutable: true,
     },
     ParamSpec {

@@ -30,109 +30,172 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
 }
 
-/// The node's RDB snapshots (SAVE, BGSAVE, save points; INFO
-/// persistence, LASTSAVE): at most one runs at a time.
-pub struct RdbStatus {
-    in_progress: AtomicBool,
-    /// Set to make the running save stop early (SHUTDOWN).
-    pub cancel: AtomicBool,
-    /// Unix ms when the running save began.
-    started_ms: AtomicU64,
-    /// Unix time (s) of the last successful save; the start until then
-    /// (LASTSAVE, as Redis).
-    pub last_save_unix: AtomicU64,
-    /// Unix time (s) of the last save attempt, failed ones included (a
-    /// failed save point is retried after a pause, as Redis).
-    pub last_try_unix: AtomicU64,
-    /// Whether the last save failed (`rdb_last_bgsave_status`).
-    pub last_failed: AtomicBool,
-    /// How long the last save took, in seconds (-1: none yet).
-    pub last_duration_sec: AtomicU64,
-    /// Shard changes (summed) when the last successful save began.
-    pub changes_at_last_save: AtomicU64,
-    /// Successful saves since the start (`rdb_saves`).
-    pub saves: AtomicU64,
+/// What a node does in the background, one at a time: each shard has
+/// room for one point-in-time view of its keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// An RDB save (SAVE, BGSAVE, a save point).
+    Save = 1,
+    /// A rewrite of the append-only log (BGREWRITEAOF).
+    Rewrite = 2,
 }
 
-impl RdbStatus {
-    fn new() -> RdbStatus {
-        let now = now_ms() / 1000;
-        RdbStatus {
-            in_progress: AtomicBool::new(false),
-            cancel: AtomicBool::new(false),
+/// The node's one background job slot (see [`Job`]).
+#[derive(Default)]
+pub struct Background {
+    running: AtomicU8,
+    /// Set to make the running job stop early (SHUTDOWN).
+    pub cancel: AtomicBool,
+}
+
+impl Background {
+    /// Claims the slot for `job`; `Err`: the job running.
+    pub fn try_start(&self, job: Job) -> Result<(), Job> {
+        match self
+            .running
+            .compare_exchange(0, job as u8, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                self.cancel.store(false, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(running) if running == Job::Save as u8 => Err(Job::Save),
+            Err(_) => Err(Job::Rewrite),
+        }
+    }
+
+    /// Frees the slot.
+    pub fn end(&self) {
+        self.running.store(0, Ordering::Release);
+    }
+
+    pub fn running(&self) -> Option<Job> {
+        match self.running.load(Ordering::Acquire) {
+            1 => Some(Job::Save),
+            2 => Some(Job::Rewrite),
+            _ => None,
+        }
+    }
+
+    pub fn is_running(&self, job: Job) -> bool {
+        self.running() == Some(job)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// How a kind of background job went (INFO persistence).
+pub struct JobStatus {
+    /// Unix ms when the running one began.
+    started_ms: AtomicU64,
+    /// Unix time (s) of the last attempt, failed ones included.
+    pub last_try_unix: AtomicU64,
+    /// Whether the last one failed.
+    pub last_failed: AtomicBool,
+    /// How long the last one took, in seconds (`u64::MAX`: none yet).
+    last_duration_sec: AtomicU64,
+    /// Successful ones since the start.
+    pub done: AtomicU64,
+    /// Asked for while another job ran: started once the slot is free.
+    pub scheduled: AtomicBool,
+}
+
+impl JobStatus {
+    fn new() -> JobStatus {
+        JobStatus {
             started_ms: AtomicU64::new(0),
-            last_save_unix: AtomicU64::new(now),
             last_try_unix: AtomicU64::new(0),
             last_failed: AtomicBool::new(false),
             last_duration_sec: AtomicU64::new(u64::MAX),
-            changes_at_last_save: AtomicU64::new(0),
-            saves: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
         }
     }
 
-    /// Claims the node's one save; false if a save is running.
-    pub fn try_start(&self) -> bool {
-        let claimed = self
-            .in_progress
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if claimed {
-            self.cancel.store(false, Ordering::Relaxed);
-            let now = now_ms();
-            self.started_ms.store(now, Ordering::Relaxed);
-            self.last_try_unix.store(now / 1000, Ordering::Relaxed);
-        }
-        claimed
-    }
-
-    /// Ends the running save; `changes_at_start` counts for
-    /// `rdb_changes_since_last_save` when it succeeded.
-    pub fn finish(&self, ok: bool, changes_at_start: u64) {
+    /// A job of this kind has just claimed the slot.
+    pub fn started(&self) {
         let now = now_ms();
-        let took = now.saturating_sub(self.started_ms.load(Ordering::Relaxed));
+        self.started_ms.store(now, Ordering::Relaxed);
+        self.last_try_unix.store(now / 1000, Ordering::Relaxed);
+        self.scheduled.store(false, Ordering::Relaxed);
+    }
+
+    /// The job ended; its outcome.
+    pub fn finished(&self, ok: bool) {
+        let took = now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed));
         self.last_duration_sec.store(took / 1000, Ordering::Relaxed);
         self.last_failed.store(!ok, Ordering::Relaxed);
         if ok {
-            self.last_save_unix.store(now / 1000, Ordering::Relaxed);
-            self.changes_at_last_save
-                .store(changes_at_start, Ordering::Relaxed);
-            self.saves.fetch_add(1, Ordering::Relaxed);
+            self.done.fetch_add(1, Ordering::Relaxed);
         }
-        self.in_progress.store(false, Ordering::Release);
     }
 
-    /// Whether writes are refused because the last save failed
-    /// (`stop-writes-on-bgsave-error yes` and save points set, as Redis).
-    pub fn refuses_writes(&self, config: &Config) -> bool {
-        self.last_failed.load(Ordering::Relaxed)
-            && config.int(crate::config::Param::StopWritesOnBgsaveError) == 0
-            && !config.save_points().is_empty()
-    }
-
-    /// Ends a save that never got going (a shard was busy): no outcome.
-    pub fn abandon(&self) {
-        self.in_progress.store(false, Ordering::Release);
-    }
-
-    pub fn in_progress(&self) -> bool {
-        self.in_progress.load(Ordering::Acquire)
-    }
-
-    /// Seconds the running save has taken so far (-1: none running).
-    pub fn current_duration_sec(&self) -> i64 {
-        if !self.in_progress() {
+    /// Seconds the running one has taken (-1 when `running` is false).
+    pub fn current_duration_sec(&self, running: bool) -> i64 {
+        if !running {
             return -1;
         }
         (now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed)) / 1000) as i64
     }
 
-    /// Seconds the last save took (-1: none yet).
+    /// Seconds the last one took (-1: none yet).
     pub fn last_duration(&self) -> i64 {
         match self.last_duration_sec.load(Ordering::Relaxed) {
             u64::MAX => -1,
             s => s as i64,
         }
     }
+}
+
+/// The node's RDB snapshots (SAVE, BGSAVE, save points; INFO
+/// persistence, LASTSAVE).
+pub struct RdbStatus {
+    pub job: JobStatus,
+    /// Unix time (s) of the last successful save; the start until then
+    /// (LASTSAVE, as Redis).
+    pub last_save_unix: AtomicU64,
+    /// Shard changes (summed) when the last successful save began.
+    pub changes_at_last_save: AtomicU64,
+}
+
+impl RdbStatus {
+    fn new() -> RdbStatus {
+        RdbStatus {
+            job: JobStatus::new(),
+            last_save_unix: AtomicU64::new(now_ms() / 1000),
+            changes_at_last_save: AtomicU64::new(0),
+        }
+    }
+
+    /// A save ended; `changes_at_start` counts for
+    /// `rdb_changes_since_last_save` when it succeeded.
+    pub fn finish(&self, ok: bool, changes_at_start: u64) {
+        self.job.finished(ok);
+        if ok {
+            self.last_save_unix
+                .store(now_ms() / 1000, Ordering::Relaxed);
+            self.changes_at_last_save
+                .store(changes_at_start, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether writes are refused because the last save failed
+    /// (`stop-writes-on-bgsave-error yes` and save points set, as Redis).
+    pub fn refuses_writes(&self, config: &Config) -> bool {
+        self.job.last_failed.load(Ordering::Relaxed)
+            && config.int(crate::config::Param::StopWritesOnBgsaveError) == 0
+            && !config.save_points().is_empty()
+    }
+}
+
+/// The append-only log's rewrites (BGREWRITEAOF; INFO persistence).
+pub struct AofStatus {
+    pub job: JobStatus,
+    /// Bytes of the log (every shard's files) after the last rewrite, or
+    /// at the start: automatic rewrites compare the growth with it.
+    pub base_size: AtomicU64,
 }
 
 /// Node-wide counters.
@@ -151,8 +214,12 @@ pub struct Node {
     /// Core id of each shard.
     pub cores: Vec<usize>,
     pub started: Instant,
-    /// RDB snapshots: the running one, the last one's outcome.
+    /// The one background job (a save or a log rewrite) running.
+    pub background: Background,
+    /// RDB snapshots: the last one's outcome.
     pub rdb: RdbStatus,
+    /// Log rewrites: the last one's outcome.
+    pub aof: AofStatus,
     pub run_id: String,
     pub shutting_down: AtomicBool,
     /// A signal asked for a shutdown that saves first (save points are
@@ -175,7 +242,12 @@ impl Node {
             script_cache: crate::lua::ScriptCache::default(),
             functions: crate::lua::functions::Registry::default(),
             started: Instant::now(),
+            background: Background::default(),
             rdb: RdbStatus::new(),
+            aof: AofStatus {
+                job: JobStatus::new(),
+                base_size: AtomicU64::new(0),
+            },
             run_id: (0..40)
                 .map(|i| {
                     let x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i * 7)

@@ -88,9 +88,12 @@ impl fmt::Display for ManifestError {
 
 impl std::error::Error for ManifestError {}
 
-/// The name of a shard's file: `<prefix>.<shard>.<seq>.<base|incr>.aof`.
+/// The name of a shard's file: `<prefix>.<shard>.<seq>.incr.aof`, and for
+/// a base, which is an RDB file of the shard's keys (as Redis's base with
+/// `aof-use-rdb-preamble yes`), `<prefix>.<shard>.<seq>.base.rdb`.
 pub fn file_name(prefix: &str, shard: usize, seq: u64, kind: FileKind) -> String {
-    format!("{prefix}.{shard}.{seq}.{}.aof", kind.suffix())
+    let extension = if kind == FileKind::Base { "rdb" } else { "aof" };
+    format!("{prefix}.{shard}.{seq}.{}.{extension}", kind.suffix())
 }
 
 /// A name the manifest may hold: a plain file in the log's directory.
@@ -133,16 +136,73 @@ impl Manifest {
             .max_by_key(|f| f.seq)
     }
 
-    /// The files to load for `shard`, in order: its base (if any), then
-    /// its incremental files by `seq`.
-    pub fn shard_files(&self, shard: usize) -> Vec<&FileEntry> {
+    /// `shard`'s base, if a rewrite has made one: loaded first.
+    pub fn base(&self, shard: usize) -> Option<&FileEntry> {
+        self.files
+            .iter()
+            .find(|f| f.shard == shard && f.kind == FileKind::Base)
+    }
+
+    /// `shard`'s incremental files, replayed after its base, by `seq`.
+    pub fn incr_files(&self, shard: usize) -> Vec<&FileEntry> {
         let mut files: Vec<&FileEntry> = self
             .files
             .iter()
-            .filter(|f| f.shard == shard && f.kind != FileKind::History)
+            .filter(|f| f.shard == shard && f.kind == FileKind::Incr)
             .collect();
-        files.sort_by_key(|f| (f.kind, f.seq));
+        files.sort_by_key(|f| f.seq);
         files
+    }
+
+    /// A rewrite's first step: every shard gets a new incremental file
+    /// (one `seq` past its newest file), which its writer moves to before
+    /// the rewrite's view of the shard is taken. The old files stay named
+    /// until the new bases exist.
+    pub fn with_new_incr_files(&self, prefix: &str) -> Manifest {
+        let mut next = self.clone();
+        for shard in 0..self.shards {
+            let seq = self.next_seq(shard);
+            next.files.push(FileEntry {
+                name: file_name(prefix, shard, seq, FileKind::Incr),
+                seq,
+                kind: FileKind::Incr,
+                shard,
+            });
+        }
+        next
+    }
+
+    /// A rewrite's last step: each shard's new base (named after its
+    /// current incremental file's `seq`) replaces every file before it.
+    pub fn with_new_bases(&self, prefix: &str) -> Manifest {
+        let mut files = Vec::new();
+        for shard in 0..self.shards {
+            let Some(current) = self.current_incr(shard) else {
+                continue;
+            };
+            files.push(FileEntry {
+                name: file_name(prefix, shard, current.seq, FileKind::Base),
+                seq: current.seq,
+                kind: FileKind::Base,
+                shard,
+            });
+            files.push(current.clone());
+        }
+        Manifest {
+            shards: self.shards,
+            files,
+        }
+    }
+
+    /// One past the highest `seq` of `shard`'s files.
+    fn next_seq(&self, shard: usize) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| f.shard == shard)
+            .map(|f| f.seq)
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
     pub fn render(&self) -> String {
@@ -384,21 +444,47 @@ mod tests {
     }
 
     #[test]
+    fn a_rewrite_adds_incr_files_then_replaces_everything_before_them_with_bases() {
+        let m = sample();
+        let started = m.with_new_incr_files("appendonly.aof");
+        assert_eq!(started.files.len(), m.files.len() + 2);
+        assert_eq!(
+            started.current_incr(0).map(|f| f.name.as_str()),
+            Some("appendonly.aof.0.3.incr.aof")
+        );
+        assert_eq!(
+            started.incr_files(0).len(),
+            3,
+            "the old ones are still replayed"
+        );
+        assert_eq!(Manifest::parse(&started.render()), Ok(started.clone()));
+        let done = started.with_new_bases("appendonly.aof");
+        assert_eq!(
+            done.render(),
+            "shards 2\nfile appendonly.aof.0.3.base.rdb seq 3 type b shard 0\n\
+             file appendonly.aof.0.3.incr.aof seq 3 type i shard 0\n\
+             file appendonly.aof.1.2.base.rdb seq 2 type b shard 1\n\
+             file appendonly.aof.1.2.incr.aof seq 2 type i shard 1\n"
+        );
+        assert_eq!(Manifest::parse(&done.render()), Ok(done));
+    }
+
+    #[test]
     fn a_manifest_round_trips_and_orders_a_shards_files() {
         let m = sample();
         let text = m.render();
         assert!(
-            text.starts_with("shards 2\nfile appendonly.aof.0.1.base.aof seq 1 type b shard 0\n")
+            text.starts_with("shards 2\nfile appendonly.aof.0.1.base.rdb seq 1 type b shard 0\n")
         );
         assert_eq!(Manifest::parse(&text), Ok(m.clone()));
-        let names: Vec<&str> = m.shard_files(0).iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = m.incr_files(0).iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "appendonly.aof.0.1.base.aof",
-                "appendonly.aof.0.1.incr.aof",
-                "appendonly.aof.0.2.incr.aof"
-            ]
+            ["appendonly.aof.0.1.incr.aof", "appendonly.aof.0.2.incr.aof"]
+        );
+        assert_eq!(
+            m.base(0).map(|f| f.name.as_str()),
+            Some("appendonly.aof.0.1.base.rdb")
         );
         assert_eq!(
             m.current_incr(0).map(|f| f.name.as_str()),

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::manifest::{FileKind, Manifest};
+use super::manifest::Manifest;
 use super::record::{self, HeaderError, HEADER_BYTES};
 
 /// Bytes read from the file at a time (a record longer than this is
@@ -94,10 +94,11 @@ pub struct Recovered {
     pub truncated: Option<Truncation>,
 }
 
-/// Reads shard `shard`'s files as `manifest` names them in `dir`, calling
-/// `on_record(lsn, payload)` for each record in order. A torn tail is
-/// dropped (logging [`Truncation::warning`]) only when the shard's last
-/// file is an incremental one.
+/// Reads shard `shard`'s incremental files as `manifest` names them in
+/// `dir`, calling `on_record(lsn, payload)` for each record in order. A
+/// torn tail of the last one is dropped (logging
+/// [`Truncation::warning`]). The shard's base is an RDB file, loaded by
+/// the caller first.
 ///
 /// `on_record` may have seen records before an error is found in a later
 /// file: on an error the caller discards what it loaded and stops.
@@ -108,12 +109,8 @@ pub fn recover_shard(
     tail: TornTail,
     on_record: impl FnMut(u64, &[u8]) -> Result<(), String>,
 ) -> Result<Recovered, RecoveryError> {
-    let files = manifest.shard_files(shard);
-    let tail = match files.last() {
-        Some(f) if f.kind == FileKind::Incr => tail,
-        // A base is complete before the manifest names it.
-        _ => TornTail::Refuse,
-    };
+    // The base, an RDB file, is the caller's to load.
+    let files = manifest.incr_files(shard);
     let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(&f.name)).collect();
     let recovered = read_log(&paths, tail, on_record)?;
     if let Some(t) = &recovered.truncated {

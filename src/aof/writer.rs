@@ -337,6 +337,30 @@ impl Writer {
         Ok(())
     }
 
+    /// Moves on to `next`, a fresh file (a rewrite's new incremental
+    /// file, opened with [`Writer::open`]): the sealed records not written
+    /// yet are written here first, and later records go to `next`,
+    /// numbered on. Returns this file's writer, written but not synced:
+    /// the caller makes it durable (see [`Writer::close`]) before anything
+    /// after it counts as durable. Refused while a record is open.
+    pub fn move_to(&mut self, mut next: Writer) -> std::io::Result<Writer> {
+        if self.open.is_some() {
+            return Err(std::io::Error::other("a record is open"));
+        }
+        if let Some(flush) = self.take_sealed()? {
+            write_all_at(&flush.file, &flush.bytes, flush.at)?;
+            self.wrote(flush.bytes.len(), flush.lsn);
+        }
+        next.policy = self.policy;
+        next.max_payload = self.max_payload;
+        next.next_lsn = self.next_lsn;
+        next.appended_lsn = self.appended_lsn;
+        next.written_lsn = self.written_lsn;
+        next.durable_lsn = self.durable_lsn;
+        next.last_sync = self.last_sync;
+        Ok(std::mem::replace(self, next))
+    }
+
     /// Whether an `fdatasync` failed (see [`Self::commit`]'s errors).
     pub fn sync_failed(&self) -> bool {
         self.sync_failed

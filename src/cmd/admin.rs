@@ -218,28 +218,51 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
 /// (no rewrite yet), then each shard's log.
 fn persistence_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let rdb = &s.node.rdb;
+    let aof = &s.node.aof;
+    let saving = s.node.background.is_running(crate::node::Job::Save);
+    let rewriting = s.node.background.is_running(crate::node::Job::Rewrite);
+    let status = |job: &crate::node::JobStatus| {
+        if job.last_failed.load(Ordering::Relaxed) {
+            "err"
+        } else {
+            "ok"
+        }
+    };
     let changes: u64 = s.reports.iter().map(|r| r.changes).sum();
     let since_save = changes.saturating_sub(rdb.changes_at_last_save.load(Ordering::Relaxed));
     let _ = write!(
         out,
         "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{since_save}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n",
-        u8::from(rdb.in_progress()),
+        u8::from(saving),
         rdb.last_save_unix.load(Ordering::Relaxed),
-        if rdb.last_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
-        rdb.last_duration(),
-        rdb.current_duration_sec(),
-        rdb.saves.load(Ordering::Relaxed),
+        status(&rdb.job),
+        rdb.job.last_duration(),
+        rdb.job.current_duration_sec(saving),
+        rdb.job.done.load(Ordering::Relaxed),
     );
     let logs: Vec<_> = s.reports.iter().filter_map(|r| r.log.as_ref()).collect();
     let ok = logs.iter().all(|l| l.ok);
     let _ = write!(
         out,
-        "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_buffer_length:{}\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
         u8::from(!logs.is_empty()),
+        u8::from(rewriting),
+        u8::from(aof.job.scheduled.load(Ordering::Relaxed)),
+        aof.job.last_duration(),
+        aof.job.current_duration_sec(rewriting),
+        status(&aof.job),
+        aof.job.done.load(Ordering::Relaxed),
         if ok { "ok" } else { "err" },
-        logs.iter().map(|l| l.size).sum::<u64>(),
-        logs.iter().map(|l| l.pending_bytes).sum::<usize>(),
     );
+    if !logs.is_empty() {
+        let _ = write!(
+            out,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\n",
+            logs.iter().map(|l| l.size).sum::<u64>(),
+            aof.base_size.load(Ordering::Relaxed),
+            logs.iter().map(|l| l.pending_bytes).sum::<usize>(),
+        );
+    }
     for r in &s.reports {
         if let Some(l) = &r.log {
             let _ = write!(

@@ -170,10 +170,6 @@ pub struct ConnCtx<'a> {
     pub core: &'a dyn CoreAccess,
 }
 
-/// Work a command leaves running after its reply (see
-/// [`CoreAccess::spawn`]).
-pub type BackgroundJob = Box<dyn FnOnce(std::rc::Rc<dyn CoreAccess>) -> LocalFuture<'static, ()>>;
-
 /// A future that runs on one core (not `Send`).
 pub type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 
@@ -193,16 +189,15 @@ pub trait CoreAccess: ScriptHost {
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()>;
-    /// One step of a save's point-in-time view of shard `shard` (see
-    /// `rdb::snapshot::Capture`); an error when the shard could not answer.
-    fn capture(
-        &self,
-        shard: usize,
-        step: crate::rdb::snapshot::CaptureStep,
-    ) -> LocalFuture<'_, std::io::Result<Option<Vec<u8>>>>;
-    /// Runs `job` on this core in the background (BGSAVE): it gets the
-    /// core for as long as it runs.
-    fn spawn(&self, job: BackgroundJob);
+    /// Starts an RDB save of every shard (the node's background job
+    /// slot must be claimed for it, see `node::Background`): returns once
+    /// every shard is frozen (BGSAVE) or once the file is in place (SAVE);
+    /// `Err`: the error reply's text.
+    fn save(&self, wait: bool) -> LocalFuture<'_, Result<(), String>>;
+    /// Starts a rewrite of the append-only log (slot claimed as for
+    /// [`CoreAccess::save`]): returns once every shard has moved to its
+    /// new file and is frozen.
+    fn rewrite_log(&self) -> LocalFuture<'_, Result<(), String>>;
 }
 
 /// Connection-side code that answers at once.

@@ -1,45 +1,42 @@
-//! SAVE and BGSAVE: every shard's keys and the function libraries in one
-//! RDB file, `dir`/`dbfilename`, replaced atomically (see
-//! `util::durable`).
+//! SAVE, BGSAVE and BGREWRITEAOF, and when the node saves or rewrites by
+//! itself: save points, automatic log rewrites, a shutdown's save. The
+//! jobs themselves (point-in-time views of every shard, written by
+//! threads, no fork and no stop) are the shard's: `shard::background`.
 //!
-//! No fork and no stop: each shard freezes its keyspace (a point-in-time
-//! view, `rdb::snapshot::Capture`) once no script or EXEC holds it, and
-//! keeps serving while the view leaves in chunks. A script's writes are
-//! all in or all out; each shard is frozen at its own moment, within one
-//! round of requests, not one instant across shards. A thread writes the
-//! file, so no executor waits for the disk.
-//!
-//! SAVE is the same save with the reply at its end; BGSAVE replies once
-//! every shard is frozen (so every write acknowledged before its reply
-//! is in the file).
+//! One job runs at a time (`node::Background`), with Redis's replies
+//! when another is asked for: a save during a save is refused, a rewrite
+//! during a save (or a save during a rewrite, with SCHEDULE) is
+//! scheduled and starts when the running job ends.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_channel::{mpsc, oneshot};
 
 use super::flags::*;
 use super::{command, Command, ConnCtx, ConnFuture, CoreAccess};
 use crate::config::Param;
+use crate::node::Job;
 use crate::protocol::Reply;
-use crate::rdb::snapshot::CaptureStep;
-use crate::rdb::Writer;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("save",   1,  ADMIN | NOSCRIPT | NO_MULTI).connection_waits(save),
-    command("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING).connection_waits(bgsave),
+    command("save",         1,  ADMIN | NOSCRIPT | NO_MULTI).connection_waits(save),
+    command("bgsave",       -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING).connection_waits(bgsave),
+    command("bgrewriteaof", 1,  ADMIN | NOSCRIPT | NO_ASYNC_LOADING).connection_waits(bgrewriteaof),
 ];
 
-/// Chunks queued for the file's writer thread: enough to keep it busy,
-/// few enough that a slow disk holds back the shards' chunks instead of
-/// memory filling up.
-const SAVE_QUEUE_CHUNKS: usize = 16;
+/// Redis's replies when another job runs.
+const SAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+const REWRITE_IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
+const REWRITE_BLOCKS_BGSAVE: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
 
-/// Redis's text when a save is already running.
-const IN_PROGRESS: &str = "ERR Background save already in progress";
+/// How long a failed save point waits before it tries again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+const SAVE_RETRY_DELAY_SECS: u64 = 5;
+
+/// How often a save that must wait for a running job looks again.
+const JOB_POLL: Duration = Duration::from_millis(5);
 
 fn save<'a>(ctx: &'a mut ConnCtx<'_>, _argv: &'a [Bytes]) -> ConnFuture<'a> {
     Box::pin(async move {
@@ -53,40 +50,80 @@ fn save<'a>(ctx: &'a mut ConnCtx<'_>, _argv: &'a [Bytes]) -> ConnFuture<'a> {
 /// BGSAVE [SCHEDULE]
 fn bgsave<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
     Box::pin(async move {
-        match argv {
-            [_] => {}
-            // Nothing else runs in the background that a save would have
-            // to wait for (Redis: an AOF rewrite), so SCHEDULE saves now.
-            [_, schedule] if schedule.eq_ignore_ascii_case(b"schedule") => {}
+        let schedule = match argv {
+            [_] => false,
+            [_, word] if word.eq_ignore_ascii_case(b"schedule") => true,
             _ => return Reply::error(super::errors::SYNTAX),
-        }
-        match begin_save(ctx.core).await {
-            Ok(job) => {
-                ctx.core.spawn(Box::new(|core| {
-                    Box::pin(async move {
-                        let _ = job.run(&*core).await;
-                    })
-                }));
-                Reply::status("Background saving started")
+        };
+        let node = ctx.core.node();
+        match node.background.try_start(Job::Save) {
+            Ok(()) => match ctx.core.save(false).await {
+                Ok(()) => Reply::status("Background saving started"),
+                Err(e) => Reply::error(e),
+            },
+            Err(Job::Save) => Reply::error(SAVE_IN_PROGRESS),
+            Err(Job::Rewrite) if schedule => {
+                node.rdb.job.scheduled.store(true, Ordering::Relaxed);
+                Reply::status("Background saving scheduled")
             }
-            Err(e) => Reply::error(e),
+            Err(Job::Rewrite) => Reply::error(REWRITE_BLOCKS_BGSAVE),
         }
     })
 }
 
-/// How long a failed save point waits before it tries again (Redis's
-/// `CONFIG_BGSAVE_RETRY_DELAY`).
-const SAVE_RETRY_DELAY_SECS: u64 = 5;
+fn bgrewriteaof<'a>(ctx: &'a mut ConnCtx<'_>, _argv: &'a [Bytes]) -> ConnFuture<'a> {
+    Box::pin(async move {
+        let node = ctx.core.node();
+        match node.background.try_start(Job::Rewrite) {
+            Ok(()) => match ctx.core.rewrite_log().await {
+                Ok(()) => Reply::status("Background append only file rewriting started"),
+                Err(e) => Reply::error(e),
+            },
+            Err(Job::Rewrite) => Reply::error(REWRITE_IN_PROGRESS),
+            Err(Job::Save) => {
+                node.aof.job.scheduled.store(true, Ordering::Relaxed);
+                Reply::status("Background append only file rewriting scheduled")
+            }
+        }
+    })
+}
 
-/// Shard 0's persistence timer, `hz` times a second: a background save
-/// when a save point is reached (as Redis's `serverCron`), and the
-/// shutdown a signal asked for, which saves first when save points are
-/// set.
+/// Saves the RDB file and returns once it is on disk (SAVE, SHUTDOWN),
+/// after a log rewrite that is running; `Err`: the error reply's text.
+pub(super) async fn save_now(core: &dyn CoreAccess) -> Result<(), String> {
+    loop {
+        match core.node().background.try_start(Job::Save) {
+            Ok(()) => return core.save(true).await,
+            Err(Job::Save) => return Err(SAVE_IN_PROGRESS.into()),
+            Err(Job::Rewrite) => glommio::timer::sleep(JOB_POLL).await,
+        }
+    }
+}
+
+/// The save a shutdown makes (SHUTDOWN SAVE; with save points SHUTDOWN
+/// and SIGTERM): the running job is stopped first, as Redis kills its
+/// child, then the file is saved in full.
+pub(super) async fn save_for_shutdown(core: &dyn CoreAccess) -> Result<(), String> {
+    let background = &core.node().background;
+    if background.running().is_some() {
+        background.cancel.store(true, Ordering::Relaxed);
+        while background.running().is_some() {
+            glommio::timer::sleep(JOB_POLL).await;
+        }
+    }
+    save_now(core).await
+}
+
+/// Shard 0's persistence timer, `hz` times a second (as Redis's
+/// `serverCron`): the shutdown a signal asked for (which saves first
+/// when save points are set), a scheduled job once none runs, a save
+/// when a save point is reached, a log rewrite when the log has grown
+/// enough.
 pub async fn cron(core: std::rc::Rc<dyn CoreAccess>) {
     let node = core.node();
     while !node.is_shutting_down() {
         let hz = node.config.int(Param::Hz).max(1) as u64;
-        glommio::timer::sleep(std::time::Duration::from_millis(1000 / hz)).await;
+        glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         if node.shutdown_requested.load(Ordering::SeqCst) {
             match save_for_shutdown(&*core).await {
                 Ok(()) => node.begin_shutdown(),
@@ -97,10 +134,37 @@ pub async fn cron(core: std::rc::Rc<dyn CoreAccess>) {
             }
             continue;
         }
-        if save_point_reached(&*core).await {
+        if node.background.running().is_some() {
+            continue;
+        }
+        let start = if node.aof.job.scheduled.load(Ordering::Relaxed) {
+            Some(Job::Rewrite)
+        } else if node.rdb.job.scheduled.load(Ordering::Relaxed) {
+            Some(Job::Save)
+        } else if save_point_reached(&*core).await {
             eprintln!("Save point reached: saving in the background");
-            if let Ok(job) = begin_save(&*core).await {
-                let _ = job.run(&*core).await;
+            Some(Job::Save)
+        } else if log_grown(&*core).await {
+            eprintln!("Starting automatic rewriting of AOF on growth");
+            Some(Job::Rewrite)
+        } else {
+            None
+        };
+        let Some(job) = start else {
+            continue;
+        };
+        if node.background.try_start(job).is_err() {
+            continue;
+        }
+        let started = match job {
+            Job::Save => core.save(false).await,
+            Job::Rewrite => core.rewrite_log().await,
+        };
+        if let Err(e) = started {
+            eprintln!("The background job could not start: {e}");
+            match job {
+                Job::Save => node.rdb.job.finished(false),
+                Job::Rewrite => node.aof.job.finished(false),
             }
         }
     }
@@ -111,15 +175,13 @@ pub async fn cron(core: std::rc::Rc<dyn CoreAccess>) {
 async fn save_point_reached(core: &dyn CoreAccess) -> bool {
     let node = core.node();
     let points = node.config.save_points();
-    let rdb = &node.rdb;
-    if points.is_empty() || rdb.in_progress() {
+    if points.is_empty() {
         return false;
     }
+    let rdb = &node.rdb;
     let now = crate::util::time::now_ms() / 1000;
-    let failed = rdb.last_failed.load(Ordering::Relaxed);
-    if failed
-        && now.saturating_sub(rdb.last_try_unix.load(Ordering::Relaxed)) <= SAVE_RETRY_DELAY_SECS
-    {
+    let since_try = now.saturating_sub(rdb.job.last_try_unix.load(Ordering::Relaxed));
+    if rdb.job.last_failed.load(Ordering::Relaxed) && since_try <= SAVE_RETRY_DELAY_SECS {
         return false;
     }
     let changes: u64 = core.reports().await.iter().map(|r| r.changes).sum();
@@ -130,189 +192,30 @@ async fn save_point_reached(core: &dyn CoreAccess) -> bool {
         .any(|&(seconds, min_changes)| changed >= min_changes && since > seconds)
 }
 
-/// The save a shutdown makes (SHUTDOWN SAVE, or with save points SHUTDOWN
-/// and SIGTERM): a background save still running is stopped first, as
-/// Redis kills its child, then the file is saved in full.
-pub(super) async fn save_for_shutdown(core: &dyn CoreAccess) -> Result<(), String> {
-    let rdb = &core.node().rdb;
-    if rdb.in_progress() {
-        rdb.cancel.store(true, Ordering::Relaxed);
-        while rdb.in_progress() {
-            glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    }
-    save_now(core).await
-}
-
-/// Saves the RDB file and returns once it is on disk (SAVE, SHUTDOWN);
-/// `Err`: the error reply's text.
-pub(super) async fn save_now(core: &dyn CoreAccess) -> Result<(), String> {
-    begin_save(core)
-        .await?
-        .run(core)
-        .await
-        .map_err(|e| format!("ERR saving the RDB file failed: {e}"))
-}
-
-/// A save under way: every shard frozen, the file's writer started.
-struct SaveJob {
-    shards: usize,
-    /// Shard changes when the shards were frozen.
-    changes_at_start: u64,
-    to_writer: mpsc::Sender<ToWriter>,
-    written: oneshot::Receiver<std::io::Result<()>>,
-}
-
-/// What the writer thread is sent.
-enum ToWriter {
-    Records(Vec<u8>),
-    /// Every chunk has been sent: finish the file and put it in place.
-    /// (A channel closed without it abandons the file.)
-    Finish,
-}
-
-/// Claims the node's one save, freezes every shard and starts the file's
-/// writer; `Err`: the error reply's text.
-async fn begin_save(core: &dyn CoreAccess) -> Result<SaveJob, String> {
+/// `auto-aof-rewrite-percentage` / `-min-size`: whether the log has grown
+/// past the minimum and by the percentage since the last rewrite (or the
+/// start); a failed rewrite waits as a failed save does.
+async fn log_grown(core: &dyn CoreAccess) -> bool {
     let node = core.node();
-    if !node.rdb.try_start() {
-        return Err(IN_PROGRESS.into());
+    let percentage = node.config.int(Param::AutoAofRewritePercentage);
+    if percentage <= 0 {
+        return false;
     }
-    let shards = node.shards();
-    let changes_at_start = core.reports().await.iter().map(|r| r.changes).sum();
-    let now_ms = crate::util::time::now_ms();
-    for shard in 0..shards {
-        if let Err(e) = core.capture(shard, CaptureStep::Begin { now_ms }).await {
-            abort_shards(core, shard).await;
-            node.rdb.abandon();
-            return Err(format!("ERR {e}"));
-        }
+    let aof = &node.aof;
+    let now = crate::util::time::now_ms() / 1000;
+    let since_try = now.saturating_sub(aof.job.last_try_unix.load(Ordering::Relaxed));
+    if aof.job.last_failed.load(Ordering::Relaxed) && since_try <= SAVE_RETRY_DELAY_SECS {
+        return false;
     }
-    let path = rdb_path(&node.config);
-    let checksum = node.config.int(Param::Rdbchecksum) == 0;
-    match start_writer(path, core.functions().codes(), checksum) {
-        Ok((to_writer, written)) => Ok(SaveJob {
-            shards,
-            changes_at_start,
-            to_writer,
-            written,
-        }),
-        Err(e) => {
-            abort_shards(core, shards).await;
-            node.rdb.abandon();
-            Err(format!("ERR cannot start the save: {e}"))
-        }
+    let reports = core.reports().await;
+    let logs: Vec<_> = reports.iter().filter_map(|r| r.log.as_ref()).collect();
+    if logs.is_empty() {
+        return false;
     }
-}
-
-impl SaveJob {
-    /// Moves every shard's chunks to the writer, round robin, then waits
-    /// for the file to be in place. Its outcome is the node's last save
-    /// status (INFO, LASTSAVE).
-    async fn run(mut self, core: &dyn CoreAccess) -> std::io::Result<()> {
-        let node = core.node();
-        let mut result = self.pump(core).await;
-        if result.is_ok() {
-            result = send(&mut self.to_writer, ToWriter::Finish).await;
-        } else {
-            abort_shards(core, self.shards).await;
-        }
-        // Closing the channel without `Finish` abandons the file.
-        drop(self.to_writer);
-        let written = self
-            .written
-            .await
-            .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread stopped")));
-        let result = result.and(written);
-        match &result {
-            Ok(()) => eprintln!("DB saved on disk"),
-            Err(e) => eprintln!("Background saving error: {e}"),
-        }
-        node.rdb.finish(result.is_ok(), self.changes_at_start);
-        result
+    let size: u64 = logs.iter().map(|l| l.size).sum();
+    if size < node.config.int(Param::AutoAofRewriteMinSize) as u64 {
+        return false;
     }
-
-    async fn pump(&mut self, core: &dyn CoreAccess) -> std::io::Result<()> {
-        let mut active: Vec<usize> = (0..self.shards).collect();
-        while !active.is_empty() {
-            if core.node().rdb.cancel.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("the save was cancelled"));
-            }
-            let mut i = 0;
-            while i < active.len() {
-                match core.capture(active[i], CaptureStep::Next).await? {
-                    Some(chunk) => {
-                        send(&mut self.to_writer, ToWriter::Records(chunk)).await?;
-                        i += 1;
-                    }
-                    None => {
-                        active.remove(i);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Stops the views of shards `0..begun`.
-async fn abort_shards(core: &dyn CoreAccess, begun: usize) {
-    for shard in 0..begun {
-        let _ = core.capture(shard, CaptureStep::Abort).await;
-    }
-}
-
-/// Sends `message` to the writer thread, waiting while its queue is full.
-async fn send(to: &mut mpsc::Sender<ToWriter>, message: ToWriter) -> std::io::Result<()> {
-    let gone = |_| std::io::Error::other("the writer thread stopped");
-    futures_lite::future::poll_fn(|cx| to.poll_ready(cx))
-        .await
-        .map_err(gone)?;
-    to.start_send(message).map_err(gone)
-}
-
-fn rdb_path(config: &crate::config::Config) -> PathBuf {
-    Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename))
-}
-
-/// The thread that writes the file from the chunks it is sent (blocking
-/// I/O, off every executor): header, chunks in order, the function
-/// libraries, EOF and checksum; then synced and renamed into place.
-#[allow(clippy::type_complexity)]
-fn start_writer(
-    path: PathBuf,
-    functions: Vec<Bytes>,
-    checksum: bool,
-) -> std::io::Result<(
-    mpsc::Sender<ToWriter>,
-    oneshot::Receiver<std::io::Result<()>>,
-)> {
-    let (to_writer, mut chunks) = mpsc::channel(SAVE_QUEUE_CHUNKS);
-    let (done, written) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("shardis-save".into())
-        .spawn(move || {
-            let result = crate::util::durable::replace_file(&path, |file| {
-                let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, file));
-                if !checksum {
-                    writer = writer.without_checksum();
-                }
-                writer.begin(0)?;
-                loop {
-                    let next =
-                        futures_lite::future::block_on(futures_lite::StreamExt::next(&mut chunks));
-                    match next {
-                        Some(ToWriter::Records(chunk)) => writer.records(&chunk)?,
-                        Some(ToWriter::Finish) => break,
-                        None => return Err(std::io::Error::other("the save was abandoned")),
-                    }
-                }
-                for code in &functions {
-                    writer.function(code)?;
-                }
-                writer.finish()?.flush()
-            });
-            let _ = done.send(result);
-        })?;
-    Ok((to_writer, written))
+    let base = aof.base_size.load(Ordering::Relaxed).max(1);
+    size.saturating_sub(base) * 100 / base >= percentage as u64
 }

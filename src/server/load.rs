@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::aof::record;
 use crate::aof::recovery::TornTail;
+use crate::aof::{log_dir, manifest_name};
 use crate::cmd::Call;
 use crate::config::Param;
 use crate::lua::{functions, ScriptHost};
@@ -23,9 +24,15 @@ use crate::shard::log::{self, ShardLog};
 pub fn load_snapshot(core: &Core) -> Result<(), String> {
     let config = &core.node.config;
     let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
-    let data = match std::fs::read(&path) {
+    load_rdb(core, &path, false)
+}
+
+/// Loads the RDB file at `path` into `core` (see [`load_snapshot`]); a
+/// missing file is an empty start unless `required` (a log's base).
+fn load_rdb(core: &Core, path: &Path, required: bool) -> Result<(), String> {
+    let data = match std::fs::read(path) {
         Ok(data) => data,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let now_ms = crate::util::time::now_ms();
@@ -47,16 +54,6 @@ fn load_library(core: &Core, code: bytes::Bytes) -> Result<(), Reply> {
     let (name, body_at) = functions::parse_metadata(&code)?;
     let lib = functions::build(core.engine(), name, code, body_at)?;
     core.functions().load(lib, false)
-}
-
-/// Where the append-only log lives: `dir/appenddirname`.
-pub fn log_dir(config: &crate::config::Config) -> std::path::PathBuf {
-    Path::new(&config.string(Param::Dir)).join(config.string(Param::Appenddirname))
-}
-
-/// The manifest's name, as Redis names it: `appendfilename.manifest`.
-pub fn manifest_name(config: &crate::config::Config) -> String {
-    format!("{}.manifest", config.string(Param::Appendfilename))
 }
 
 /// With `appendonly yes`, before any shard starts: loads the manifest or
@@ -85,6 +82,10 @@ pub async fn open_log(
     } else {
         TornTail::Refuse
     };
+    // The base (a rewrite's RDB file of the shard), then the records.
+    if let Some(base) = manifest.base(core.shard_id) {
+        load_rdb(core, &log_dir(config).join(&base.name), true)?;
+    }
     let mut db = 0;
     let now_ms = crate::util::time::now_ms();
     let apply = |_lsn: u64, payload: &[u8]| {
@@ -103,6 +104,12 @@ pub async fn open_log(
     .await
     .map_err(|e| e.to_string())?;
     let log = ShardLog::new(core.node.clone(), writer);
+    // What automatic rewrites measure the log's growth against.
+    let size = log.report().size;
+    core.node
+        .aof
+        .base_size
+        .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
     core.state.borrow_mut().add_effect_sink(log.sink());
     if core.log.set(log.clone()).is_err() {
         return Err("the append-only log was opened twice".into());

@@ -232,6 +232,43 @@ impl Core {
         }
     }
 
+    /// A log rewrite's first step on this shard: the log moves to the new
+    /// incremental file `incr` in the same step as the keyspace is frozen
+    /// for the new base (see `ShardLog::rotate`), once no script or EXEC
+    /// holds the shard; the base's chunks then come from
+    /// [`Core::capture`].
+    ///
+    /// Shard 0 answers with the function libraries as they were at that
+    /// step (its base holds them, as its log holds their changes).
+    pub async fn begin_rewrite(&self, incr: std::path::PathBuf) -> std::io::Result<Vec<Bytes>> {
+        let other = std::io::Error::other;
+        let log = self
+            .log
+            .get()
+            .ok_or_else(|| other("the append-only log is off"))?;
+        if self.state.borrow().capture.is_some() {
+            return Err(other("a snapshot of this shard is already being taken"));
+        }
+        // Not while a script runs (`rotate` checks again at its step).
+        let _free = self.wait_for_shard().await.map_err(other)?;
+        let next =
+            crate::aof::writer::Writer::open(&incr, super::log::policy(&self.node), 0).await?;
+        let functions = std::cell::RefCell::new(Vec::new());
+        let freeze = || {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let now_ms = crate::util::time::now_ms();
+            state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+            if self.shard_id == 0 {
+                *functions.borrow_mut() = self.node.functions.codes();
+            }
+        };
+        log.rotate(next, || !self.gate.is_held(), freeze)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(functions.into_inner())
+    }
+
     /// Waits until no script holds this shard. Before the script passes
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
@@ -260,11 +297,6 @@ impl Core {
             futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
         }
     }
-}
-
-/// A shard that stopped answering (shutdown): its keys would be missing.
-fn shard_gone(shard: usize) -> std::io::Error {
-    std::io::Error::other(format!("shard {shard} did not answer"))
 }
 
 /// `busy-behavior defer` (the enum's index in the config).
@@ -472,32 +504,18 @@ impl CoreAccess for Core {
         })
     }
 
-    fn capture(
-        &self,
-        shard: usize,
-        step: CaptureStep,
-    ) -> LocalFuture<'_, std::io::Result<Option<Vec<u8>>>> {
+    fn save(&self, wait: bool) -> LocalFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            if shard == self.shard_id {
-                return Core::capture(self, step).await;
-            }
-            let (reply, answer) = futures_channel::oneshot::channel();
-            let sent = self
-                .senders
-                .send(shard, Request::Capture { step, reply })
-                .await;
-            match sent {
-                Ok(()) => answer.await.unwrap_or_else(|_| Err(shard_gone(shard))),
-                Err(()) => Err(shard_gone(shard)),
-            }
+            let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
+            super::background::save(me, wait).await
         })
     }
 
-    fn spawn(&self, job: cmd::BackgroundJob) {
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
-        glommio::spawn_local(job(me)).detach();
+    fn rewrite_log(&self) -> LocalFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
+            super::background::rewrite(me).await
+        })
     }
 
     fn reset_shard_stats(&self) -> LocalFuture<'_, ()> {

@@ -246,6 +246,59 @@ impl ShardLog {
         }
     }
 
+    /// Moves the log to the fresh file `next` (a rewrite's new
+    /// incremental file) in the same step as `at_switch` runs, so nothing
+    /// is appended in between: once no batch is open and `ready` says so,
+    /// the records so far go to the current file and the later ones to
+    /// `next`. The current file is synced, under the commit lock, before
+    /// any later record counts as durable. A rewrite's `at_switch` freezes
+    /// the keyspace: the new base plus `next` is then the whole log.
+    pub async fn rotate(
+        &self,
+        next: Writer,
+        ready: impl Fn() -> bool,
+        at_switch: impl FnOnce(),
+    ) -> Result<(), String> {
+        loop {
+            let Ok(permit) = self.committing.acquire_permit(1).await else {
+                return Err("the log is closed".into());
+            };
+            if let Some(why) = self.misconf() {
+                return Err(why);
+            }
+            if !self.in_batch.get() && ready() {
+                // What stays acknowledged if this fails (as a commit's).
+                let ok_before = {
+                    let w = self.writer.borrow();
+                    match w.policy() {
+                        FsyncPolicy::Always => w.durable_lsn(),
+                        _ => w.written_lsn(),
+                    }
+                };
+                let old = match self.writer.borrow_mut().move_to(next) {
+                    Ok(old) => old,
+                    Err(e) => {
+                        let why = format!("write failed: {e}");
+                        self.fail(why.clone(), ok_before);
+                        return Err(why);
+                    }
+                };
+                at_switch();
+                let lsn = old.written_lsn();
+                match old.close().await {
+                    Ok(()) => self.writer.borrow_mut().synced(lsn, true),
+                    Err(e) => self.fail(format!("fdatasync failed: {e}"), ok_before),
+                }
+                drop(permit);
+                return self.misconf().map_or(Ok(()), Err);
+            }
+            // A script's batch is open (or the caller is not ready): try
+            // again once it has had time to end.
+            drop(permit);
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     pub fn report(&self) -> LogReport {
         let w = self.writer.borrow();
         LogReport {

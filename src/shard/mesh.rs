@@ -41,6 +41,11 @@ pub enum Request {
     Report { reply: oneshot::Sender<ShardReport> },
     /// CONFIG RESETSTAT: zero the shard's counters.
     ResetStats { reply: oneshot::Sender<()> },
+    /// A log rewrite's first step (see `Core::begin_rewrite`).
+    RewriteBegin {
+        incr: std::path::PathBuf,
+        reply: oneshot::Sender<std::io::Result<Vec<Bytes>>>,
+    },
     /// A save's view of the shard (see `rdb::snapshot::Capture`).
     Capture {
         step: CaptureStep,

@@ -5,6 +5,7 @@
 //! (`Core::execute`); [`serve`] builds a core and serves it: requests from
 //! other cores, active expiry.
 
+pub mod background;
 pub mod core;
 pub mod effects;
 pub mod gate;

@@ -79,7 +79,9 @@ pub async fn serve_peer(
         let may_wait = core.gate.is_held()
             || match &req {
                 Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
-                Request::Transaction { .. } | Request::Capture { .. } => true,
+                Request::Transaction { .. }
+                | Request::Capture { .. }
+                | Request::RewriteBegin { .. } => true,
                 _ => false,
             };
         let work = serve_request(core.clone(), req);
@@ -137,6 +139,9 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         Request::ResetStats { reply } => {
             core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
+        }
+        Request::RewriteBegin { incr, reply } => {
+            let _ = reply.send(core.begin_rewrite(incr).await);
         }
         Request::Capture { step, reply } => {
             let _ = reply.send(core.capture(step).await);

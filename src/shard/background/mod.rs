@@ -1,0 +1,342 @@
+//! The node's background jobs, run from the core that starts them: an
+//! RDB save (SAVE, BGSAVE, save points) and a rewrite of the append-only
+//! log (BGREWRITEAOF). No fork and no stop: both stand on each shard's
+//! point-in-time view of its keyspace (`rdb::snapshot::Capture`), taken
+//! once no script or EXEC holds the shard and handed out in chunks while
+//! the shard keeps serving; threads write the files ([`file`]).
+//!
+//! - A save: every shard's chunks, round robin, into one RDB file,
+//!   `dir`/`dbfilename`. Each shard is frozen at its own moment, within
+//!   one round of requests; a script's writes are all in or all out.
+//! - A rewrite: the manifest first names a new incremental file per
+//!   shard; each shard moves its log there in the same step as it freezes
+//!   (`Core::begin_rewrite`), so its new base (an RDB file of its view)
+//!   plus the new file is its whole log; once every base is in place the
+//!   manifest names only those, and the old files go. A crash at any
+//!   point leaves a manifest whose files replay to everything
+//!   acknowledged.
+//!
+//! The caller claims the node's one job slot (`node::Background`) first;
+//! the job frees it when it ends.
+
+mod file;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::core::Core;
+use super::mesh::Request;
+use crate::aof::manifest::{self, FileKind, Manifest};
+use crate::cmd::CoreAccess;
+use crate::config::Param;
+use crate::lua::ScriptHost;
+use crate::rdb::snapshot::CaptureStep;
+use file::RdbFile;
+
+/// Starts a save (see the module): returns once every shard is frozen
+/// and the job runs on (`wait` false, BGSAVE), or once the file is in
+/// place (SAVE). `Err`: the error reply's text.
+pub async fn save(core: Rc<Core>, wait: bool) -> Result<(), String> {
+    let job = match SaveJob::begin(&core).await {
+        Ok(job) => job,
+        Err(e) => {
+            core.node.background.end();
+            return Err(e);
+        }
+    };
+    core.node.rdb.job.started();
+    eprintln!("Background saving started");
+    if wait {
+        return job
+            .run(&core)
+            .await
+            .map_err(|e| format!("ERR saving the RDB file failed: {e}"));
+    }
+    glommio::spawn_local(async move {
+        let _ = job.run(&core).await;
+    })
+    .detach();
+    Ok(())
+}
+
+/// Starts a rewrite of the log (see the module): returns once every shard
+/// has moved to its new file and is frozen; the bases are written on.
+pub async fn rewrite(core: Rc<Core>) -> Result<(), String> {
+    let job = match RewriteJob::begin(&core).await {
+        Ok(job) => job,
+        Err(e) => {
+            core.node.background.end();
+            return Err(e);
+        }
+    };
+    core.node.aof.job.started();
+    eprintln!("Background append only file rewriting started");
+    glommio::spawn_local(async move {
+        let _ = job.run(&core).await;
+    })
+    .detach();
+    Ok(())
+}
+
+/// A save under way: every shard frozen, the file's thread started.
+struct SaveJob {
+    shards: usize,
+    /// Shard changes when the shards were frozen.
+    changes_at_start: u64,
+    file: RdbFile,
+}
+
+impl SaveJob {
+    async fn begin(core: &Core) -> Result<SaveJob, String> {
+        let node = &core.node;
+        let shards = node.shards();
+        let changes_at_start = core.reports().await.iter().map(|r| r.changes).sum();
+        let now_ms = crate::util::time::now_ms();
+        for shard in 0..shards {
+            if let Err(e) = capture(core, shard, CaptureStep::Begin { now_ms }).await {
+                abort_captures(core, shard).await;
+                return Err(format!("ERR {e}"));
+            }
+        }
+        let config = &node.config;
+        let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
+        match RdbFile::start(path, core.functions().codes(), checksum(core)) {
+            Ok(file) => Ok(SaveJob {
+                shards,
+                changes_at_start,
+                file,
+            }),
+            Err(e) => {
+                abort_captures(core, shards).await;
+                Err(format!("ERR cannot start the save: {e}"))
+            }
+        }
+    }
+
+    /// Moves every chunk to the file and waits until it is in place; the
+    /// outcome is the node's last save status (INFO, LASTSAVE).
+    async fn run(mut self, core: &Core) -> std::io::Result<()> {
+        let result = match pump(core, std::slice::from_mut(&mut self.file)).await {
+            Ok(()) => self.file.finish().await.map(drop),
+            Err(e) => {
+                abort_captures(core, self.shards).await;
+                Err(self.file.abandon(e).await)
+            }
+        };
+        match &result {
+            Ok(()) => eprintln!("DB saved on disk"),
+            Err(e) => eprintln!("Background saving error: {e}"),
+        }
+        core.node.rdb.finish(result.is_ok(), self.changes_at_start);
+        core.node.background.end();
+        result
+    }
+}
+
+/// A rewrite under way: the manifest names the new incremental files,
+/// every shard writes to its own and is frozen, each base's thread is
+/// started.
+struct RewriteJob {
+    dir: PathBuf,
+    manifest_name: String,
+    prefix: String,
+    /// The manifest naming the old files and the new incremental ones.
+    started: Manifest,
+    /// Each shard's new base, in shard order.
+    bases: Vec<RdbFile>,
+}
+
+impl RewriteJob {
+    async fn begin(core: &Core) -> Result<RewriteJob, String> {
+        let config = &core.node.config;
+        if core.log.get().is_none() {
+            return Err("ERR the append-only log is off (appendonly no)".into());
+        }
+        let dir = crate::aof::log_dir(config);
+        let manifest_name = crate::aof::manifest_name(config);
+        let prefix = config.string(Param::Appendfilename);
+        let fail = |e: &dyn std::fmt::Display| format!("ERR the log rewrite cannot start: {e}");
+        let current = match manifest::load(&dir, &manifest_name) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(fail(&"no manifest")),
+            Err(e) => return Err(fail(&e)),
+        };
+        let started = current.with_new_incr_files(&prefix);
+        // The new files exist, empty and synced, before the manifest
+        // names them (a crash then replays them as empty).
+        let shards = core.node.shards();
+        let incr: Vec<PathBuf> = (0..shards)
+            .map(|shard| started.current_incr(shard).map(|f| dir.join(&f.name)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| fail(&"a shard has no incremental file"))?;
+        for path in &incr {
+            std::fs::File::create(path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| fail(&e))?;
+        }
+        manifest::store(&dir, &manifest_name, &started)
+            .await
+            .map_err(|e| fail(&e))?;
+        let mut functions = Vec::new();
+        for (shard, path) in incr.into_iter().enumerate() {
+            match begin_rewrite(core, shard, path).await {
+                Ok(codes) if shard == 0 => functions = codes,
+                Ok(_) => {}
+                Err(e) => {
+                    abort_captures(core, shard).await;
+                    return Err(fail(&e));
+                }
+            }
+        }
+        let mut bases = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let seq = started.current_incr(shard).map_or(0, |f| f.seq);
+            let path = dir.join(manifest::file_name(&prefix, shard, seq, FileKind::Base));
+            let codes = if shard == 0 {
+                std::mem::take(&mut functions)
+            } else {
+                Vec::new()
+            };
+            match RdbFile::start(path, codes, checksum(core)) {
+                Ok(file) => bases.push(file),
+                Err(e) => {
+                    abort_captures(core, shards).await;
+                    for base in bases {
+                        base.abandon(std::io::Error::other("stopped")).await;
+                    }
+                    return Err(fail(&e));
+                }
+            }
+        }
+        Ok(RewriteJob {
+            dir,
+            manifest_name,
+            prefix,
+            started,
+            bases,
+        })
+    }
+
+    /// Writes every base, then switches the manifest to the bases and the
+    /// new files and removes the old files.
+    async fn run(mut self, core: &Core) -> std::io::Result<()> {
+        let shards = self.bases.len();
+        let result = match pump(core, &mut self.bases).await {
+            Ok(()) => self.finish().await,
+            Err(e) => {
+                abort_captures(core, shards).await;
+                let mut why = e;
+                for base in self.bases {
+                    why = base.abandon(why).await;
+                }
+                Err(why)
+            }
+        };
+        match &result {
+            Ok(size) => {
+                eprintln!("Background AOF rewrite finished successfully");
+                core.node
+                    .aof
+                    .base_size
+                    .store(*size, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => eprintln!("Background AOF rewrite failed: {e}"),
+        }
+        core.node.aof.job.finished(result.is_ok());
+        core.node.background.end();
+        result.map(drop)
+    }
+
+    /// Every base in place: the manifest switch, then the old files go.
+    /// The bytes of the new bases.
+    async fn finish(self) -> std::io::Result<u64> {
+        let mut size = 0;
+        for base in self.bases {
+            size += base.finish().await?;
+        }
+        let done = self.started.with_new_bases(&self.prefix);
+        manifest::store(&self.dir, &self.manifest_name, &done).await?;
+        for old in &self.started.files {
+            if !done.files.iter().any(|f| f.name == old.name) {
+                let _ = std::fs::remove_file(self.dir.join(&old.name));
+            }
+        }
+        Ok(size)
+    }
+}
+
+/// Moves every shard's chunks to its file (one file: all of them), round
+/// robin, until every view is complete or the job is cancelled.
+async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
+    let mut active: Vec<usize> = (0..core.node.shards()).collect();
+    while !active.is_empty() {
+        if core.node.background.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        let mut i = 0;
+        while i < active.len() {
+            let shard = active[i];
+            match capture(core, shard, CaptureStep::Next).await? {
+                Some(chunk) => {
+                    let target = if files.len() == 1 { 0 } else { shard };
+                    files[target].send(chunk).await?;
+                    i += 1;
+                }
+                None => {
+                    active.remove(i);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops the views of shards `0..begun`.
+async fn abort_captures(core: &Core, begun: usize) {
+    for shard in 0..begun {
+        let _ = capture(core, shard, CaptureStep::Abort).await;
+    }
+}
+
+/// One step of shard `shard`'s view, here or on its core.
+async fn capture(core: &Core, shard: usize, step: CaptureStep) -> std::io::Result<Option<Vec<u8>>> {
+    if shard == core.shard_id {
+        return core.capture(step).await;
+    }
+    ask(core, shard, |reply| Request::Capture { step, reply })
+        .await
+        .and_then(|answer| answer)
+}
+
+/// A rewrite's first step on shard `shard`, here or on its core.
+async fn begin_rewrite(core: &Core, shard: usize, incr: PathBuf) -> std::io::Result<Vec<Bytes>> {
+    if shard == core.shard_id {
+        return core.begin_rewrite(incr).await;
+    }
+    ask(core, shard, |reply| Request::RewriteBegin { incr, reply })
+        .await
+        .and_then(|answer| answer)
+}
+
+/// Sends shard `shard` the request `ask` builds around a reply channel
+/// and waits for the answer; an error if the shard has stopped.
+async fn ask<T>(
+    core: &Core,
+    shard: usize,
+    ask: impl FnOnce(futures_channel::oneshot::Sender<T>) -> Request,
+) -> std::io::Result<T> {
+    let (reply, answer) = futures_channel::oneshot::channel();
+    let gone = || std::io::Error::other(format!("shard {shard} did not answer"));
+    core.senders
+        .send(shard, ask(reply))
+        .await
+        .map_err(|()| gone())?;
+    answer.await.map_err(|_| gone())
+}
+
+/// `rdbchecksum`: whether files end with their CRC64.
+fn checksum(core: &Core) -> bool {
+    core.node.config.int(Param::Rdbchecksum) == 0
+}
