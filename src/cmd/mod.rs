@@ -188,6 +188,11 @@ pub trait CoreAccess: ScriptHost {
     /// Every shard's live keys as RDB records (SAVE); an error when a
     /// shard could not answer.
     fn snapshot(&self, now_ms: u64) -> LocalFuture<'_, std::io::Result<Vec<Vec<u8>>>>;
+    /// Applies a change of the function libraries (FUNCTION LOAD, DELETE,
+    /// FLUSH or RESTORE, `argv` the whole command) on core 0, where every
+    /// such change is made and logged (see `functions`); its reply, once
+    /// its record is committed as `appendfsync` asks.
+    fn change_functions<'a>(&'a self, argv: &'a [Bytes]) -> LocalFuture<'a, Reply>;
 }
 
 /// Connection-side code that answers at once.

@@ -78,7 +78,9 @@ pub async fn serve_peer(
         let may_wait = core.gate.is_held()
             || match &req {
                 Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
-                Request::Transaction { .. } | Request::Snapshot { .. } => true,
+                Request::Transaction { .. }
+                | Request::Snapshot { .. }
+                | Request::Functions { .. } => true,
                 _ => false,
             };
         let work = serve_request(core.clone(), req);
@@ -136,6 +138,9 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         Request::ResetStats { reply } => {
             core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
+        }
+        Request::Functions { argv, reply } => {
+            let _ = reply.send(core.change_functions_here(&argv).await);
         }
         Request::Snapshot { now_ms, reply } => {
             let _ = reply.send(core.snapshot_when_free(now_ms).await);

@@ -36,12 +36,12 @@ fn start(dir: &TempDir, fsync: &str) -> Server {
     )
 }
 
-fn shutdown(server: &mut Server) {
+pub(crate) fn shutdown(server: &mut Server) {
     server.client().send(&[b"SHUTDOWN"]);
     assert!(server.wait_exit(EXIT_TIMEOUT).is_some(), "shardis exits");
 }
 
-fn kill9(server: &mut Server) {
+pub(crate) fn kill9(server: &mut Server) {
     let status = std::process::Command::new("kill")
         .args(["-9", &server.pid().to_string()])
         .status()
