@@ -3,7 +3,7 @@
 //! replayed at start, before any client is served.
 
 use crate::aof::{kill9, shutdown};
-use crate::common::{Raw, Server, TempDir};
+use crate::common::{connect_to_core, Raw, Server, TempDir};
 
 fn start(dir: &TempDir, shards: usize) -> Server {
     Server::shardis(
@@ -32,27 +32,6 @@ fn library(name: &str, version: usize) -> String {
 
 fn list(c: &mut Raw) -> String {
     c.cmd(&["FUNCTION", "LIST", "WITHCODE"])
-}
-
-/// The shard of the core serving `c`, from CLIENT INFO.
-fn core_of(c: &mut Raw) -> usize {
-    let info = c.cmd(&["CLIENT", "INFO"]);
-    info.split_whitespace()
-        .find_map(|field| field.strip_prefix("shard="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no shard in {info}"))
-}
-
-/// A connection served by `shard`'s core (connections spread over the
-/// cores: a few tries find one).
-fn connect_to_core(server: &Server, shard: usize) -> Raw {
-    for _ in 0..200 {
-        let mut c = server.client();
-        if core_of(&mut c) == shard {
-            return c;
-        }
-    }
-    panic!("no connection landed on shard {shard}'s core");
 }
 
 #[test]
@@ -125,7 +104,7 @@ fn a_flush_and_a_restore_replay_as_they_ran() {
 fn changes_made_through_any_core_replay_in_the_order_they_applied() {
     let dir = TempDir::new("aof-functions-cores");
     let mut server = start(&dir, 2);
-    let mut other = connect_to_core(&server, 1);
+    let mut other = connect_to_core(server.port, 1);
     assert_eq!(
         other.cmd(&["FUNCTION", "LOAD", &library("remote", 1)]),
         "$6\r\nremote\r\n"
@@ -134,12 +113,7 @@ fn changes_made_through_any_core_replay_in_the_order_they_applied() {
     let racers: Vec<_> = (0..2)
         .map(|shard| {
             std::thread::spawn(move || {
-                let mut c = loop {
-                    let mut c = Raw::connect(port);
-                    if core_of(&mut c) == shard {
-                        break c;
-                    }
-                };
+                let mut c = connect_to_core(port, shard);
                 for i in 0..40 {
                     if (i + shard) % 3 == 0 {
                         c.cmd(&["FUNCTION", "DELETE", "raced"]);
@@ -163,7 +137,7 @@ fn changes_made_through_any_core_replay_in_the_order_they_applied() {
     let server = start(&dir, 2);
     // Either core serves the libraries at once.
     for shard in [0, 1] {
-        let mut c = connect_to_core(&server, shard);
+        let mut c = connect_to_core(server.port, shard);
         assert_eq!(list(&mut c), before);
         let key = format!("k{shard}");
         assert_eq!(c.cmd(&["FCALL", "remote_set", "1", &key, "v"]), "+OK\r\n");
