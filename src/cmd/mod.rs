@@ -178,9 +178,6 @@ pub trait CoreAccess: ScriptHost {
     fn node(&self) -> &Node;
     /// Whether a script or an EXEC holds this core's shard now.
     fn shard_held(&self) -> bool;
-    /// Waits until no script holds this core's shard (FUNCTION LOAD);
-    /// `Err`: the `-BUSY` text.
-    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>>;
     /// A statistics snapshot of every shard, in shard order (INFO).
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
@@ -210,7 +207,7 @@ pub enum ConnectionFn {
     /// Answers at once (PING, SELECT, CLIENT ...): a plain call.
     Now(ConnNowFn),
     /// May wait: for every shard's report (INFO), a timer (DEBUG SLEEP),
-    /// this core's shard (FUNCTION LOAD). The connection watches for its
+    /// core 0 (a FUNCTION change). The connection watches for its
     /// client going away meanwhile, and then drops the future.
     Waits(ConnWaitFn),
 }

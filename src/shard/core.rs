@@ -444,10 +444,6 @@ impl CoreAccess for Core {
         self.gate.is_held()
     }
 
-    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>> {
-        Box::pin(async move { Core::wait_for_shard(self).await.map(drop) })
-    }
-
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>> {
         Box::pin(async move {
             let mut all = self
