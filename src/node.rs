@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -232,6 +232,8 @@ pub struct Node {
     listeners: Mutex<Vec<RawFd>>,
     /// What each shard's script is doing (index: shard).
     pub script_status: Vec<ScriptStatus>,
+    /// Shards done loading their data at start.
+    loaded_shards: AtomicUsize,
 }
 
 impl Node {
@@ -262,12 +264,24 @@ impl Node {
             clients: Mutex::new(BTreeMap::new()),
             listeners: Mutex::new(Vec::new()),
             script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
+            loaded_shards: AtomicUsize::new(0),
             cores,
         }
     }
 
     pub fn shards(&self) -> usize {
         self.cores.len()
+    }
+
+    /// A shard has loaded its data (its log or the snapshot).
+    pub fn shard_loaded(&self) {
+        self.loaded_shards.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether every shard has loaded its data: the function libraries
+    /// (loaded by shard 0) are then in place for every core's clients.
+    pub fn all_loaded(&self) -> bool {
+        self.loaded_shards.load(Ordering::SeqCst) >= self.shards()
     }
 
     fn lock_clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {

@@ -1,11 +1,18 @@
 //! Redis 7 functions: FCALL and FCALL_RO, and FUNCTION (LOAD DELETE FLUSH
 //! LIST DUMP RESTORE STATS KILL HELP).
 //!
-//! Libraries are node-wide (`Node::functions`); FUNCTION runs on the
-//! connection's core, which checks a library by loading it into its own VM.
-//! A function runs like a script: on the shard that owns its declared keys
-//! (CROSSSLOT when they span shards), in that core's VM, which first loads
-//! the libraries it has not seen yet.
+//! Libraries are node-wide (`Node::functions`). A function runs like a
+//! script: on the shard that owns its declared keys (CROSSSLOT when they
+//! span shards), in that core's VM, which first loads the libraries it has
+//! not seen yet.
+//!
+//! Every change of the libraries (LOAD, DELETE, FLUSH, RESTORE) is made on
+//! core 0, whatever the connection's core (it is sent there over the mesh,
+//! see `CoreAccess::change_functions`), and logged there in the same step,
+//! as the command itself, in shard 0's append-only log: one thread applies
+//! and logs every change, so the log's order is the order the registry
+//! applied them in, with no node-wide sequence to keep. Replaying the log
+//! at start runs the same commands through [`apply`].
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -33,14 +40,14 @@ pub static COMMANDS: &[Command] = &[
 /// FUNCTION's subcommands.
 #[rustfmt::skip]
 const FUNCTION: &[Command] = &[
-    command("function|delete",  3,  WRITE | NOSCRIPT)          .connection(function_delete),
+    command("function|delete",  3,  WRITE | NOSCRIPT)          .connection_waits(function_change),
     command("function|dump",    2,  NOSCRIPT)                  .connection(function_dump),
-    command("function|flush",   -2, WRITE | NOSCRIPT)          .connection(function_flush),
+    command("function|flush",   -2, WRITE | NOSCRIPT)          .connection_waits(function_change),
     command("function|help",    2,  LOADING | STALE)           .connection(function_help),
     command("function|kill",    2,  NOSCRIPT | ALLOW_BUSY)     .connection(function_kill),
     command("function|list",    -2, NOSCRIPT)                  .connection(function_list),
-    command("function|load",    -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_load),
-    command("function|restore", -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_restore),
+    command("function|load",    -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_change),
+    command("function|restore", -3, WRITE | DENYOOM | NOSCRIPT).connection_waits(function_change),
     command("function|stats",   2,  NOSCRIPT | ALLOW_BUSY)     .connection(function_stats),
 ];
 
@@ -89,33 +96,32 @@ async fn run(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64, read_only: bool)
     crate::lua::run::run(core, job).await
 }
 
-/// Runs `run` once this core's shard is free: FUNCTION LOAD and RESTORE
-/// run library code in this core's VM, not while a script of this core's
-/// is suspended in it.
-fn when_shard_free<'a>(
-    core: &'a dyn CoreAccess,
-    argv: &'a [Bytes],
-    run: fn(&dyn CoreAccess, &[Bytes]) -> Reply,
-) -> ConnFuture<'a> {
-    Box::pin(async move {
-        match core.wait_for_shard().await {
-            Ok(_) => run(core, argv),
-            Err(busy) => Reply::error(busy),
-        }
-    })
+/// FUNCTION LOAD, DELETE, FLUSH, RESTORE: made (and logged) on core 0.
+fn function_change<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    ctx.core.change_functions(argv)
 }
 
-fn function_load<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
-    when_shard_free(ctx.core, argv, load)
+/// Applies a change of the libraries (FUNCTION LOAD, DELETE, FLUSH or
+/// RESTORE; `argv` is the whole command) on this core: its VM checks the
+/// code. Core 0 calls it with its shard free (LOAD and RESTORE run library
+/// code in the VM, not while a script is suspended in it), and so does the
+/// log's replay at start.
+pub fn apply(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
+    match argv.get(1) {
+        Some(sub) if is(sub, "load") => load(core, argv),
+        Some(sub) if is(sub, "restore") => restore(core, argv),
+        Some(sub) if is(sub, "delete") => delete(core, argv),
+        Some(sub) if is(sub, "flush") => flush(core, argv),
+        _ => Reply::error("ERR not a change of the function libraries"),
+    }
 }
 
-fn function_restore<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
-    when_shard_free(ctx.core, argv, restore)
-}
-
-fn function_delete(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    let registry = &ctx.core.functions();
-    let deleted = std::str::from_utf8(&argv[2]).is_ok_and(|lib| registry.delete(lib));
+/// FUNCTION DELETE library-name
+fn delete(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
+    let registry = core.functions();
+    let deleted = argv
+        .get(2)
+        .is_some_and(|lib| std::str::from_utf8(lib).is_ok_and(|lib| registry.delete(lib)));
     if deleted {
         Reply::ok()
     } else {
@@ -124,14 +130,14 @@ fn function_delete(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 }
 
 /// FUNCTION FLUSH [ASYNC|SYNC]
-fn function_flush(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+fn flush(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
     match argv {
         [_, _] => {}
         [_, _, mode] if is(mode, "sync") || is(mode, "async") => {}
         [_, _, _] => return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => return syntax_error(&argv[1]),
     }
-    ctx.core.functions().flush();
+    core.functions().flush();
     Reply::ok()
 }
 
@@ -164,7 +170,9 @@ fn syntax_error(sub: &[u8]) -> Reply {
 
 /// FUNCTION LOAD [REPLACE] code
 fn load(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
-    let (code, options) = argv[2..].split_last().expect("arity checked: 3 or more");
+    let Some((code, options)) = argv.get(2..).and_then(|rest| rest.split_last()) else {
+        return syntax_error(&argv[1]);
+    };
     let mut replace = false;
     for option in options {
         if !is(option, "replace") {
@@ -272,7 +280,7 @@ fn describe(f: &functions::FunctionInfo) -> Reply {
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
 fn restore(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
-    if argv.len() > 4 {
+    if !(3..=4).contains(&argv.len()) {
         return syntax_error(&argv[1]);
     }
     let policy =

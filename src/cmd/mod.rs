@@ -182,9 +182,6 @@ pub trait CoreAccess: ScriptHost {
     fn node(&self) -> &Node;
     /// Whether a script or an EXEC holds this core's shard now.
     fn shard_held(&self) -> bool;
-    /// Waits until no script holds this core's shard (FUNCTION LOAD);
-    /// `Err`: the `-BUSY` text.
-    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>>;
     /// A statistics snapshot of every shard, in shard order (INFO).
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
@@ -198,6 +195,11 @@ pub trait CoreAccess: ScriptHost {
     /// [`CoreAccess::save`]): returns once every shard has moved to its
     /// new file and is frozen.
     fn rewrite_log(&self) -> LocalFuture<'_, Result<(), String>>;
+    /// Applies a change of the function libraries (FUNCTION LOAD, DELETE,
+    /// FLUSH or RESTORE, `argv` the whole command) on core 0, where every
+    /// such change is made and logged (see `functions`); its reply, once
+    /// its record is committed as `appendfsync` asks.
+    fn change_functions<'a>(&'a self, argv: &'a [Bytes]) -> LocalFuture<'a, Reply>;
 }
 
 /// Connection-side code that answers at once.
@@ -215,7 +217,7 @@ pub enum ConnectionFn {
     /// Answers at once (PING, SELECT, CLIENT ...): a plain call.
     Now(ConnNowFn),
     /// May wait: for every shard's report (INFO), a timer (DEBUG SLEEP),
-    /// this core's shard (FUNCTION LOAD). The connection watches for its
+    /// core 0 (a FUNCTION change). The connection watches for its
     /// client going away meanwhile, and then drops the future.
     Waits(ConnWaitFn),
 }

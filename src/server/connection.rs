@@ -33,6 +33,7 @@ use crate::node::ClientInfo;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::core::{Core, BUSY_BEHAVIOR_DEFER};
 use crate::shard::mesh::{BatchReplies, Request};
+use crate::shard::serve::{claim_since, log_records};
 use transaction::{Transaction, Watches};
 
 /// Why a command is refused before it runs, with the command when known.
@@ -65,6 +66,24 @@ enum PieceReply {
     Remote { shard: usize, index: usize },
 }
 
+/// A reply in the batch, not encoded yet.
+struct Queued {
+    pending: Pending,
+    resp3: bool,
+    /// The log record its write appended (see [`Claim`]).
+    claim: Option<u64>,
+}
+
+/// An encoded reply in `out` of a write that appended this core's log
+/// records up to `lsn`: if the log loses that record, the reply becomes
+/// `-MISCONF` (the write is applied in memory, but no reply may claim it
+/// durable), while the batch's other replies stand.
+struct Claim {
+    at: usize,
+    end: usize,
+    lsn: u64,
+}
+
 /// Commands of the current batch waiting for other shards.
 struct Outbox {
     /// Per shard, the calls not sent yet.
@@ -73,7 +92,7 @@ struct Outbox {
     /// index the next one gets.
     queued: Vec<usize>,
     /// Every reply of the batch not encoded yet, in request order.
-    pending: VecDeque<(Pending, bool)>,
+    pending: VecDeque<Queued>,
     /// About how many bytes the ready replies in `pending` hold.
     ready_bytes: usize,
 }
@@ -85,9 +104,25 @@ impl Outbox {
         self.queued[shard] - 1
     }
 
-    fn push_ready(&mut self, reply: Reply, resp3: bool) {
+    fn push_ready(&mut self, reply: Reply, resp3: bool, claim: Option<u64>) {
         self.ready_bytes += reply.size_estimate();
-        self.pending.push_back((Pending::Ready(reply), resp3));
+        self.push(Pending::Ready(reply), resp3);
+        self.claim_last(claim);
+    }
+
+    fn push(&mut self, pending: Pending, resp3: bool) {
+        self.pending.push_back(Queued {
+            pending,
+            resp3,
+            claim: None,
+        });
+    }
+
+    /// The reply queued last claims the record `claim` (if any).
+    fn claim_last(&mut self, claim: Option<u64>) {
+        if let (Some(lsn), Some(last)) = (claim, self.pending.back_mut()) {
+            last.claim = Some(lsn);
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -146,6 +181,9 @@ pub struct Connection {
     /// The shard's log was broken when this batch began: its writes were
     /// refused (`-MISCONF`), so its replies wait for nothing.
     log_broken_before: bool,
+    /// The replies in `out` that claim a write this core's log holds, in
+    /// order.
+    claims: Vec<Claim>,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -170,6 +208,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         watched: Watches::new(),
         gone: false,
         log_broken_before: false,
+        claims: Vec::new(),
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -268,31 +307,49 @@ impl Connection {
     /// `argv` keeps its allocation when the command runs here.
     async fn dispatch(&mut self, argv: &mut Vec<Bytes>) {
         let resp3 = self.session.resp3;
+        let records_before = log_records(&self.core);
+        // Whether the command may write: its reply then claims the records
+        // it appended (a read that deleted an expired key claims nothing).
+        let mut writes = false;
         let reply = match self.check(argv) {
             Err((Some(c), reply)) if matches!(c.run, Run::Transaction(Tx::Exec)) => {
-                self.exec_refused(reply).await
+                Some(self.exec_refused(reply).await)
             }
             Err((_, reply)) => {
                 // A command refused inside MULTI makes EXEC fail.
                 if let Some(tx) = self.multi.as_mut() {
                     tx.abort();
                 }
-                reply
+                Some(reply)
             }
-            Ok(c) if self.multi.is_some() && !c.has(flags::RUNS_IN_MULTI) => self.queue(c, argv),
-            Ok(c) => match c.run {
-                Run::Shard(_) | Run::Script(_) => match self.shard_command(c, argv).await {
-                    Some(reply) => reply,
-                    None => return,
-                },
-                Run::Connection(run) => return self.connection_command(c, run, argv).await,
-                Run::Transaction(tx) => self.transaction_command(tx, argv).await,
-            },
+            Ok(c) if self.multi.is_some() && !c.has(flags::RUNS_IN_MULTI) => {
+                Some(self.queue(c, argv))
+            }
+            Ok(c) => {
+                writes = !c.has(flags::READONLY);
+                match c.run {
+                    Run::Shard(_) | Run::Script(_) => self.shard_command(c, argv).await,
+                    Run::Connection(run) => return self.connection_command(c, run, argv).await,
+                    Run::Transaction(tx) => Some(self.transaction_command(tx, argv).await),
+                }
+            }
         };
-        if self.outbox.is_empty() {
-            reply.encode(&mut self.out, resp3);
-        } else {
-            self.outbox.push_ready(reply, resp3);
+        let claim = claim_since(&self.core, writes, records_before);
+        match reply {
+            // Queued: its own shard's pieces ran here (a split command).
+            None => self.outbox.claim_last(claim),
+            Some(reply) if self.outbox.is_empty() => self.encode_claimed(&reply, resp3, claim),
+            Some(reply) => self.outbox.push_ready(reply, resp3, claim),
+        }
+    }
+
+    /// Encodes `reply`, noting where it lies when it claims a write.
+    fn encode_claimed(&mut self, reply: &Reply, resp3: bool, claim: Option<u64>) {
+        let at = self.out.len();
+        reply.encode(&mut self.out, resp3);
+        if let Some(lsn) = claim {
+            let end = self.out.len();
+            self.claims.push(Claim { at, end, lsn });
         }
     }
 
@@ -342,9 +399,7 @@ impl Connection {
                     Some(Reply::error(busy))
                 } else {
                     let index = self.outbox.push_remote(shard, call);
-                    self.outbox
-                        .pending
-                        .push_back((Pending::Remote { shard, index }, resp3));
+                    self.outbox.push(Pending::Remote { shard, index }, resp3);
                     None
                 }
             }
@@ -469,14 +524,14 @@ impl Connection {
             });
             positions.push(part.positions);
         }
-        self.outbox.pending.push_back((
+        self.outbox.push(
             Pending::Split {
                 gather,
                 pieces,
                 positions,
             },
             resp3,
-        ));
+        );
     }
 
     /// Sends the queued calls, waits for their replies and encodes every
@@ -494,14 +549,14 @@ impl Connection {
         let mut arrived = Arrived((0..shards).map(|_| Vec::new()).collect());
         while !self.gone {
             self.exchange(&mut arrived).await;
-            while let Some((pending, _)) = self.outbox.pending.front() {
-                if self.gone || !arrived.ready(pending) {
+            while let Some(queued) = self.outbox.pending.front() {
+                if self.gone || !arrived.ready(&queued.pending) {
                     break;
                 }
-                let Some((pending, resp3)) = self.outbox.pending.pop_front() else {
+                let Some(queued) = self.outbox.pending.pop_front() else {
                     break;
                 };
-                self.encode_pending(pending, resp3, &mut arrived);
+                self.encode_pending(queued, &mut arrived);
                 if self.out.len() > MAX_REPLY_BUFFER_BYTES && self.write_out().await.is_err() {
                     self.gone = true;
                 }
@@ -567,8 +622,8 @@ impl Connection {
     }
 
     /// Encodes one pending reply whose remote parts have all arrived.
-    fn encode_pending(&mut self, pending: Pending, resp3: bool, arrived: &mut Arrived) {
-        let reply = match pending {
+    fn encode_pending(&mut self, queued: Queued, arrived: &mut Arrived) {
+        let reply = match queued.pending {
             Pending::Ready(r) => {
                 self.outbox.ready_bytes = self.outbox.ready_bytes.saturating_sub(r.size_estimate());
                 r
@@ -589,7 +644,7 @@ impl Connection {
                 route::gather(gather, parts, &positions)
             }
         };
-        reply.encode(&mut self.out, resp3);
+        self.encode_claimed(&reply, queued.resp3, queued.claim);
     }
 
     /// Resolves everything pending and writes all buffered replies.
@@ -602,16 +657,27 @@ impl Connection {
     }
 
     /// Waits until the shard's log holds every record so far (see
-    /// `shard::log`); if it broke first, the batch's replies become one
-    /// error and the connection closes: no reply claims a lost write.
-    async fn wait_for_log(&mut self) -> std::io::Result<()> {
-        if let Err(misconf) = crate::shard::serve::wait_for_log(&self.core).await {
-            self.out.clear();
-            Reply::error(misconf).encode(&mut self.out, self.session.resp3);
-            self.stream.write_all(&self.out).await?;
-            return Err(std::io::ErrorKind::ConnectionAborted.into());
+    /// `shard::log`); if it broke first, each reply that claims a record
+    /// it lost becomes `-MISCONF` (see [`Claim`]), and the connection goes
+    /// on: its later writes are refused before they run.
+    async fn wait_for_log(&mut self) {
+        if crate::shard::serve::wait_for_log(&self.core).await.is_ok() {
+            return;
         }
-        Ok(())
+        let Some(log) = self.core.log.get() else {
+            return;
+        };
+        let mut out = Vec::with_capacity(self.out.len());
+        let mut from = 0;
+        for claim in &self.claims {
+            if let Some(misconf) = log.lost(claim.lsn) {
+                out.extend_from_slice(&self.out[from..claim.at]);
+                Reply::error(misconf).encode(&mut out, self.session.resp3);
+                from = claim.end;
+            }
+        }
+        out.extend_from_slice(&self.out[from..]);
+        self.out = out;
     }
 
     /// Writes the encoded replies; waits while the client is not reading.
@@ -625,8 +691,9 @@ impl Connection {
             // Every record this turn appended is committed by the first
             // connection here; a reply never claims a write the log lost.
             if self.core.log.get().is_some() && !self.log_broken_before {
-                self.wait_for_log().await?;
+                self.wait_for_log().await;
             }
+            self.claims.clear();
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();

@@ -124,6 +124,18 @@ fn replay_command(core: &Core, db: usize, argv: &[&[u8]], now_ms: u64) -> Result
     let unknown = || format!("unknown command '{}'", String::from_utf8_lossy(name));
     let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     let cmd = crate::cmd::resolve(&argv).map_err(|_| unknown())?;
+    if name.eq_ignore_ascii_case(b"function") {
+        // A change of the function libraries (only in shard 0's log): it
+        // succeeded when it ran, so it must succeed again.
+        let reply = crate::cmd::functions::apply(core, &argv);
+        return match reply {
+            Reply::Error(e) => Err(format!(
+                "a function library change failed: {}",
+                one_line(&e)
+            )),
+            _ => Ok(()),
+        };
+    }
     let db = u8::try_from(db).map_err(|_| format!("database {db} out of range"))?;
     let Some(access) = core.gate.open() else {
         return Err("the shard is held during replay".into());
@@ -138,4 +150,9 @@ fn replay_command(core: &Core, db: usize, argv: &[&[u8]], now_ms: u64) -> Result
     // fails now fails as it did then (the log holds what ran).
     core.execute(access, &call, now_ms);
     Ok(())
+}
+
+/// `text` on one line (a Lua error may span several).
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

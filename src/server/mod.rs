@@ -174,9 +174,15 @@ async fn shard_main(
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
     }
+    node.shard_loaded();
     let _ = ready.send(Ok(id));
     // Dropped now, so start-up sees a disconnect if another shard fails.
     drop(ready);
+    // No client is served before every shard has loaded: a core's first
+    // FCALL needs the libraries shard 0 loads.
+    while !node.all_loaded() && !node.is_shutting_down() {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
     accept_loop(core, listener, network_queue).await;
     if let Some(log) = log {
         log.close().await;

@@ -297,6 +297,37 @@ impl Core {
             futures_lite::future::or(self.gate.changed(), glommio::timer::sleep(left)).await;
         }
     }
+
+    /// On core 0: applies a change of the function libraries and records
+    /// it in shard 0's write hook in the same step (see `cmd::functions`),
+    /// with the shard free, so that the record is not caught in a script's
+    /// or an `EXEC`'s batch. Answers once the log holds the record.
+    pub async fn change_functions_here(&self, argv: &[Bytes]) -> Reply {
+        crate::invariant!(self.shard_id == 0, "library changes are made on core 0");
+        let access = match self.wait_for_shard().await {
+            Ok(access) => access,
+            Err(busy) => return Reply::error(busy),
+        };
+        let log = self.log.get();
+        if let Some(misconf) = log.and_then(|log| log.misconf()) {
+            return Reply::error(misconf);
+        }
+        let reply = cmd::functions::apply(self, argv);
+        if reply.is_error() {
+            return reply;
+        }
+        self.state
+            .borrow_mut()
+            .record_outside_keyspace(access, argv);
+        let Some(log) = log else {
+            return reply;
+        };
+        let lsn = log.target();
+        match log.wait_for(lsn).await {
+            Ok(()) => reply,
+            Err(misconf) => Reply::error(misconf),
+        }
+    }
 }
 
 /// `busy-behavior defer` (the enum's index in the config).
@@ -488,10 +519,6 @@ impl CoreAccess for Core {
         self.gate.is_held()
     }
 
-    fn wait_for_shard(&self) -> LocalFuture<'_, Result<(), &'static str>> {
-        Box::pin(async move { Core::wait_for_shard(self).await.map(drop) })
-    }
-
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>> {
         Box::pin(async move {
             let mut all = self
@@ -515,6 +542,24 @@ impl CoreAccess for Core {
         Box::pin(async move {
             let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
             super::background::rewrite(me).await
+        })
+    }
+
+    fn change_functions<'a>(&'a self, argv: &'a [Bytes]) -> LocalFuture<'a, Reply> {
+        Box::pin(async move {
+            if self.shard_id == 0 {
+                return self.change_functions_here(argv).await;
+            }
+            let (reply, answer) = futures_channel::oneshot::channel();
+            let request = Request::Functions {
+                argv: argv.to_vec(),
+                reply,
+            };
+            let unavailable = || Reply::error("ERR shard unavailable (shutting down)");
+            if self.senders.send(0, request).await.is_err() {
+                return unavailable();
+            }
+            answer.await.unwrap_or_else(|_| unavailable())
         })
     }
 

@@ -20,8 +20,11 @@
 //!   same effect, and a relative expiry as the absolute one it set
 //!   ([`replayable`]: `SPOP` as `SREM`, `EXPIRE` as `PEXPIREAT`).
 //! - Effects are emitted in the order the shard applied them, each shard
-//!   its own stream. Changes outside the keyspace (function libraries,
-//!   configuration) are not shard effects.
+//!   its own stream. The function libraries' changes are shard 0's
+//!   effects: every one is made on core 0 and recorded there as the
+//!   `FUNCTION` command that replays it (see `cmd::functions`), outside any
+//!   batch. Other changes outside the keyspace (configuration) are not
+//!   effects.
 //!
 //! Per key, the database keeps its own record of changes for `WATCH`
 //! (see `Db::watch`): every path that records an effect here also bumps

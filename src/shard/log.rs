@@ -8,9 +8,10 @@
 //! the first of them waits, so one `fdatasync` covers the turn.
 //!
 //! After a failure (a write or sync error, a record over the size limit)
-//! the log is broken: the replies it covered are errors, later writes get
-//! `-MISCONF` (see [`Core::execute`](super::core::Core::execute)), reads
-//! keep working.
+//! the log is broken: each reply of a write whose record it did not cover
+//! becomes `-MISCONF` ([`ShardLog::lost`]), later writes get `-MISCONF`
+//! before they run (see [`Core::execute`](super::core::Core::execute)),
+//! reads keep working.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -134,6 +135,21 @@ impl ShardLog {
         broken
             .as_ref()
             .map(|(why, _)| format!("{MISCONF_PREFIX}{why}"))
+    }
+
+    /// Records begun so far: a command that moved this on appended the
+    /// records up to it (what its reply claims, see [`Self::lost`]).
+    pub fn appended(&self) -> u64 {
+        self.attempted.get()
+    }
+
+    /// The `-MISCONF` text when record `lsn` was not made durable (the log
+    /// broke before covering it): the reply of the write that appended it
+    /// must say so. `None` while it may still be, or once it is.
+    pub fn lost(&self, lsn: u64) -> Option<String> {
+        let broken = self.broken.borrow();
+        let (why, ok_upto) = broken.as_ref()?;
+        (lsn > *ok_upto).then(|| format!("{MISCONF_PREFIX}{why}"))
     }
 
     /// What a reply released now must wait for: every record so far (a
@@ -384,6 +400,8 @@ mod tests {
             let err = log.wait_for(log.target()).await.expect_err("not logged");
             assert!(err.starts_with(MISCONF_PREFIX), "{err}");
             assert!(log.misconf().is_some(), "later writes are refused");
+            assert!(log.lost(log.appended()).is_some(), "its record is lost");
+            assert!(log.lost(3).is_none(), "the records before it are not");
             log.wait_for(2)
                 .await
                 .expect("what was logged before still is");

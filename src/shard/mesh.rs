@@ -41,6 +41,12 @@ pub enum Request {
     Report { reply: oneshot::Sender<ShardReport> },
     /// CONFIG RESETSTAT: zero the shard's counters.
     ResetStats { reply: oneshot::Sender<()> },
+    /// FUNCTION LOAD, DELETE, FLUSH or RESTORE, to shard 0 only: it makes
+    /// and logs every change of the libraries (see `cmd::functions`).
+    Functions {
+        argv: Vec<Bytes>,
+        reply: oneshot::Sender<Reply>,
+    },
     /// A log rewrite's first step (see `Core::begin_rewrite`).
     RewriteBegin {
         incr: std::path::PathBuf,

@@ -74,6 +74,13 @@ impl ShardState {
         reply
     }
 
+    /// Records a change made outside the keyspace that shard 0's stream
+    /// carries (a change of the function libraries, see
+    /// `cmd::functions`): `argv` replays it.
+    pub fn record_outside_keyspace(&mut self, _access: gate::Access<'_>, argv: &[Bytes]) {
+        self.effects.record(Effect::Command { db: 0, argv });
+    }
+
     /// Adds a sink to the write hook: from now on it sees every effect.
     pub fn add_effect_sink(&mut self, sink: effects::Sink) {
         for db in &mut self.keyspace.dbs {

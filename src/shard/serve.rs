@@ -11,6 +11,7 @@ use glommio::{Latency, Shares, TaskQueueHandle};
 use super::core::Core;
 use super::mesh::{self, BatchReplies, MeshEnds, Request};
 use super::{Call, ShardState};
+use crate::cmd::flags;
 use crate::config::{Param, ACTIVE_EXPIRE_KEYS_PER_TICK, MAX_REPLY_BUFFER_BYTES, READ_CHUNK_BYTES};
 use crate::node::Node;
 use crate::protocol::Reply;
@@ -81,7 +82,8 @@ pub async fn serve_peer(
                 Request::Batch { calls, .. } => calls.iter().any(Call::is_script),
                 Request::Transaction { .. }
                 | Request::Capture { .. }
-                | Request::RewriteBegin { .. } => true,
+                | Request::RewriteBegin { .. }
+                | Request::Functions { .. } => true,
                 _ => false,
             };
         let work = serve_request(core.clone(), req);
@@ -99,10 +101,14 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             let now = crate::util::time::now_ms();
             let broken_before = log_broken(&core);
             let mut replies = Vec::with_capacity(calls.len());
+            let mut claims = Vec::with_capacity(calls.len());
             let mut reply_bytes = 0;
             let mut calls = calls.into_iter();
             for call in calls.by_ref() {
+                let writes = !call.cmd.has(flags::READONLY);
+                let before = log_records(&core);
                 let r = core.execute_when_free(call, now).await;
+                claims.push(claim_since(&core, writes, before));
                 reply_bytes += r.size_estimate();
                 replies.push(r);
                 if reply_bytes > MAX_REPLY_BUFFER_BYTES {
@@ -110,7 +116,7 @@ async fn serve_request(core: Rc<Core>, req: Request) {
                 }
             }
             core.state.borrow_mut().stats.forwarded_in += replies.len() as u64;
-            commit_replies(&core, broken_before, &mut replies).await;
+            commit_replies(&core, broken_before, &mut replies, &claims).await;
             let unrun = calls.collect();
             let _ = reply.send(BatchReplies { replies, unrun });
         }
@@ -126,10 +132,14 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             core.state.borrow_mut().stats.forwarded_in += calls.len() as u64;
             let now = crate::util::time::now_ms();
             let broken_before = log_broken(&core);
+            let before = log_records(&core);
             let mut result =
                 crate::shard::core::run_transaction(&core, &watched, &calls, now).await;
             if let Some(replies) = &mut result {
-                commit_replies(&core, broken_before, replies).await;
+                // One record: every reply claims it.
+                let claim = claim_since(&core, true, before);
+                let claims = vec![claim; replies.len()];
+                commit_replies(&core, broken_before, replies, &claims).await;
             }
             let _ = reply.send(result);
         }
@@ -139,6 +149,9 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         Request::ResetStats { reply } => {
             core.state.borrow_mut().reset_stats();
             let _ = reply.send(());
+        }
+        Request::Functions { argv, reply } => {
+            let _ = reply.send(core.change_functions_here(&argv).await);
         }
         Request::RewriteBegin { incr, reply } => {
             let _ = reply.send(core.begin_rewrite(incr).await);
@@ -165,17 +178,38 @@ pub fn log_broken(core: &Core) -> bool {
     core.log.get().is_some_and(|log| log.is_broken())
 }
 
+/// Records the shard's log has begun so far (0 without a log).
+pub fn log_records(core: &Core) -> u64 {
+    core.log.get().map_or(0, |log| log.appended())
+}
+
+/// The log record a command's reply claims: the last one appended since
+/// `before`, if the command may write and appended any.
+pub fn claim_since(core: &Core, writes: bool, before: u64) -> Option<u64> {
+    let now = log_records(core);
+    (writes && now > before).then_some(now)
+}
+
 /// Releases replies to other cores once the log holds what they depend
-/// on; if it broke first, they all become its error. Nothing to wait for
-/// when it was broken before they ran (their writes were refused) or
-/// with `appendonly no`.
-async fn commit_replies(core: &Core, broken_before: bool, replies: &mut [Reply]) {
-    if core.log.get().is_none() || broken_before {
+/// on; if it broke first, each reply that claims a record it lost
+/// (`claims`, per reply) becomes its error, the others stand. Nothing to
+/// wait for when it was broken before they ran (their writes were
+/// refused) or with `appendonly no`.
+async fn commit_replies(
+    core: &Core,
+    broken_before: bool,
+    replies: &mut [Reply],
+    claims: &[Option<u64>],
+) {
+    let Some(log) = core.log.get().filter(|_| !broken_before) else {
+        return;
+    };
+    if wait_for_log(core).await.is_ok() {
         return;
     }
-    if let Err(misconf) = wait_for_log(core).await {
-        for r in replies {
-            *r = Reply::error(misconf.clone());
+    for (reply, claim) in replies.iter_mut().zip(claims) {
+        if let Some(misconf) = claim.and_then(|lsn| log.lost(lsn)) {
+            *reply = Reply::error(misconf);
         }
     }
 }

@@ -36,12 +36,12 @@ fn start(dir: &TempDir, fsync: &str) -> Server {
     )
 }
 
-fn shutdown(server: &mut Server) {
+pub(crate) fn shutdown(server: &mut Server) {
     server.client().send(&[b"SHUTDOWN"]);
     assert!(server.wait_exit(EXIT_TIMEOUT).is_some(), "shardis exits");
 }
 
-fn kill9(server: &mut Server) {
+pub(crate) fn kill9(server: &mut Server) {
     let status = std::process::Command::new("kill")
         .args(["-9", &server.pid().to_string()])
         .status()
@@ -498,19 +498,29 @@ fn start_ignoring_xfsz(dir: &TempDir) -> (Child, u16) {
     (child, port)
 }
 
+/// A write whose record the log fails to write answers `-MISCONF`, the
+/// reads pipelined around it answer as usual and the connection stays;
+/// later writes are refused, reads keep working. Through a connection on
+/// shard 0's own core and through one on another core (its commands go to
+/// shard 0 over the mesh).
 #[test]
 fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
-    let dir = TempDir::new("aof-misconf");
+    for core in [0, 1] {
+        let dir = TempDir::new("aof-misconf");
+        a_failed_write_through_core(&dir, core);
+    }
+}
+
+fn a_failed_write_through_core(dir: &TempDir, core: usize) {
     let a = key_on(0, SHARDS, "a-");
     let b = key_on(0, SHARDS, "b-");
+    let misconf = "-MISCONF Errors writing to the AOF file: ";
     {
-        let (server, port) = start_ignoring_xfsz(&dir);
-        let mut c = crate::common::Raw::connect(port);
+        let (server, port) = start_ignoring_xfsz(dir);
+        let mut c = crate::common::connect_to_core(port, core);
         assert_eq!(c.cmd(&["SET", &a, "1"]), "+OK\r\n");
         // The next record crosses the file size limit: its write fails.
-        let size = std::fs::metadata(incr_file(&dir, 0))
-            .expect("the log")
-            .len();
+        let size = std::fs::metadata(incr_file(dir, 0)).expect("the log").len();
         let limit = format!("--fsize={}", size + 10);
         let pid = server.0.id().to_string();
         let status = std::process::Command::new("prlimit")
@@ -518,21 +528,31 @@ fn a_failed_write_answers_misconf_refuses_later_writes_and_keeps_reads() {
             .status()
             .expect("run prlimit");
         assert!(status.success(), "prlimit");
-        let misconf = "-MISCONF Errors writing to the AOF file: ";
-        let reply = c.cmd(&["SET", &b, "2"]);
-        assert!(reply.starts_with(misconf), "{reply}");
-        // A connection on the shard's own core closes after that error;
-        // one on another core got it from the shard and stays: go on with
-        // a new one either way.
-        let mut c = crate::common::Raw::connect(port);
+        let mut pipeline = Vec::new();
+        for args in [["GET", &a, ""], ["SET", &b, "2"], ["GET", &a, ""]] {
+            let args: Vec<&[u8]> = args
+                .iter()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.as_bytes())
+                .collect();
+            pipeline.extend(encode(&args));
+        }
+        c.send_raw(&pipeline);
+        assert_eq!(c.read_reply(), "$1\r\n1\r\n", "core {core}");
+        let reply = c.read_reply();
+        assert!(reply.starts_with(misconf), "core {core}: {reply}");
+        assert_eq!(c.read_reply(), "$1\r\n1\r\n", "core {core}");
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n", "the connection stays");
         let reply = c.cmd(&["SET", &b, "3"]);
+        assert!(reply.starts_with(misconf), "{reply}");
+        let reply = c.cmd(&["FUNCTION", "FLUSH"]);
         assert!(reply.starts_with(misconf), "{reply}");
         assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n", "reads keep working");
         let info = c.cmd(&["INFO", "persistence"]);
         assert!(info.contains("aof_last_write_status:err"), "{info}");
     }
     // The failed write left a torn tail: dropped at the next start.
-    let server = start(&dir, "always");
+    let server = start(dir, "always");
     let mut c = server.client();
     assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n");
     assert_eq!(c.cmd(&["EXISTS", &b]), ":0\r\n");

@@ -5,6 +5,7 @@
 mod common;
 
 mod aof;
+mod aof_functions;
 mod busy;
 mod commands;
 mod connection;

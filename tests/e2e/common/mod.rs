@@ -96,6 +96,27 @@ impl Raw {
     }
 }
 
+/// The shard of the core serving `c`, from CLIENT INFO.
+pub fn core_of(c: &mut Raw) -> usize {
+    let info = c.cmd(&["CLIENT", "INFO"]);
+    info.split_whitespace()
+        .find_map(|field| field.strip_prefix("shard="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no shard in {info}"))
+}
+
+/// A connection served by `shard`'s core (connections spread over the
+/// cores: a few tries find one).
+pub fn connect_to_core(port: u16, shard: usize) -> Raw {
+    for _ in 0..200 {
+        let mut c = Raw::connect(port);
+        if core_of(&mut c) == shard {
+            return c;
+        }
+    }
+    panic!("no connection landed on shard {shard}'s core");
+}
+
 /// One whole reply decoded; panics (failing the test) on anything else.
 pub fn frame(reply: &[u8]) -> Frame {
     match frame::decode(reply, &DEFAULT_LIMITS) {
