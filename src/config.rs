@@ -95,9 +95,9 @@ pub enum Param {
     Appendfilename,
     AofLoadTruncated,
     StopWritesOnBgsaveError,
-    Rdbchecksum,
     AutoAofRewritePercentage,
     AutoAofRewriteMinSize,
+    Rdbchecksum,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -557,3 +557,186 @@ fn a_failed_write_through_core(dir: &TempDir, core: usize) {
     assert_eq!(c.cmd(&["GET", &a]), "$1\r\n1\r\n");
     assert_eq!(c.cmd(&["EXISTS", &b]), ":0\r\n");
 }
+
+/// `field` of `INFO persistence`.
+fn persistence_field(c: &mut crate::common::Raw, field: &str) -> String {
+    let info = bulk(&c.cmd(&["INFO", "persistence"])).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{info}"))
+        .to_string()
+}
+
+fn wait_for_rewrite(c: &mut crate::common::Raw) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while persistence_field(c, "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    persistence_field(c, "aof_last_bgrewrite_status")
+}
+
+/// The manifest's file lines.
+fn manifest_files(dir: &TempDir) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    text.lines().skip(1).map(str::to_string).collect()
+}
+
+/// BGREWRITEAOF under writes (plain INCRs, scripts, EXEC batches) with
+/// `appendfsync always`, and `kill -9` at a random moment during or after
+/// the rewrite: every acknowledged write is there after the restart, and
+/// batches are all or nothing. A completed rewrite leaves a base (an RDB
+/// file that redis-check-rdb accepts) and one incremental file per shard,
+/// and the old files are gone.
+#[test]
+fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
+    const ROUNDS: usize = 4;
+    const THREADS: usize = 6;
+    let dir = TempDir::new("aof-rewrite");
+    let mut base: HashMap<String, i64> = HashMap::new();
+    {
+        // Keys for the bases to hold, so that a rewrite takes a while.
+        let mut server = start(&dir, "always");
+        let mut c = server.client();
+        for batch in 0..40 {
+            let mut cmd: Vec<String> = vec!["MSET".into()];
+            for i in 0..500 {
+                cmd.push(format!("filler:{batch}:{i}"));
+                cmd.push("x".repeat(20));
+            }
+            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            assert_eq!(c.cmd(&args), "+OK\r\n");
+        }
+        shutdown(&mut server);
+    }
+    for round in 0..ROUNDS {
+        let mut server = start(&dir, "always");
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..THREADS)
+            .map(|id| {
+                let (port, stop) = (server.port, stop.clone());
+                std::thread::spawn(move || write_until(port, id % 3, id, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(random_ms(50..300)));
+        let mut c = server.client();
+        assert_eq!(
+            c.cmd(&["BGREWRITEAOF"]),
+            "+Background append only file rewriting started\r\n"
+        );
+        if round % 2 == 1 {
+            // Killed after the rewrite: the restart reads the new base.
+            assert_eq!(wait_for_rewrite(&mut c), "ok");
+            let files = manifest_files(&dir);
+            assert_eq!(files.len(), 2 * SHARDS, "{files:?}");
+            for shard in 0..SHARDS {
+                let based: Vec<&String> = files
+                    .iter()
+                    .filter(|f| f.ends_with(&format!("type b shard {shard}")))
+                    .collect();
+                assert_eq!(based.len(), 1, "{files:?}");
+                let name = based[0].split(' ').nth(1).expect("a name");
+                assert!(name.ends_with(".base.rdb"), "{name}");
+                let check = std::process::Command::new("redis-check-rdb")
+                    .arg(dir.0.join("appendonlydir").join(name))
+                    .output()
+                    .expect("redis-check-rdb runs");
+                assert!(
+                    check.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&check.stdout)
+                );
+            }
+            let on_disk = std::fs::read_dir(dir.0.join("appendonlydir"))
+                .expect("log dir")
+                .count();
+            assert_eq!(on_disk, 2 * SHARDS + 1, "old files removed: {files:?}");
+            std::thread::sleep(Duration::from_millis(random_ms(20..200)));
+        } else {
+            std::thread::sleep(Duration::from_millis(random_ms(0..150)));
+        }
+        kill9(&mut server);
+        stop.store(true, Ordering::Relaxed);
+        let acked: Vec<Acked> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer thread"))
+            .collect();
+
+        let server = start(&dir, "always");
+        let mut c = server.client();
+        assert_eq!(
+            c.cmd(&["DBSIZE"])
+                .trim_start_matches(':')
+                .trim()
+                .parse::<usize>()
+                .map(|n| n >= 20_000),
+            Ok(true)
+        );
+        for a in &acked {
+            for (key, n) in &a.incrs {
+                let was = base.get(key).copied().unwrap_or(0);
+                let now = int_value(&mut c, key);
+                assert!(
+                    now >= was + n && now <= was + n + 1,
+                    "round {round}: {key} is {now}, {was} before and {n} acknowledged"
+                );
+                base.insert(key.clone(), now);
+            }
+            for (x, y) in &a.pairs {
+                assert_eq!(
+                    int_value(&mut c, x),
+                    int_value(&mut c, y),
+                    "round {round}: a script's or EXEC's writes are all or nothing"
+                );
+            }
+        }
+    }
+}
+
+/// BGREWRITEAOF and BGSAVE share the node's one background job, with
+/// Redis's replies; a rewrite with the log off is an error.
+#[test]
+fn one_background_job_at_a_time() {
+    let dir = TempDir::new("aof-jobs");
+    let server = start(&dir, "everysec");
+    let mut c = server.client();
+    let mut cmd: Vec<String> = vec!["MSET".into()];
+    for i in 0..20_000 {
+        cmd.push(format!("k{i}"));
+        cmd.push("v".repeat(100));
+    }
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    assert_eq!(c.cmd(&args), "+OK\r\n");
+    // Pipelined, so the second arrives while the first job runs.
+    let commands: [&[&[u8]]; 4] = [
+        &[b"BGREWRITEAOF"],
+        &[b"BGREWRITEAOF"],
+        &[b"BGSAVE"],
+        &[b"BGSAVE", b"SCHEDULE"],
+    ];
+    let mut all = Vec::new();
+    for command in commands {
+        all.extend(crate::common::encode(command));
+    }
+    c.send_raw(&all);
+    let replies: Vec<String> = (0..4).map(|_| c.read_reply()).collect();
+    assert_eq!(
+        replies,
+        [
+            "+Background append only file rewriting started\r\n",
+            "-ERR Background append only file rewriting already in progress\r\n",
+            "-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n",
+            "+Background saving scheduled\r\n",
+        ]
+    );
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while persistence_field(&mut c, "rdb_saves") != "1" {
+        assert!(Instant::now() < deadline, "the scheduled BGSAVE never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(persistence_field(&mut c, "aof_rewrites"), "1");
+    let off = Server::shardis(1, &["--dir", dir.path()]);
+    assert!(off.client().cmd(&["BGREWRITEAOF"]).starts_with("-ERR"));
+}
