@@ -258,12 +258,26 @@ impl RewriteJob {
         }
         let done = self.started.with_new_bases(&self.prefix);
         manifest::store(&self.dir, &self.manifest_name, &done).await?;
-        for old in &self.started.files {
-            if !done.files.iter().any(|f| f.name == old.name) {
-                let _ = std::fs::remove_file(self.dir.join(&old.name));
-            }
-        }
+        remove_unnamed(&self.dir, &self.prefix, &done);
         Ok(size)
+    }
+}
+
+/// Removes the log's files `manifest` does not name: the ones a rewrite
+/// replaced, and what a rewrite cut short by a crash left (a base never
+/// named, a temporary file). Only names of the log's own shape go.
+fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(&format!("{prefix}."))
+            && (name.ends_with(".incr.aof") || name.ends_with(".base.rdb"))
+            || name.starts_with("temp-") && name.contains(&format!("-{prefix}."));
+        if ours && !manifest.files.iter().any(|f| f.name == name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
