@@ -11,7 +11,8 @@
 # the job took. Then each server is restarted on its file and the time
 # until it answers PING is printed (the start-up load).
 # Usage: benches/snapshot.sh [keys=1000000] [rate=1000] [runs=3]
-# (SHARDIS=path runs another shardis binary.)
+# (SHARDIS=path runs another shardis binary; JOBS="bgsave" runs only
+# those jobs; NO_LOAD=1 skips the start-up load.)
 set -euo pipefail
 keys=${1:-1000000}
 rate=${2:-1000}
@@ -74,7 +75,7 @@ measure() { # port job -> "p50 p99 p99.9 max job_seconds"
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf '%-9s %-13s %8s %8s %8s %8s %8s\n' server job p50_ms p99_ms p99.9_ms max_ms job_s
-for job in none bgsave bgrewriteaof; do
+for job in ${JOBS:-none bgsave bgrewriteaof}; do
   appendonly=no
   [ "$job" = bgrewriteaof ] && appendonly=yes
   for kind in redis shardis; do
@@ -95,6 +96,7 @@ for job in none bgsave bgrewriteaof; do
   done
 done
 
+[ -n "${NO_LOAD:-}" ] && exit 0
 echo
 echo "start-up load of $keys keys (seconds until PING answers; median of $runs):"
 for kind in redis shardis; do

@@ -45,7 +45,10 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
 /// The integer `s` spells when it reads back as the same bytes (no sign
 /// on zero, no leading zeros or plus).
 fn canonical_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
+    // Only 32-bit values are encoded (11 bytes at most): most strings are
+    // turned down by their length or first byte, without parsing.
+    let first = *s.first()?;
+    if s.len() > 11 || !(first.is_ascii_digit() || first == b'-') {
         return None;
     }
     let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;

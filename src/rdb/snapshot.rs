@@ -78,7 +78,7 @@ impl Capture {
     /// running in it is dropped); keys expired at `now_ms` are left out.
     pub fn begin(keyspace: &mut Keyspace, now_ms: u64) -> Capture {
         let records = Rc::new(RefCell::new(Records {
-            writer: Writer::new(Vec::new()),
+            writer: Writer::for_records(Vec::new()),
             db: None,
             hints: keyspace
                 .dbs

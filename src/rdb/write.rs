@@ -22,6 +22,9 @@ pub struct Writer<W: Write> {
     /// Whether the file ends with its CRC64 (zeros otherwise, which
     /// loaders take as "not computed": `rdbchecksum no`).
     checksum: bool,
+    /// Whether the CRC64 is computed at all (not for records another
+    /// writer puts in its file, which computes it there).
+    track_crc: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -31,6 +34,17 @@ impl<W: Write> Writer<W> {
             crc: 0,
             buf: Vec::new(),
             checksum: true,
+            track_crc: true,
+        }
+    }
+
+    /// A writer of records only, for another writer's file (see
+    /// [`Writer::records`]): no checksum computed here.
+    pub fn for_records(out: W) -> Writer<W> {
+        Writer {
+            track_crc: false,
+            checksum: false,
+            ..Writer::new(out)
         }
     }
 
@@ -144,7 +158,9 @@ impl<W: Write> Writer<W> {
     }
 
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.crc = crc::update(self.crc, bytes);
+        if self.track_crc {
+            self.crc = crc::update(self.crc, bytes);
+        }
         self.out.write_all(bytes)
     }
 }

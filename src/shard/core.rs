@@ -206,9 +206,8 @@ impl Core {
         let state = &mut *state;
         match step {
             CaptureStep::Begin { now_ms } => {
-                if state.capture.is_some() {
-                    return Err(other("a snapshot of this shard is already being taken"));
-                }
+                // The node runs one job at a time, so a view still here
+                // is a job's that ended without its last step: replaced.
                 state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
                 Ok(None)
             }
@@ -246,9 +245,6 @@ impl Core {
             .log
             .get()
             .ok_or_else(|| other("the append-only log is off"))?;
-        if self.state.borrow().capture.is_some() {
-            return Err(other("a snapshot of this shard is already being taken"));
-        }
         // Not while a script runs (`rotate` checks again at its step).
         let _free = self.wait_for_shard().await.map_err(other)?;
         let next =

@@ -168,14 +168,12 @@ impl Db {
             return None;
         }
         let (t, hash) = self.locate(key);
-        if self.freeze.as_ref().is_some_and(|f| f.is_untaken(t))
-            && self.tables[t]
-                .find(hash, |e| e.key() == key)
-                .is_some_and(|e| e.is_expired(now_ms))
-        {
-            // Deleting it below changes a table a snapshot has not taken
-            // yet: the table goes out first.
-            self.hand_out(t);
+        if let Some(freeze) = self.freeze.as_mut().filter(|f| f.is_pending(t)) {
+            let found = self.tables[t].find(hash, |e| e.key() == key);
+            if found.is_some_and(|e| e.is_expired(now_ms)) {
+                // Deleted below while a snapshot still wants it.
+                freeze.before_change(hash, key, found);
+            }
         }
         let found = self.tables[t].find_entry(hash, |e| e.key() == key).ok()?;
         if !found.get().is_expired(now_ms) {
@@ -236,7 +234,7 @@ impl Db {
         }
         self.changed(key);
         let (t, hash) = self.locate(key);
-        self.hand_out(t);
+        self.before_change_at(t, hash, key);
         let hasher = &self.hasher;
         match self.tables[t].entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
             TableEntry::Occupied(mut o) => {
@@ -282,7 +280,7 @@ impl Db {
             return None;
         }
         let (t, hash) = self.locate(key);
-        self.hand_out(t);
+        self.before_change_at(t, hash, key);
         let entry = self.tables[t]
             .find_entry(hash, |e| e.key() == key)
             .ok()?
@@ -429,20 +427,21 @@ impl Db {
         }
     }
 
-    /// Before `key`'s table changes: a snapshot that has not taken the
-    /// table yet takes it now (one branch when no snapshot is running).
+    /// Before `key` changes: a snapshot that still wants its old value
+    /// takes it now (one branch when no snapshot is running).
     fn before_change(&mut self, key: &[u8]) {
         if self.freeze.is_some() && !self.tables.is_empty() {
-            let (t, _) = self.locate(key);
-            self.hand_out(t);
+            let (t, hash) = self.locate(key);
+            self.before_change_at(t, hash, key);
         }
     }
 
-    /// Hands table `t` to the running snapshot if it has not taken it yet.
-    fn hand_out(&mut self, t: usize) {
+    /// [`Self::before_change`] of `key`, in table `t`, hashed `hash`.
+    fn before_change_at(&mut self, t: usize, hash: u64, key: &[u8]) {
         if let Some(freeze) = &mut self.freeze {
-            if freeze.is_untaken(t) {
-                freeze.hand_out(t, &self.tables[t]);
+            if freeze.is_pending(t) {
+                let entry = self.tables[t].find(hash, |e| e.key() == key);
+                freeze.before_change(hash, key, entry);
             }
         }
     }
@@ -463,7 +462,8 @@ impl Db {
         let Some(freeze) = &mut self.freeze else {
             return false;
         };
-        if freeze.step(&self.tables) {
+        let hasher = &self.hasher;
+        if freeze.step(&self.tables, |key| hasher.hash_one(key)) {
             return true;
         }
         self.freeze = None;
@@ -578,7 +578,7 @@ impl Db {
             let table = &mut self.tables[t];
             // A table a snapshot has not taken yet waits for the next lap:
             // active expiry must not make the snapshot's work its own.
-            if table.is_empty() || self.freeze.as_ref().is_some_and(|f| f.is_untaken(t)) {
+            if table.is_empty() || self.freeze.as_ref().is_some_and(|f| f.is_pending(t)) {
                 continue;
             }
             round.examined += table.len();

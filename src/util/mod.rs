@@ -1,5 +1,7 @@
 //! Small, dependency-free helpers shared by the command layer.
 
+/// Moving helper threads off the shards' cores.
+pub mod affinity;
 /// Replacing a file atomically and durably (temporary file, sync, rename).
 pub mod durable;
 /// Redis-compatible glob matching (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, ...).

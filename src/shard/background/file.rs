@@ -40,12 +40,22 @@ impl RdbFile {
     /// Starts the thread writing `path` (through a temporary file), with
     /// `functions` after the records and, with `checksum` false, zeros
     /// for the CRC64 (`rdbchecksum no`).
-    pub fn start(path: PathBuf, functions: Vec<Bytes>, checksum: bool) -> std::io::Result<RdbFile> {
+    /// The thread runs off the shards' cores, `shard_cores` (it would
+    /// take turns with the shard that spawned it).
+    pub fn start(
+        path: PathBuf,
+        functions: Vec<Bytes>,
+        checksum: bool,
+        shard_cores: Vec<usize>,
+    ) -> std::io::Result<RdbFile> {
         let (to_writer, mut chunks) = mpsc::channel(QUEUED_CHUNKS);
         let (done, written) = oneshot::channel();
         std::thread::Builder::new()
             .name("shardis-rdb".into())
             .spawn(move || {
+                if let Err(e) = crate::util::affinity::move_off(&shard_cores) {
+                    eprintln!("the RDB writer stays on its shard's core: {e}");
+                }
                 let mut size = 0;
                 let result = crate::util::durable::replace_file(&path, |file| {
                     let out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);

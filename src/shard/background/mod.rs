@@ -35,6 +35,15 @@ use crate::lua::ScriptHost;
 use crate::rdb::snapshot::CaptureStep;
 use file::RdbFile;
 
+/// A job's pause after each chunk, as a multiple of the time the chunk
+/// took: the job uses at most a third of a core while it runs, and the
+/// connections the rest (a 1M-key save takes about a second).
+const PAUSE_PER_CHUNK_TIME: u32 = 2;
+
+/// The shortest pause: long enough that the executor polls for the
+/// connections' input before the job runs again.
+const MIN_PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Starts a save (see the module): returns once every shard is frozen
 /// and the job runs on (`wait` false, BGSAVE), or once the file is in
 /// place (SAVE). `Err`: the error reply's text.
@@ -54,10 +63,9 @@ pub async fn save(core: Rc<Core>, wait: bool) -> Result<(), String> {
             .await
             .map_err(|e| format!("ERR saving the RDB file failed: {e}"));
     }
-    glommio::spawn_local(async move {
+    spawn_low_priority(&core.clone(), async move {
         let _ = job.run(&core).await;
-    })
-    .detach();
+    });
     Ok(())
 }
 
@@ -73,11 +81,24 @@ pub async fn rewrite(core: Rc<Core>) -> Result<(), String> {
     };
     core.node.aof.job.started();
     eprintln!("Background append only file rewriting started");
-    glommio::spawn_local(async move {
+    spawn_low_priority(&core.clone(), async move {
         let _ = job.run(&core).await;
-    })
-    .detach();
+    });
     Ok(())
+}
+
+/// Runs a job in the core's low-priority queue (the scripts' queue): the
+/// connections' queue comes first whenever the job yields.
+/// (Spawning fails only for a queue that does not exist; the job's views
+/// are then replaced by the next job's, see `Core::capture`.)
+fn spawn_low_priority(core: &Core, job: impl std::future::Future<Output = ()> + 'static) {
+    match glommio::spawn_local_into(job, core.script_queue) {
+        Ok(task) => drop(task.detach()),
+        Err(e) => {
+            eprintln!("BUG: cannot start a background job: {e}");
+            core.node.background.end();
+        }
+    }
 }
 
 /// A save under way: every shard frozen, the file's thread started.
@@ -102,7 +123,12 @@ impl SaveJob {
         }
         let config = &node.config;
         let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
-        match RdbFile::start(path, core.functions().codes(), checksum(core)) {
+        match RdbFile::start(
+            path,
+            core.functions().codes(),
+            checksum(core),
+            core.node.cores.clone(),
+        ) {
             Ok(file) => Ok(SaveJob {
                 shards,
                 changes_at_start,
@@ -199,7 +225,7 @@ impl RewriteJob {
             } else {
                 Vec::new()
             };
-            match RdbFile::start(path, codes, checksum(core)) {
+            match RdbFile::start(path, codes, checksum(core), core.node.cores.clone()) {
                 Ok(file) => bases.push(file),
                 Err(e) => {
                     abort_captures(core, shards).await;
@@ -292,11 +318,18 @@ async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
         let mut i = 0;
         while i < active.len() {
             let shard = active[i];
+            let started = std::time::Instant::now();
             match capture(core, shard, CaptureStep::Next).await? {
                 Some(chunk) => {
+                    let took = started.elapsed();
                     let target = if files.len() == 1 { 0 } else { shard };
                     files[target].send(chunk).await?;
                     i += 1;
+                    // Making the chunk took a core's time: the connections
+                    // go next. A yield would not do: the executor looks for
+                    // their input only once no queue is runnable (or at its
+                    // preemption timer), so the job parks.
+                    glommio::timer::sleep((took * PAUSE_PER_CHUNK_TIME).max(MIN_PAUSE)).await;
                 }
                 None => {
                     active.remove(i);
