@@ -230,6 +230,35 @@ fn write_until(port: u16, kind: usize, id: usize, stop: Arc<AtomicBool>) -> Acke
     acked
 }
 
+/// Every increment the writers had acknowledged is there (the one in
+/// flight may or may not be), over `base`, the values after the last
+/// round (updated); each pair a script or EXEC incremented is equal.
+fn assert_acknowledged(
+    c: &mut crate::common::Raw,
+    acked: &[Acked],
+    base: &mut HashMap<String, i64>,
+    round: usize,
+) {
+    for a in acked {
+        for (key, n) in &a.incrs {
+            let was = base.get(key).copied().unwrap_or(0);
+            let now = int_value(c, key);
+            assert!(
+                now >= was + n && now <= was + n + 1,
+                "round {round}: {key} is {now}, {was} before and {n} acknowledged"
+            );
+            base.insert(key.clone(), now);
+        }
+        for (x, y) in &a.pairs {
+            assert_eq!(
+                int_value(c, x),
+                int_value(c, y),
+                "round {round}: a script's or EXEC's writes are all or nothing"
+            );
+        }
+    }
+}
+
 fn int_value(c: &mut crate::common::Raw, key: &str) -> i64 {
     bulk(&c.cmd(&["GET", key])).map_or(0, |v| v.parse().expect("a counter"))
 }
@@ -304,25 +333,7 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
         assert!(total > 0, "round {round}: the writers got acknowledgements");
         let server = start(&dir, "always");
         let mut c = server.client();
-        for a in &acked {
-            for (key, n) in &a.incrs {
-                let was = base.get(key).copied().unwrap_or(0);
-                let now = int_value(&mut c, key);
-                // The increment in flight may or may not have applied.
-                assert!(
-                    now >= was + n && now <= was + n + 1,
-                    "round {round}: {key} is {now}, {was} before and {n} acknowledged"
-                );
-                base.insert(key.clone(), now);
-            }
-            for (x, y) in &a.pairs {
-                assert_eq!(
-                    int_value(&mut c, x),
-                    int_value(&mut c, y),
-                    "round {round}: a script's or EXEC's writes are all or nothing"
-                );
-            }
-        }
+        assert_acknowledged(&mut c, &acked, &mut base, round);
         drop(c);
         drop(server);
     }
@@ -638,15 +649,7 @@ fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
                 assert_eq!(based.len(), 1, "{files:?}");
                 let name = based[0].split(' ').nth(1).expect("a name");
                 assert!(name.ends_with(".base.rdb"), "{name}");
-                let check = std::process::Command::new("redis-check-rdb")
-                    .arg(dir.0.join("appendonlydir").join(name))
-                    .output()
-                    .expect("redis-check-rdb runs");
-                assert!(
-                    check.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&check.stdout)
-                );
+                crate::common::assert_redis_check_rdb(&dir.0.join("appendonlydir").join(name));
             }
             let on_disk = std::fs::read_dir(dir.0.join("appendonlydir"))
                 .expect("log dir")
@@ -673,24 +676,7 @@ fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
                 .map(|n| n >= 20_000),
             Ok(true)
         );
-        for a in &acked {
-            for (key, n) in &a.incrs {
-                let was = base.get(key).copied().unwrap_or(0);
-                let now = int_value(&mut c, key);
-                assert!(
-                    now >= was + n && now <= was + n + 1,
-                    "round {round}: {key} is {now}, {was} before and {n} acknowledged"
-                );
-                base.insert(key.clone(), now);
-            }
-            for (x, y) in &a.pairs {
-                assert_eq!(
-                    int_value(&mut c, x),
-                    int_value(&mut c, y),
-                    "round {round}: a script's or EXEC's writes are all or nothing"
-                );
-            }
-        }
+        assert_acknowledged(&mut c, &acked, &mut base, round);
     }
 }
 

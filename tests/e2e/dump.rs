@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redis::Connection;
 
-use crate::common::{Server, Step::*, Transcript};
+use crate::common::{run, Server, Step::*, Transcript};
 
 /// `SET k hello` then `DUMP k` on redis-server 7.0 (shardis dumps a short
 /// string byte for byte the same).
@@ -25,15 +25,6 @@ const REDIS_TYPES: [u8; 8] = [0, 2, 4, 5, 11, 16, 17, 18];
 const EXPIRY_TOLERANCE_MS: i64 = 2000;
 /// A relative ttl far enough ahead that no key expires during a test.
 const TTL_MS: i64 = 1_000_000;
-
-fn run(con: &mut Connection, args: &[&[u8]]) -> redis::Value {
-    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
-}
 
 /// Keys of every type, in every encoding redis-server 7.0 picks by size:
 /// strings as ints, short, long (LZF in a dump); lists of one listpack

@@ -15,7 +15,7 @@ use shardis::rdb::{Item, Reader, Writer};
 use shardis::store::value::{Hash, List, Set};
 use shardis::store::{Keyspace, Value, ZSet};
 
-use crate::common::{Server, TempDir};
+use crate::common::{assert_redis_check_rdb, run, Server, TempDir};
 
 /// A value in a form both sides can be compared in.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,15 +45,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as u64
-}
-
-fn run(con: &mut Connection, args: &[&[u8]]) -> redis::Value {
-    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
 }
 
 /// Everything a Redis server holds in dbs 0..16, read with commands.
@@ -438,16 +429,7 @@ fn redis_loads_what_shardis_writes() {
     writer.function(code).expect("write");
     writer.finish().expect("finish");
 
-    let check = Command::new("redis-check-rdb")
-        .arg(&path)
-        .output()
-        .expect("redis-check-rdb runs (is it installed?)");
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "redis-check-rdb refused the file:\n{report}"
-    );
-    assert!(report.contains("RDB looks OK"), "{report}");
+    assert_redis_check_rdb(&path);
 
     let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "shardis.rdb"]);
     let mut con = redis.redis_client();
@@ -613,15 +595,7 @@ fn reads_pre_7_encodings_as_redis_loads_them() {
     let dir = TempDir::new("rdb-legacy");
     let path = dir.0.join("legacy.rdb");
     std::fs::write(&path, &file).expect("write the file");
-    let check = Command::new("redis-check-rdb")
-        .arg(&path)
-        .output()
-        .expect("redis-check-rdb runs (is it installed?)");
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "redis-check-rdb refused the file:\n{report}"
-    );
+    assert_redis_check_rdb(&path);
 
     let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "legacy.rdb"]);
     let mut con = redis.redis_client();
@@ -683,15 +657,7 @@ fn shardis_save_writes_a_file_redis_loads() {
     let (read, functions, _) = read_file(&file);
     assert_eq!(read, expected);
     assert_eq!(functions, vec![code]);
-    let check = Command::new("redis-check-rdb")
-        .arg(&path)
-        .output()
-        .expect("redis-check-rdb runs (is it installed?)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    assert_redis_check_rdb(&path);
     let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "s.rdb"]);
     let mut redis_con = redis.redis_client();
     assert_eq!(contents_of(&mut redis_con), expected);
@@ -927,15 +893,7 @@ fn bgsave_is_a_point_in_time_view_while_scripts_keep_writing() {
         assert_eq!(persistence_field(&mut con, "rdb_saves"), "1");
 
         let path = dir.0.join("dump.rdb");
-        let check = Command::new("redis-check-rdb")
-            .arg(&path)
-            .output()
-            .expect("redis-check-rdb runs (is it installed?)");
-        assert!(
-            check.status.success(),
-            "redis-check-rdb refused the file:\n{}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        assert_redis_check_rdb(&path);
         let (read, _, _) = read_file(&std::fs::read(&path).expect("dump.rdb"));
         let db = read.get(&0).expect("db 0 saved");
         let fillers = db.keys().filter(|k| k.starts_with(b"filler:")).count();

@@ -242,3 +242,27 @@ pub fn assert_all_readonly(reply: &str, min: i64) {
         None => panic!("writable tables (or an error): {reply:?}"),
     }
 }
+
+/// Runs `args` on a redis-rs connection; panics naming the command.
+pub fn run(con: &mut redis::Connection, args: &[&[u8]]) -> redis::Value {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
+}
+
+/// Fails unless redis-server 7.0's `redis-check-rdb` accepts the file.
+pub fn assert_redis_check_rdb(path: &std::path::Path) {
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb runs (is it installed?)");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("RDB looks OK"),
+        "redis-check-rdb refused {}:\n{report}",
+        path.display()
+    );
+}
