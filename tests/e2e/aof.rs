@@ -230,6 +230,34 @@ fn write_until(port: u16, kind: usize, id: usize, stop: Arc<AtomicBool>) -> Acke
     acked
 }
 
+/// Writer threads (`write_until`, the kinds in turn) until stopped.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Acked>>,
+}
+
+impl Writers {
+    fn start(port: u16, threads: usize) -> Writers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|id| {
+                let stop = stop.clone();
+                std::thread::spawn(move || write_until(port, id % 3, id, stop))
+            })
+            .collect();
+        Writers { stop, threads }
+    }
+
+    /// Stops them; what each had acknowledged.
+    fn stop(self) -> Vec<Acked> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|w| w.join().expect("writer thread"))
+            .collect()
+    }
+}
+
 /// Every increment the writers had acknowledged is there (the one in
 /// flight may or may not be), over `base`, the values after the last
 /// round (updated); each pair a script or EXEC incremented is equal.
@@ -314,20 +342,10 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
     let started = Instant::now();
     for round in 0..ROUNDS {
         let mut server = start(&dir, "always");
-        let stop = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..THREADS)
-            .map(|id| {
-                let (port, stop) = (server.port, stop.clone());
-                std::thread::spawn(move || write_until(port, id % 3, id, stop))
-            })
-            .collect();
+        let writers = Writers::start(server.port, THREADS);
         std::thread::sleep(Duration::from_millis(random_ms(200..900)));
         kill9(&mut server);
-        stop.store(true, Ordering::Relaxed);
-        let acked: Vec<Acked> = writers
-            .into_iter()
-            .map(|w| w.join().expect("writer thread"))
-            .collect();
+        let acked = writers.stop();
 
         let total: i64 = acked.iter().flat_map(|a| a.incrs.values()).sum();
         assert!(total > 0, "round {round}: the writers got acknowledgements");
@@ -623,13 +641,7 @@ fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
     }
     for round in 0..ROUNDS {
         let mut server = start(&dir, "always");
-        let stop = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..THREADS)
-            .map(|id| {
-                let (port, stop) = (server.port, stop.clone());
-                std::thread::spawn(move || write_until(port, id % 3, id, stop))
-            })
-            .collect();
+        let writers = Writers::start(server.port, THREADS);
         std::thread::sleep(Duration::from_millis(random_ms(50..300)));
         let mut c = server.client();
         assert_eq!(
@@ -660,11 +672,7 @@ fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
             std::thread::sleep(Duration::from_millis(random_ms(0..150)));
         }
         kill9(&mut server);
-        stop.store(true, Ordering::Relaxed);
-        let acked: Vec<Acked> = writers
-            .into_iter()
-            .map(|w| w.join().expect("writer thread"))
-            .collect();
+        let acked = writers.stop();
 
         let server = start(&dir, "always");
         let mut c = server.client();
