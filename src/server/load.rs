@@ -36,11 +36,20 @@ fn load_rdb(core: &Core, path: &Path, required: bool) -> Result<(), String> {
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let now_ms = crate::util::time::now_ms();
+    let started = std::time::Instant::now();
     let loaded = {
         let mut state = core.state.borrow_mut();
         crate::rdb::snapshot::load_keyspace(&data, &mut state.keyspace, now_ms)
             .map_err(|e| format!("{}: {e}", path.display()))?
     };
+    eprintln!(
+        "shard {}: {} keys loaded from {} in {:.3} s ({} already expired, dropped)",
+        core.shard_id,
+        loaded.keys,
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        loaded.expired
+    );
     if core.shard_id == 0 {
         for code in loaded.functions {
             load_library(core, code.into())

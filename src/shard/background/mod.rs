@@ -311,6 +311,7 @@ fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
 /// robin, until every view is complete or the job is cancelled.
 async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
     let mut active: Vec<usize> = (0..core.node.shards()).collect();
+    let mut progress = Progress::default();
     while !active.is_empty() {
         if core.node.background.is_cancelled() {
             return Err(std::io::Error::other("cancelled"));
@@ -322,6 +323,7 @@ async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
             match capture(core, shard, CaptureStep::Next).await? {
                 Some(chunk) => {
                     let took = started.elapsed();
+                    progress.add(chunk.len());
                     let target = if files.len() == 1 { 0 } else { shard };
                     files[target].send(chunk).await?;
                     i += 1;
@@ -338,6 +340,37 @@ async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How far a long job has got, in the server log every few seconds (a
+/// save of many gigabytes takes a while).
+struct Progress {
+    bytes: u64,
+    last: std::time::Instant,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            bytes: 0,
+            last: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Progress {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn add(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+        if self.last.elapsed() >= Self::EVERY {
+            self.last = std::time::Instant::now();
+            eprintln!(
+                "Background job: {} MB of records written so far",
+                self.bytes >> 20
+            );
+        }
+    }
 }
 
 /// Stops the views of shards `0..begun`.
