@@ -644,6 +644,28 @@ fn is_loopback(addr: &str) -> bool {
         .is_some_and(|ip| ip.to_canonical().is_loopback())
 }
 
+/// DEBUG RELOAD [NOSAVE]: saves the RDB file (unless NOSAVE), then every
+/// shard loads it back in place of its keys (tests: what a restart from
+/// the file would hold).
+async fn debug_reload(core: &dyn CoreAccess, save: bool) -> Reply {
+    if save {
+        if let Err(e) = super::persistence::save_now(core).await {
+            eprintln!("DEBUG RELOAD: {e}");
+            return Reply::error("ERR Error trying to save the RDB dump");
+        }
+    }
+    match core.reload_rdb().await {
+        Ok(()) => {
+            eprintln!("DB reloaded by DEBUG RELOAD");
+            Reply::ok()
+        }
+        Err(e) => {
+            eprintln!("DEBUG RELOAD: {e}");
+            Reply::error("ERR Error trying to load the RDB dump, check server logs.")
+        }
+    }
+}
+
 /// The longest `DEBUG SLEEP`.
 const DEBUG_SLEEP_MAX_SECS: f64 = 3600.0;
 
@@ -652,12 +674,19 @@ fn debug<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
     Box::pin(async move {
         match refused {
             Some(refused) => refused,
-            None => debug_subcommand(argv).await,
+            None => debug_subcommand(ctx.core, argv).await,
         }
     })
 }
 
-async fn debug_subcommand(argv: &[Bytes]) -> Reply {
+async fn debug_subcommand(core: &dyn CoreAccess, argv: &[Bytes]) -> Reply {
+    if is(&argv[1], "reload") {
+        return match &argv[2..] {
+            [] => debug_reload(core, true).await,
+            [nosave] if is(nosave, "nosave") => debug_reload(core, false).await,
+            _ => Reply::error(errors::SYNTAX),
+        };
+    }
     if is(&argv[1], "sleep") && argv.len() == 3 {
         let Some(secs) = crate::util::numbers::parse_f64(&argv[2]) else {
             return Reply::error(errors::NOT_FLOAT);

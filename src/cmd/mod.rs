@@ -195,6 +195,9 @@ pub trait CoreAccess: ScriptHost {
     /// [`CoreAccess::save`]): returns once every shard has moved to its
     /// new file and is frozen.
     fn rewrite_log(&self) -> LocalFuture<'_, Result<(), String>>;
+    /// DEBUG RELOAD's second half: every shard's keyspace (and the function
+    /// libraries) become the RDB file's; `Err`: why, for the server log.
+    fn reload_rdb(&self) -> LocalFuture<'_, Result<(), String>>;
     /// Applies a change of the function libraries (FUNCTION LOAD, DELETE,
     /// FLUSH or RESTORE, `argv` the whole command) on core 0, where every
     /// such change is made and logged (see `functions`); its reply, once

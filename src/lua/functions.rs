@@ -243,6 +243,14 @@ pub fn parse_metadata(code: &[u8]) -> Result<(String, usize), Reply> {
     Ok((String::from_utf8_lossy(&name).into_owned(), end))
 }
 
+/// Builds the library `code` (shebang line included) in `host`'s VM and
+/// adds it to the node's registry (loading a file: RDB, a log's base).
+pub fn load_code(host: &dyn super::ScriptHost, code: Bytes) -> Result<(), Reply> {
+    let (name, body_at) = parse_metadata(&code)?;
+    let lib = build(host.engine(), name, code, body_at)?;
+    host.functions().load(lib, false)
+}
+
 /// Runs `code` (a whole library, its metadata already parsed) in `engine`
 /// and describes what it registered.
 pub fn build(engine: &Engine, name: String, code: Bytes, body_at: usize) -> Result<Library, Reply> {

@@ -144,6 +144,16 @@ pub struct Loaded {
 /// Loads into `keyspace` the keys of `file` that belong to its slots. The
 /// keyspace is changed only if the whole file reads (checksum included).
 pub fn load_keyspace(file: &[u8], keyspace: &mut Keyspace, now_ms: u64) -> Result<Loaded> {
+    load(file, keyspace, now_ms, false)
+}
+
+/// [`load_keyspace`] into a keyspace emptied first (DEBUG RELOAD): once
+/// the whole file has read, every database is flushed, then filled.
+pub fn reload_keyspace(file: &[u8], keyspace: &mut Keyspace, now_ms: u64) -> Result<Loaded> {
+    load(file, keyspace, now_ms, true)
+}
+
+fn load(file: &[u8], keyspace: &mut Keyspace, now_ms: u64, flush: bool) -> Result<Loaded> {
     let mut reader = Reader::new(file)?;
     let mut keep = Vec::new();
     let mut loaded = Loaded::default();
@@ -178,6 +188,9 @@ pub fn load_keyspace(file: &[u8], keyspace: &mut Keyspace, now_ms: u64) -> Resul
         }
     }
     loaded.keys = keep.len();
+    if flush {
+        keyspace.dbs.iter_mut().for_each(|db| db.clear());
+    }
     for (db, key, value, expires_at_ms) in keep {
         keyspace.dbs[db].insert(&key, value, expires_at_ms);
     }

@@ -14,7 +14,7 @@ use crate::aof::recovery::TornTail;
 use crate::aof::{log_dir, manifest_name};
 use crate::cmd::Call;
 use crate::config::Param;
-use crate::lua::{functions, ScriptHost};
+use crate::lua::functions;
 use crate::protocol::Reply;
 use crate::shard::core::Core;
 use crate::shard::log::{self, ShardLog};
@@ -52,17 +52,11 @@ fn load_rdb(core: &Core, path: &Path, required: bool) -> Result<(), String> {
     );
     if core.shard_id == 0 {
         for code in loaded.functions {
-            load_library(core, code.into())
+            functions::load_code(core, code.into())
                 .map_err(|e| format!("{}: a function library: {e:?}", path.display()))?;
         }
     }
     Ok(())
-}
-
-fn load_library(core: &Core, code: bytes::Bytes) -> Result<(), Reply> {
-    let (name, body_at) = functions::parse_metadata(&code)?;
-    let lib = functions::build(core.engine(), name, code, body_at)?;
-    core.functions().load(lib, false)
 }
 
 /// With `appendonly yes`, before any shard starts: loads the manifest or

@@ -265,6 +265,29 @@ impl Core {
         Ok(functions.into_inner())
     }
 
+    /// DEBUG RELOAD on this shard: once no script or EXEC holds it, its
+    /// keyspace becomes its slots' keys of the RDB file `path` (shard 0
+    /// also replaces the function libraries). Nothing changes if the file
+    /// does not read.
+    pub async fn reload_rdb(&self, path: std::path::PathBuf) -> Result<(), String> {
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let _free = self.wait_for_shard().await?;
+        let now_ms = crate::util::time::now_ms();
+        let loaded = {
+            let mut state = self.state.borrow_mut();
+            crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        };
+        if self.shard_id == 0 {
+            self.node.functions.flush();
+            for code in loaded.functions {
+                crate::lua::functions::load_code(self, code.into())
+                    .map_err(|e| format!("a function library: {e:?}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until no script holds this shard. Before the script passes
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
@@ -532,6 +555,10 @@ impl CoreAccess for Core {
             let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
             super::background::save(me, wait).await
         })
+    }
+
+    fn reload_rdb(&self) -> LocalFuture<'_, Result<(), String>> {
+        Box::pin(super::background::reload(self))
     }
 
     fn rewrite_log(&self) -> LocalFuture<'_, Result<(), String>> {

@@ -52,6 +52,12 @@ pub enum Request {
         incr: std::path::PathBuf,
         reply: oneshot::Sender<std::io::Result<Vec<Bytes>>>,
     },
+    /// DEBUG RELOAD: the keyspace becomes the RDB file's (see
+    /// `Core::reload_rdb`).
+    Reload {
+        path: std::path::PathBuf,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// A save's view of the shard (see `rdb::snapshot::Capture`).
     Capture {
         step: CaptureStep,

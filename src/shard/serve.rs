@@ -83,6 +83,7 @@ pub async fn serve_peer(
                 Request::Transaction { .. }
                 | Request::Capture { .. }
                 | Request::RewriteBegin { .. }
+                | Request::Reload { .. }
                 | Request::Functions { .. } => true,
                 _ => false,
             };
@@ -152,6 +153,9 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         }
         Request::Functions { argv, reply } => {
             let _ = reply.send(core.change_functions_here(&argv).await);
+        }
+        Request::Reload { path, reply } => {
+            let _ = reply.send(core.reload_rdb(path).await);
         }
         Request::RewriteBegin { incr, reply } => {
             let _ = reply.send(core.begin_rewrite(incr).await);

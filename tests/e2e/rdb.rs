@@ -1079,3 +1079,36 @@ fn a_failed_save_stops_writes_until_a_save_succeeds() {
     assert_eq!(wait_for_bgsave(&mut con), "ok");
     assert_eq!(c.cmd(&["SET", "{a}1", "three"]), "+OK\r\n");
 }
+
+/// DEBUG RELOAD saves and loads the file back in place of every shard's
+/// keys: the same contents and library; with NOSAVE, what was written
+/// since the last save is gone (the shards hold the file's keys).
+#[test]
+fn debug_reload_saves_and_loads_back_the_same_contents() {
+    let dir = TempDir::new("rdb-reload");
+    let shardis = Server::shardis(3, &["--dir", dir.path(), "--enable-debug-command", "yes"]);
+    let mut con = shardis.redis_client();
+    fill(&mut con);
+    let expected = contents_of(&mut con);
+    redis::cmd("SELECT").arg(0).exec(&mut con).expect("SELECT");
+    let reply: String = redis::cmd("DEBUG")
+        .arg("RELOAD")
+        .query(&mut con)
+        .expect("RELOAD");
+    assert_eq!(reply, "OK");
+    assert_eq!(contents_of(&mut con), expected);
+    assert_function_runs(&mut con);
+    redis::cmd("SELECT").arg(0).exec(&mut con).expect("SELECT");
+    for i in 0..20 {
+        run(&mut con, &[b"SET", format!("unsaved{i}").as_bytes(), b"x"]);
+    }
+    run(&mut con, &[b"FUNCTION", b"FLUSH"]);
+    let reply: String = redis::cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("NOSAVE")
+        .query(&mut con)
+        .expect("RELOAD NOSAVE");
+    assert_eq!(reply, "OK");
+    assert_eq!(contents_of(&mut con), expected);
+    assert_function_runs(&mut con);
+}

@@ -101,6 +101,24 @@ fn spawn_low_priority(core: &Core, job: impl std::future::Future<Output = ()> + 
     }
 }
 
+/// DEBUG RELOAD's second half: every shard's keyspace becomes the RDB
+/// file's (`dir`/`dbfilename`, just saved by the caller).
+pub async fn reload(core: &Core) -> Result<(), String> {
+    let config = &core.node.config;
+    let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
+    for shard in 0..core.node.shards() {
+        if shard == core.shard_id {
+            core.reload_rdb(path.clone()).await?;
+        } else {
+            let path = path.clone();
+            ask(core, shard, |reply| Request::Reload { path, reply })
+                .await
+                .map_err(|e| e.to_string())??;
+        }
+    }
+    Ok(())
+}
+
 /// A save under way: every shard frozen, the file's thread started.
 struct SaveJob {
     shards: usize,
