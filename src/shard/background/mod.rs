@@ -177,7 +177,7 @@ struct RewriteJob {
 impl RewriteJob {
     async fn begin(core: &Core) -> Result<RewriteJob, String> {
         let config = &core.node.config;
-        if core.log.get().is_none() {
+        if !core.log.is_on() {
             return Err("ERR the append-only log is off (appendonly no)".into());
         }
         let dir = crate::aof::log_dir(config);
