@@ -606,6 +606,17 @@ impl CoreAccess for Core {
         })
     }
 
+    fn set_appendonly(&self, on: bool) -> LocalFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
+            if on {
+                super::background::switch::turn_on(me).await
+            } else {
+                super::background::switch::turn_off(me).await
+            }
+        })
+    }
+
     fn change_functions<'a>(&'a self, argv: &'a [Bytes]) -> LocalFuture<'a, Reply> {
         Box::pin(async move {
             if self.shard_id == 0 {

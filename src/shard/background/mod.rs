@@ -20,6 +20,7 @@
 //! the job frees it when it ends.
 
 mod file;
+pub mod switch;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
