@@ -577,7 +577,7 @@ fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
     drop(c);
     kill9(&mut server);
 
-    let server = log_on(&dir);
+    let mut server = log_on(&dir);
     let mut c = server.client();
     assert_eq!(
         c.cmd(&["EXISTS", "off"]),
@@ -585,6 +585,22 @@ fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
         "written with the log off"
     );
     check_before_off(&mut c);
+
+    // On again over the former log: new files, the former ones go.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "later", "kept"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    drop(c);
+    kill9(&mut server);
+    assert_eq!(manifest_files(&dir).len(), 2 * shards);
+    let on_disk = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .expect("log dir")
+        .count();
+    assert_eq!(on_disk, 2 * shards + 1, "former files removed");
+    let server = log_on(&dir);
+    let mut c = server.client();
+    assert_eq!(bulk(&c.cmd(&["GET", "later"])).as_deref(), Some("kept"));
 }
 
 /// `appendonly no` while the bases of `appendonly yes` are written stops
@@ -631,6 +647,72 @@ fn appendonly_no_cancels_a_switch_on_in_progress() {
     let mut c = server.client();
     assert_eq!(c.cmd(&["DBSIZE"]), ":50002\r\n");
     assert_eq!(bulk(&c.cmd(&["GET", "y"])).as_deref(), Some("2"));
+}
+
+/// `appendonly` switched on and off several times under writers (INCRs,
+/// scripts, EXECs) with `appendfsync always`, then on for good: after
+/// `kill -9` every acknowledged write is there and batches are whole.
+#[test]
+fn switching_appendonly_under_writes_loses_no_acknowledged_write() {
+    const THREADS: usize = 6;
+    let dir = TempDir::new("aof-switch-writes");
+    let mut server = Server::shardis(SHARDS, &["--dir", dir.path(), "--appendfsync", "always"]);
+    let mut c = server.client();
+    let mut cmd: Vec<String> = vec!["MSET".into()];
+    for i in 0..10_000 {
+        cmd.push(format!("filler:{i}"));
+        cmd.push("x".repeat(20));
+    }
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    assert_eq!(c.cmd(&args), "+OK\r\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|id| {
+            let (port, stop) = (server.port, stop.clone());
+            std::thread::spawn(move || write_until(port, id % 3, id, stop))
+        })
+        .collect();
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(random_ms(10..60)));
+        assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+        std::thread::sleep(Duration::from_millis(random_ms(0..60)));
+        assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    std::thread::sleep(Duration::from_millis(random_ms(20..150)));
+    drop(c);
+    kill9(&mut server);
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<Acked> = writers
+        .into_iter()
+        .map(|w| w.join().expect("writer thread"))
+        .collect();
+
+    let total: i64 = acked.iter().flat_map(|a| a.incrs.values()).sum();
+    assert!(total > 100, "only {total} writes acknowledged");
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    assert_eq!(
+        bulk(&c.cmd(&["GET", "filler:9999"])).map(|v| v.len()),
+        Some(20)
+    );
+    for a in &acked {
+        for (key, n) in &a.incrs {
+            let now = int_value(&mut c, key);
+            assert!(
+                now >= *n && now <= n + 1,
+                "{key} is {now}, {n} acknowledged"
+            );
+        }
+        for (x, y) in &a.pairs {
+            assert_eq!(
+                int_value(&mut c, x),
+                int_value(&mut c, y),
+                "a script's or EXEC's writes are all or nothing"
+            );
+        }
+    }
 }
 
 #[test]
