@@ -603,6 +603,30 @@ fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
     assert_eq!(bulk(&c.cmd(&["GET", "later"])).as_deref(), Some("kept"));
 }
 
+/// A log that cannot start (its directory's name is taken by a file)
+/// is an error reply, and the node stays as it was: log off, writes work.
+#[test]
+fn appendonly_yes_that_cannot_start_leaves_the_log_off() {
+    let dir = TempDir::new("aof-switch-fails");
+    std::fs::write(dir.0.join("appendonlydir"), b"not a directory").expect("a file");
+    let server = Server::shardis(SHARDS, &["--dir", dir.path()]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    let reply = c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+    assert!(
+        reply.starts_with("-ERR the append-only log cannot start: "),
+        "{reply}"
+    );
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "no"]
+    );
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(persistence_field(&mut c, "aof_rewrite_in_progress"), "0");
+    assert_eq!(c.cmd(&["SET", "k", "w"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+}
+
 /// `appendonly no` while the bases of `appendonly yes` are written stops
 /// them: the log is off, the node serves on, and turning it on again
 /// works (a restart from it has every key).
