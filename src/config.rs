@@ -228,7 +228,7 @@ const PARAMS: &[ParamSpec] = &[
         id: Param::Appendonly,
         name: "appendonly",
         alias: None,
-        // Only at start-up for now (see `Config::set_many`).
+        // Switched at run time by the caller of `Config::set_many`.
         kind: Kind::Enum(&["no", "yes"]),
         default: "no",
         mutable: true,
@@ -474,7 +474,35 @@ impl Config {
     }
 
     /// CONFIG SET of several pairs: all or nothing, with Redis 7's errors.
+    /// `appendonly` is checked but not stored: turning the log on or off
+    /// is the caller's (see [`Config::appendonly_change`]), which stores
+    /// it once done.
     pub fn set_many(&self, pairs: &[(&str, &str)]) -> Result<(), String> {
+        for (p, value) in self.check_many(pairs)? {
+            if p.id != Param::Appendonly {
+                self.store(p, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The switch of the log that `pairs` (a CONFIG SET) asks for:
+    /// `Some(true)` to turn it on, `Some(false)` off, `None` for no
+    /// change; the error reply if any pair is refused.
+    pub fn appendonly_change(&self, pairs: &[(&str, &str)]) -> Result<Option<bool>, String> {
+        let found = self.check_many(pairs)?;
+        let Some((p, value)) = found.iter().find(|(p, _)| p.id == Param::Appendonly) else {
+            return Ok(None);
+        };
+        let on = value.eq_ignore_ascii_case("yes");
+        Ok((!value.eq_ignore_ascii_case(&self.render(p))).then_some(on))
+    }
+
+    /// Each pair's parameter, once every pair is valid (Redis 7's errors).
+    fn check_many<'v>(
+        &self,
+        pairs: &[(&str, &'v str)],
+    ) -> Result<Vec<(&'static ParamSpec, &'v str)>, String> {
         let mut found = Vec::with_capacity(pairs.len());
         for (i, (name, value)) in pairs.iter().enumerate() {
             let err = |why: &str| {
@@ -493,19 +521,9 @@ impl Config {
                 return Err(err("duplicate parameter"));
             }
             parse_value(p, value).map_err(|why| err(&why))?;
-            // Turning the log on or off while running needs a rewrite of
-            // the log from the keyspace, which is not done yet.
-            if p.id == Param::Appendonly && !value.eq_ignore_ascii_case(&self.render(p)) {
-                return Err(err(
-                    "appendonly can only be set at start-up (--appendonly yes|no)",
-                ));
-            }
             found.push((p, *value));
         }
-        for (p, value) in found {
-            self.store(p, value)?;
-        }
-        Ok(())
+        Ok(found)
     }
 
     /// CONFIG GET: name/value pairs for every parameter (or alias) matching

@@ -30,7 +30,7 @@ pub static COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 const CONFIG: &[Command] = &[
     command("config|get",       -3, ADMIN | NOSCRIPT | LOADING | STALE).connection(config_get),
-    command("config|set",       -4, ADMIN | NOSCRIPT | LOADING | STALE).connection(config_set),
+    command("config|set",       -4, ADMIN | NOSCRIPT | LOADING | STALE).connection_waits(config_set),
     command("config|resetstat", 2,  ADMIN | NOSCRIPT | LOADING | STALE).connection_waits(config_resetstat),
     command("config|rewrite",   2,  ADMIN | NOSCRIPT | LOADING | STALE).connection(config_rewrite),
     command("config|help",      2,  LOADING | STALE)                   .connection(config_help),
@@ -379,24 +379,38 @@ fn config_get(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     )
 }
 
-/// CONFIG SET name value [name value ...]: all or nothing.
-fn config_set(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    // A name without its value, as Redis answers it.
-    if !argv.len().is_multiple_of(2) {
-        return Reply::error(errors::SYNTAX);
-    }
-    let texts: Vec<String> = argv[2..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let pairs: Vec<(&str, &str)> = texts
-        .chunks(2)
-        .map(|p| (p[0].as_str(), p[1].as_str()))
-        .collect();
-    match ctx.core.node().config.set_many(&pairs) {
-        Ok(()) => Reply::ok(),
-        Err(e) => Reply::error(e),
-    }
+/// CONFIG SET name value [name value ...]: all or nothing. A change of
+/// `appendonly` turns the log on or off first (see
+/// `shard::background::switch`); if that fails nothing is set.
+fn config_set<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
+    Box::pin(async move {
+        // A name without its value, as Redis answers it.
+        if !argv.len().is_multiple_of(2) {
+            return Reply::error(errors::SYNTAX);
+        }
+        let texts: Vec<String> = argv[2..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let pairs: Vec<(&str, &str)> = texts
+            .chunks(2)
+            .map(|p| (p[0].as_str(), p[1].as_str()))
+            .collect();
+        let config = &ctx.core.node().config;
+        match config.appendonly_change(&pairs) {
+            Ok(None) => {}
+            Ok(Some(on)) => {
+                if let Err(e) = ctx.core.set_appendonly(on).await {
+                    return Reply::error(e);
+                }
+            }
+            Err(e) => return Reply::error(e),
+        }
+        match config.set_many(&pairs) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        }
+    })
 }
 
 fn config_resetstat<'a>(ctx: &'a mut ConnCtx<'_>, _: &'a [Bytes]) -> ConnFuture<'a> {

@@ -198,6 +198,10 @@ pub trait CoreAccess: ScriptHost {
     /// DEBUG RELOAD's second half: every shard's keyspace (and the function
     /// libraries) become the RDB file's; `Err`: why, for the server log.
     fn reload_rdb(&self) -> LocalFuture<'_, Result<(), String>>;
+    /// `CONFIG SET appendonly yes|no`: opens the log on every shard (its
+    /// base written on in the background) or closes it; returns once the
+    /// switch is made; `Err`: the error reply's text.
+    fn set_appendonly(&self, on: bool) -> LocalFuture<'_, Result<(), String>>;
     /// Applies a change of the function libraries (FUNCTION LOAD, DELETE,
     /// FLUSH or RESTORE, `argv` the whole command) on core 0, where every
     /// such change is made and logged (see `functions`); its reply, once

@@ -9,17 +9,17 @@ const POLY: u64 = 0x95ac_9329_ac4b_c9b5; // 0xad93d23594c935a9 reflected
 /// file spends much of its time here).
 static TABLES: std::sync::LazyLock<[[u64; 256]; 8]> = std::sync::LazyLock::new(|| {
     let mut tables = [[0u64; 256]; 8];
-    for i in 0..256 {
+    for (i, slot) in tables[0].iter_mut().enumerate() {
         let mut crc = i as u64;
         for _ in 0..8 {
             crc = (crc >> 1) ^ if crc & 1 == 1 { POLY } else { 0 };
         }
-        tables[0][i] = crc;
+        *slot = crc;
     }
     for k in 1..8 {
-        for i in 0..256 {
-            let previous = tables[k - 1][i];
-            tables[k][i] = (previous >> 8) ^ tables[0][(previous & 0xff) as usize];
+        let (done, rest) = tables.split_at_mut(k);
+        for (slot, previous) in rest[0].iter_mut().zip(done[k - 1]) {
+            *slot = (previous >> 8) ^ done[0][(previous & 0xff) as usize];
         }
     }
     tables

@@ -113,8 +113,9 @@ pub async fn open_log(
         .aof
         .base_size
         .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-    core.state.borrow_mut().add_effect_sink(log.sink());
-    if core.log.set(log.clone()).is_err() {
+    let sink = core.state.borrow_mut().add_effect_sink(log.sink());
+    if !core.log.set(log.clone(), sink) {
+        core.state.borrow_mut().remove_effect_sink(sink);
         return Err("the append-only log was opened twice".into());
     }
     Ok(log)

@@ -19,7 +19,6 @@ use crate::aof::writer::EVERYSEC_INTERVAL;
 use crate::config::Param;
 use crate::node::Node;
 use crate::shard::core::Core;
-use crate::shard::log::ShardLog;
 use crate::shard::mesh::{self, MeshEnds};
 use crate::shard::serve::{build_core, expire_loop, serve_peer, spawn_network};
 
@@ -154,19 +153,15 @@ async fn shard_main(
     // With the log on, it is authoritative (as Redis: dump.rdb is not
     // loaded).
     let loaded = match &manifest {
-        Some(manifest) => load::open_log(&core, manifest).await.map(Some),
-        None => load::load_snapshot(&core).map(|()| None),
+        Some(manifest) => load::open_log(&core, manifest).await.map(drop),
+        None => load::load_snapshot(&core),
     };
-    let log = match loaded {
-        Ok(log) => log,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    if let Some(log) = &log {
-        glommio::spawn_local(log_timer(core.clone(), log.clone())).detach();
+    if let Err(e) = loaded {
+        let _ = ready.send(Err(e));
+        return;
     }
+    // Runs with the log off too: `CONFIG SET appendonly yes` may open it.
+    glommio::spawn_local(log_timer(core.clone())).detach();
     for rx in receivers {
         spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
     }
@@ -183,18 +178,20 @@ async fn shard_main(
     while !node.all_loaded() && !node.is_shutting_down() {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
-    accept_loop(core, listener, network_queue).await;
-    if let Some(log) = log {
+    accept_loop(core.clone(), listener, network_queue).await;
+    if let Some(log) = core.log.get() {
         log.close().await;
     }
 }
 
 /// `everysec`'s timer: a sync at most a second after the last one even
-/// when no reply waits for the log.
-async fn log_timer(core: Rc<Core>, log: Rc<ShardLog>) {
+/// when no reply waits for the log (whichever log is open now).
+async fn log_timer(core: Rc<Core>) {
     while !core.node.is_shutting_down() {
         glommio::timer::sleep(EVERYSEC_INTERVAL).await;
-        log.tick().await;
+        if let Some(log) = core.log.get() {
+            log.tick().await;
+        }
     }
 }
 

@@ -38,9 +38,9 @@ pub struct Core {
     /// connection's own buffer at once, so one chunk per core (kept hot in
     /// cache) serves them all.
     pub read_chunk: RefCell<Box<[u8]>>,
-    /// The shard's append-only log, set once replay is done (with
-    /// `appendonly yes`).
-    pub log: std::cell::OnceCell<Rc<super::log::ShardLog>>,
+    /// The shard's append-only log while `appendonly` is on: set once
+    /// replay is done, or by `CONFIG SET appendonly yes`.
+    pub log: super::log::LogSlot,
     /// This core itself, for the background jobs it spawns.
     pub me: std::rc::Weak<Core>,
 }
@@ -288,6 +288,71 @@ impl Core {
         Ok(())
     }
 
+    /// `CONFIG SET appendonly yes` on this shard: a new log on the empty
+    /// file `incr` joins the write hook in the same step as the keyspace
+    /// is frozen for its base, once no script or EXEC holds the shard, so
+    /// the base plus `incr` is the whole shard; the base's chunks then
+    /// come from [`Core::capture`]. Shard 0 answers with the function
+    /// libraries as they were at that step.
+    pub async fn start_log(&self, incr: std::path::PathBuf) -> std::io::Result<Vec<Bytes>> {
+        let other = std::io::Error::other;
+        if self.log.is_on() {
+            return Err(other("the append-only log is on already"));
+        }
+        let writer =
+            crate::aof::writer::Writer::open(&incr, super::log::policy(&self.node), 1).await?;
+        let log = super::log::ShardLog::new(self.node.clone(), writer);
+        let _free = self.wait_between_batches().await?;
+        // One step from here to the end: no write comes in between.
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let sink = state.add_effect_sink(log.sink());
+        if !self.log.set(log, sink) {
+            state.remove_effect_sink(sink);
+            return Err(other("the append-only log is on already"));
+        }
+        let now_ms = crate::util::time::now_ms();
+        state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+        Ok(if self.shard_id == 0 {
+            self.node.functions.codes()
+        } else {
+            Vec::new()
+        })
+    }
+
+    /// `CONFIG SET appendonly no` on this shard (or a failed
+    /// `appendonly yes`): the log leaves the write hook between batches,
+    /// then what it holds is written and synced whatever `appendfsync`
+    /// says (replies waiting for it go then, as Redis flushes before it
+    /// answers), and the shard has no log. Its files stay.
+    pub async fn stop_log(&self) -> std::io::Result<()> {
+        let Some(log) = self.log.get() else {
+            return Ok(());
+        };
+        {
+            let _free = self.wait_between_batches().await?;
+            if let Some(sink) = self.log.detach() {
+                self.state.borrow_mut().remove_effect_sink(sink);
+            }
+        }
+        log.close().await;
+        self.log.clear();
+        Ok(())
+    }
+
+    /// Waits until no script or EXEC holds the shard and no batch of
+    /// effects is open: a sink joining or leaving the write hook then sees
+    /// whole batches only. Holds while the caller does not wait.
+    async fn wait_between_batches(&self) -> std::io::Result<Access<'_>> {
+        loop {
+            let access = self.wait_for_shard().await.map_err(std::io::Error::other)?;
+            if !self.state.borrow().effects.in_batch() {
+                return Ok(access);
+            }
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     /// Waits until no script holds this shard. Before the script passes
     /// `busy-reply-threshold` everything waits, as in Redis; after it,
     /// the answer is the BUSY text, or with `busy-behavior defer` the wait
@@ -328,7 +393,7 @@ impl Core {
             Err(busy) => return Reply::error(busy),
         };
         let log = self.log.get();
-        if let Some(misconf) = log.and_then(|log| log.misconf()) {
+        if let Some(misconf) = log.as_ref().and_then(|log| log.misconf()) {
             return Reply::error(misconf);
         }
         let reply = cmd::functions::apply(self, argv);
@@ -565,6 +630,17 @@ impl CoreAccess for Core {
         Box::pin(async move {
             let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
             super::background::rewrite(me).await
+        })
+    }
+
+    fn set_appendonly(&self, on: bool) -> LocalFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let me = self.me.upgrade().ok_or("ERR the core is stopping")?;
+            if on {
+                super::background::switch::turn_on(me).await
+            } else {
+                super::background::switch::turn_off(me).await
+            }
         })
     }
 

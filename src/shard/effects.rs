@@ -81,10 +81,16 @@ pub enum Effect<'a> {
 /// Where effects go: called with each effect, in order.
 pub type Sink = Box<dyn FnMut(&Effect)>;
 
+/// A sink's handle, to remove it (`CONFIG SET appendonly no`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkId(u64);
+
 /// The shard's write hook: its sinks and the batch being applied.
 #[derive(Default)]
 pub struct Effects {
-    sinks: Vec<Sink>,
+    sinks: Vec<(SinkId, Sink)>,
+    /// The next sink's id.
+    next_id: u64,
     /// Batches open (nested: an `EVAL` inside an `EXEC`).
     batch_depth: u32,
     /// Whether the open batch emitted its [`Effect::BatchBegin`].
@@ -98,8 +104,27 @@ impl Effects {
         !self.sinks.is_empty()
     }
 
-    pub fn add_sink(&mut self, sink: Sink) {
-        self.sinks.push(sink);
+    pub fn add_sink(&mut self, sink: Sink) -> SinkId {
+        let id = SinkId(self.next_id);
+        self.next_id += 1;
+        self.sinks.push((id, sink));
+        id
+    }
+
+    /// Removes sink `id`: it sees no later effect. Only between batches
+    /// (a sink must see a batch whole or not at all); `false` if it was
+    /// not there.
+    pub fn remove_sink(&mut self, id: SinkId) -> bool {
+        crate::invariant!(self.batch_depth == 0, "a sink removed inside a batch");
+        let before = self.sinks.len();
+        self.sinks.retain(|(sink, _)| *sink != id);
+        self.sinks.len() != before
+    }
+
+    /// Whether a script or an `EXEC` is applying (a sink added or removed
+    /// now would see half of it).
+    pub fn in_batch(&self) -> bool {
+        self.batch_depth > 0
     }
 
     /// Records one effect: the one function every change passes through.
@@ -126,7 +151,7 @@ impl Effects {
     }
 
     fn emit(&mut self, effect: &Effect) {
-        for sink in &mut self.sinks {
+        for (_, sink) in &mut self.sinks {
             sink(effect);
         }
     }
@@ -294,6 +319,35 @@ pub(crate) mod tests {
             *log.borrow(),
             [Seen::Expired(0, "x".into()), Seen::Expired(2, "y".into())]
         );
+    }
+
+    #[test]
+    fn a_removed_sink_sees_nothing_more_and_the_others_go_on() {
+        let (mut shard, log) = recorded();
+        let other = Rc::new(RefCell::new(Vec::new()));
+        let sink = other.clone();
+        let id = shard.add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
+        run(&mut shard, 0, "SET a 1", NOW);
+        shard.remove_effect_sink(id);
+        run(&mut shard, 0, "SET b 1", NOW);
+        assert_eq!(*other.borrow(), [command(0, "SET a 1")]);
+        assert_eq!(
+            *log.borrow(),
+            [command(0, "SET a 1"), command(0, "SET b 1")]
+        );
+        assert!(!shard.effects.remove_sink(id), "removed once");
+    }
+
+    #[test]
+    fn without_sinks_expired_keys_are_not_collected() {
+        let mut shard = ShardState::new(0, 0, 1);
+        let id = shard.add_effect_sink(Box::new(|_| {}));
+        shard.remove_effect_sink(id);
+        assert!(!shard.effects.is_active());
+        shard.keyspace.dbs[0].insert(b"x", Value::Str(b"1".to_vec()), 1);
+        let gate = Gate::default();
+        shard.expire_tick(gate.open().expect("an open gate"), 100);
+        assert!(shard.keyspace.dbs[0].take_expired().is_empty());
     }
 
     #[test]

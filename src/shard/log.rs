@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use glommio::sync::Semaphore;
 
-use super::effects::{Effect, Sink};
+use super::effects::{Effect, Sink, SinkId};
 use crate::aof::writer::{self, FsyncPolicy, Writer};
 use crate::config::Param;
 use crate::node::{LogReport, Node};
@@ -39,6 +39,53 @@ pub struct ShardLog {
     /// Set once, at the first failure: the reason, and the last record
     /// whose reply may still succeed.
     broken: RefCell<Option<(String, u64)>>,
+}
+
+/// Where a shard keeps its log while `appendonly` is on: set when the log
+/// is opened (at start, or by `CONFIG SET appendonly yes`) and emptied by
+/// `CONFIG SET appendonly no`. Every write looks here once: a borrow and,
+/// with the log on, a reference count.
+#[derive(Default)]
+pub struct LogSlot(RefCell<Option<Attached>>);
+
+/// The log and the write-hook sink that feeds it (`None` once detached:
+/// the log is being closed).
+type Attached = (Rc<ShardLog>, Option<SinkId>);
+
+impl LogSlot {
+    /// The log, if on.
+    pub fn get(&self) -> Option<Rc<ShardLog>> {
+        self.0.borrow().as_ref().map(|(log, _)| log.clone())
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Puts `log` here, fed by write-hook sink `sink`; `false` (and
+    /// nothing changes) if a log is here already.
+    pub fn set(&self, log: Rc<ShardLog>, sink: SinkId) -> bool {
+        let mut slot = self.0.borrow_mut();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some((log, Some(sink)));
+        true
+    }
+
+    /// The sink to remove from the write hook, once: the log stays here
+    /// (replies still wait for it) until [`Self::clear`].
+    pub fn detach(&self) -> Option<SinkId> {
+        self.0
+            .borrow_mut()
+            .as_mut()
+            .and_then(|(_, sink)| sink.take())
+    }
+
+    /// Empties the slot.
+    pub fn clear(&self) -> Option<Rc<ShardLog>> {
+        self.0.borrow_mut().take().map(|(log, _)| log)
+    }
 }
 
 /// `appendfsync` from the configuration.

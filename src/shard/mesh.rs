@@ -58,6 +58,15 @@ pub enum Request {
         path: std::path::PathBuf,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// `CONFIG SET appendonly yes` on the shard (see `Core::start_log`).
+    LogStart {
+        incr: std::path::PathBuf,
+        reply: oneshot::Sender<std::io::Result<Vec<Bytes>>>,
+    },
+    /// `CONFIG SET appendonly no` on the shard (see `Core::stop_log`).
+    LogStop {
+        reply: oneshot::Sender<std::io::Result<()>>,
+    },
     /// A save's view of the shard (see `rdb::snapshot::Capture`).
     Capture {
         step: CaptureStep,

@@ -82,11 +82,23 @@ impl ShardState {
     }
 
     /// Adds a sink to the write hook: from now on it sees every effect.
-    pub fn add_effect_sink(&mut self, sink: effects::Sink) {
+    pub fn add_effect_sink(&mut self, sink: effects::Sink) -> effects::SinkId {
         for db in &mut self.keyspace.dbs {
             db.keep_expired(true);
         }
-        self.effects.add_sink(sink);
+        self.effects.add_sink(sink)
+    }
+
+    /// Removes a sink from the write hook (between batches, see
+    /// `Effects::remove_sink`); with the last one gone the databases stop
+    /// collecting expired keys.
+    pub fn remove_effect_sink(&mut self, id: effects::SinkId) {
+        self.effects.remove_sink(id);
+        if !self.effects.is_active() {
+            for db in &mut self.keyspace.dbs {
+                db.keep_expired(false);
+            }
+        }
     }
 
     /// Changes applied to any database so far.

@@ -84,6 +84,8 @@ pub async fn serve_peer(
                 | Request::Capture { .. }
                 | Request::RewriteBegin { .. }
                 | Request::Reload { .. }
+                | Request::LogStart { .. }
+                | Request::LogStop { .. }
                 | Request::Functions { .. } => true,
                 _ => false,
             };
@@ -162,6 +164,12 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         }
         Request::Capture { step, reply } => {
             let _ = reply.send(core.capture(step).await);
+        }
+        Request::LogStart { incr, reply } => {
+            let _ = reply.send(core.start_log(incr).await);
+        }
+        Request::LogStop { reply } => {
+            let _ = reply.send(core.stop_log().await);
         }
     }
 }

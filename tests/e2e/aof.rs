@@ -448,14 +448,13 @@ fn a_flipped_byte_mid_file_refuses_the_start_and_names_file_and_offset() {
     assert_eq!(std::fs::read(&file).expect("the log"), bytes, "unchanged");
 }
 
+/// `appendonly` and `appendfsync` change at run time; a CONFIG SET with
+/// a bad pair changes neither.
 #[test]
-fn appendonly_cannot_change_at_run_time_but_appendfsync_can() {
+fn appendonly_and_appendfsync_change_at_run_time() {
     let dir = TempDir::new("aof-config");
     let server = start(&dir, "always");
     let mut c = server.client();
-    assert!(c
-        .cmd(&["CONFIG", "SET", "appendonly", "no"])
-        .starts_with("-ERR CONFIG SET failed"));
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendfsync", "no"]), "+OK\r\n");
     assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
@@ -463,6 +462,320 @@ fn appendonly_cannot_change_at_run_time_but_appendfsync_can() {
         bulks(&c.cmd(&["CONFIG", "GET", "appendfsync"])),
         ["appendfsync", "no"]
     );
+    assert!(c
+        .cmd(&["CONFIG", "SET", "appendonly", "no", "appendfsync", "bogus"])
+        .starts_with("-ERR CONFIG SET failed"));
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "1");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "no"]
+    );
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(c.cmd(&["SET", "k", "w"]), "+OK\r\n");
+    assert!(c
+        .cmd(&["CONFIG", "SET", "appendonly", "maybe"])
+        .starts_with("-ERR CONFIG SET failed"));
+}
+
+/// `shards` shards started with the log off, keys of several types in
+/// several databases and a function library, then `CONFIG SET appendonly
+/// yes` with writes going on while the bases are written: after `kill -9`
+/// a restart from the log has everything. Then `appendonly no`: the
+/// writes after it are not in the log, the ones before are.
+fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
+    let dir = TempDir::new(&format!("aof-switch-{shards}"));
+    let log_on = |dir: &TempDir| {
+        Server::shardis(
+            shards,
+            &[
+                "--dir",
+                dir.path(),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        )
+    };
+    let mut server = Server::shardis(shards, &["--dir", dir.path(), "--appendfsync", "always"]);
+    let mut c = server.client();
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "no"]
+    );
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    for shard in 0..shards {
+        let k = key_on(shard, shards, "str");
+        assert_eq!(c.cmd(&["SET", &k, "before"]), "+OK\r\n");
+    }
+    c.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    c.cmd(&["HSET", "hash", "f1", "v1", "f2", "v2"]);
+    c.cmd(&["SADD", "set", "x", "y"]);
+    c.cmd(&["ZADD", "zset", "1", "one", "2.5", "two"]);
+    c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "in3", "three"]);
+    c.cmd(&["SELECT", "0"]);
+    let lib = "#!lua name=lib1\nredis.register_function('one', function() return 1 end)";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), "$4\r\nlib1\r\n");
+    // Enough keys that the bases take a moment.
+    for batch in 0..100 {
+        let mut cmd: Vec<String> = vec!["MSET".into()];
+        for i in 0..500 {
+            cmd.push(format!("filler:{batch}:{i}"));
+            cmd.push("x".repeat(20));
+        }
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd(&args), "+OK\r\n");
+    }
+
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(persistence_field(&mut c, "aof_rewrite_in_progress"), "1");
+    // Written while the bases are.
+    for i in 0..200 {
+        let k = format!("during:{i}");
+        assert_eq!(c.cmd(&["SET", &k, &i.to_string()]), "+OK\r\n");
+    }
+    c.cmd(&["RPUSH", "list", "d"]);
+    c.cmd(&["DEL", "hash"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["INCRBY", "counter3", "5"]);
+    c.cmd(&["SELECT", "0"]);
+    let lib2 = "#!lua name=lib2\nredis.register_function('two', function() return 2 end)";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib2]), "$4\r\nlib2\r\n");
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "1");
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "yes"]
+    );
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    assert_eq!(c.cmd(&["SET", "after", "base"]), "+OK\r\n");
+    drop(c);
+    kill9(&mut server);
+
+    let check_before_off = |c: &mut crate::common::Raw| {
+        for shard in 0..shards {
+            let k = key_on(shard, shards, "str");
+            assert_eq!(bulk(&c.cmd(&["GET", &k])).as_deref(), Some("before"));
+        }
+        assert_eq!(
+            bulks(&c.cmd(&["LRANGE", "list", "0", "-1"])),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(c.cmd(&["EXISTS", "hash"]), ":0\r\n");
+        assert_eq!(sorted(&c.cmd(&["SMEMBERS", "set"])), ["x", "y"]);
+        assert_eq!(
+            bulks(&c.cmd(&["ZRANGE", "zset", "0", "-1"])),
+            ["one", "two"]
+        );
+        let ttl: i64 = c.cmd(&["TTL", "ttl"])[1..].trim().parse().expect("a TTL");
+        assert!((900..=1000).contains(&ttl), "{ttl}");
+        assert_eq!(c.cmd(&["FCALL", "one", "0"]), ":1\r\n");
+        assert_eq!(c.cmd(&["FCALL", "two", "0"]), ":2\r\n");
+        for i in [0, 99, 199] {
+            let k = format!("during:{i}");
+            assert_eq!(bulk(&c.cmd(&["GET", &k])), Some(i.to_string()));
+        }
+        assert_eq!(
+            bulk(&c.cmd(&["GET", "filler:99:499"])).map(|v| v.len()),
+            Some(20)
+        );
+        assert_eq!(bulk(&c.cmd(&["GET", "after"])).as_deref(), Some("base"));
+        c.cmd(&["SELECT", "3"]);
+        assert_eq!(bulk(&c.cmd(&["GET", "in3"])).as_deref(), Some("three"));
+        assert_eq!(bulk(&c.cmd(&["GET", "counter3"])).as_deref(), Some("5"));
+        c.cmd(&["SELECT", "0"]);
+        assert_eq!(
+            c.cmd(&["DBSIZE"]),
+            format!(":{}\r\n", 50_000 + 200 + shards + 5)
+        );
+    };
+    let mut server = log_on(&dir);
+    let mut c = server.client();
+    check_before_off(&mut c);
+
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "no"]
+    );
+    assert_eq!(c.cmd(&["SET", "off", "lost"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["RPUSH", "list", "e"]), ":5\r\n");
+    drop(c);
+    kill9(&mut server);
+
+    let mut server = log_on(&dir);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd(&["EXISTS", "off"]),
+        ":0\r\n",
+        "written with the log off"
+    );
+    check_before_off(&mut c);
+
+    // On again over the former log: new files, the former ones go.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "later", "kept"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    drop(c);
+    kill9(&mut server);
+    assert_eq!(manifest_files(&dir).len(), 2 * shards);
+    let on_disk = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .expect("log dir")
+        .count();
+    assert_eq!(on_disk, 2 * shards + 1, "former files removed");
+    let server = log_on(&dir);
+    let mut c = server.client();
+    assert_eq!(bulk(&c.cmd(&["GET", "later"])).as_deref(), Some("kept"));
+}
+
+/// A log that cannot start (its directory's name is taken by a file)
+/// is an error reply, and the node stays as it was: log off, writes work.
+#[test]
+fn appendonly_yes_that_cannot_start_leaves_the_log_off() {
+    let dir = TempDir::new("aof-switch-fails");
+    std::fs::write(dir.0.join("appendonlydir"), b"not a directory").expect("a file");
+    let server = Server::shardis(SHARDS, &["--dir", dir.path()]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    let reply = c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+    assert!(
+        reply.starts_with("-ERR the append-only log cannot start: "),
+        "{reply}"
+    );
+    assert_eq!(
+        bulks(&c.cmd(&["CONFIG", "GET", "appendonly"])),
+        ["appendonly", "no"]
+    );
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(persistence_field(&mut c, "aof_rewrite_in_progress"), "0");
+    assert_eq!(c.cmd(&["SET", "k", "w"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+}
+
+/// `appendonly no` while the bases of `appendonly yes` are written stops
+/// them: the log is off, the node serves on, and turning it on again
+/// works (a restart from it has every key).
+#[test]
+fn appendonly_no_cancels_a_switch_on_in_progress() {
+    let dir = TempDir::new("aof-switch-cancel");
+    let server = Server::shardis(SHARDS, &["--dir", dir.path()]);
+    let mut c = server.client();
+    for batch in 0..100 {
+        let mut cmd: Vec<String> = vec!["MSET".into()];
+        for i in 0..500 {
+            cmd.push(format!("k:{batch}:{i}"));
+            cmd.push("v".repeat(50));
+        }
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd(&args), "+OK\r\n");
+    }
+    let mut both = encode(&[b"CONFIG", b"SET", b"appendonly", b"yes"]);
+    both.extend(encode(&[b"CONFIG", b"SET", b"appendonly", b"no"]));
+    c.send_raw(&both);
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(persistence_field(&mut c, "aof_rewrite_in_progress"), "0");
+    assert_eq!(persistence_field(&mut c, "aof_enabled"), "0");
+    assert_eq!(
+        persistence_field(&mut c, "aof_last_bgrewrite_status"),
+        "err"
+    );
+    let manifest = dir.0.join("appendonlydir/appendonly.aof.manifest");
+    assert!(
+        !manifest.exists(),
+        "no manifest before the bases are written"
+    );
+    assert_eq!(c.cmd(&["SET", "x", "1"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    assert_eq!(c.cmd(&["SET", "y", "2"]), "+OK\r\n");
+    drop(c);
+    let mut server = server;
+    kill9(&mut server);
+    let server = start(&dir, "everysec");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), ":50002\r\n");
+    assert_eq!(bulk(&c.cmd(&["GET", "y"])).as_deref(), Some("2"));
+}
+
+/// `appendonly` switched on and off several times under writers (INCRs,
+/// scripts, EXECs) with `appendfsync always`, then on for good: after
+/// `kill -9` every acknowledged write is there and batches are whole.
+#[test]
+fn switching_appendonly_under_writes_loses_no_acknowledged_write() {
+    const THREADS: usize = 6;
+    let dir = TempDir::new("aof-switch-writes");
+    let mut server = Server::shardis(SHARDS, &["--dir", dir.path(), "--appendfsync", "always"]);
+    let mut c = server.client();
+    let mut cmd: Vec<String> = vec!["MSET".into()];
+    for i in 0..10_000 {
+        cmd.push(format!("filler:{i}"));
+        cmd.push("x".repeat(20));
+    }
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    assert_eq!(c.cmd(&args), "+OK\r\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|id| {
+            let (port, stop) = (server.port, stop.clone());
+            std::thread::spawn(move || write_until(port, id % 3, id, stop))
+        })
+        .collect();
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(random_ms(10..60)));
+        assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+        std::thread::sleep(Duration::from_millis(random_ms(0..60)));
+        assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(wait_for_rewrite(&mut c), "ok");
+    std::thread::sleep(Duration::from_millis(random_ms(20..150)));
+    drop(c);
+    kill9(&mut server);
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<Acked> = writers
+        .into_iter()
+        .map(|w| w.join().expect("writer thread"))
+        .collect();
+
+    let total: i64 = acked.iter().flat_map(|a| a.incrs.values()).sum();
+    assert!(total > 100, "only {total} writes acknowledged");
+    let server = start(&dir, "always");
+    let mut c = server.client();
+    assert_eq!(
+        bulk(&c.cmd(&["GET", "filler:9999"])).map(|v| v.len()),
+        Some(20)
+    );
+    for a in &acked {
+        for (key, n) in &a.incrs {
+            let now = int_value(&mut c, key);
+            assert!(
+                now >= *n && now <= n + 1,
+                "{key} is {now}, {n} acknowledged"
+            );
+        }
+        for (x, y) in &a.pairs {
+            assert_eq!(
+                int_value(&mut c, x),
+                int_value(&mut c, y),
+                "a script's or EXEC's writes are all or nothing"
+            );
+        }
+    }
+}
+
+#[test]
+fn appendonly_turned_on_and_off_at_run_time_with_1_shard() {
+    appendonly_turned_on_and_off_at_run_time(1);
+}
+
+#[test]
+fn appendonly_turned_on_and_off_at_run_time_with_2_shards() {
+    appendonly_turned_on_and_off_at_run_time(2);
 }
 
 /// A fresh log: a manifest naming one incremental file per shard.

@@ -20,6 +20,7 @@
 //! the job frees it when it ends.
 
 mod file;
+pub mod switch;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -195,7 +196,7 @@ struct RewriteJob {
 impl RewriteJob {
     async fn begin(core: &Core) -> Result<RewriteJob, String> {
         let config = &core.node.config;
-        if core.log.get().is_none() {
+        if !core.log.is_on() {
             return Err("ERR the append-only log is off (appendonly no)".into());
         }
         let dir = crate::aof::log_dir(config);
