@@ -268,6 +268,16 @@ impl Writer {
         })
     }
 
+    /// A sync of everything written, whatever the policy (`None`: nothing
+    /// to sync): before a rotation, so that the sync it makes under the
+    /// commit lock has little left to do.
+    pub fn sync_all_due(&self) -> Option<SyncDue> {
+        (!self.sync_failed && self.durable_lsn < self.written_lsn).then(|| SyncDue {
+            file: self.file.clone(),
+            lsn: self.written_lsn,
+        })
+    }
+
     /// The sync [`Self::sync_due`] asked for ended: durable up to `lsn`,
     /// or (`ok` false) the file can no longer promise durability.
     pub fn synced(&mut self, lsn: u64, ok: bool) {

@@ -277,16 +277,21 @@ impl ShardLog {
         Ok(result?)
     }
 
+    /// The last record whose reply the policy lets go now: durable with
+    /// `always`, written otherwise (what stays acknowledged if the log
+    /// breaks).
+    fn acknowledged(&self) -> u64 {
+        let w = self.writer.borrow();
+        match w.policy() {
+            FsyncPolicy::Always => w.durable_lsn(),
+            _ => w.written_lsn(),
+        }
+    }
+
     /// One commit; the caller holds `committing`.
     async fn commit_locked(&self) {
-        let before = {
-            let mut w = self.writer.borrow_mut();
-            w.set_policy(policy(&self.node));
-            match w.policy() {
-                FsyncPolicy::Always => w.durable_lsn(),
-                _ => w.written_lsn(),
-            }
-        };
+        self.writer.borrow_mut().set_policy(policy(&self.node));
+        let before = self.acknowledged();
         let flush = self.writer.borrow().take_sealed();
         match flush {
             Ok(None) => {}
@@ -322,6 +327,14 @@ impl ShardLog {
         ready: impl Fn() -> bool,
         at_switch: impl FnOnce(),
     ) -> Result<(), String> {
+        // The current file is synced first outside the commit lock (with
+        // `everysec` up to a second of writes): the sync under the lock
+        // below then holds replies back for what came since, not for that.
+        let due = self.writer.borrow().sync_all_due();
+        let ok_before = self.acknowledged();
+        if let Err(e) = self.sync(due).await {
+            self.fail(format!("fdatasync failed: {e}"), ok_before);
+        }
         loop {
             let Ok(permit) = self.committing.acquire_permit(1).await else {
                 return Err("the log is closed".into());
@@ -331,13 +344,7 @@ impl ShardLog {
             }
             if !self.in_batch.get() && ready() {
                 // What stays acknowledged if this fails (as a commit's).
-                let ok_before = {
-                    let w = self.writer.borrow();
-                    match w.policy() {
-                        FsyncPolicy::Always => w.durable_lsn(),
-                        _ => w.written_lsn(),
-                    }
-                };
+                let ok_before = self.acknowledged();
                 let old = match self.writer.borrow_mut().move_to(next) {
                     Ok(old) => old,
                     Err(e) => {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// Writes `path` anew with `fill` (see the module). On error the target is
 /// untouched and the temporary file is removed.
 pub fn replace_file(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    remove_stale_temps(path);
     let temp = temp_path(path);
     let result = File::create(&temp).and_then(|mut file| {
         fill(&mut file)?;
@@ -35,6 +36,31 @@ fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     directory_of(path).join(format!("temp-{}-{name}", std::process::id()))
+}
+
+/// Removes what a process killed in the middle of replacing `path` left:
+/// `temp-<pid>-<name>` files of processes that no longer run.
+fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(directory_of(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix("temp-")
+            .and_then(|rest| rest.strip_suffix(&format!("-{name}")))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = pid else {
+            continue;
+        };
+        let running = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !running {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn directory_of(path: &Path) -> &Path {
@@ -67,6 +93,12 @@ mod tests {
         );
         replace_file(&path, |f| io::Write::write_all(f, b"two")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        // A process that died mid-way left its temporary file: the next
+        // replacement removes it (no process has pid 2^22 + 1).
+        let stale = dir.join(format!("temp-{}-f", (1 << 22) + 1));
+        std::fs::write(&stale, b"half").unwrap();
+        replace_file(&path, |f| io::Write::write_all(f, b"three")).unwrap();
+        assert!(!stale.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1112,3 +1112,55 @@ fn debug_reload_saves_and_loads_back_the_same_contents() {
     assert_eq!(contents_of(&mut con), expected);
     assert_function_runs(&mut con);
 }
+
+/// `kill -9` in the middle of a BGSAVE: the previous file is intact and
+/// loads (the new one was still a temporary file), and the next save
+/// replaces the leftover.
+#[test]
+fn kill_9_during_bgsave_leaves_the_previous_file_intact() {
+    let dir = TempDir::new("rdb-kill-bgsave");
+    let args = ["--dir", dir.path()];
+    let mut shardis = Server::shardis(2, &args);
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["SET", "{a}saved", "before"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    let saved = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
+    for batch in 0..60 {
+        let mut cmd: Vec<String> = vec!["MSET".into()];
+        for i in 0..1000 {
+            cmd.push(format!("big:{batch}:{i}"));
+            cmd.push("v".repeat(200));
+        }
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd(&args), "+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut con = shardis.redis_client();
+    assert_eq!(
+        persistence_field(&mut con, "rdb_bgsave_in_progress"),
+        "1",
+        "the save is still running when the server is killed"
+    );
+    crate::aof::kill9(&mut shardis);
+    assert_eq!(
+        std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb"),
+        saved
+    );
+
+    let again = Server::shardis(2, &args);
+    let mut c = again.client();
+    assert_eq!(c.cmd(&["GET", "{a}saved"]), "$6\r\nbefore\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("temp-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the killed save's leftover: {leftovers:?}"
+    );
+}

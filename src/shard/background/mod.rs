@@ -303,15 +303,17 @@ impl RewriteJob {
         }
         let done = self.started.with_new_bases(&self.prefix);
         manifest::store(&self.dir, &self.manifest_name, &done).await?;
-        remove_unnamed(&self.dir, &self.prefix, &done);
+        remove_unnamed(&self.dir, &self.prefix, &done).await;
         Ok(size)
     }
 }
 
 /// Removes the log's files `manifest` does not name: the ones a rewrite
 /// replaced, and what a rewrite cut short by a crash left (a base never
-/// named, a temporary file). Only names of the log's own shape go.
-fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
+/// named, a temporary file). Only names of the log's own shape go,
+/// through io_uring: unlinking a large file takes the kernel tens of
+/// milliseconds, which must not stall the executor.
+pub(super) async fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -321,7 +323,7 @@ fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
             && (name.ends_with(".incr.aof") || name.ends_with(".base.rdb"))
             || name.starts_with("temp-") && name.contains(&format!("-{prefix}."));
         if ours && !manifest.files.iter().any(|f| f.name == name) {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = glommio::io::remove(entry.path()).await;
         }
     }
 }

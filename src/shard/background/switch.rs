@@ -245,7 +245,7 @@ impl EnableJob {
             size += base.finish().await?;
         }
         manifest::store(&self.dir, &self.manifest_name, &self.done).await?;
-        remove_unnamed(&self.dir, &self.prefix, &self.done);
+        remove_unnamed(&self.dir, &self.prefix, &self.done).await;
         Ok(size)
     }
 }
