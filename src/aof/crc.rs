@@ -2,9 +2,9 @@
 //!
 //! CRC-32C rather than the zlib CRC-32: it is what ext4, iSCSI and most
 //! storage logs use, and its polynomial catches more error patterns at
-//! record sizes. Table-driven ("slicing by 8": 8 bytes per step) so a
-//! large record costs about a byte per cycle without a new crate or
-//! `unsafe` intrinsics.
+//! record sizes. The CPU's own instruction where there is one (SSE 4.2's
+//! `crc32`, eight bytes a step: every logged write pays for it), else
+//! table-driven ("slicing by 8"), about a byte per cycle.
 
 /// The reversed Castagnoli polynomial.
 const POLY: u32 = 0x82F6_3B78;
@@ -49,6 +49,37 @@ pub fn crc32c(data: &[u8]) -> u32 {
 
 /// Extends `crc` (the CRC-32C of what came before) with `data`.
 pub fn update(crc: u32, data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: `update_sse42` needs SSE 4.2 and nothing else; the CPU
+        // has it, as checked just above.
+        return unsafe { update_sse42(crc, data) };
+    }
+    update_table(crc, data)
+}
+
+/// [`update`] with SSE 4.2's `crc32` instruction (same polynomial).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn update_sse42(crc: u32, data: &[u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    let mut crc = u64::from(!crc);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        crc = _mm_crc32_u64(crc, u64::from_le_bytes(word));
+    }
+    // The instruction leaves the CRC in the low 32 bits.
+    let mut crc = crc as u32;
+    for &b in chunks.remainder() {
+        crc = _mm_crc32_u8(crc, b);
+    }
+    !crc
+}
+
+/// [`update`] from the tables, eight bytes a step.
+fn update_table(crc: u32, data: &[u8]) -> u32 {
     let mut crc = !crc;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
@@ -80,6 +111,18 @@ mod tests {
         // RFC 3720 B.4: 32 bytes of zeros.
         assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
         assert_eq!(crc32c(&[0xFFu8; 32]), 0x62A8_AB43);
+    }
+
+    #[test]
+    fn the_instruction_and_the_tables_agree() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 131 + 7) as u8).collect();
+        for start in 0..9 {
+            for end in start..data.len() {
+                let part = &data[start..end];
+                assert_eq!(update(0xDEAD_BEEF, part), update_table(0xDEAD_BEEF, part));
+            }
+        }
+        assert_eq!(update_table(0, b"123456789"), 0xE306_9283);
     }
 
     #[test]
