@@ -88,6 +88,7 @@ pub enum Param {
     ScriptKillAfter,
     ScriptYieldUs,
     EnableDebugCommand,
+    EnableProtectedConfigs,
     Dir,
     Dbfilename,
     Appendfsync,
@@ -129,6 +130,9 @@ struct ParamSpec {
 }
 
 const GB: i64 = 1024 * 1024 * 1024;
+
+/// Parameters CONFIG SET changes only with `enable-protected-configs`.
+const PROTECTED: &[Param] = &[Param::Dir, Param::Dbfilename];
 
 /// Every parameter, in [`Param`] order.
 const PARAMS: &[ParamSpec] = &[
@@ -337,12 +341,22 @@ const PARAMS: &[ParamSpec] = &[
         mutable: false,
     },
     ParamSpec {
+        id: Param::EnableProtectedConfigs,
+        name: "enable-protected-configs",
+        alias: None,
+        kind: Kind::Enum(&["no", "yes", "local"]),
+        default: "no",
+        mutable: false,
+    },
+    ParamSpec {
         id: Param::Dir,
         name: "dir",
         alias: None,
         kind: Kind::Str,
         default: ".",
-        mutable: false,
+        // At run time only while the append-only log is off (see
+        // `check_many`).
+        mutable: true,
     },
     ParamSpec {
         id: Param::Dbfilename,
@@ -350,7 +364,7 @@ const PARAMS: &[ParamSpec] = &[
         alias: None,
         kind: Kind::Str,
         default: "dump.rdb",
-        mutable: false,
+        mutable: true,
     },
     ParamSpec {
         id: Param::Appendfsync,
@@ -521,9 +535,55 @@ impl Config {
                 return Err(err("duplicate parameter"));
             }
             parse_value(p, value).map_err(|why| err(&why))?;
+            if p.id == Param::Dir {
+                self.check_dir(value).map_err(|why| err(&why))?;
+            }
+            if p.id == Param::Dbfilename && value.contains('/') {
+                return Err(err("dbfilename can't be a path, just a filename"));
+            }
             found.push((p, *value));
         }
         Ok(found)
+    }
+
+    /// Redis 7's refusal of a CONFIG SET of a protected parameter (`dir`,
+    /// `dbfilename`: where the server writes files) unless
+    /// `enable-protected-configs` allows it (`yes`, or `local` for a
+    /// loopback client).
+    pub fn protected_refused(&self, pairs: &[(&str, &str)], local_client: bool) -> Option<String> {
+        let allowed = match self.string(Param::EnableProtectedConfigs).as_str() {
+            "yes" => true,
+            "local" => local_client,
+            _ => false,
+        };
+        let name = pairs
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| find(name).is_some_and(|p| PROTECTED.contains(&p.id)))?;
+        (!allowed).then(|| {
+            format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            )
+        })
+    }
+
+    /// A new `dir` must be a directory (Redis's error is `chdir`'s), and
+    /// the log's files stay where they are while it is on: the log keeps
+    /// its directory until it is turned off.
+    fn check_dir(&self, value: &str) -> Result<(), String> {
+        if self.string(Param::Appendonly) == "yes" && value != self.string(Param::Dir) {
+            return Err(
+                "dir cannot change while the append-only log is on (appendonly no first)".into(),
+            );
+        }
+        match std::fs::metadata(value) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err("Not a directory".into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err("No such file or directory".into())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// CONFIG GET: name/value pairs for every parameter (or alias) matching

@@ -397,6 +397,10 @@ fn config_set<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a>
             .map(|p| (p[0].as_str(), p[1].as_str()))
             .collect();
         let config = &ctx.core.node().config;
+        let local = is_loopback(&ctx.session.client.addr);
+        if let Some(refused) = config.protected_refused(&pairs, local) {
+            return Reply::error(refused);
+        }
         match config.appendonly_change(&pairs) {
             Ok(None) => {}
             Ok(Some(on)) => {

@@ -1164,3 +1164,60 @@ fn kill_9_during_bgsave_leaves_the_previous_file_intact() {
         "the killed save's leftover: {leftovers:?}"
     );
 }
+
+/// `dir` and `dbfilename` are protected configs, as in Redis 7: refused
+/// unless `enable-protected-configs` allows them; then `CONFIG SET dir`
+/// moves where saves go and refuses what is not a directory, and any
+/// change while the append-only log is on (its files stay where they
+/// are).
+#[test]
+fn config_set_dir_moves_saves_and_is_refused_while_the_log_is_on() {
+    use crate::common::{Step::Exact, Transcript};
+    let steps = [
+        Exact(&["CONFIG", "SET", "dir", "/nonexistent/shardis"]),
+        Exact(&["CONFIG", "SET", "dbfilename", "a/b.rdb"]),
+        Exact(&["CONFIG", "SET", "dir", "/tmp"]),
+    ];
+    Transcript::new().steps(&steps).assert_same_as_redis();
+    Transcript::new()
+        .flags(&["--enable-protected-configs", "yes"])
+        .steps(&steps)
+        .assert_same_as_redis();
+
+    let dir = TempDir::new("rdb-setdir");
+    let first = dir.0.join("first");
+    let second = dir.0.join("second");
+    std::fs::create_dir_all(&first).expect("mkdir");
+    std::fs::create_dir_all(&second).expect("mkdir");
+    let open = ["--enable-protected-configs", "local"];
+    let from = first.to_string_lossy().to_string();
+    let shardis = Server::shardis(2, &[&["--dir", from.as_str()][..], &open[..]].concat());
+    let mut c = shardis.client();
+    assert_eq!(c.cmd(&["SET", "{a}k", "v"]), "+OK\r\n");
+    let to = second.to_string_lossy().to_string();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "dir", &to]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "dbfilename", "moved.rdb"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    assert!(
+        second.join("moved.rdb").exists(),
+        "the save went to the new place"
+    );
+    assert!(!first.join("dump.rdb").exists());
+
+    let logged = Server::shardis(
+        1,
+        &[
+            &["--dir", from.as_str(), "--appendonly", "yes"][..],
+            &open[..],
+        ]
+        .concat(),
+    );
+    let refused = logged.client().cmd(&["CONFIG", "SET", "dir", &to]);
+    assert!(
+        refused.contains("dir cannot change while the append-only log is on"),
+        "{refused}"
+    );
+}
