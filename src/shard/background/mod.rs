@@ -12,13 +12,16 @@
 //!   shard; each shard moves its log there in the same step as it freezes
 //!   (`Core::begin_rewrite`), so its new base (an RDB file of its view)
 //!   plus the new file is its whole log; once every base is in place the
-//!   manifest names only those, and the old files go. A crash at any
-//!   point leaves a manifest whose files replay to everything
+//!   manifest names only those, and the old files go ([`bases`]). A crash
+//!   at any point leaves a manifest whose files replay to everything
 //!   acknowledged.
+//! - Turning the log on or off at run time ([`switch`]): on is a rewrite
+//!   without an old log.
 //!
 //! The caller claims the node's one job slot (`node::Background`) first;
 //! the job frees it when it ends.
 
+mod bases;
 mod file;
 pub mod switch;
 
@@ -29,11 +32,12 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::mesh::Request;
-use crate::aof::manifest::{self, FileKind, Manifest};
+use crate::aof::manifest;
 use crate::cmd::CoreAccess;
 use crate::config::Param;
 use crate::lua::ScriptHost;
 use crate::rdb::snapshot::CaptureStep;
+use bases::{LogFiles, NewBases};
 use file::RdbFile;
 
 /// A job's pause after each chunk, as a multiple of the time the chunk
@@ -181,47 +185,30 @@ impl SaveJob {
 }
 
 /// A rewrite under way: the manifest names the new incremental files,
-/// every shard writes to its own and is frozen, each base's thread is
-/// started.
+/// every shard writes to its own and is frozen, each base is being
+/// written.
 struct RewriteJob {
-    dir: PathBuf,
-    manifest_name: String,
-    prefix: String,
-    /// The manifest naming the old files and the new incremental ones.
-    started: Manifest,
-    /// Each shard's new base, in shard order.
-    bases: Vec<RdbFile>,
+    bases: NewBases,
 }
 
 impl RewriteJob {
     async fn begin(core: &Core) -> Result<RewriteJob, String> {
-        let config = &core.node.config;
         if !core.log.is_on() {
             return Err("ERR the append-only log is off (appendonly no)".into());
         }
-        let dir = crate::aof::log_dir(config);
-        let manifest_name = crate::aof::manifest_name(config);
-        let prefix = config.string(Param::Appendfilename);
         let fail = |e: &dyn std::fmt::Display| format!("ERR the log rewrite cannot start: {e}");
-        let current = match manifest::load(&dir, &manifest_name) {
+        let files = LogFiles::configured(core);
+        let current = match manifest::load(&files.dir, &files.manifest_name) {
             Ok(Some(m)) => m,
             Ok(None) => return Err(fail(&"no manifest")),
             Err(e) => return Err(fail(&e)),
         };
-        let started = current.with_new_incr_files(&prefix);
-        // The new files exist, empty and synced, before the manifest
-        // names them (a crash then replays them as empty).
-        let shards = core.node.shards();
-        let incr: Vec<PathBuf> = (0..shards)
-            .map(|shard| started.current_incr(shard).map(|f| dir.join(&f.name)))
-            .collect::<Option<_>>()
-            .ok_or_else(|| fail(&"a shard has no incremental file"))?;
-        for path in &incr {
-            std::fs::File::create(path)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| fail(&e))?;
-        }
-        manifest::store(&dir, &manifest_name, &started)
+        let started = current.with_new_incr_files(&files.prefix);
+        let incr = files
+            .create_incr_files(&started)
+            .await
+            .map_err(|e| fail(&e))?;
+        manifest::store(&files.dir, &files.manifest_name, &started)
             .await
             .map_err(|e| fail(&e))?;
         let mut functions = Vec::new();
@@ -235,50 +222,17 @@ impl RewriteJob {
                 }
             }
         }
-        let mut bases = Vec::with_capacity(shards);
-        for shard in 0..shards {
-            let seq = started.current_incr(shard).map_or(0, |f| f.seq);
-            let path = dir.join(manifest::file_name(&prefix, shard, seq, FileKind::Base));
-            let codes = if shard == 0 {
-                std::mem::take(&mut functions)
-            } else {
-                Vec::new()
-            };
-            match RdbFile::start(path, codes, checksum(core), core.node.cores.clone()) {
-                Ok(file) => bases.push(file),
-                Err(e) => {
-                    abort_captures(core, shards).await;
-                    for base in bases {
-                        base.abandon(std::io::Error::other("stopped")).await;
-                    }
-                    return Err(fail(&e));
-                }
-            }
-        }
-        Ok(RewriteJob {
-            dir,
-            manifest_name,
-            prefix,
-            started,
-            bases,
-        })
+        let bases = NewBases::start(core, files, &started, functions)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(RewriteJob { bases })
     }
 
-    /// Writes every base, then switches the manifest to the bases and the
-    /// new files and removes the old files.
-    async fn run(mut self, core: &Core) -> std::io::Result<()> {
-        let shards = self.bases.len();
-        let result = match pump(core, &mut self.bases).await {
-            Ok(()) => self.finish().await,
-            Err(e) => {
-                abort_captures(core, shards).await;
-                let mut why = e;
-                for base in self.bases {
-                    why = base.abandon(why).await;
-                }
-                Err(why)
-            }
-        };
+    /// Writes every base and switches the manifest to them (see
+    /// [`NewBases::write`]); its outcome is the node's last rewrite
+    /// status.
+    async fn run(self, core: &Core) -> std::io::Result<()> {
+        let result = self.bases.write(core).await;
         match &result {
             Ok(size) => {
                 eprintln!("Background AOF rewrite finished successfully");
@@ -292,39 +246,6 @@ impl RewriteJob {
         core.node.aof.job.finished(result.is_ok());
         core.node.background.end();
         result.map(drop)
-    }
-
-    /// Every base in place: the manifest switch, then the old files go.
-    /// The bytes of the new bases.
-    async fn finish(self) -> std::io::Result<u64> {
-        let mut size = 0;
-        for base in self.bases {
-            size += base.finish().await?;
-        }
-        let done = self.started.with_new_bases(&self.prefix);
-        manifest::store(&self.dir, &self.manifest_name, &done).await?;
-        remove_unnamed(&self.dir, &self.prefix, &done).await;
-        Ok(size)
-    }
-}
-
-/// Removes the log's files `manifest` does not name: the ones a rewrite
-/// replaced, and what a rewrite cut short by a crash left (a base never
-/// named, a temporary file). Only names of the log's own shape go,
-/// through io_uring: unlinking a large file takes the kernel tens of
-/// milliseconds, which must not stall the executor.
-pub(super) async fn remove_unnamed(dir: &Path, prefix: &str, manifest: &Manifest) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with(&format!("{prefix}."))
-            && (name.ends_with(".incr.aof") || name.ends_with(".base.rdb"))
-            || name.starts_with("temp-") && name.contains(&format!("-{prefix}."));
-        if ours && !manifest.files.iter().any(|f| f.name == name) {
-            let _ = glommio::io::remove(entry.path()).await;
-        }
     }
 }
 

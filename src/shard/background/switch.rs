@@ -24,9 +24,9 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::file::RdbFile;
-use super::{abort_captures, ask, checksum, pump, remove_unnamed, spawn_low_priority};
-use crate::aof::manifest::{self, FileKind, Manifest};
+use super::bases::{LogFiles, NewBases};
+use super::{abort_captures, ask, spawn_low_priority};
+use crate::aof::manifest::{self, Manifest};
 use crate::config::Param;
 use crate::node::Job;
 use crate::shard::core::Core;
@@ -124,49 +124,31 @@ async fn start_log(core: &Core, shard: usize, incr: PathBuf) -> std::io::Result<
 }
 
 /// Turning on under way: every shard logs to its new file and is frozen,
-/// each base's thread is started.
+/// each base is being written.
 struct EnableJob {
-    dir: PathBuf,
-    manifest_name: String,
-    prefix: String,
-    /// The manifest to store once the bases are in place.
-    done: Manifest,
-    /// Each shard's base, in shard order.
-    bases: Vec<RdbFile>,
+    bases: NewBases,
 }
 
 impl EnableJob {
     async fn begin(core: &Core) -> Result<EnableJob, String> {
-        let config = &core.node.config;
         let fail = |e: &dyn std::fmt::Display| format!("ERR the append-only log cannot start: {e}");
-        let dir = crate::aof::log_dir(config);
-        let manifest_name = crate::aof::manifest_name(config);
-        let prefix = config.string(Param::Appendfilename);
+        let files = LogFiles::configured(core);
         let shards = core.node.shards();
-        std::fs::create_dir_all(&dir).map_err(|e| fail(&e))?;
+        std::fs::create_dir_all(&files.dir).map_err(|e| fail(&e))?;
         // Numbered past the files a former log left (they stay named by
         // its manifest until the new one replaces it).
-        let former = match manifest::load(&dir, &manifest_name) {
+        let former = match manifest::load(&files.dir, &files.manifest_name) {
             Ok(Some(m)) if m.shards == shards => m,
             _ => Manifest::new(shards),
         };
-        let started = former.with_new_incr_files(&prefix);
-        let incr: Vec<(u64, PathBuf)> = (0..shards)
-            .map(|shard| {
-                started
-                    .current_incr(shard)
-                    .map(|f| (f.seq, dir.join(&f.name)))
-            })
-            .collect::<Option<_>>()
-            .ok_or_else(|| fail(&"a shard has no incremental file"))?;
-        for (_, path) in &incr {
-            std::fs::File::create(path)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| fail(&e))?;
-        }
+        let started = former.with_new_incr_files(&files.prefix);
+        let incr = files
+            .create_incr_files(&started)
+            .await
+            .map_err(|e| fail(&e))?;
         let mut functions = Vec::new();
-        for (shard, (_, path)) in incr.iter().enumerate() {
-            match start_log(core, shard, path.clone()).await {
+        for (shard, path) in incr.into_iter().enumerate() {
+            match start_log(core, shard, path).await {
                 Ok(codes) if shard == 0 => functions = codes,
                 Ok(_) => {}
                 Err(e) => {
@@ -176,50 +158,19 @@ impl EnableJob {
                 }
             }
         }
-        let mut bases = Vec::with_capacity(shards);
-        for (shard, (seq, _)) in incr.iter().enumerate() {
-            let path = dir.join(manifest::file_name(&prefix, shard, *seq, FileKind::Base));
-            let codes = if shard == 0 {
-                std::mem::take(&mut functions)
-            } else {
-                Vec::new()
-            };
-            match RdbFile::start(path, codes, checksum(core), core.node.cores.clone()) {
-                Ok(file) => bases.push(file),
-                Err(e) => {
-                    abort_captures(core, shards).await;
-                    for base in bases {
-                        base.abandon(std::io::Error::other("stopped")).await;
-                    }
-                    let _ = stop_logs(core).await;
-                    return Err(fail(&e));
-                }
+        match NewBases::start(core, files, &started, functions).await {
+            Ok(bases) => Ok(EnableJob { bases }),
+            Err(e) => {
+                let _ = stop_logs(core).await;
+                Err(fail(&e))
             }
         }
-        Ok(EnableJob {
-            dir,
-            manifest_name,
-            done: started.with_new_bases(&prefix),
-            prefix,
-            bases,
-        })
     }
 
     /// Writes every base, then stores the manifest naming them and the new
-    /// files; on failure the log goes off again.
-    async fn run(mut self, core: &Core) {
-        let shards = self.bases.len();
-        let result = match pump(core, &mut self.bases).await {
-            Ok(()) => self.finish().await,
-            Err(e) => {
-                abort_captures(core, shards).await;
-                let mut why = e;
-                for base in self.bases {
-                    why = base.abandon(why).await;
-                }
-                Err(why)
-            }
-        };
+    /// files (see [`NewBases::write`]); on failure the log goes off again.
+    async fn run(self, core: &Core) {
+        let result = self.bases.write(core).await;
         match &result {
             Ok(size) => {
                 eprintln!("Background AOF rewrite finished successfully");
@@ -235,17 +186,5 @@ impl EnableJob {
         }
         core.node.aof.job.finished(result.is_ok());
         core.node.background.end();
-    }
-
-    /// Every base in place: the manifest naming them and the new files,
-    /// then the former log's files go. The bytes of the bases.
-    async fn finish(self) -> std::io::Result<u64> {
-        let mut size = 0;
-        for base in self.bases {
-            size += base.finish().await?;
-        }
-        manifest::store(&self.dir, &self.manifest_name, &self.done).await?;
-        remove_unnamed(&self.dir, &self.prefix, &self.done).await;
-        Ok(size)
     }
 }
