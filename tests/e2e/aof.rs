@@ -23,8 +23,13 @@ fn incr_file(dir: &TempDir, shard: usize) -> PathBuf {
 }
 
 fn start(dir: &TempDir, fsync: &str) -> Server {
+    start_logged(dir, SHARDS, fsync)
+}
+
+/// shardis with `shards` shards and the log on in `dir`.
+pub(crate) fn start_logged(dir: &TempDir, shards: usize, fsync: &str) -> Server {
     Server::shardis(
-        SHARDS,
+        shards,
         &[
             "--dir",
             dir.path(),
@@ -485,19 +490,7 @@ fn appendonly_and_appendfsync_change_at_run_time() {
 /// writes after it are not in the log, the ones before are.
 fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
     let dir = TempDir::new(&format!("aof-switch-{shards}"));
-    let log_on = |dir: &TempDir| {
-        Server::shardis(
-            shards,
-            &[
-                "--dir",
-                dir.path(),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ],
-        )
-    };
+    let log_on = |dir: &TempDir| start_logged(dir, shards, "always");
     let mut server = Server::shardis(shards, &["--dir", dir.path(), "--appendfsync", "always"]);
     let mut c = server.client();
     assert_eq!(
@@ -520,15 +513,7 @@ fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
     let lib = "#!lua name=lib1\nredis.register_function('one', function() return 1 end)";
     assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), "$4\r\nlib1\r\n");
     // Enough keys that the bases take a moment.
-    for batch in 0..100 {
-        let mut cmd: Vec<String> = vec!["MSET".into()];
-        for i in 0..500 {
-            cmd.push(format!("filler:{batch}:{i}"));
-            cmd.push("x".repeat(20));
-        }
-        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        assert_eq!(c.cmd(&args), "+OK\r\n");
-    }
+    crate::common::mset_many(&mut c, "filler:", 50000, 20);
 
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
     assert_eq!(persistence_field(&mut c, "aof_rewrite_in_progress"), "1");
@@ -578,7 +563,7 @@ fn appendonly_turned_on_and_off_at_run_time(shards: usize) {
             assert_eq!(bulk(&c.cmd(&["GET", &k])), Some(i.to_string()));
         }
         assert_eq!(
-            bulk(&c.cmd(&["GET", "filler:99:499"])).map(|v| v.len()),
+            bulk(&c.cmd(&["GET", "filler:49999"])).map(|v| v.len()),
             Some(20)
         );
         assert_eq!(bulk(&c.cmd(&["GET", "after"])).as_deref(), Some("base"));
@@ -664,15 +649,7 @@ fn appendonly_no_cancels_a_switch_on_in_progress() {
     let dir = TempDir::new("aof-switch-cancel");
     let server = Server::shardis(SHARDS, &["--dir", dir.path()]);
     let mut c = server.client();
-    for batch in 0..100 {
-        let mut cmd: Vec<String> = vec!["MSET".into()];
-        for i in 0..500 {
-            cmd.push(format!("k:{batch}:{i}"));
-            cmd.push("v".repeat(50));
-        }
-        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        assert_eq!(c.cmd(&args), "+OK\r\n");
-    }
+    crate::common::mset_many(&mut c, "k:", 50000, 50);
     let mut both = encode(&[b"CONFIG", b"SET", b"appendonly", b"yes"]);
     both.extend(encode(&[b"CONFIG", b"SET", b"appendonly", b"no"]));
     c.send_raw(&both);
@@ -711,13 +688,7 @@ fn switching_appendonly_under_writes_loses_no_acknowledged_write() {
     let dir = TempDir::new("aof-switch-writes");
     let mut server = Server::shardis(SHARDS, &["--dir", dir.path(), "--appendfsync", "always"]);
     let mut c = server.client();
-    let mut cmd: Vec<String> = vec!["MSET".into()];
-    for i in 0..10_000 {
-        cmd.push(format!("filler:{i}"));
-        cmd.push("x".repeat(20));
-    }
-    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    assert_eq!(c.cmd(&args), "+OK\r\n");
+    crate::common::mset_many(&mut c, "filler:", 10_000, 20);
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..THREADS)
         .map(|id| {
@@ -941,15 +912,7 @@ fn kill_9_during_or_after_bgrewriteaof_loses_no_acknowledged_write() {
         // Keys for the bases to hold, so that a rewrite takes a while.
         let mut server = start(&dir, "always");
         let mut c = server.client();
-        for batch in 0..40 {
-            let mut cmd: Vec<String> = vec!["MSET".into()];
-            for i in 0..500 {
-                cmd.push(format!("filler:{batch}:{i}"));
-                cmd.push("x".repeat(20));
-            }
-            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            assert_eq!(c.cmd(&args), "+OK\r\n");
-        }
+        crate::common::mset_many(&mut c, "filler:", 20000, 20);
         shutdown(&mut server);
     }
     for round in 0..ROUNDS {
@@ -1008,13 +971,7 @@ fn one_background_job_at_a_time() {
     let dir = TempDir::new("aof-jobs");
     let server = start(&dir, "everysec");
     let mut c = server.client();
-    let mut cmd: Vec<String> = vec!["MSET".into()];
-    for i in 0..20_000 {
-        cmd.push(format!("k{i}"));
-        cmd.push("v".repeat(100));
-    }
-    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    assert_eq!(c.cmd(&args), "+OK\r\n");
+    crate::common::mset_many(&mut c, "k", 20_000, 100);
     // Pipelined, so the second arrives while the first job runs.
     let commands: [&[&[u8]]; 4] = [
         &[b"BGREWRITEAOF"],

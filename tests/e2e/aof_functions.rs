@@ -6,17 +6,7 @@ use crate::aof::{kill9, shutdown};
 use crate::common::{connect_to_core, Raw, Server, TempDir};
 
 fn start(dir: &TempDir, shards: usize) -> Server {
-    Server::shardis(
-        shards,
-        &[
-            "--dir",
-            dir.path(),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ],
-    )
+    crate::aof::start_logged(dir, shards, "always")
 }
 
 /// A library `name` with one function, `<name>_set`, that SETs its key.

@@ -1125,15 +1125,7 @@ fn kill_9_during_bgsave_leaves_the_previous_file_intact() {
     assert_eq!(c.cmd(&["SET", "{a}saved", "before"]), "+OK\r\n");
     assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
     let saved = std::fs::read(dir.0.join("dump.rdb")).expect("dump.rdb");
-    for batch in 0..60 {
-        let mut cmd: Vec<String> = vec!["MSET".into()];
-        for i in 0..1000 {
-            cmd.push(format!("big:{batch}:{i}"));
-            cmd.push("v".repeat(200));
-        }
-        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        assert_eq!(c.cmd(&args), "+OK\r\n");
-    }
+    crate::common::mset_many(&mut c, "big:", 60000, 200);
     assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
     std::thread::sleep(std::time::Duration::from_millis(30));
     let mut con = shardis.redis_client();

@@ -266,3 +266,18 @@ pub fn assert_redis_check_rdb(path: &std::path::Path) {
         path.display()
     );
 }
+
+/// Stores `keys` keys `<prefix><n>` with `value_bytes`-byte values, by
+/// MSETs of 1,000 (keys for a snapshot or a log rewrite to carry).
+pub fn mset_many(c: &mut Raw, prefix: &str, keys: usize, value_bytes: usize) {
+    let value = "x".repeat(value_bytes);
+    for start in (0..keys).step_by(1000) {
+        let mut cmd: Vec<String> = vec!["MSET".into()];
+        for i in start..(start + 1000).min(keys) {
+            cmd.push(format!("{prefix}{i}"));
+            cmd.push(value.clone());
+        }
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        assert_eq!(c.cmd(&args), "+OK\r\n", "MSET of {prefix}...");
+    }
+}
