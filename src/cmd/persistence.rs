@@ -21,7 +21,7 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("save",         1,  ADMIN | NOSCRIPT | NO_MULTI).connection_waits(save),
+    command("save",         1,  ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).connection_waits(save),
     command("bgsave",       -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING).connection_waits(bgsave),
     command("bgrewriteaof", 1,  ADMIN | NOSCRIPT | NO_ASYNC_LOADING).connection_waits(bgrewriteaof),
 ];

@@ -221,6 +221,9 @@ fn command_info_of_containers_matches_redis() {
             "watch",
             "dump",
             "restore",
+            "save",
+            "bgsave",
+            "bgrewriteaof",
         ];
         for name in names {
             let (mine, theirs) = (info(&mut a, name), info(&mut b, name));
