@@ -132,6 +132,14 @@ impl JobStatus {
         }
     }
 
+    /// Whether the last one failed less than `secs` seconds ago (a job
+    /// started by itself waits that long before it tries again).
+    pub fn failed_within(&self, secs: u64) -> bool {
+        let now = now_ms() / 1000;
+        self.last_failed.load(Ordering::Relaxed)
+            && now.saturating_sub(self.last_try_unix.load(Ordering::Relaxed)) <= secs
+    }
+
     /// Seconds the running one has taken (-1 when `running` is false).
     pub fn current_duration_sec(&self, running: bool) -> i64 {
         if !running {

@@ -179,11 +179,10 @@ async fn save_point_reached(core: &dyn CoreAccess) -> bool {
         return false;
     }
     let rdb = &node.rdb;
-    let now = crate::util::time::now_ms() / 1000;
-    let since_try = now.saturating_sub(rdb.job.last_try_unix.load(Ordering::Relaxed));
-    if rdb.job.last_failed.load(Ordering::Relaxed) && since_try <= SAVE_RETRY_DELAY_SECS {
+    if rdb.job.failed_within(SAVE_RETRY_DELAY_SECS) {
         return false;
     }
+    let now = crate::util::time::now_ms() / 1000;
     let changes: u64 = core.reports().await.iter().map(|r| r.changes).sum();
     let changed = changes.saturating_sub(rdb.changes_at_last_save.load(Ordering::Relaxed));
     let since = now.saturating_sub(rdb.last_save_unix.load(Ordering::Relaxed));
@@ -198,13 +197,12 @@ async fn save_point_reached(core: &dyn CoreAccess) -> bool {
 async fn log_grown(core: &dyn CoreAccess) -> bool {
     let node = core.node();
     let percentage = node.config.int(Param::AutoAofRewritePercentage);
-    if percentage <= 0 {
+    // No shard is asked for its log's size while there is no log.
+    if percentage <= 0 || node.config.string(Param::Appendonly) != "yes" {
         return false;
     }
     let aof = &node.aof;
-    let now = crate::util::time::now_ms() / 1000;
-    let since_try = now.saturating_sub(aof.job.last_try_unix.load(Ordering::Relaxed));
-    if aof.job.last_failed.load(Ordering::Relaxed) && since_try <= SAVE_RETRY_DELAY_SECS {
+    if aof.job.failed_within(SAVE_RETRY_DELAY_SECS) {
         return false;
     }
     let reports = core.reports().await;
