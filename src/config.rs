@@ -466,6 +466,11 @@ impl Config {
         self.numbers[id as usize].load(Ordering::Relaxed)
     }
 
+    /// Where the RDB file is: `dir`/`dbfilename`.
+    pub fn rdb_path(&self) -> std::path::PathBuf {
+        std::path::Path::new(&self.string(Param::Dir)).join(self.string(Param::Dbfilename))
+    }
+
     /// The `save` points: (seconds, changes) pairs.
     pub fn save_points(&self) -> Vec<(u64, u64)> {
         parse_save_points(&self.string(Param::Save)).unwrap_or_default()

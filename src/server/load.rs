@@ -23,7 +23,7 @@ use crate::shard::log::{self, ShardLog};
 /// functions); no file is an empty start.
 pub fn load_snapshot(core: &Core) -> Result<(), String> {
     let config = &core.node.config;
-    let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
+    let path = config.rdb_path();
     load_rdb(core, &path, false)
 }
 

@@ -251,13 +251,7 @@ impl Core {
             crate::aof::writer::Writer::open(&incr, super::log::policy(&self.node), 0).await?;
         let functions = std::cell::RefCell::new(Vec::new());
         let freeze = || {
-            let mut state = self.state.borrow_mut();
-            let state = &mut *state;
-            let now_ms = crate::util::time::now_ms();
-            state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
-            if self.shard_id == 0 {
-                *functions.borrow_mut() = self.node.functions.codes();
-            }
+            *functions.borrow_mut() = self.freeze_for_base(&mut self.state.borrow_mut());
         };
         log.rotate(next, || !self.gate.is_held(), freeze)
             .await
@@ -311,13 +305,20 @@ impl Core {
             state.remove_effect_sink(sink);
             return Err(other("the append-only log is on already"));
         }
+        Ok(self.freeze_for_base(state))
+    }
+
+    /// Freezes the keyspace for a log's new base; on shard 0, the function
+    /// libraries as they are at this step (its base holds them, as its
+    /// log holds their changes), else nothing.
+    fn freeze_for_base(&self, state: &mut super::ShardState) -> Vec<Bytes> {
         let now_ms = crate::util::time::now_ms();
         state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
-        Ok(if self.shard_id == 0 {
+        if self.shard_id == 0 {
             self.node.functions.codes()
         } else {
             Vec::new()
-        })
+        }
     }
 
     /// `CONFIG SET appendonly no` on this shard (or a failed

@@ -25,7 +25,7 @@ mod bases;
 mod file;
 pub mod switch;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -110,7 +110,7 @@ fn spawn_low_priority(core: &Core, job: impl std::future::Future<Output = ()> + 
 /// file's (`dir`/`dbfilename`, just saved by the caller).
 pub async fn reload(core: &Core) -> Result<(), String> {
     let config = &core.node.config;
-    let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
+    let path = config.rdb_path();
     for shard in 0..core.node.shards() {
         if shard == core.shard_id {
             core.reload_rdb(path.clone()).await?;
@@ -145,7 +145,7 @@ impl SaveJob {
             }
         }
         let config = &node.config;
-        let path = Path::new(&config.string(Param::Dir)).join(config.string(Param::Dbfilename));
+        let path = config.rdb_path();
         match RdbFile::start(
             path,
             core.functions().codes(),
