@@ -99,6 +99,7 @@ pub enum Param {
     AutoAofRewritePercentage,
     AutoAofRewriteMinSize,
     Rdbchecksum,
+    Rdbcompression,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -430,6 +431,14 @@ const PARAMS: &[ParamSpec] = &[
         mutable: true,
     },
     ParamSpec {
+        id: Param::Rdbcompression,
+        name: "rdbcompression",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
         id: Param::Rdbchecksum,
         name: "rdbchecksum",
         alias: None,
@@ -469,6 +478,11 @@ impl Config {
     /// Where the RDB file is: `dir`/`dbfilename`.
     pub fn rdb_path(&self) -> std::path::PathBuf {
         std::path::Path::new(&self.string(Param::Dir)).join(self.string(Param::Dbfilename))
+    }
+
+    /// `rdbcompression yes`: long strings in RDB files are LZF-compressed.
+    pub fn rdb_compression(&self) -> bool {
+        self.int(Param::Rdbcompression) == 0
     }
 
     /// The `save` points: (seconds, changes) pairs.

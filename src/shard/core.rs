@@ -208,7 +208,8 @@ impl Core {
             CaptureStep::Begin { now_ms } => {
                 // The node runs one job at a time, so a view still here
                 // is a job's that ended without its last step: replaced.
-                state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+                let compress = self.node.config.rdb_compression();
+                state.capture = Some(Capture::begin(&mut state.keyspace, now_ms, compress));
                 Ok(None)
             }
             CaptureStep::Next => {
@@ -313,7 +314,8 @@ impl Core {
     /// log holds their changes), else nothing.
     fn freeze_for_base(&self, state: &mut super::ShardState) -> Vec<Bytes> {
         let now_ms = crate::util::time::now_ms();
-        state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+        let compress = self.node.config.rdb_compression();
+        state.capture = Some(Capture::begin(&mut state.keyspace, now_ms, compress));
         if self.shard_id == 0 {
             self.node.functions.codes()
         } else {
