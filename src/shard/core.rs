@@ -242,12 +242,13 @@ impl Core {
     /// step (its base holds them, as its log holds their changes).
     pub async fn begin_rewrite(&self, incr: std::path::PathBuf) -> std::io::Result<Vec<Bytes>> {
         let other = std::io::Error::other;
-        let log = self
-            .log
-            .get()
-            .ok_or_else(|| other("the append-only log is off"))?;
         // Not while a script runs (`rotate` checks again at its step).
         let _free = self.wait_for_shard().await.map_err(other)?;
+        let Some(log) = self.log.get() else {
+            // The log is off: a base only (BGREWRITEAOF then writes a log
+            // to start from, as Redis does).
+            return Ok(self.freeze_for_base(&mut self.state.borrow_mut()));
+        };
         let next =
             crate::aof::writer::Writer::open(&incr, super::log::policy(&self.node), 0).await?;
         let functions = std::cell::RefCell::new(Vec::new());

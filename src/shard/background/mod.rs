@@ -32,7 +32,7 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::mesh::Request;
-use crate::aof::manifest;
+use crate::aof::manifest::{self, Manifest};
 use crate::cmd::CoreAccess;
 use crate::config::Param;
 use crate::lua::ScriptHost;
@@ -193,14 +193,19 @@ struct RewriteJob {
 
 impl RewriteJob {
     async fn begin(core: &Core) -> Result<RewriteJob, String> {
-        if !core.log.is_on() {
-            return Err("ERR the append-only log is off (appendonly no)".into());
-        }
         let fail = |e: &dyn std::fmt::Display| format!("ERR the log rewrite cannot start: {e}");
         let files = LogFiles::configured(core);
         let current = match manifest::load(&files.dir, &files.manifest_name) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(fail(&"no manifest")),
+            Ok(Some(m)) if m.shards == core.node.shards() || core.log.is_on() => m,
+            // The log is off and of another shard count, or there is none
+            // yet: the rewrite writes one from scratch, as Redis writes a
+            // log with `appendonly no` (the old files are removed once
+            // the new manifest is stored).
+            Ok(_) if !core.log.is_on() => {
+                std::fs::create_dir_all(&files.dir).map_err(|e| fail(&e))?;
+                Manifest::new(core.node.shards())
+            }
+            Ok(_) => return Err(fail(&"no manifest of this shard count")),
             Err(e) => return Err(fail(&e)),
         };
         let started = current.with_new_incr_files(&files.prefix);
