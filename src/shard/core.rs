@@ -310,6 +310,35 @@ impl Core {
         Ok(self.freeze_for_base(state))
     }
 
+    /// The first replica came: from the step between batches where this
+    /// runs, the shard's effects feed the replication stream too.
+    pub async fn start_replication(
+        &self,
+        backlog: std::sync::Arc<crate::replication::backlog::Backlog>,
+    ) -> std::io::Result<()> {
+        let _free = self.wait_between_batches().await?;
+        let sink = super::replicate::sink(backlog, self.shard_id);
+        self.state.borrow_mut().add_effect_sink(sink);
+        Ok(())
+    }
+
+    /// A full sync's snapshot of this shard: frozen (chunks then come from
+    /// [`Core::capture`]) in the same step as the backlog's cut notes the
+    /// stream's offset, once no script or EXEC holds the shard. Shard 0
+    /// answers with the function libraries as they are at that step.
+    pub async fn freeze_for_sync(&self) -> std::io::Result<Vec<Bytes>> {
+        let other = std::io::Error::other;
+        let backlog = self
+            .node
+            .master
+            .backlog()
+            .ok_or_else(|| other("no replication backlog"))?;
+        let _free = self.wait_between_batches().await?;
+        let functions = self.freeze_for_base(&mut self.state.borrow_mut());
+        backlog.frozen(self.shard_id);
+        Ok(functions)
+    }
+
     /// Freezes the keyspace for a log's new base; on shard 0, the function
     /// libraries as they are at this step (its base holds them, as its
     /// log holds their changes), else nothing.
