@@ -59,6 +59,14 @@ pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 200;
 pub const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
 /// Most elements SCAN-like commands return per call regardless of COUNT.
 pub const MAX_SCAN_COUNT: usize = 100_000;
+/// The most a replica may be behind the stream before it is dropped (and
+/// syncs again): Redis's default hard `client-output-buffer-limit` for
+/// replicas, 256 MB. The backlog holds that much at most for it.
+pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes of the stream sent to a replica per write.
+pub const REPLICA_FEED_CHUNK_BYTES: usize = 256 * 1024;
+/// A replica's requests (REPLCONF ACK) buffered at most.
+pub const REPLICA_INPUT_LIMIT_BYTES: usize = 64 * 1024;
 
 // ---- Runtime configuration ----
 
@@ -100,6 +108,10 @@ pub enum Param {
     AutoAofRewriteMinSize,
     Rdbchecksum,
     Rdbcompression,
+    ReplBacklogSize,
+    ReplPingReplicaPeriod,
+    MinReplicasToWrite,
+    MinReplicasMaxLag,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -436,6 +448,50 @@ const PARAMS: &[ParamSpec] = &[
         alias: None,
         kind: Kind::Enum(&["yes", "no"]),
         default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplBacklogSize,
+        name: "repl-backlog-size",
+        alias: None,
+        kind: Kind::Memory {
+            min: 1,
+            max: i64::MAX,
+        },
+        default: "1048576",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplPingReplicaPeriod,
+        name: "repl-ping-replica-period",
+        alias: Some("repl-ping-slave-period"),
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        default: "10",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::MinReplicasToWrite,
+        name: "min-replicas-to-write",
+        alias: Some("min-slaves-to-write"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "0",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::MinReplicasMaxLag,
+        name: "min-replicas-max-lag",
+        alias: Some("min-slaves-max-lag"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "10",
         mutable: true,
     },
     ParamSpec {

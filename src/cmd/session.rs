@@ -22,6 +22,8 @@ pub struct Session {
     pub client: Arc<ClientInfo>,
     /// QUIT was received: reply, then close.
     pub quit: bool,
+    /// What a replica said of itself (`REPLCONF`), and its PSYNC.
+    pub replica: crate::replication::Handshake,
 }
 
 impl Session {
@@ -32,6 +34,7 @@ impl Session {
             authenticated,
             client,
             quit: false,
+            replica: Default::default(),
         }
     }
 

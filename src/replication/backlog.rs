@@ -75,6 +75,10 @@ struct Ring {
     /// Readers waiting for bytes.
     waiting: Vec<Waker>,
     cut: Option<Cut>,
+    /// Stretches that full syncs sent some replica as newlines: a replica
+    /// that stopped inside one cannot go on from the ring (it would get
+    /// commands its snapshot holds).
+    blanked: Vec<Range<u64>>,
 }
 
 impl Ring {
@@ -136,6 +140,7 @@ impl Backlog {
                 next_reader: 0,
                 waiting: Vec::new(),
                 cut: None,
+                blanked: Vec::new(),
             }),
         }
     }
@@ -188,6 +193,16 @@ impl Backlog {
         end
     }
 
+    /// Keeps `keep` bytes from now on (`CONFIG SET repl-backlog-size`).
+    pub fn set_keep(&self, keep: usize) {
+        let mut ring = self.lock();
+        if ring.keep != keep {
+            ring.keep = keep;
+            ring.reader_limit = ring.reader_limit.max(keep);
+            ring.trim();
+        }
+    }
+
     /// The stream's length so far (`master_repl_offset`).
     pub fn offset(&self) -> u64 {
         self.lock().end
@@ -205,7 +220,11 @@ impl Backlog {
     /// in progress covers them.
     pub fn holds_from(&self, offset: u64) -> bool {
         let ring = self.lock();
-        offset >= ring.start() && offset <= ring.end && ring.cut.is_none()
+        let blanked = ring
+            .blanked
+            .iter()
+            .any(|r| r.start < offset && offset < r.end);
+        offset >= ring.start() && offset <= ring.end && ring.cut.is_none() && !blanked
     }
 
     /// Starts a full sync's cut of `shards` shards at the current end.
@@ -237,7 +256,15 @@ impl Backlog {
 
     /// Ends the cut (complete or given up); the complete cut's view.
     pub fn end_cut(&self) -> Option<Cut> {
-        self.lock().cut.take().filter(Cut::is_complete)
+        let mut ring = self.lock();
+        let cut = ring.cut.take().filter(Cut::is_complete)?;
+        if let (Some(first), Some(last)) = (cut.in_snapshot.first(), cut.in_snapshot.last()) {
+            let window = first.start..last.end;
+            let start = ring.start();
+            ring.blanked.retain(|r| r.end > start);
+            ring.blanked.push(window);
+        }
+        Some(cut)
     }
 
     /// A new reader at offset `from` (it reads the byte after it next).
@@ -270,7 +297,9 @@ impl Backlog {
             return Err(Behind::Dropped);
         }
         if pos == end {
-            ring.waiting.push(waker.clone());
+            if !ring.waiting.iter().any(|w| w.will_wake(waker)) {
+                ring.waiting.push(waker.clone());
+            }
             return Ok(Read::Waiting);
         }
         let from = (pos - start) as usize;
@@ -287,6 +316,15 @@ impl Backlog {
         ring.readers[slot].1 = pos + len as u64;
         ring.trim();
         Ok(Read::Data(out))
+    }
+
+    /// Reader `id`'s position: the offset it has been sent up to.
+    pub fn position(&self, id: u64) -> Option<u64> {
+        let ring = self.lock();
+        ring.readers
+            .iter()
+            .find(|&&(r, _)| r == id)
+            .map(|&(_, pos)| pos)
     }
 
     /// How far reader `id` is behind the end, in bytes.
@@ -380,6 +418,9 @@ mod tests {
         b.frozen(1);
         b.append(Some(1), None, b"s1-after", None);
         let cut = b.end_cut().expect("complete");
+        // A replica inside the blanked stretch must sync in full.
+        assert!(b.holds_from(start) && !b.holds_from(start + 3));
+        assert!(b.holds_from(b.offset()));
         let r = b.add_reader(start);
         let mut chunk = read_all(&b, r);
         blank_out(&mut chunk, start, &cut.in_snapshot);

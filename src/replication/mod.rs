@@ -14,6 +14,33 @@ use std::time::Instant;
 
 use backlog::Backlog;
 
+/// What a replica said of itself before PSYNC (`REPLCONF`), and its
+/// PSYNC once it asks for the stream.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// `REPLCONF listening-port`.
+    pub listening_port: Option<u16>,
+    /// `REPLCONF ip-address`.
+    pub ip_address: Option<String>,
+    /// `REPLCONF capa eof`: it reads a snapshot of unknown length.
+    pub capa_eof: bool,
+    /// `REPLCONF capa psync2`: it understands `+CONTINUE <replid>`.
+    pub capa_psync2: bool,
+    /// PSYNC (or SYNC) was asked: the connection becomes a feed.
+    pub psync: Option<Psync>,
+}
+
+/// `PSYNC replid offset`: the replica has the stream of `replid` up to
+/// `offset - 1` (`?` and -1: nothing). SYNC is PSYNC without a reply
+/// line before the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Psync {
+    pub replid: String,
+    pub offset: i64,
+    /// The old SYNC: no `+FULLRESYNC` line, the snapshot only.
+    pub legacy: bool,
+}
+
 /// Where a replica's sync stands (INFO's `state=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedState {

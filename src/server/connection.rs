@@ -264,6 +264,9 @@ impl Connection {
                             self.flush().await?;
                             return Ok(());
                         }
+                        if self.session.replica.psync.is_some() {
+                            return self.become_feed().await;
+                        }
                         if commands >= MAX_PIPELINE_BATCH_COMMANDS
                             || self.out.len() + self.outbox.ready_bytes > MAX_REPLY_BUFFER_BYTES
                         {
@@ -294,6 +297,24 @@ impl Connection {
                 self.out = Vec::new();
             }
         }
+    }
+
+    /// PSYNC or SYNC: the connection now feeds a replica (see
+    /// `server::feed`) until it goes.
+    async fn become_feed(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let Some(psync) = self.session.replica.psync.take() else {
+            return Ok(());
+        };
+        let inbuf = std::mem::take(&mut self.inbuf);
+        super::feed::serve(
+            self.core.clone(),
+            &mut self.stream,
+            inbuf,
+            &self.session,
+            psync,
+        )
+        .await
     }
 
     /// Waits for input and appends it to `inbuf`; 0 at end of stream.

@@ -24,6 +24,7 @@
 mod bases;
 mod file;
 pub mod switch;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -254,9 +255,23 @@ impl RewriteJob {
     }
 }
 
-/// Moves every shard's chunks to its file (one file: all of them), round
-/// robin, until every view is complete or the job is cancelled.
-async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
+/// Where a job's chunks go.
+trait Chunks {
+    /// Takes shard `shard`'s next chunk, waiting while it cannot.
+    async fn put(&mut self, shard: usize, chunk: Vec<u8>) -> std::io::Result<()>;
+}
+
+/// One file for every shard's chunks, or one file per shard.
+impl Chunks for [RdbFile] {
+    async fn put(&mut self, shard: usize, chunk: Vec<u8>) -> std::io::Result<()> {
+        let target = if self.len() == 1 { 0 } else { shard };
+        self[target].send(chunk).await
+    }
+}
+
+/// Moves every shard's chunks to `out`, round robin, until every view is
+/// complete or the job is cancelled.
+async fn pump(core: &Core, out: &mut (impl Chunks + ?Sized)) -> std::io::Result<()> {
     let mut active: Vec<usize> = (0..core.node.shards()).collect();
     let mut progress = Progress::default();
     while !active.is_empty() {
@@ -271,8 +286,7 @@ async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
                 Some(chunk) => {
                     let took = started.elapsed();
                     progress.add(chunk.len());
-                    let target = if files.len() == 1 { 0 } else { shard };
-                    files[target].send(chunk).await?;
+                    out.put(shard, chunk).await?;
                     i += 1;
                     // Making the chunk took a core's time: the connections
                     // go next. A yield would not do: the executor looks for
