@@ -5,8 +5,10 @@
 //! Also the master's timer: a `PING` into the stream every
 //! `repl-ping-replica-period`, as Redis.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -73,7 +75,7 @@ async fn feed(
 ) -> std::io::Result<()> {
     let master = &core.node.master;
     let client = session.client.id;
-    let (reader, skip) = match partial_from(core, psync) {
+    let (reader, skip, full) = match partial_from(core, psync) {
         Some(from) => {
             let backlog = master
                 .backlog()
@@ -93,7 +95,7 @@ async fn feed(
                 backlog.remove_reader(reader);
                 return Err(e);
             }
-            (reader, Vec::new())
+            (reader, Vec::new(), false)
         }
         None => {
             if psync.replid != "?" {
@@ -113,11 +115,15 @@ async fn feed(
                 "Synchronization with replica {} succeeded",
                 session.client.addr
             );
-            (snapshot.reader, snapshot.cut.in_snapshot)
+            (snapshot.reader, snapshot.cut.in_snapshot, true)
         }
     };
     master.set_state(client, FeedState::Online);
-    let result = stream_on(core, stream, inbuf, session, reader, skip).await;
+    // After a snapshot ended by its mark, the replica cannot tell the
+    // stream's first bytes from the mark's if they come in one read: the
+    // stream starts at its first ACK, as Redis's does.
+    let after_ack = full && session.replica.capa_eof && !psync.legacy;
+    let result = stream_on(core, stream, inbuf, session, reader, skip, after_ack).await;
     if let Some(backlog) = master.backlog() {
         backlog.remove_reader(reader);
     }
@@ -186,9 +192,37 @@ impl RdbOut for Memory {
     }
 }
 
+/// Whether the replica has acknowledged anything yet, and the sender
+/// waiting for that (both sides of one feed, on one task).
+#[derive(Default)]
+struct FirstAck {
+    seen: Cell<bool>,
+    sender: Cell<Option<Waker>>,
+}
+
+impl FirstAck {
+    fn saw(&self) {
+        self.seen.set(true);
+        if let Some(w) = self.sender.take() {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        futures_lite::future::poll_fn(|cx| {
+            if self.seen.get() {
+                return Poll::Ready(());
+            }
+            self.sender.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 /// Sends the stream from reader `reader`'s position (the stretches in
-/// `skip` as newlines) and reads the replica's acknowledgements, until
-/// either side ends.
+/// `skip` as newlines; from the replica's first ACK with `after_ack`)
+/// and reads the replica's acknowledgements, until either side ends.
 async fn stream_on(
     core: &Core,
     stream: &mut TcpStream,
@@ -196,10 +230,17 @@ async fn stream_on(
     session: &Session,
     reader: u64,
     skip: Vec<std::ops::Range<u64>>,
+    after_ack: bool,
 ) -> std::io::Result<()> {
+    let first_ack = FirstAck::default();
     let (read_half, write_half) = futures_lite::io::split(stream);
-    let sending = send_stream(core, write_half, session, reader, skip);
-    let reading = read_acks(core, read_half, inbuf, session);
+    let sending = async {
+        if after_ack {
+            first_ack.wait().await;
+        }
+        send_stream(core, write_half, session, reader, skip).await
+    };
+    let reading = read_acks(core, read_half, inbuf, session, &first_ack);
     futures_lite::future::or(sending, reading).await
 }
 
@@ -222,9 +263,9 @@ async fn send_stream(
         }
         let next = futures_lite::future::poll_fn(|cx| {
             match backlog.read(reader, REPLICA_FEED_CHUNK_BYTES, cx.waker()) {
-                Ok(Read::Data(bytes)) => std::task::Poll::Ready(Some(bytes)),
-                Ok(Read::Waiting) => std::task::Poll::Pending,
-                Err(_) => std::task::Poll::Ready(None),
+                Ok(Read::Data(bytes)) => Poll::Ready(Some(bytes)),
+                Ok(Read::Waiting) => Poll::Pending,
+                Err(_) => Poll::Ready(None),
             }
         });
         let idle = async {
@@ -255,6 +296,7 @@ async fn read_acks(
     mut input: futures_lite::io::ReadHalf<&mut TcpStream>,
     mut buf: BytesMut,
     session: &Session,
+    first_ack: &FirstAck,
 ) -> std::io::Result<()> {
     let master = &core.node.master;
     let mut parser = RequestParser::new();
@@ -273,6 +315,7 @@ async fn read_acks(
                 if cmd.eq_ignore_ascii_case(b"replconf") && sub.eq_ignore_ascii_case(b"ack") {
                     if let Some(offset) = crate::util::numbers::parse_i64(offset) {
                         master.acknowledged(session.client.id, offset.max(0) as u64);
+                        first_ack.saw();
                     }
                 }
             }

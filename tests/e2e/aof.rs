@@ -186,7 +186,7 @@ impl Client {
 
 /// What one writer thread had acknowledged when the server died.
 #[derive(Default)]
-struct Acked {
+pub(crate) struct Acked {
     /// Per key: increments acknowledged.
     incrs: HashMap<String, i64>,
     /// Pairs of keys a script or an EXEC incremented together.
@@ -236,13 +236,13 @@ fn write_until(port: u16, kind: usize, id: usize, stop: Arc<AtomicBool>) -> Acke
 }
 
 /// Writer threads (`write_until`, the kinds in turn) until stopped.
-struct Writers {
+pub(crate) struct Writers {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<Acked>>,
 }
 
 impl Writers {
-    fn start(port: u16, threads: usize) -> Writers {
+    pub(crate) fn start(port: u16, threads: usize) -> Writers {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..threads)
             .map(|id| {
@@ -254,7 +254,7 @@ impl Writers {
     }
 
     /// Stops them; what each had acknowledged.
-    fn stop(self) -> Vec<Acked> {
+    pub(crate) fn stop(self) -> Vec<Acked> {
         self.stop.store(true, Ordering::Relaxed);
         self.threads
             .into_iter()

@@ -19,7 +19,7 @@ use crate::common::{assert_redis_check_rdb, run, Server, TempDir};
 
 /// A value in a form both sides can be compared in.
 #[derive(Debug, Clone, PartialEq)]
-enum Canon {
+pub(crate) enum Canon {
     Str(Vec<u8>),
     List(Vec<Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
@@ -38,7 +38,7 @@ fn canon(value: &Value) -> Canon {
 }
 
 /// db -> key -> (value, expiry in Unix ms or 0).
-type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
+pub(crate) type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -48,7 +48,7 @@ fn now_ms() -> u64 {
 }
 
 /// Everything a Redis server holds in dbs 0..16, read with commands.
-fn contents_of(con: &mut Connection) -> Contents {
+pub(crate) fn contents_of(con: &mut Connection) -> Contents {
     let mut out = Contents::new();
     for db in 0..16u32 {
         redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
