@@ -18,7 +18,30 @@ pub static COMMANDS: &[Command] = &[
     command("sync",     1,  ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).connection(sync),
     command("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY).connection(replconf),
     command("wait",     3,  NOSCRIPT).connection_waits(wait),
+    command("role",     1,  NOSCRIPT | LOADING | STALE | FAST).connection(role),
 ];
+
+/// ROLE, a master's: its offset and each replica's address and
+/// acknowledged offset.
+fn role(ctx: &mut ConnCtx, _argv: &[Bytes]) -> Reply {
+    let master = &ctx.core.node().master;
+    let replicas = master
+        .fed()
+        .into_iter()
+        .map(|f| {
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from(f.ip)),
+                Reply::Bulk(Bytes::from(f.port.to_string())),
+                Reply::Bulk(Bytes::from(f.ack.to_string())),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from_static(b"master")),
+        Reply::Int(master.offset() as i64),
+        Reply::Array(replicas),
+    ])
+}
 
 /// How often a WAIT looks at the acknowledgements even if none came.
 const WAIT_RECHECK: Duration = Duration::from_millis(100);

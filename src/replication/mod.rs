@@ -154,6 +154,26 @@ impl Master {
         self.wake_ack_waiters();
     }
 
+    /// `min-replicas-to-write`: whether enough replicas are online and
+    /// acknowledged within `min-replicas-max-lag` seconds for a write to
+    /// be taken (always, with either setting 0).
+    pub fn enough_good_replicas(&self, config: &crate::config::Config) -> bool {
+        use crate::config::Param;
+        let wanted = config.int(Param::MinReplicasToWrite);
+        let max_lag = config.int(Param::MinReplicasMaxLag);
+        if wanted == 0 || max_lag == 0 {
+            return true;
+        }
+        let good = self
+            .lock_fed()
+            .iter()
+            .filter(|f| {
+                f.state == FeedState::Online && f.last_ack.elapsed().as_secs() as i64 <= max_lag
+            })
+            .count();
+        good as i64 >= wanted
+    }
+
     /// Online replicas that acknowledged `offset` (WAIT).
     pub fn acked_at_least(&self, offset: u64) -> usize {
         self.lock_fed()

@@ -440,6 +440,15 @@ impl Connection {
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
+        if c.has(flags::WRITE)
+            && !self
+                .core
+                .node
+                .master
+                .enough_good_replicas(&self.core.node.config)
+        {
+            return Err((Some(c), Reply::error(errors::NOREPLICAS)));
+        }
         Ok(c)
     }
 

@@ -287,3 +287,117 @@ fn wait_counts_the_replicas_that_acknowledged() {
     }
     assert_eq!(c.cmd(&["WAIT", "2", "100"]), ":1\r\n");
 }
+
+/// ROLE of a master: its offset, and each replica's address and
+/// acknowledged offset, in Redis's shape.
+#[test]
+fn role_lists_the_replicas_with_their_offsets() {
+    let master = Server::shardis(2, &[]);
+    let mut c = master.client();
+    assert_eq!(c.cmd(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    let replica = redis_replica_of(&master);
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    let mut m = master.redis_client();
+    let written: i64 = info_field(&mut m, "replication", "master_repl_offset")
+        .parse()
+        .expect("an offset");
+    // WAIT asks for an ACK with a GETACK, which the stream carries too.
+    assert_eq!(c.cmd(&["WAIT", "1", "0"]), ":1\r\n");
+    let role: redis::Value = run(&mut m, &[b"ROLE"]);
+    let offset: i64 = info_field(&mut m, "replication", "master_repl_offset")
+        .parse()
+        .expect("an offset");
+    assert!(offset > written);
+    let replica_port = replica.server.port.to_string();
+    // The replica acknowledged up to the GETACK, or past it with its
+    // once-a-second ACK.
+    let expected = |acked: i64| {
+        redis::Value::Array(vec![
+            redis::Value::BulkString(b"master".to_vec()),
+            redis::Value::Int(offset),
+            redis::Value::Array(vec![redis::Value::Array(vec![
+                redis::Value::BulkString(b"127.0.0.1".to_vec()),
+                redis::Value::BulkString(replica_port.clone().into_bytes()),
+                redis::Value::BulkString(acked.to_string().into_bytes()),
+            ])]),
+        ])
+    };
+    assert!(
+        role == expected(written) || role == expected(offset),
+        "{role:?}"
+    );
+}
+
+/// `min-replicas-to-write`: writes (and a MULTI holding one) are refused
+/// with Redis's text while too few replicas are good; reads go on.
+#[test]
+fn min_replicas_to_write_refuses_writes_as_redis_does() {
+    use crate::common::{Step::Exact, Transcript};
+    Transcript::new()
+        .steps(&[
+            Exact(&["SET", "k", "v"]),
+            Exact(&["CONFIG", "SET", "min-replicas-to-write", "1"]),
+            Exact(&["CONFIG", "GET", "min-replicas-*"]),
+            Exact(&["SET", "k", "w"]),
+            Exact(&["GET", "k"]),
+            Exact(&["MULTI"]),
+            Exact(&["INCR", "n"]),
+            Exact(&["EXEC"]),
+            Exact(&["CONFIG", "SET", "min-replicas-max-lag", "0"]),
+            Exact(&["SET", "k", "x"]),
+            Exact(&["GET", "k"]),
+        ])
+        .assert_same_as_redis();
+    let master = Server::shardis(1, &["--min-replicas-to-write", "1"]);
+    let _replica = redis_replica_of(&master);
+    let mut c = master.client();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+}
+
+/// While a script keeps one shard busy, the other shard's writes still
+/// reach the replica (Redis's replicas see silence until the script ends).
+#[test]
+fn a_busy_shard_does_not_hold_back_the_other_shards_stream() {
+    let master = Server::shardis(2, &[]);
+    let replica = redis_replica_of(&master);
+    let mut r = replica.client();
+    let busy_key = key_on(0, 2, "busy");
+    let port = master.port;
+    let script = "local t = redis.call('time'); local stop = tonumber(t[1]) + 2; \
+                  while tonumber(redis.call('time')[1]) < stop do end; return 1";
+    let busy = std::thread::spawn(move || {
+        let mut c = crate::common::Raw::connect(port);
+        c.cmd(&["EVAL", script, "1", &busy_key])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = master.client();
+    let key = key_on(1, 2, "free");
+    let mut delays = Vec::new();
+    for i in 0..20 {
+        let value = i.to_string();
+        assert_eq!(c.cmd(&["SET", &key, &value]), "+OK\r\n");
+        let sent = Instant::now();
+        loop {
+            let got: Option<String> = redis::cmd("GET").arg(&key).query(&mut r).expect("GET");
+            if got.as_deref() == Some(value.as_str()) {
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(1),
+                "write {i} did not reach the replica"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        delays.push(sent.elapsed());
+    }
+    assert!(
+        !busy.is_finished(),
+        "the script ended before the writes were checked"
+    );
+    assert_eq!(busy.join().expect("the script's client"), ":1\r\n");
+    delays.sort();
+    assert!(
+        delays[delays.len() / 2] < Duration::from_millis(100),
+        "{delays:?}"
+    );
+}
