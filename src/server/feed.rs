@@ -23,6 +23,10 @@ use crate::replication::{Fed, FeedState, Psync};
 use crate::shard::background::sync::{self, RdbOut};
 use crate::shard::core::Core;
 
+/// How long one write to a replica may wait for it to read (Redis's
+/// `repl-timeout` default).
+const REPLICA_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How often an idle feed checks whether its client was killed.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
 
@@ -141,7 +145,7 @@ fn partial_from(core: &Core, psync: &Psync) -> Option<u64> {
 
 /// `+FULLRESYNC replid offset` and the snapshot: streamed between
 /// `$EOF:<mark>` and the mark when the replica reads that (`capa eof`),
-/// else whole after its length.
+/// else whole after its length (and without the first line for SYNC).
 async fn send_snapshot(
     core: &Core,
     stream: &mut TcpStream,
@@ -150,36 +154,53 @@ async fn send_snapshot(
     snapshot: &sync::Snapshot,
 ) -> std::io::Result<()> {
     let master = &core.node.master;
+    let mut preamble = String::new();
     if !psync.legacy {
-        let line = format!("+FULLRESYNC {} {}\r\n", master.replid, snapshot.cut.start);
+        preamble = format!("+FULLRESYNC {} {}\r\n", master.replid, snapshot.cut.start);
         eprintln!(
             "Full resync requested by replica {}; starting at offset {}",
             session.client.addr, snapshot.cut.start
         );
-        stream.write_all(line.as_bytes()).await?;
     }
     if session.replica.capa_eof && !psync.legacy {
         let mark = crate::replication::new_replid();
-        stream
-            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
-            .await?;
-        sync::send(core, snapshot, &mut Socket(stream)).await?;
-        stream.write_all(mark.as_bytes()).await
+        preamble.push_str(&format!("$EOF:{mark}\r\n"));
+        let mut out = Socket(stream);
+        sync::send(core, snapshot, preamble.as_bytes(), &mut out).await?;
+        out.write(mark.as_bytes()).await
     } else {
         let mut whole = Memory(Vec::new());
-        sync::send(core, snapshot, &mut whole).await?;
-        stream
-            .write_all(format!("${}\r\n", whole.0.len()).as_bytes())
-            .await?;
-        stream.write_all(&whole.0).await
+        sync::send(core, snapshot, &[], &mut whole).await?;
+        preamble.push_str(&format!("${}\r\n", whole.0.len()));
+        let mut out = Socket(stream);
+        out.write(preamble.as_bytes()).await?;
+        out.write(&whole.0).await
     }
+}
+
+/// A write to a replica, given up after [`REPLICA_WRITE_TIMEOUT`]: a
+/// replica that stopped reading must not hold a snapshot (and the node's
+/// job slot) or its feed for ever.
+async fn write_within<W: futures_lite::AsyncWrite + Unpin>(
+    out: &mut W,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let write = out.write_all(bytes);
+    let timeout = async {
+        glommio::timer::sleep(REPLICA_WRITE_TIMEOUT).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "it read nothing for too long",
+        ))
+    };
+    futures_lite::future::or(write, timeout).await
 }
 
 struct Socket<'a>(&'a mut TcpStream);
 
 impl RdbOut for Socket<'_> {
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.write_all(bytes).await
+        write_within(self.0, bytes).await
     }
 }
 
@@ -279,7 +300,7 @@ async fn send_stream(
                 }
                 blank_out(&mut bytes, at, &skip);
                 at += bytes.len() as u64;
-                out.write_all(&bytes).await?;
+                write_within(&mut out, &bytes).await?;
             }
             None => {
                 return Err(std::io::Error::other(

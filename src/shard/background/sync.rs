@@ -108,9 +108,18 @@ async fn freeze(core: &Core) -> Result<Snapshot, String> {
 }
 
 /// The snapshot's RDB file, handed to `out` piece by piece as the shards
-/// hand out their chunks; frees the job slot at the end.
-pub async fn send(core: &Core, snapshot: &Snapshot, out: &mut impl RdbOut) -> std::io::Result<()> {
-    let result = write(core, snapshot, out).await;
+/// hand out their chunks, after `preamble` (the reply lines before it);
+/// frees the job slot at the end, whatever happened.
+pub async fn send(
+    core: &Core,
+    snapshot: &Snapshot,
+    preamble: &[u8],
+    out: &mut impl RdbOut,
+) -> std::io::Result<()> {
+    let mut result = out.write(preamble).await;
+    if result.is_ok() {
+        result = write(core, snapshot, out).await;
+    }
     if result.is_err() {
         abort_captures(core, core.node.shards()).await;
     }
