@@ -443,6 +443,14 @@ const PARAMS: &[ParamSpec] = &[
         mutable: true,
     },
     ParamSpec {
+        id: Param::Rdbchecksum,
+        name: "rdbchecksum",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
         id: Param::Rdbcompression,
         name: "rdbcompression",
         alias: None,
@@ -492,14 +500,6 @@ const PARAMS: &[ParamSpec] = &[
             max: i32::MAX as i64,
         },
         default: "10",
-        mutable: true,
-    },
-    ParamSpec {
-        id: Param::Rdbchecksum,
-        name: "rdbchecksum",
-        alias: None,
-        kind: Kind::Enum(&["yes", "no"]),
-        default: "yes",
         mutable: true,
     },
 ];
