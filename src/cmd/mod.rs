@@ -182,6 +182,8 @@ pub trait CoreAccess: ScriptHost {
     fn node(&self) -> &Node;
     /// Whether a script or an EXEC holds this core's shard now.
     fn shard_held(&self) -> bool;
+    /// This core's Pub/Sub hub.
+    fn pubsub(&self) -> &std::rc::Rc<crate::pubsub::Hub>;
     /// A statistics snapshot of every shard, in shard order (INFO).
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
@@ -553,9 +555,21 @@ pub struct Ctx<'a> {
     pub db: usize,
     pub now_ms: u64,
     pub resp3: bool,
+    /// The core's Pub/Sub hub (see [`Ctx::publish`]).
+    pub pubsub: &'a crate::pubsub::Hub,
 }
 
 impl Ctx<'_> {
+    /// Publishes `message` to `channel`, as PUBLISH does: delivered to its
+    /// subscribers and to matching pattern subscribers on every core, in
+    /// publish order per channel from this core. Returns the receivers
+    /// counted as PUBLISH replies (every core's). Never waits: subscribers
+    /// on other cores get it once this core's forwarding task has sent
+    /// it, right after the current command (see `pubsub::hub`).
+    pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
+        self.pubsub.publish(channel, message)
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         &mut self.keyspace.dbs[self.db]
