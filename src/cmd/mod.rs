@@ -35,6 +35,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod pubsub;
 pub mod scripting;
 pub mod session;
 pub mod sets;
@@ -74,6 +75,7 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 10;
     /// Refused while a replica loads its data in the background.
     pub const NO_ASYNC_LOADING: u32 = 1 << 11;
+    pub const PUBSUB: u32 = 1 << 12;
 
     // shardis's own flags: properties the connection acts on, which COMMAND
     // does not report (they are not in NAMES).
@@ -93,6 +95,7 @@ pub mod flags {
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
         (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
         (LOADING, "loading"),
         (STALE, "stale"),
@@ -610,6 +613,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         transactions::COMMANDS,
         admin::COMMANDS,
         persistence::COMMANDS,
+        pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()
