@@ -433,3 +433,30 @@ fn redis_py_pubsub_works_unchanged() {
         );
     }
 }
+
+/// The `normal` class of `client-output-buffer-limit` applies to ordinary
+/// replies as in Redis: a reply past the hard limit closes the client, a
+/// smaller one goes out.
+#[test]
+fn normal_replies_past_the_hard_limit_close_the_client_as_in_redis() {
+    for server in [Server::shardis(2, &[]), Server::redis(&[])] {
+        let mut c = server.client();
+        let limit = [
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 100kb 0 0",
+        ];
+        assert_eq!(c.cmd(&limit), "+OK\r\n");
+        let small = "s".repeat(50 * 1024);
+        let big = "b".repeat(200 * 1024);
+        assert_eq!(c.cmd(&["SET", "small", &small]), "+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "big", &big]), "+OK\r\n");
+        let got = c.cmd(&["GET", "small"]);
+        assert!(got.starts_with("$51200\r\nsss"), "a smaller reply goes out");
+        c.send(&[b"GET", b"big"]);
+        assert!(c.is_closed(), "the client survived a reply past its limit");
+        let mut other = server.client();
+        assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+    }
+}
