@@ -497,13 +497,7 @@ impl ClientClass {
     }
 }
 
-/// One class's output buffer limits (0: none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferLimit {
-    pub hard_bytes: u64,
-    pub soft_bytes: u64,
-    pub soft_seconds: u64,
-}
+pub use crate::util::output_limit::BufferLimit;
 
 /// `client-output-buffer-limit`'s groups: (class, [hard, soft, seconds]);
 /// Redis's errors otherwise.
