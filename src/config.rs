@@ -53,6 +53,11 @@ pub const CAPTURE_CHUNK_BYTES: usize = 64 * 1024;
 /// Pub/Sub messages one core sends another in one mesh request, at most
 /// (more wait for the next request, in order).
 pub const PUBSUB_FORWARD_BATCH_MESSAGES: usize = 1024;
+/// Bytes of Pub/Sub messages one core may hold for another that has not
+/// taken them yet (its mesh channel full: the other core is overloaded);
+/// past it, messages for that core are dropped, with a line in the log,
+/// rather than exhausting memory (a publisher never waits).
+pub const PUBSUB_FORWARD_QUEUE_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 // ---- Pub/Sub and output buffer limits ----
 
