@@ -34,6 +34,7 @@ pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -614,6 +615,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         admin::COMMANDS,
         persistence::COMMANDS,
         pubsub::COMMANDS,
+        monitor::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -74,7 +74,7 @@ fn spublish(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 }
 
 /// The connection's subscriptions, made on first use.
-fn subscriptions<'a>(ctx: &'a mut ConnCtx<'_>) -> &'a mut Subscriptions {
+pub fn subscriptions<'a>(ctx: &'a mut ConnCtx<'_>) -> &'a mut Subscriptions {
     let hub = ctx.core.pubsub();
     let session = &mut *ctx.session;
     let (client, resp3) = (&session.client, session.resp3);
@@ -98,7 +98,7 @@ fn confirm(kind: Kind, subscribe: bool, name: Option<Bytes>, count: usize) -> Re
 fn confirm_count(subs: &Subscriptions, kind: Kind) -> usize {
     match kind {
         Kind::Shard => subs.count(Kind::Shard),
-        Kind::Channel | Kind::Pattern => subs.channels_and_patterns(),
+        Kind::Channel | Kind::Pattern | Kind::Monitor => subs.channels_and_patterns(),
     }
 }
 

@@ -308,6 +308,22 @@ fn client_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
     )
 }
 
+/// CLIENT LIST's `flags=`: `O` for a MONITOR client, `P` for a
+/// subscriber, `N` for none (as Redis 7.0 writes them).
+fn client_flags(c: &ClientInfo) -> String {
+    let mut flags = String::new();
+    if c.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
+    }
+    if c.is_pubsub() {
+        flags.push('P');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    flags
+}
+
 /// One CLIENT LIST line, in Redis 7's field order.
 fn client_line(c: &ClientInfo) -> String {
     let now = crate::util::time::now_ms();
@@ -320,7 +336,7 @@ fn client_line(c: &ClientInfo) -> String {
         lock(&c.name),
         c.created.elapsed().as_secs(),
         now.saturating_sub(c.last_command_ms.load(Ordering::Relaxed)) / 1000,
-        if c.is_pubsub() { "P" } else { "N" },
+        client_flags(c),
         c.db.load(Ordering::Relaxed),
         c.sub.load(Ordering::Relaxed),
         c.psub.load(Ordering::Relaxed),

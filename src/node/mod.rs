@@ -34,6 +34,8 @@ pub struct ClientInfo {
     pub sub: AtomicU32,
     pub psub: AtomicU32,
     pub ssub: AtomicU32,
+    /// A MONITOR client (CLIENT LIST's `O` flag).
+    pub monitor: AtomicBool,
 }
 
 impl ClientInfo {
@@ -361,6 +363,7 @@ impl Node {
             sub: AtomicU32::new(0),
             psub: AtomicU32::new(0),
             ssub: AtomicU32::new(0),
+            monitor: AtomicBool::new(false),
         });
         clients.insert(info.id, info.clone());
         Some(info)

@@ -23,7 +23,13 @@ pub enum Kind {
     Pattern = 1,
     /// SSUBSCRIBE / SPUBLISH.
     Shard = 2,
+    /// MONITOR: one name, the empty one; its "messages" are the lines of
+    /// commands executed.
+    Monitor = 3,
 }
+
+/// Every kind, in index order.
+pub const KINDS: [Kind; 4] = [Kind::Channel, Kind::Pattern, Kind::Shard, Kind::Monitor];
 
 /// Per core, how many subscriptions to one name it holds.
 type PerCore = Vec<u32>;
@@ -33,6 +39,7 @@ struct Tables {
     channels: HashMap<Bytes, PerCore>,
     patterns: HashMap<Bytes, PerCore>,
     shard_channels: HashMap<Bytes, PerCore>,
+    monitors: HashMap<Bytes, PerCore>,
 }
 
 impl Tables {
@@ -41,6 +48,7 @@ impl Tables {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
             Kind::Shard => &self.shard_channels,
+            Kind::Monitor => &self.monitors,
         }
     }
 
@@ -49,6 +57,7 @@ impl Tables {
             Kind::Channel => &mut self.channels,
             Kind::Pattern => &mut self.patterns,
             Kind::Shard => &mut self.shard_channels,
+            Kind::Monitor => &mut self.monitors,
         }
     }
 }
@@ -57,7 +66,7 @@ pub struct Index {
     cores: usize,
     /// Subscriptions of each kind (index: `Kind as usize`), every core's:
     /// the lock-free test of a publish with no receiver anywhere.
-    totals: [AtomicUsize; 3],
+    totals: [AtomicUsize; 4],
     tables: RwLock<Tables>,
 }
 

@@ -87,7 +87,7 @@ pub struct Hub {
     core: usize,
     node: Arc<Node>,
     /// Per kind (index `Kind as usize`).
-    local: RefCell<[Subscribers; 3]>,
+    local: RefCell<[Subscribers; 4]>,
     /// Per destination core, the messages not sent yet, oldest first.
     outgoing: RefCell<Vec<Outgoing>>,
     /// The forwarding task, waiting for messages to send.
@@ -131,6 +131,17 @@ impl Hub {
     /// SPUBLISH: to the subscribers of shard channel `channel`.
     pub fn publish_shard(&self, channel: &[u8], message: &[u8]) -> usize {
         self.send(Kind::Shard, channel, message)
+    }
+
+    /// Whether any core has a MONITOR client (one atomic load).
+    pub fn monitored(&self) -> bool {
+        self.node.pubsub.any(Kind::Monitor)
+    }
+
+    /// Sends a MONITOR line (already encoded, see `pubsub::monitor`) to
+    /// every monitor on every core.
+    pub fn feed_monitors(&self, line: &[u8]) {
+        self.send(Kind::Monitor, b"", line);
     }
 
     fn send(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
@@ -177,7 +188,10 @@ impl Hub {
         let (channel, message) = (&envelope.channel[..], &envelope.message[..]);
         if let Some(inboxes) = local[envelope.kind as usize].get(channel) {
             for inbox in inboxes {
-                inbox.push(&self.node, envelope.kind, None, channel, message);
+                match envelope.kind {
+                    Kind::Monitor => inbox.push_encoded(&self.node, message),
+                    kind => inbox.push(&self.node, kind, None, channel, message),
+                }
             }
         }
         if envelope.kind == Kind::Channel {

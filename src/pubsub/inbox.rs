@@ -31,6 +31,8 @@ pub struct Inbox {
     /// Over its limit: the client is being disconnected, nothing more is
     /// queued.
     closed: Cell<bool>,
+    /// Whose `client-output-buffer-limit` applies.
+    class: Cell<ClientClass>,
 }
 
 impl Inbox {
@@ -43,6 +45,7 @@ impl Inbox {
             waker: Cell::new(None),
             limit_watch: LimitWatch::default(),
             closed: Cell::new(false),
+            class: Cell::new(ClientClass::Pubsub),
         }
     }
 
@@ -68,34 +71,51 @@ impl Inbox {
         if self.closed.get() {
             return;
         }
+        let resp3 = self.resp3.get();
+        self.queue(node, |queued| {
+            encode_message(queued, resp3, kind, pattern, channel, message)
+        });
+    }
+
+    /// Queues bytes already encoded (a MONITOR line), as [`Inbox::push`].
+    pub fn push_encoded(&self, node: &Node, bytes: &[u8]) {
+        if self.closed.get() {
+            return;
+        }
+        self.queue(node, |queued| queued.extend_from_slice(bytes));
+    }
+
+    /// Appends what `encode` writes, checks the limit of the client's
+    /// class, wakes the connection.
+    fn queue(&self, node: &Node, encode: impl FnOnce(&mut Vec<u8>)) {
         let unwritten = {
             let mut queued = self.queued.borrow_mut();
-            encode_message(
-                &mut queued,
-                self.resp3.get(),
-                kind,
-                pattern,
-                channel,
-                message,
-            );
+            encode(&mut queued);
             queued.len() + self.writing.get()
         };
-        let limit = node.config.buffer_limit(ClientClass::Pubsub);
+        let class = self.class.get();
+        let limit = node.config.buffer_limit(class);
         if self.limit_watch.exceeded(limit, unwritten, Instant::now()) {
-            self.close(node, unwritten);
+            self.close(node, class, unwritten);
         }
         if let Some(waker) = self.waker.take() {
             waker.wake();
         }
     }
 
+    /// The output buffer limit class the client is in now (`pubsub` while
+    /// subscribed; a MONITOR client is `normal`, as in Redis).
+    pub fn set_class(&self, class: ClientClass) {
+        self.class.set(class);
+    }
+
     /// Disconnects the client (over its output buffer limit), as Redis
     /// does: at once, with a line in the log.
-    fn close(&self, node: &Node, unwritten: usize) {
+    fn close(&self, node: &Node, class: ClientClass, unwritten: usize) {
         self.closed.set(true);
         *self.queued.borrow_mut() = Vec::new();
         eprintln!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits (pubsub, {unwritten} bytes unwritten).",
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits ({class:?}, {unwritten} bytes unwritten).",
             self.client.id, self.client.addr
         );
         let id = self.client.id;

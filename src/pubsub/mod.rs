@@ -8,6 +8,8 @@
 //!   `ShardState::publish`).
 //! - [`inbox`]: a subscribed connection's queue of encoded messages, with
 //!   its `client-output-buffer-limit` enforcement.
+//! - [`monitor`]: MONITOR's line format; its lines travel as messages
+//!   of `Kind::Monitor`.
 //! - [`subscriptions`]: what one connection is subscribed to, and the
 //!   (un)subscribe steps the commands (`cmd::pubsub`) take.
 //!
@@ -18,9 +20,10 @@
 
 pub mod hub;
 pub mod inbox;
+pub mod monitor;
 pub mod subscriptions;
 
-pub use crate::node::subscriptions::{Index, Kind};
+pub use crate::node::subscriptions::{Index, Kind, KINDS};
 pub use hub::Hub;
 pub use inbox::Inbox;
 pub use subscriptions::Subscriptions;
@@ -31,6 +34,7 @@ pub fn message_name(kind: Kind) -> &'static [u8] {
         Kind::Channel => b"message",
         Kind::Pattern => b"pmessage",
         Kind::Shard => b"smessage",
+        Kind::Monitor => b"monitor",
     }
 }
 
@@ -43,6 +47,7 @@ pub fn confirm_name(kind: Kind, subscribe: bool) -> &'static str {
         (Kind::Pattern, false) => "punsubscribe",
         (Kind::Shard, true) => "ssubscribe",
         (Kind::Shard, false) => "sunsubscribe",
+        (Kind::Monitor, _) => "monitor",
     }
 }
 

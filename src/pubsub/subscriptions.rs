@@ -10,7 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hashbrown::HashSet;
 
-use super::{Hub, Inbox, Kind};
+use super::{Hub, Inbox, Kind, KINDS};
+use crate::config::ClientClass;
 use crate::node::ClientInfo;
 
 pub struct Subscriptions {
@@ -19,8 +20,8 @@ pub struct Subscriptions {
     client: Arc<ClientInfo>,
     /// Per kind (index `Kind as usize`): names in subscription order, and
     /// the same names for lookups.
-    order: [Vec<Bytes>; 3],
-    names: [HashSet<Bytes>; 3],
+    order: [Vec<Bytes>; 4],
+    names: [HashSet<Bytes>; 4],
 }
 
 impl Subscriptions {
@@ -45,10 +46,15 @@ impl Subscriptions {
         self.count(Kind::Channel) + self.count(Kind::Pattern)
     }
 
-    /// Every subscription: a RESP2 connection with any is in subscribed
-    /// mode.
+    /// Every Pub/Sub subscription (MONITOR is not one): a RESP2
+    /// connection with any is in subscribed mode.
     pub fn total(&self) -> usize {
-        self.order.iter().map(Vec::len).sum()
+        self.count(Kind::Channel) + self.count(Kind::Pattern) + self.count(Kind::Shard)
+    }
+
+    /// Whether the connection is a MONITOR client.
+    pub fn monitoring(&self) -> bool {
+        self.count(Kind::Monitor) > 0
     }
 
     /// The names of `kind`, in subscription order.
@@ -81,9 +87,16 @@ impl Subscriptions {
         true
     }
 
-    /// Shows the counts in CLIENT LIST (`sub=`, `psub=`, `ssub=`).
+    /// Shows the counts in CLIENT LIST (`sub=`, `psub=`, `ssub=`, the `O`
+    /// flag) and picks the inbox's output buffer limit class.
     fn publish_counts(&self) {
         let c = &self.client;
+        c.monitor.store(self.monitoring(), Ordering::Relaxed);
+        self.inbox.set_class(if self.total() > 0 {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        });
         c.sub
             .store(self.count(Kind::Channel) as u32, Ordering::Relaxed);
         c.psub
@@ -95,7 +108,7 @@ impl Subscriptions {
 
 impl Drop for Subscriptions {
     fn drop(&mut self) {
-        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for kind in KINDS {
             for name in std::mem::take(&mut self.order[kind as usize]) {
                 self.hub.unsubscribe(kind, &name, &self.inbox);
             }

@@ -187,6 +187,9 @@ pub struct Connection {
     claims: Vec<Claim>,
     /// `client-output-buffer-limit` on the replies not written yet.
     reply_limit: LimitWatch,
+    /// Some client on some core ran MONITOR when this batch began: the
+    /// batch's commands are fed to the monitors.
+    monitored: bool,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -213,6 +216,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         log_broken_before: false,
         claims: Vec::new(),
         reply_limit: LimitWatch::default(),
+        monitored: false,
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -248,6 +252,7 @@ impl Connection {
             }
             self.now_ms = crate::util::time::now_ms();
             self.log_broken_before = crate::shard::serve::log_broken(&self.core);
+            self.monitored = self.core.pubsub.monitored();
             let node = &self.core.node;
             let limit = node.config.int(Param::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
@@ -339,6 +344,15 @@ impl Connection {
         }
     }
 
+    /// Shows the command to every MONITOR client, if any (see
+    /// `cmd::monitor`).
+    fn feed_monitors(&self, c: &Command, argv: &[Bytes]) {
+        if self.monitored && cmd::monitor::shown(c) && !argv.is_empty() {
+            let client = &self.session.client.addr;
+            cmd::monitor::feed(&self.core.pubsub, self.session.db, client, argv);
+        }
+    }
+
     /// Moves the messages delivered so far after the replies encoded so
     /// far (never inside a reply).
     fn take_messages(&mut self) {
@@ -368,14 +382,29 @@ impl Connection {
                 Some(reply)
             }
             Ok(c) if self.multi.is_some() && !c.has(flags::RUNS_IN_MULTI) => {
+                self.feed_monitors(c, argv);
                 Some(self.queue(c, argv))
             }
             Ok(c) => {
                 writes = !c.has(flags::READONLY);
                 match c.run {
-                    Run::Shard(_) | Run::Script(_) => self.shard_command(c, argv).await,
-                    Run::Connection(run) => return self.connection_command(c, run, argv).await,
-                    Run::Transaction(tx) => Some(self.transaction_command(tx, argv).await),
+                    Run::Shard(_) | Run::Script(_) => {
+                        // Before it runs (its arguments move to the call):
+                        // a script's line then comes before its calls'.
+                        self.feed_monitors(c, argv);
+                        self.shard_command(c, argv).await
+                    }
+                    Run::Connection(run) => {
+                        self.connection_command(c, run, argv).await;
+                        // After it runs: SELECT shows the database it chose.
+                        self.feed_monitors(c, argv);
+                        return;
+                    }
+                    Run::Transaction(tx) => {
+                        let reply = self.transaction_command(tx, argv).await;
+                        self.feed_monitors(c, argv);
+                        Some(reply)
+                    }
                 }
             }
         };
@@ -471,9 +500,12 @@ impl Connection {
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
-        if self.session.pubsub.is_some() {
+        if let Some(subs) = &self.session.pubsub {
             if let Some(refused) = cmd::pubsub::refused_when_subscribed(&self.session, c) {
                 return Err((Some(c), refused));
+            }
+            if subs.monitoring() && c.has(flags::READONLY | flags::WRITE) {
+                return Err((Some(c), Reply::error(cmd::monitor::REPLICA_KEYSPACE)));
             }
         }
         Ok(c)

@@ -563,6 +563,9 @@ impl ScriptHost for Core {
                 "ERR Write commands are not allowed from read-only scripts.",
             ));
         }
+        if self.pubsub.monitored() && cmd::monitor::shown(c) {
+            cmd::monitor::feed(&self.pubsub, state.db as usize, "lua", &argv);
+        }
         if let Run::Connection(_) = c.run {
             return Ok(self.script_connection_command(c.name, &argv));
         }

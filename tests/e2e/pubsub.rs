@@ -466,3 +466,86 @@ fn normal_replies_past_the_hard_limit_close_the_client_as_in_redis() {
         assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
     }
 }
+
+/// MONITOR's lines for one client's commands, without what differs
+/// between servers and runs (timestamp, client address).
+fn monitor_lines(server: &Server, shards: usize) -> Vec<String> {
+    let (mut monitor, mut c) = if shards > 1 {
+        (
+            connect_to_core(server.port, 1),
+            connect_to_core(server.port, 0),
+        )
+    } else {
+        (server.client(), server.client())
+    };
+    assert_eq!(monitor.cmd(&["MONITOR"]), "+OK\r\n");
+    // Keys on the commanding client's own shard: a script's calls are fed
+    // by the shard that runs them.
+    let key = crate::common::key_on(0, shards, "mon");
+    let script = "redis.call('set', KEYS[1], 'x'); return redis.call('get', KEYS[1])";
+    let commands: &[&[&str]] = &[
+        &["SET", &key, "v"],
+        &["get", &key],
+        &["EVAL", script, "1", &key],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CLIENT", "LIST"],
+        &["NOSUCH"],
+        &["GET"],
+        &["AUTH", "a", "b"],
+        &["HELLO", "2", "AUTH", "default", "pw"],
+        &["MULTI"],
+        &["SET", &key, "1\n2\"\x01"],
+        &["GET", &key],
+        &["EXEC"],
+        &["SELECT", "3"],
+        &["PING"],
+        &["RESET"],
+        &["PUBLISH", "ch", "m"],
+        &["SUBSCRIBE", "ch"],
+        &["QUIT"],
+    ];
+    for args in commands {
+        c.cmd(args);
+    }
+    let mut lines = Vec::new();
+    while lines
+        .last()
+        .is_none_or(|l: &String| !l.contains("\"QUIT\""))
+    {
+        let line = monitor.read_reply();
+        let (_, rest) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("a line: {line:?}"));
+        let rest = match rest.split_once(' ') {
+            Some((db, rest)) if rest.starts_with("lua]") => format!("{db} {rest}"),
+            Some((db, rest)) => format!("{db} client]{}", rest.split_once(']').map_or("", |r| r.1)),
+            None => rest.to_string(),
+        };
+        lines.push(rest);
+    }
+    // The monitor itself: keyspace commands refused, PING answered,
+    // CLIENT LIST's O flag; RESET leaves monitor mode.
+    assert_eq!(
+        monitor.cmd(&["GET", "k"]),
+        "-ERR Replica can't interact with the keyspace\r\n"
+    );
+    let mut admin = server.client();
+    assert!(admin.cmd(&["CLIENT", "LIST"]).contains("flags=O "));
+    assert_eq!(monitor.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(monitor.cmd(&["GET", "k"]), "$-1\r\n");
+    lines
+}
+
+/// MONITOR shows what redis-server shows, in the same order: commands of
+/// any core, a script's calls as `lua` after the script, passwords
+/// redacted, admin and refused commands left out.
+#[test]
+fn monitor_lines_match_redis() {
+    let reference = Server::redis(&[]);
+    let expected = monitor_lines(&reference, 1);
+    assert!(expected.len() > 10, "{expected:?}");
+    for shards in [1, 2] {
+        let ours = Server::shardis(shards, &[]);
+        assert_eq!(monitor_lines(&ours, shards), expected, "{shards} shard(s)");
+    }
+}
