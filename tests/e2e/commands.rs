@@ -235,6 +235,7 @@ fn command_info_of_containers_matches_redis() {
             "publish",
             "spublish",
             "pubsub|numsub",
+            "monitor",
         ];
         for name in names {
             let (mine, theirs) = (info(&mut a, name), info(&mut b, name));
