@@ -11,7 +11,7 @@
 //! one core to one channel arrive in the order published.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -94,6 +94,9 @@ pub struct Hub {
     forwarder: Cell<Option<Waker>>,
     /// Scratch per-core receiver counts (no allocation per publish).
     per_core: RefCell<Vec<u32>>,
+    /// Inboxes above their soft limit, for [`Hub::check_limits`] (Redis's
+    /// `clientsCron` checks every client; only these can be cut off).
+    over_soft: RefCell<Vec<Weak<Inbox>>>,
 }
 
 impl Hub {
@@ -106,6 +109,7 @@ impl Hub {
             outgoing: RefCell::new((0..cores).map(|_| Outgoing::default()).collect()),
             forwarder: Cell::new(None),
             per_core: RefCell::new(vec![0; cores]),
+            over_soft: RefCell::default(),
             node,
         }
     }
@@ -192,6 +196,7 @@ impl Hub {
                     Kind::Monitor => inbox.push_encoded(&self.node, message),
                     kind => inbox.push(&self.node, kind, None, channel, message),
                 }
+                self.watch_soft_limit(inbox);
             }
         }
         if envelope.kind == Kind::Channel {
@@ -199,10 +204,35 @@ impl Hub {
                 if glob_match(pattern, channel, false) {
                     for inbox in inboxes {
                         inbox.push(&self.node, Kind::Pattern, Some(pattern), channel, message);
+                        self.watch_soft_limit(inbox);
                     }
                 }
             }
         }
+    }
+
+    /// Remembers an inbox that went above its soft limit, so that it is
+    /// cut off in time even if no message comes any more.
+    fn watch_soft_limit(&self, inbox: &Rc<Inbox>) {
+        if inbox.over_soft_limit() && inbox.mark_watched() {
+            self.over_soft.borrow_mut().push(Rc::downgrade(inbox));
+        }
+    }
+
+    /// The soft-limit part of `client-output-buffer-limit` for the
+    /// inboxes above it: run by the core's cron (`hz` times a second).
+    pub fn check_limits(&self) {
+        let watched = std::mem::take(&mut *self.over_soft.borrow_mut());
+        let mut still = Vec::new();
+        for inbox in watched.into_iter().filter_map(|w| w.upgrade()) {
+            inbox.check_limit(&self.node);
+            if inbox.over_soft_limit() {
+                still.push(Rc::downgrade(&inbox));
+            } else {
+                inbox.unmark_watched();
+            }
+        }
+        self.over_soft.borrow_mut().extend(still);
     }
 
     /// Subscribes `inbox` (a connection on this core) to `name`.

@@ -33,6 +33,8 @@ pub struct Inbox {
     closed: Cell<bool>,
     /// Whose `client-output-buffer-limit` applies.
     class: Cell<ClientClass>,
+    /// In its hub's list of inboxes above their soft limit.
+    watched: Cell<bool>,
 }
 
 impl Inbox {
@@ -46,6 +48,7 @@ impl Inbox {
             limit_watch: LimitWatch::default(),
             closed: Cell::new(false),
             class: Cell::new(ClientClass::Pubsub),
+            watched: Cell::new(false),
         }
     }
 
@@ -88,19 +91,42 @@ impl Inbox {
     /// Appends what `encode` writes, checks the limit of the client's
     /// class, wakes the connection.
     fn queue(&self, node: &Node, encode: impl FnOnce(&mut Vec<u8>)) {
-        let unwritten = {
-            let mut queued = self.queued.borrow_mut();
-            encode(&mut queued);
-            queued.len() + self.writing.get()
-        };
+        encode(&mut self.queued.borrow_mut());
+        self.check_limit(node);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Disconnects the client if its unwritten bytes break its class's
+    /// limit now. Also run by the core's cron for an inbox above its soft
+    /// limit (see `Hub::check_limits`), which may receive nothing more.
+    pub fn check_limit(&self, node: &Node) {
+        if self.closed.get() {
+            return;
+        }
+        let unwritten = self.queued.borrow().len() + self.writing.get();
         let class = self.class.get();
         let limit = node.config.buffer_limit(class);
         if self.limit_watch.exceeded(limit, unwritten, Instant::now()) {
             self.close(node, class, unwritten);
         }
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
-        }
+    }
+
+    /// Marks it as in its hub's soft-limit list; false if it was already.
+    pub fn mark_watched(&self) -> bool {
+        !self.watched.replace(true)
+    }
+
+    /// It left its hub's soft-limit list.
+    pub fn unmark_watched(&self) {
+        self.watched.set(false);
+    }
+
+    /// Whether the client is above its soft limit, not for long enough
+    /// yet to be disconnected.
+    pub fn over_soft_limit(&self) -> bool {
+        !self.closed.get() && self.limit_watch.soft_clock_running()
     }
 
     /// The output buffer limit class the client is in now (`pubsub` while

@@ -250,6 +250,9 @@ pub async fn expire_loop(core: Rc<Core>) {
     while !core.node.is_shutting_down() {
         let hz = core.node.config.int(Param::Hz).max(1) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
+        // Subscribers above their soft output buffer limit, which no new
+        // message may come to check (not the keyspace: scripts or not).
+        core.pubsub.check_limits();
         // A script sees the keyspace as of its start; expiry waits for it.
         let Some(access) = core.gate.open() else {
             continue;

@@ -41,6 +41,12 @@ impl LimitWatch {
         }
     }
 
+    /// Whether the soft-limit clock runs (the bytes are above the soft
+    /// limit, not for long enough yet).
+    pub fn soft_clock_running(&self) -> bool {
+        self.over_soft_since.get().is_some()
+    }
+
     /// Everything was written: the soft-limit clock stops.
     pub fn drained(&self) {
         self.over_soft_since.set(None);

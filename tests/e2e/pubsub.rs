@@ -549,3 +549,41 @@ fn monitor_lines_match_redis() {
         assert_eq!(monitor_lines(&ours, shards), expected, "{shards} shard(s)");
     }
 }
+
+/// A subscriber above its `pubsub` soft limit for longer than its seconds
+/// is disconnected even when no message comes any more (the core's cron
+/// checks it, as Redis's `clientsCron` does); one that reads stays.
+#[test]
+fn a_subscriber_over_its_soft_limit_is_disconnected_after_its_seconds() {
+    let server = Server::shardis(2, &[]);
+    let mut admin = server.client();
+    let limit = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 256kb 1",
+    ];
+    assert_eq!(admin.cmd(&limit), "+OK\r\n");
+    let mut slow = connect_to_core(server.port, 1);
+    subscribe(&mut slow, "burst");
+    let mut reader = connect_to_core(server.port, 0);
+    subscribe(&mut reader, "burst");
+    let mut publisher = connect_to_core(server.port, 0);
+    let payload = "y".repeat(16 * 1024);
+    // A burst well past the socket buffers, then nothing more.
+    for _ in 0..1500 {
+        assert_eq!(publisher.cmd(&["PUBLISH", "burst", &payload]), ":2\r\n");
+        read_payloads(&mut reader, 1);
+    }
+    let numsub = |admin: &mut Raw| admin.cmd(&["PUBSUB", "NUMSUB", "burst"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while numsub(&mut admin) != "*2\r\n$5\r\nburst\r\n:1\r\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the slow subscriber outlived its soft limit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(publisher.cmd(&["PUBLISH", "burst", "x"]), ":1\r\n");
+    assert_eq!(read_payloads(&mut reader, 1), ["x"]);
+}
