@@ -181,7 +181,13 @@ impl Index {
 
     /// PUBSUB NUMPAT: how many distinct patterns have a subscriber.
     pub fn pattern_count(&self) -> usize {
-        self.read().patterns.len()
+        self.name_count(Kind::Pattern)
+    }
+
+    /// How many distinct names of `kind` have a subscriber (INFO's
+    /// `pubsub_channels`, `pubsub_patterns`, `pubsubshard_channels`).
+    pub fn name_count(&self, kind: Kind) -> usize {
+        self.read().of(kind).len()
     }
 }
 
