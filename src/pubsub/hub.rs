@@ -165,14 +165,17 @@ impl Hub {
             if n == 0 {
                 continue;
             }
+            if core == self.core {
+                self.deliver_here(kind, channel, message);
+                continue;
+            }
+            // Copied once, for every other core with receivers.
             let envelope = envelope.get_or_insert_with(|| Envelope {
                 kind,
                 channel: Bytes::copy_from_slice(channel),
                 message: Bytes::copy_from_slice(message),
             });
-            if core == self.core {
-                self.deliver(envelope);
-            } else if let Some(queue) = self.outgoing.borrow_mut().get_mut(core) {
+            if let Some(queue) = self.outgoing.borrow_mut().get_mut(core) {
                 queue.push(envelope, core);
                 queued = true;
             }
@@ -185,21 +188,25 @@ impl Hub {
         total
     }
 
-    /// Delivers a message to this core's subscribers (from this core or
-    /// from another one's forwarding task).
+    /// Delivers a message from another core's forwarding task to this
+    /// core's subscribers.
     pub fn deliver(&self, envelope: &Envelope) {
+        self.deliver_here(envelope.kind, &envelope.channel, &envelope.message);
+    }
+
+    /// Delivers a message of `kind` to this core's subscribers.
+    fn deliver_here(&self, kind: Kind, channel: &[u8], message: &[u8]) {
         let local = self.local.borrow();
-        let (channel, message) = (&envelope.channel[..], &envelope.message[..]);
-        if let Some(inboxes) = local[envelope.kind as usize].get(channel) {
+        if let Some(inboxes) = local[kind as usize].get(channel) {
             for inbox in inboxes {
-                match envelope.kind {
+                match kind {
                     Kind::Monitor => inbox.push_encoded(&self.node, message),
                     kind => inbox.push(&self.node, kind, None, channel, message),
                 }
                 self.watch_soft_limit(inbox);
             }
         }
-        if envelope.kind == Kind::Channel {
+        if kind == Kind::Channel {
             for (pattern, inboxes) in &local[Kind::Pattern as usize] {
                 if glob_match(pattern, channel, false) {
                     for inbox in inboxes {

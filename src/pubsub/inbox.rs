@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::{encode_message, Kind};
-use crate::config::ClientClass;
+use crate::config::{ClientClass, IDLE_BUFFER_MAX_BYTES};
 use crate::node::{ClientInfo, Node};
 use crate::util::output_limit::LimitWatch;
 
@@ -180,6 +180,11 @@ impl Inbox {
         } else {
             out.extend_from_slice(&queued);
             queued.clear();
+        }
+        // The buffer is kept for the next messages unless a burst left it
+        // big.
+        if queued.capacity() > IDLE_BUFFER_MAX_BYTES {
+            *queued = Vec::new();
         }
     }
 
