@@ -47,6 +47,10 @@ pub struct PubsubSpec {
     pub publisher_cores: usize,
     /// PUBLISH commands in flight per publisher.
     pub pipeline: usize,
+    /// Batches of `pipeline` PUBLISHes per second per publisher, each
+    /// stamped with its scheduled time (no coordinated omission); 0: as
+    /// fast as the replies come.
+    pub batches_per_sec: u64,
     /// Bytes of each message (at least the timestamp's).
     pub payload_bytes: usize,
     pub duration: Duration,
@@ -173,10 +177,24 @@ fn publish(spec: &PubsubSpec, index: usize, epoch: Instant) -> std::io::Result<(
     let mut next = index;
     let (mut sent, mut counted) = (0u64, 0u64);
     let mut batch = Vec::new();
+    let interval = (spec.batches_per_sec > 0)
+        .then(|| Duration::from_nanos(1_000_000_000 / spec.batches_per_sec));
+    let mut scheduled = Duration::ZERO;
     while epoch.elapsed() < spec.duration {
         batch.clear();
+        let stamp_at = match interval {
+            Some(interval) => {
+                scheduled += interval;
+                if let Some(wait) = scheduled.checked_sub(epoch.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                Some(scheduled)
+            }
+            None => None,
+        };
         for _ in 0..spec.pipeline.max(1) {
-            let stamp = format!("{:016x}{padding}", epoch.elapsed().as_nanos() as u64);
+            let at = stamp_at.unwrap_or_else(|| epoch.elapsed());
+            let stamp = format!("{:016x}{padding}", at.as_nanos() as u64);
             let channel = &channels[next % channels.len()];
             next += 1;
             encode_command_into(&mut batch, &["PUBLISH", channel, &stamp]);
