@@ -78,6 +78,14 @@ pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 200;
 pub const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
 /// Most elements SCAN-like commands return per call regardless of COUNT.
 pub const MAX_SCAN_COUNT: usize = 100_000;
+/// The most a replica may be behind the stream before it is dropped (and
+/// syncs again): Redis's default hard `client-output-buffer-limit` for
+/// replicas, 256 MB. The backlog holds that much at most for it.
+pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes of the stream sent to a replica per write.
+pub const REPLICA_FEED_CHUNK_BYTES: usize = 256 * 1024;
+/// A replica's requests (REPLCONF ACK) buffered at most.
+pub const REPLICA_INPUT_LIMIT_BYTES: usize = 64 * 1024;
 
 // ---- Runtime configuration ----
 
@@ -118,6 +126,11 @@ pub enum Param {
     AutoAofRewritePercentage,
     AutoAofRewriteMinSize,
     Rdbchecksum,
+    Rdbcompression,
+    ReplBacklogSize,
+    ReplPingReplicaPeriod,
+    MinReplicasToWrite,
+    MinReplicasMaxLag,
     ClientOutputBufferLimit,
 }
 
@@ -461,6 +474,58 @@ const PARAMS: &[ParamSpec] = &[
         mutable: true,
     },
     ParamSpec {
+        id: Param::Rdbcompression,
+        name: "rdbcompression",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplBacklogSize,
+        name: "repl-backlog-size",
+        alias: None,
+        kind: Kind::Memory {
+            min: 1,
+            max: i64::MAX,
+        },
+        default: "1048576",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplPingReplicaPeriod,
+        name: "repl-ping-replica-period",
+        alias: Some("repl-ping-slave-period"),
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        default: "10",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::MinReplicasToWrite,
+        name: "min-replicas-to-write",
+        alias: Some("min-slaves-to-write"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "0",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::MinReplicasMaxLag,
+        name: "min-replicas-max-lag",
+        alias: Some("min-slaves-max-lag"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "10",
+        mutable: true,
+    },
+    ParamSpec {
         id: Param::ClientOutputBufferLimit,
         name: "client-output-buffer-limit",
         alias: None,
@@ -576,6 +641,11 @@ impl Config {
     /// Where the RDB file is: `dir`/`dbfilename`.
     pub fn rdb_path(&self) -> std::path::PathBuf {
         std::path::Path::new(&self.string(Param::Dir)).join(self.string(Param::Dbfilename))
+    }
+
+    /// `rdbcompression yes`: long strings in RDB files are LZF-compressed.
+    pub fn rdb_compression(&self) -> bool {
+        self.int(Param::Rdbcompression) == 0
     }
 
     /// The `save` points: (seconds, changes) pairs.

@@ -2,7 +2,8 @@
 //!
 //! From the bottom: `util` → `config` → `protocol` → `store` (the keyspace
 //! data) → `rdb` (the RDB file format: store values to bytes and back) →
-//! `lua` (the VMs; they reach a shard only through
+//! `replication` (the replication stream's backlog and the master's
+//! state) → `lua` (the VMs; they reach a shard only through
 //! `lua::ScriptHost`) → `node` (what every core shares) → `pubsub` (a
 //! core's Pub/Sub hub, subscribers' inboxes) → `cmd` (the
 //! command table and every command's code; connection commands reach

@@ -14,6 +14,7 @@ pub mod node;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod scenario;
 pub mod server;
 pub mod shard;

@@ -149,6 +149,7 @@ const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
     ("memory", memory_section),
     ("persistence", persistence_section),
     ("stats", stats_section),
+    ("replication", replication_section),
     ("shards", shards_section),
     ("scripting", |s, out| scripting_section(out, s.node)),
     ("keyspace", keyspace_section),
@@ -197,6 +198,37 @@ fn memory_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let _ = write!(out, "used_memory_other:{other}\r\n\r\n");
 }
 
+/// INFO's `# Replication`, as a Redis 7.0 master writes it.
+fn replication_section(s: &InfoSnapshot<'_>, out: &mut String) {
+    let master = &s.node.master;
+    let fed = master.fed();
+    let offset = master.offset();
+    let _ = write!(
+        out,
+        "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
+        fed.len()
+    );
+    for (i, f) in fed.iter().enumerate() {
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+            f.ip,
+            f.port,
+            f.state.name(),
+            f.ack,
+            f.last_ack.elapsed().as_secs()
+        );
+    }
+    let (first, held) = master.backlog().map_or((0, 0), |b| b.held());
+    let _ = write!(
+        out,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{held}\r\n\r\n",
+        master.replid,
+        u8::from(master.backlog().is_some()),
+        s.node.config.int(crate::config::Param::ReplBacklogSize),
+    );
+}
+
 fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let reports = &s.reports;
     let commands: u64 = reports.iter().map(|r| r.stats.commands).sum();
@@ -206,11 +238,14 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let stats = &s.node.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\r\n",
         stats.connections_received.load(Ordering::Relaxed),
         reports.iter().map(|r| r.stats.net_input_bytes).sum::<u64>(),
         reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
         stats.rejected_connections.load(Ordering::Relaxed),
+        s.node.master.sync_full.load(Ordering::Relaxed),
+        s.node.master.sync_partial_ok.load(Ordering::Relaxed),
+        s.node.master.sync_partial_err.load(Ordering::Relaxed),
         s.node.pubsub.name_count(crate::node::subscriptions::Kind::Channel),
         s.node.pubsub.name_count(crate::node::subscriptions::Kind::Pattern),
         s.node.pubsub.name_count(crate::node::subscriptions::Kind::Shard),

@@ -41,6 +41,9 @@ pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
 pub const RANDOM_COUNT_OUT_OF_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
+/// A write while fewer replicas than `min-replicas-to-write` are good.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
 /// `ERR wrong number of arguments for 'get' command`
 pub fn wrong_args(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")

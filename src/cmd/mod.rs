@@ -37,6 +37,7 @@ pub mod lists;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod session;
 pub mod sets;
@@ -616,6 +617,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         persistence::COMMANDS,
         pubsub::COMMANDS,
         monitor::COMMANDS,
+        replication::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -25,6 +25,8 @@ pub struct Session {
     /// Pub/Sub: what the connection is subscribed to and its inbox, from
     /// its first subscribe on.
     pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
+    /// What a replica said of itself (`REPLCONF`), and its PSYNC.
+    pub replica: crate::replication::Handshake,
 }
 
 impl Session {
@@ -35,6 +37,7 @@ impl Session {
             authenticated,
             client,
             quit: false,
+            replica: Default::default(),
             pubsub: None,
         }
     }

@@ -248,6 +248,8 @@ pub struct Node {
     /// Log rewrites: the last one's outcome.
     pub aof: AofStatus,
     pub run_id: String,
+    /// Replication's master side: id, backlog, replicas fed.
+    pub master: crate::replication::Master,
     pub shutting_down: AtomicBool,
     /// A signal asked for a shutdown that saves first (save points are
     /// set); shard 0 does it (`cmd::persistence::cron`).
@@ -286,6 +288,7 @@ impl Node {
                     char::from_digit((x % 16) as u32, 16).unwrap_or('0')
                 })
                 .collect(),
+            master: crate::replication::Master::new(crate::replication::new_replid()),
             shutting_down: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             stats: NodeStats::default(),

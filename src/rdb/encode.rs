@@ -23,9 +23,25 @@ pub fn string_plain(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends a string, integer-encoded when it is the canonical text of an
-/// integer that fits 32 bits (as Redis's `rdbTryIntegerEncoding`).
-pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+/// Strings no longer than this are never compressed (as Redis).
+const MIN_COMPRESSED_LEN: usize = 21;
+/// Compression must save at least this many bytes (as Redis).
+const MIN_COMPRESSION_SAVING: usize = 4;
+
+/// Appends a string as Redis's `rdbSaveRawString` does: integer-encoded
+/// when it is the canonical text of an integer that fits 32 bits, else
+/// LZF-compressed when `compress` (`rdbcompression`) and that saves at
+/// least four bytes, else plain.
+pub fn string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
+    if compress && s.len() >= MIN_COMPRESSED_LEN {
+        if let Some(packed) = super::lzf::compress(s, s.len() - MIN_COMPRESSION_SAVING) {
+            out.push((LEN_ENCVAL << 6) | ENC_LZF);
+            length(out, packed.len() as u64);
+            length(out, s.len() as u64);
+            out.extend_from_slice(&packed);
+            return;
+        }
+    }
     match canonical_int(s) {
         Some(v) if i8::try_from(v).is_ok() => {
             out.extend_from_slice(&[(LEN_ENCVAL << 6) | ENC_INT8, v as i8 as u8])
@@ -77,9 +93,27 @@ mod tests {
         ];
         for (text, bytes) in cases {
             let mut out = Vec::new();
-            string(&mut out, text);
+            string(&mut out, text, true);
             assert_eq!(out, bytes);
             assert_eq!(Cursor::new(&out).string().unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn long_strings_are_compressed_only_when_asked_and_worth_it() {
+        let text = b"hello hello hello hello hello hello".as_slice();
+        let (mut packed, mut plain) = (Vec::new(), Vec::new());
+        string(&mut packed, text, true);
+        string(&mut plain, text, false);
+        assert_eq!(packed[0], (LEN_ENCVAL << 6) | ENC_LZF);
+        assert!(packed.len() < plain.len());
+        assert_eq!(plain, [&[text.len() as u8][..], text].concat());
+        assert_eq!(Cursor::new(&packed).string().unwrap(), text);
+        // Twenty bytes or incompressible: plain, as Redis.
+        for short in [&b"aaaaaaaaaaaaaaaaaaaa"[..], b"abcdefghijklmnopqrstuvwxyz"] {
+            let mut out = Vec::new();
+            string(&mut out, short, true);
+            assert_eq!(out, [&[short.len() as u8][..], short].concat());
         }
     }
 }

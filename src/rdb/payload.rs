@@ -28,10 +28,12 @@ pub enum PayloadError {
     BadData(Error),
 }
 
-/// The DUMP payload of `value`.
+/// The DUMP payload of `value`, its strings uncompressed (every Redis
+/// restores it; Redis itself compresses long strings when
+/// `rdbcompression` is on).
 pub fn dump(value: ValueRef<'_>) -> Vec<u8> {
     let mut body = vec![write::value_type(value)];
-    write::encode_value(&mut body, value);
+    write::encode_value(&mut body, value, false);
     seal(body)
 }
 

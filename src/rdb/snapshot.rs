@@ -75,10 +75,11 @@ impl Records {
 
 impl Capture {
     /// Freezes every database of `keyspace` as it is now (a view still
-    /// running in it is dropped); keys expired at `now_ms` are left out.
-    pub fn begin(keyspace: &mut Keyspace, now_ms: u64) -> Capture {
+    /// running in it is dropped); keys expired at `now_ms` are left out;
+    /// long strings LZF-compressed when `compress` (`rdbcompression`).
+    pub fn begin(keyspace: &mut Keyspace, now_ms: u64, compress: bool) -> Capture {
         let records = Rc::new(RefCell::new(Records {
-            writer: Writer::for_records(Vec::new()),
+            writer: Writer::for_records(Vec::new()).compressing(compress),
             db: None,
             hints: keyspace
                 .dbs
@@ -238,7 +239,10 @@ mod tests {
             shard.dbs[i % 4].insert(key.as_bytes(), value, expiry);
         }
         let before: Vec<_> = shards.iter().map(|s| contents(s, now)).collect();
-        let captures: Vec<Capture> = shards.iter_mut().map(|s| Capture::begin(s, now)).collect();
+        let captures: Vec<Capture> = shards
+            .iter_mut()
+            .map(|s| Capture::begin(s, now, true))
+            .collect();
 
         let mut writer = Writer::new(Vec::new());
         writer.begin(0).unwrap();

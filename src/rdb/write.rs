@@ -25,6 +25,8 @@ pub struct Writer<W: Write> {
     /// Whether the CRC64 is computed at all (not for records another
     /// writer puts in its file, which computes it there).
     track_crc: bool,
+    /// Whether long strings are LZF-compressed (`rdbcompression`).
+    compress: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -35,6 +37,7 @@ impl<W: Write> Writer<W> {
             buf: Vec::new(),
             checksum: true,
             track_crc: true,
+            compress: false,
         }
     }
 
@@ -46,6 +49,12 @@ impl<W: Write> Writer<W> {
             checksum: false,
             ..Writer::new(out)
         }
+    }
+
+    /// LZF-compresses long strings (`rdbcompression yes`).
+    pub fn compressing(mut self, compress: bool) -> Writer<W> {
+        self.compress = compress;
+        self
     }
 
     /// Ends the file with zeros instead of its checksum (`rdbchecksum no`).
@@ -72,8 +81,8 @@ impl<W: Write> Writer<W> {
     pub fn aux(&mut self, name: &[u8], value: &[u8]) -> io::Result<()> {
         self.buf.clear();
         self.buf.push(OPCODE_AUX);
-        encode::string(&mut self.buf, name);
-        encode::string(&mut self.buf, value);
+        encode::string(&mut self.buf, name, false);
+        encode::string(&mut self.buf, value, false);
         self.flush_buf()
     }
 
@@ -107,8 +116,8 @@ impl<W: Write> Writer<W> {
             self.buf.extend_from_slice(&expires_at_ms.to_le_bytes());
         }
         self.buf.push(value_type(value));
-        encode::string(&mut self.buf, key);
-        encode_value(&mut self.buf, value);
+        encode::string(&mut self.buf, key, self.compress);
+        encode_value(&mut self.buf, value, self.compress);
         self.flush_buf()
     }
 
@@ -184,34 +193,35 @@ pub fn value_type(value: ValueRef<'_>) -> u8 {
 }
 
 /// Appends `value` in the plain encoding [`value_type`] names: the part
-/// of a key record after the key, and the body of a DUMP payload.
-pub fn encode_value(buf: &mut Vec<u8>, value: ValueRef<'_>) {
+/// of a key record after the key, and the body of a DUMP payload; long
+/// strings LZF-compressed when `compress`.
+pub fn encode_value(buf: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
     match value {
-        ValueRef::Str(s) => encode::string(buf, s),
+        ValueRef::Str(s) => encode::string(buf, s, compress),
         ValueRef::List(list) => {
             encode::length(buf, list.len() as u64);
             for item in list {
-                encode::string(buf, item);
+                encode::string(buf, item, compress);
             }
         }
         ValueRef::Set(set) => {
             encode::length(buf, set.len() as u64);
             for member in set {
-                encode::string(buf, member);
+                encode::string(buf, member, compress);
             }
         }
         ValueRef::ZSet(zset) => {
             encode::length(buf, zset.len() as u64);
             for (member, score) in zset.iter() {
-                encode::string(buf, member);
+                encode::string(buf, member, compress);
                 encode::binary_double(buf, score);
             }
         }
         ValueRef::Hash(hash) => {
             encode::length(buf, hash.len() as u64);
             for (field, value) in hash {
-                encode::string(buf, field);
-                encode::string(buf, value);
+                encode::string(buf, field, compress);
+                encode::string(buf, value, compress);
             }
         }
     }

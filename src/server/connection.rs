@@ -279,6 +279,9 @@ impl Connection {
                             self.flush().await?;
                             return Ok(());
                         }
+                        if self.session.replica.psync.is_some() {
+                            return self.become_feed().await;
+                        }
                         if commands >= MAX_PIPELINE_BATCH_COMMANDS
                             || self.out.len() + self.outbox.ready_bytes > MAX_REPLY_BUFFER_BYTES
                         {
@@ -309,6 +312,24 @@ impl Connection {
                 self.out = Vec::new();
             }
         }
+    }
+
+    /// PSYNC or SYNC: the connection now feeds a replica (see
+    /// `server::feed`) until it goes.
+    async fn become_feed(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let Some(psync) = self.session.replica.psync.take() else {
+            return Ok(());
+        };
+        let inbuf = std::mem::take(&mut self.inbuf);
+        super::feed::serve(
+            self.core.clone(),
+            &mut self.stream,
+            inbuf,
+            &self.session,
+            psync,
+        )
+        .await
     }
 
     /// Waits for input and appends it to `inbuf`; 0 at end of stream.
@@ -499,6 +520,15 @@ impl Connection {
         let c = cmd::resolve(argv).map_err(|why| (why.command(), why.reply(argv)))?;
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
+        }
+        if c.has(flags::WRITE)
+            && !self
+                .core
+                .node
+                .master
+                .enough_good_replicas(&self.core.node.config)
+        {
+            return Err((Some(c), Reply::error(errors::NOREPLICAS)));
         }
         if let Some(subs) = &self.session.pubsub {
             if let Some(refused) = cmd::pubsub::refused_when_subscribed(&self.session, c) {

@@ -2,6 +2,7 @@
 //! on the shared port, serving its shard's requests and expiring its keys.
 
 pub mod connection;
+pub mod feed;
 pub mod host;
 mod load;
 mod port;
@@ -174,6 +175,7 @@ async fn shard_main(
     }
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
+        glommio::spawn_local(feed::cron(core.clone())).detach();
     }
     node.shard_loaded();
     let _ = ready.send(Ok(id));

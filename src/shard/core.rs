@@ -210,7 +210,8 @@ impl Core {
             CaptureStep::Begin { now_ms } => {
                 // The node runs one job at a time, so a view still here
                 // is a job's that ended without its last step: replaced.
-                state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+                let compress = self.node.config.rdb_compression();
+                state.capture = Some(Capture::begin(&mut state.keyspace, now_ms, compress));
                 Ok(None)
             }
             CaptureStep::Next => {
@@ -243,12 +244,13 @@ impl Core {
     /// step (its base holds them, as its log holds their changes).
     pub async fn begin_rewrite(&self, incr: std::path::PathBuf) -> std::io::Result<Vec<Bytes>> {
         let other = std::io::Error::other;
-        let log = self
-            .log
-            .get()
-            .ok_or_else(|| other("the append-only log is off"))?;
         // Not while a script runs (`rotate` checks again at its step).
         let _free = self.wait_for_shard().await.map_err(other)?;
+        let Some(log) = self.log.get() else {
+            // The log is off: a base only (BGREWRITEAOF then writes a log
+            // to start from, as Redis does).
+            return Ok(self.freeze_for_base(&mut self.state.borrow_mut()));
+        };
         let next =
             crate::aof::writer::Writer::open(&incr, super::log::policy(&self.node), 0).await?;
         let functions = std::cell::RefCell::new(Vec::new());
@@ -310,12 +312,42 @@ impl Core {
         Ok(self.freeze_for_base(state))
     }
 
+    /// The first replica came: from the step between batches where this
+    /// runs, the shard's effects feed the replication stream too.
+    pub async fn start_replication(
+        &self,
+        backlog: std::sync::Arc<crate::replication::backlog::Backlog>,
+    ) -> std::io::Result<()> {
+        let _free = self.wait_between_batches().await?;
+        let sink = super::replicate::sink(backlog, self.shard_id);
+        self.state.borrow_mut().add_effect_sink(sink);
+        Ok(())
+    }
+
+    /// A full sync's snapshot of this shard: frozen (chunks then come from
+    /// [`Core::capture`]) in the same step as the backlog's cut notes the
+    /// stream's offset, once no script or EXEC holds the shard. Shard 0
+    /// answers with the function libraries as they are at that step.
+    pub async fn freeze_for_sync(&self) -> std::io::Result<Vec<Bytes>> {
+        let other = std::io::Error::other;
+        let backlog = self
+            .node
+            .master
+            .backlog()
+            .ok_or_else(|| other("no replication backlog"))?;
+        let _free = self.wait_between_batches().await?;
+        let functions = self.freeze_for_base(&mut self.state.borrow_mut());
+        backlog.frozen(self.shard_id);
+        Ok(functions)
+    }
+
     /// Freezes the keyspace for a log's new base; on shard 0, the function
     /// libraries as they are at this step (its base holds them, as its
     /// log holds their changes), else nothing.
     fn freeze_for_base(&self, state: &mut super::ShardState) -> Vec<Bytes> {
         let now_ms = crate::util::time::now_ms();
-        state.capture = Some(Capture::begin(&mut state.keyspace, now_ms));
+        let compress = self.node.config.rdb_compression();
+        state.capture = Some(Capture::begin(&mut state.keyspace, now_ms, compress));
         if self.shard_id == 0 {
             self.node.functions.codes()
         } else {

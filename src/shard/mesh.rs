@@ -72,6 +72,16 @@ pub enum Request {
     Publish {
         messages: Vec<crate::pubsub::Envelope>,
     },
+    /// The first replica came: the shard feeds the replication stream
+    /// from now on (see `Core::start_replication`).
+    Replicate {
+        backlog: std::sync::Arc<crate::replication::backlog::Backlog>,
+        reply: oneshot::Sender<std::io::Result<()>>,
+    },
+    /// A full sync's snapshot of the shard (see `Core::freeze_for_sync`).
+    SyncFreeze {
+        reply: oneshot::Sender<std::io::Result<Vec<Bytes>>>,
+    },
     /// A save's view of the shard (see `rdb::snapshot::Capture`).
     Capture {
         step: CaptureStep,

@@ -11,6 +11,7 @@ pub mod effects;
 pub mod gate;
 pub mod log;
 pub mod mesh;
+pub mod replicate;
 pub mod serve;
 
 use std::rc::Rc;

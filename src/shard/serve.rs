@@ -88,6 +88,8 @@ pub async fn serve_peer(
                 | Request::Reload { .. }
                 | Request::LogStart { .. }
                 | Request::LogStop { .. }
+                | Request::Replicate { .. }
+                | Request::SyncFreeze { .. }
                 | Request::Functions { .. } => true,
                 _ => false,
             };
@@ -177,6 +179,12 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         }
         Request::LogStop { reply } => {
             let _ = reply.send(core.stop_log().await);
+        }
+        Request::Replicate { backlog, reply } => {
+            let _ = reply.send(core.start_replication(backlog).await);
+        }
+        Request::SyncFreeze { reply } => {
+            let _ = reply.send(core.freeze_for_sync().await);
         }
     }
 }

@@ -15,6 +15,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod loadgen;
+mod master;
 mod pubsub;
 mod rdb;
 mod scenario;

@@ -19,7 +19,7 @@ use crate::common::{assert_redis_check_rdb, run, Server, TempDir};
 
 /// A value in a form both sides can be compared in.
 #[derive(Debug, Clone, PartialEq)]
-enum Canon {
+pub(crate) enum Canon {
     Str(Vec<u8>),
     List(Vec<Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
@@ -38,7 +38,7 @@ fn canon(value: &Value) -> Canon {
 }
 
 /// db -> key -> (value, expiry in Unix ms or 0).
-type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
+pub(crate) type Contents = BTreeMap<u32, BTreeMap<Vec<u8>, (Canon, u64)>>;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -48,7 +48,7 @@ fn now_ms() -> u64 {
 }
 
 /// Everything a Redis server holds in dbs 0..16, read with commands.
-fn contents_of(con: &mut Connection) -> Contents {
+pub(crate) fn contents_of(con: &mut Connection) -> Contents {
     let mut out = Contents::new();
     for db in 0..16u32 {
         redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
@@ -537,7 +537,7 @@ fn reads_pre_7_encodings_as_redis_loads_them() {
     let mut file = b"REDIS0009\xfe\x00".to_vec();
     let key = |file: &mut Vec<u8>, kind: u8, name: &[u8], blob: &[u8]| {
         file.push(kind);
-        encode::string(file, name);
+        encode::string(file, name, false);
         encode::string_plain(file, blob);
     };
     key(
@@ -574,7 +574,7 @@ fn reads_pre_7_encodings_as_redis_loads_them() {
     );
     // A quicklist (type 14) of two ziplist nodes.
     file.push(14);
-    encode::string(&mut file, b"quicklist");
+    encode::string(&mut file, b"quicklist", false);
     encode::length(&mut file, 2);
     encode::string_plain(&mut file, &ziplist(&[b"n1", b"2"]));
     encode::string_plain(&mut file, &ziplist(&[b"n3", b"-4", b"n5"]));
@@ -582,11 +582,11 @@ fn reads_pre_7_encodings_as_redis_loads_them() {
     file.push(0xfd);
     file.extend_from_slice(&2_000_000_000u32.to_le_bytes());
     file.push(3);
-    encode::string(&mut file, b"textzset");
+    encode::string(&mut file, b"textzset", false);
     encode::length(&mut file, 2);
-    encode::string(&mut file, b"a");
+    encode::string(&mut file, b"a", false);
     file.extend_from_slice(b"\x042.25");
-    encode::string(&mut file, b"b");
+    encode::string(&mut file, b"b", false);
     file.push(254);
     file.push(0xff);
     let crc = shardis::rdb::crc::crc64(&file);
@@ -646,22 +646,51 @@ fn hostile_cuts_and_flips_of_a_redis_dump_are_errors_not_panics() {
 #[test]
 fn shardis_save_writes_a_file_redis_loads() {
     let dir = TempDir::new("rdb-save");
-    let shardis = Server::shardis(3, &["--dir", dir.path(), "--dbfilename", "s.rdb"]);
+    let protected = ["--enable-protected-configs", "yes"];
+    let shardis = Server::shardis(3, &[&["--dir", dir.path()][..], &protected].concat());
     let mut con = shardis.redis_client();
     let code = fill(&mut con);
+    // Long strings that compress, as values, members and keys.
+    let long = "compressible ".repeat(200);
+    run(&mut con, &[b"SET", long.as_bytes(), long.as_bytes()]);
+    run(&mut con, &[b"RPUSH", b"longs", long.as_bytes(), b"short"]);
     let expected = contents_of(&mut con);
-    let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
-    assert_eq!(reply, "OK");
-    let path = dir.0.join("s.rdb");
-    let file = std::fs::read(&path).expect("SAVE wrote dir/dbfilename");
-    let (read, functions, _) = read_file(&file);
-    assert_eq!(read, expected);
-    assert_eq!(functions, vec![code]);
-    assert_redis_check_rdb(&path);
-    let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", "s.rdb"]);
-    let mut redis_con = redis.redis_client();
-    assert_eq!(contents_of(&mut redis_con), expected);
-    assert_function_runs(&mut redis_con);
+    let mut sizes = Vec::new();
+    for compression in ["yes", "no"] {
+        let name = format!("s-{compression}.rdb");
+        run(
+            &mut con,
+            &[b"CONFIG", b"SET", b"dbfilename", name.as_bytes()],
+        );
+        run(
+            &mut con,
+            &[b"CONFIG", b"SET", b"rdbcompression", compression.as_bytes()],
+        );
+        let reply: String = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+        assert_eq!(reply, "OK");
+        let path = dir.0.join(&name);
+        let file = std::fs::read(&path).expect("SAVE wrote dir/dbfilename");
+        sizes.push(file.len());
+        let (read, functions, _) = read_file(&file);
+        assert_eq!(read, expected, "rdbcompression {compression}");
+        assert_eq!(functions, vec![code.clone()]);
+        assert_redis_check_rdb(&path);
+        let redis = Server::redis(&["--dir", dir.path(), "--dbfilename", &name]);
+        let mut redis_con = redis.redis_client();
+        assert_eq!(
+            contents_of(&mut redis_con),
+            expected,
+            "rdbcompression {compression}"
+        );
+        assert_function_runs(&mut redis_con);
+    }
+    // Three copies of the long string shrink to a few dozen bytes each.
+    assert!(
+        sizes[0] + 3 * long.len() - 300 < sizes[1],
+        "rdbcompression yes wrote {} bytes, no {}",
+        sizes[0],
+        sizes[1]
+    );
 }
 
 #[test]
@@ -942,6 +971,7 @@ fn save_points_are_configured_as_in_redis() {
             Exact(&["CONFIG", "GET", "stop-writes-on-bgsave-error"]),
             Exact(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe"]),
             Exact(&["CONFIG", "GET", "rdbchecksum"]),
+            Exact(&["CONFIG", "GET", "rdbcompression"]),
             Exact(&["BGSAVE", "now"]),
         ])
         .assert_same_as_redis();

@@ -106,7 +106,7 @@ impl NewBases {
     /// of the bases. On an error every view is stopped and the manifest
     /// stays as it was.
     pub async fn write(mut self, core: &Core) -> std::io::Result<u64> {
-        if let Err(e) = pump(core, &mut self.bases).await {
+        if let Err(e) = pump(core, self.bases.as_mut_slice()).await {
             abort_captures(core, self.bases.len()).await;
             let mut why = e;
             for base in self.bases {

@@ -24,6 +24,7 @@
 mod bases;
 mod file;
 pub mod switch;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -32,7 +33,7 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::mesh::Request;
-use crate::aof::manifest;
+use crate::aof::manifest::{self, Manifest};
 use crate::cmd::CoreAccess;
 use crate::config::Param;
 use crate::lua::ScriptHost;
@@ -193,14 +194,19 @@ struct RewriteJob {
 
 impl RewriteJob {
     async fn begin(core: &Core) -> Result<RewriteJob, String> {
-        if !core.log.is_on() {
-            return Err("ERR the append-only log is off (appendonly no)".into());
-        }
         let fail = |e: &dyn std::fmt::Display| format!("ERR the log rewrite cannot start: {e}");
         let files = LogFiles::configured(core);
         let current = match manifest::load(&files.dir, &files.manifest_name) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(fail(&"no manifest")),
+            Ok(Some(m)) if m.shards == core.node.shards() || core.log.is_on() => m,
+            // The log is off and of another shard count, or there is none
+            // yet: the rewrite writes one from scratch, as Redis writes a
+            // log with `appendonly no` (the old files are removed once
+            // the new manifest is stored).
+            Ok(_) if !core.log.is_on() => {
+                std::fs::create_dir_all(&files.dir).map_err(|e| fail(&e))?;
+                Manifest::new(core.node.shards())
+            }
+            Ok(_) => return Err(fail(&"no manifest of this shard count")),
             Err(e) => return Err(fail(&e)),
         };
         let started = current.with_new_incr_files(&files.prefix);
@@ -249,9 +255,23 @@ impl RewriteJob {
     }
 }
 
-/// Moves every shard's chunks to its file (one file: all of them), round
-/// robin, until every view is complete or the job is cancelled.
-async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
+/// Where a job's chunks go.
+trait Chunks {
+    /// Takes shard `shard`'s next chunk, waiting while it cannot.
+    async fn put(&mut self, shard: usize, chunk: Vec<u8>) -> std::io::Result<()>;
+}
+
+/// One file for every shard's chunks, or one file per shard.
+impl Chunks for [RdbFile] {
+    async fn put(&mut self, shard: usize, chunk: Vec<u8>) -> std::io::Result<()> {
+        let target = if self.len() == 1 { 0 } else { shard };
+        self[target].send(chunk).await
+    }
+}
+
+/// Moves every shard's chunks to `out`, round robin, until every view is
+/// complete or the job is cancelled.
+async fn pump(core: &Core, out: &mut (impl Chunks + ?Sized)) -> std::io::Result<()> {
     let mut active: Vec<usize> = (0..core.node.shards()).collect();
     let mut progress = Progress::default();
     while !active.is_empty() {
@@ -266,8 +286,7 @@ async fn pump(core: &Core, files: &mut [RdbFile]) -> std::io::Result<()> {
                 Some(chunk) => {
                     let took = started.elapsed();
                     progress.add(chunk.len());
-                    let target = if files.len() == 1 { 0 } else { shard };
-                    files[target].send(chunk).await?;
+                    out.put(shard, chunk).await?;
                     i += 1;
                     // Making the chunk took a core's time: the connections
                     // go next. A yield would not do: the executor looks for
