@@ -12,6 +12,7 @@ pub mod loadgen;
 pub mod lua;
 pub mod node;
 pub mod protocol;
+pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod scenario;

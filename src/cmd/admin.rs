@@ -238,7 +238,7 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
     let stats = &s.node.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{expired}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\r\n",
         stats.connections_received.load(Ordering::Relaxed),
         reports.iter().map(|r| r.stats.net_input_bytes).sum::<u64>(),
         reports.iter().map(|r| r.stats.net_output_bytes).sum::<u64>(),
@@ -246,6 +246,9 @@ fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {
         s.node.master.sync_full.load(Ordering::Relaxed),
         s.node.master.sync_partial_ok.load(Ordering::Relaxed),
         s.node.master.sync_partial_err.load(Ordering::Relaxed),
+        s.node.pubsub.name_count(crate::node::subscriptions::Kind::Channel),
+        s.node.pubsub.name_count(crate::node::subscriptions::Kind::Pattern),
+        s.node.pubsub.name_count(crate::node::subscriptions::Kind::Shard),
     );
 }
 

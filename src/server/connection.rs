@@ -26,14 +26,15 @@ use super::route::{self, Piece, Plan};
 use crate::cmd::Call;
 use crate::cmd::{self, errors, flags, Command, ConnCtx, ConnectionFn, Gather, Run, Session, Tx};
 use crate::config::{
-    Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
-    READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
+    ClientClass, Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
+    READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES, REPLY_BUFFER_NOT_COUNTED_BYTES,
 };
 use crate::node::ClientInfo;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::core::{Core, BUSY_BEHAVIOR_DEFER};
 use crate::shard::mesh::{BatchReplies, Request};
 use crate::shard::serve::{claim_since, log_records};
+use crate::util::output_limit::LimitWatch;
 use transaction::{Transaction, Watches};
 
 /// Why a command is refused before it runs, with the command when known.
@@ -184,6 +185,11 @@ pub struct Connection {
     /// The replies in `out` that claim a write this core's log holds, in
     /// order.
     claims: Vec<Claim>,
+    /// `client-output-buffer-limit` on the replies not written yet.
+    reply_limit: LimitWatch,
+    /// Some client on some core ran MONITOR when this batch began: the
+    /// batch's commands are fed to the monitors.
+    monitored: bool,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -209,6 +215,8 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         gone: false,
         log_broken_before: false,
         claims: Vec::new(),
+        reply_limit: LimitWatch::default(),
+        monitored: false,
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -227,7 +235,13 @@ impl Connection {
         let mut read_ahead = false;
         loop {
             if !read_ahead {
-                let n = self.receive().await?;
+                // A subscriber also wakes for its messages (one branch for
+                // every other connection).
+                let n = if self.session.pubsub.is_some() {
+                    self.receive_or_deliver().await?
+                } else {
+                    self.receive().await?
+                };
                 if n == 0 {
                     return Ok(());
                 }
@@ -238,6 +252,7 @@ impl Connection {
             }
             self.now_ms = crate::util::time::now_ms();
             self.log_broken_before = crate::shard::serve::log_broken(&self.core);
+            self.monitored = self.core.pubsub.monitored();
             let node = &self.core.node;
             let limit = node.config.int(Param::ClientQueryBufferLimit) as usize;
             if self.inbuf.len() + self.parser.pending_bytes() > limit {
@@ -323,6 +338,50 @@ impl Connection {
         future::poll_fn(|cx| poll_input(core, stream, inbuf, cx)).await
     }
 
+    /// Waits for input while writing the messages that arrive for a
+    /// subscribed connection meanwhile; 0 at end of stream or when the
+    /// client is disconnected for its output buffer limit.
+    async fn receive_or_deliver(&mut self) -> std::io::Result<usize> {
+        loop {
+            let Some(inbox) = self.session.pubsub.as_ref().map(|s| s.inbox.clone()) else {
+                return self.receive().await;
+            };
+            let (stream, inbuf, core) = (&mut self.stream, &mut self.inbuf, &self.core);
+            let input = future::poll_fn(|cx| {
+                if inbox.poll_ready(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                poll_input(core, stream, inbuf, cx).map(Some)
+            })
+            .await;
+            match input {
+                Some(n) => return n,
+                None if inbox.is_closed() => return Ok(0),
+                None => {
+                    inbox.take_into(&mut self.out);
+                    self.write_out().await?;
+                }
+            }
+        }
+    }
+
+    /// Shows the command to every MONITOR client, if any (see
+    /// `cmd::monitor`).
+    fn feed_monitors(&self, c: &Command, argv: &[Bytes]) {
+        if self.monitored && cmd::monitor::shown(c) && !argv.is_empty() {
+            let client = &self.session.client.addr;
+            cmd::monitor::feed(&self.core.pubsub, self.session.db, client, argv);
+        }
+    }
+
+    /// Moves the messages delivered so far after the replies encoded so
+    /// far (never inside a reply).
+    fn take_messages(&mut self) {
+        if let Some(subs) = &self.session.pubsub {
+            subs.inbox.take_into(&mut self.out);
+        }
+    }
+
     /// Routes one command: runs it here, queues it for another shard, or
     /// (for connection commands) resolves everything queued and runs it.
     /// `argv` keeps its allocation when the command runs here.
@@ -344,14 +403,29 @@ impl Connection {
                 Some(reply)
             }
             Ok(c) if self.multi.is_some() && !c.has(flags::RUNS_IN_MULTI) => {
+                self.feed_monitors(c, argv);
                 Some(self.queue(c, argv))
             }
             Ok(c) => {
                 writes = !c.has(flags::READONLY);
                 match c.run {
-                    Run::Shard(_) | Run::Script(_) => self.shard_command(c, argv).await,
-                    Run::Connection(run) => return self.connection_command(c, run, argv).await,
-                    Run::Transaction(tx) => Some(self.transaction_command(tx, argv).await),
+                    Run::Shard(_) | Run::Script(_) => {
+                        // Before it runs (its arguments move to the call):
+                        // a script's line then comes before its calls'.
+                        self.feed_monitors(c, argv);
+                        self.shard_command(c, argv).await
+                    }
+                    Run::Connection(run) => {
+                        self.connection_command(c, run, argv).await;
+                        // After it runs: SELECT shows the database it chose.
+                        self.feed_monitors(c, argv);
+                        return;
+                    }
+                    Run::Transaction(tx) => {
+                        let reply = self.transaction_command(tx, argv).await;
+                        self.feed_monitors(c, argv);
+                        Some(reply)
+                    }
                 }
             }
         };
@@ -359,7 +433,14 @@ impl Connection {
         match reply {
             // Queued: its own shard's pieces ran here (a split command).
             None => self.outbox.claim_last(claim),
-            Some(reply) if self.outbox.is_empty() => self.encode_claimed(&reply, resp3, claim),
+            Some(reply) if self.outbox.is_empty() => {
+                // A message it published to this very connection goes
+                // first, as in Redis.
+                if self.session.pubsub.is_some() {
+                    self.take_messages();
+                }
+                self.encode_claimed(&reply, resp3, claim)
+            }
             Some(reply) => self.outbox.push_ready(reply, resp3, claim),
         }
     }
@@ -448,6 +529,14 @@ impl Connection {
                 .enough_good_replicas(&self.core.node.config)
         {
             return Err((Some(c), Reply::error(errors::NOREPLICAS)));
+        }
+        if let Some(subs) = &self.session.pubsub {
+            if let Some(refused) = cmd::pubsub::refused_when_subscribed(&self.session, c) {
+                return Err((Some(c), refused));
+            }
+            if subs.monitoring() && c.has(flags::READONLY | flags::WRITE) {
+                return Err((Some(c), Reply::error(cmd::monitor::REPLICA_KEYSPACE)));
+            }
         }
         Ok(c)
     }
@@ -683,7 +772,41 @@ impl Connection {
         if self.gone {
             return Err(std::io::ErrorKind::ConnectionAborted.into());
         }
+        self.take_messages();
         self.write_out().await
+    }
+
+    /// Whether the replies not written yet break the client's class of
+    /// `client-output-buffer-limit` (`normal`, or `pubsub` in subscribed
+    /// mode; messages are also checked as they are delivered, see
+    /// `pubsub::inbox`); then the client is disconnected, as Redis does.
+    fn over_output_limit(&self) -> bool {
+        let class = if self.session.subscribed() {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        };
+        let limit = self.core.node.config.buffer_limit(class);
+        if limit.hard_bytes == 0 && limit.soft_bytes == 0 {
+            return false;
+        }
+        // Redis counts what does not fit its client's fixed reply buffer.
+        let counted = self
+            .out
+            .len()
+            .saturating_sub(REPLY_BUFFER_NOT_COUNTED_BYTES);
+        let now = std::time::Instant::now();
+        if !self.reply_limit.exceeded(limit, counted, now) {
+            return false;
+        }
+        let client = &self.session.client;
+        eprintln!(
+            "Client id={} addr={} closed for overcoming of output buffer limits ({class:?}, {} bytes unwritten).",
+            client.id,
+            client.addr,
+            self.out.len()
+        );
+        true
     }
 
     /// Waits until the shard's log holds every record so far (see
@@ -713,6 +836,9 @@ impl Connection {
     /// Writes the encoded replies; waits while the client is not reading.
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            if self.over_output_limit() {
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
             // Let the other connections this reactor turn woke run first,
             // so that the turn's replies leave in one burst, as Redis
             // writes its replies just before it sleeps: a client's core
@@ -727,6 +853,10 @@ impl Connection {
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();
+            self.reply_limit.drained();
+            if let Some(subs) = &self.session.pubsub {
+                subs.inbox.written();
+            }
             if self.out.capacity() > MAX_REPLY_BUFFER_BYTES {
                 self.out.shrink_to(READ_CHUNK_BYTES);
             }
