@@ -99,6 +99,7 @@ pub enum Param {
     AutoAofRewritePercentage,
     AutoAofRewriteMinSize,
     Rdbchecksum,
+    NotifyKeyspaceEvents,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +116,9 @@ enum Kind {
     Str,
     /// `save`: pairs of seconds and changes, or empty for none.
     SavePoints,
+    /// `notify-keyspace-events`: class letters, stored as their flags
+    /// (`crate::notify`) and shown in Redis's canonical order.
+    KeyspaceEvents,
 }
 
 /// What a [`Param`] is: its names, its kind of value, its default, and
@@ -437,6 +441,14 @@ const PARAMS: &[ParamSpec] = &[
         default: "yes",
         mutable: true,
     },
+    ParamSpec {
+        id: Param::NotifyKeyspaceEvents,
+        name: "notify-keyspace-events",
+        alias: None,
+        kind: Kind::KeyspaceEvents,
+        default: "",
+        mutable: true,
+    },
 ];
 
 /// The node's configuration, shared by every core. Numbers live in atomics
@@ -464,6 +476,13 @@ impl Config {
     /// A numeric (int, memory, bool, enum index) parameter.
     pub fn int(&self, id: Param) -> i64 {
         self.numbers[id as usize].load(Ordering::Relaxed)
+    }
+
+    /// The `notify-keyspace-events` flags (see `crate::notify`): one
+    /// relaxed load, read by every shard before each command.
+    #[inline]
+    pub fn keyspace_events(&self) -> u32 {
+        self.int(Param::NotifyKeyspaceEvents) as u32
     }
 
     /// Where the RDB file is: `dir`/`dbfilename`.
@@ -615,6 +634,7 @@ impl Config {
                 self.lock_strings()[p.id as usize].clone()
             }
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
+            Kind::KeyspaceEvents => crate::notify::flags_to_string(self.int(p.id) as u32),
         }
     }
 
@@ -642,6 +662,9 @@ fn find(name: &str) -> Option<&'static ParamSpec> {
 fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
     match p.kind {
         Kind::Str => Ok(0),
+        Kind::KeyspaceEvents => crate::notify::parse_flags(value.as_bytes())
+            .map(i64::from)
+            .ok_or_else(|| crate::notify::INVALID_FLAGS.to_string()),
         Kind::SavePoints => parse_save_points(value).map(|points| points.len() as i64),
         Kind::Enum(choices) => choices
             .iter()

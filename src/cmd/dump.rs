@@ -132,6 +132,7 @@ mod tests {
         let cmd = super::super::lookup(args[0]).expect("known command");
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: NOW_MS,
             resp3: false,

@@ -457,6 +457,7 @@ mod tests {
         let cmd = super::super::lookup(args[0].as_bytes()).expect("known command");
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db,
             now_ms: NOW_MS,
             resp3: false,

@@ -621,6 +621,7 @@ mod tests {
         let mut shard = crate::store::Keyspace::for_shard(0, 1);
         let mut ctx = Ctx {
             keyspace: &mut shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: 1_000,
             resp3: false,

@@ -1242,6 +1242,7 @@ mod tests {
         let argv: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: 1,
             resp3: false,

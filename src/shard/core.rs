@@ -62,8 +62,25 @@ impl Core {
                 if self.node.rdb.refuses_writes(&self.node.config) && call.cmd.has(flags::WRITE) {
                     return Reply::error(cmd::errors::MISCONF_RDB);
                 }
-                self.state.borrow_mut().execute(access, call, now_ms)
+                let mut state = self.state.borrow_mut();
+                state.set_keyspace_events(self.node.config.keyspace_events());
+                let reply = state.execute(access, call, now_ms);
+                if state.notify.has_pending() {
+                    drop(state);
+                    self.publish_notifications();
+                }
+                reply
             }
+        }
+    }
+
+    /// Publishes this shard's pending keyspace events, in order: after
+    /// each command (a script's and an `EXEC`'s as each of their commands
+    /// runs, as Redis does) and each tick of active expiry.
+    pub fn publish_notifications(&self) {
+        let pending = self.state.borrow_mut().notify.take_pending();
+        for (channel, message) in pending {
+            crate::notify::publish::publish(self, &channel, &message);
         }
     }
 
@@ -131,7 +148,13 @@ impl Core {
 
     /// One tick of active expiry (it deletes keys, so it needs access).
     pub fn expire_tick(&self, access: Access<'_>, budget: usize) {
-        self.state.borrow_mut().expire_tick(access, budget);
+        let mut state = self.state.borrow_mut();
+        state.set_keyspace_events(self.node.config.keyspace_events());
+        state.expire_tick(access, budget);
+        if state.notify.has_pending() {
+            drop(state);
+            self.publish_notifications();
+        }
     }
 
     /// Runs a script: first inline, in the caller's task, for its first
