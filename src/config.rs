@@ -634,7 +634,9 @@ impl Config {
                 self.lock_strings()[p.id as usize].clone()
             }
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
-            Kind::KeyspaceEvents => crate::notify::flags_to_string(self.int(p.id) as u32),
+            Kind::KeyspaceEvents => {
+                crate::util::keyspace_events::flags_to_string(self.int(p.id) as u32)
+            }
         }
     }
 
@@ -662,9 +664,9 @@ fn find(name: &str) -> Option<&'static ParamSpec> {
 fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
     match p.kind {
         Kind::Str => Ok(0),
-        Kind::KeyspaceEvents => crate::notify::parse_flags(value.as_bytes())
+        Kind::KeyspaceEvents => crate::util::keyspace_events::parse_flags(value.as_bytes())
             .map(i64::from)
-            .ok_or_else(|| crate::notify::INVALID_FLAGS.to_string()),
+            .ok_or_else(|| crate::util::keyspace_events::INVALID_FLAGS.to_string()),
         Kind::SavePoints => parse_save_points(value).map(|points| points.len() as i64),
         Kind::Enum(choices) => choices
             .iter()

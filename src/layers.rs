@@ -2,6 +2,7 @@
 //!
 //! From the bottom: `util` → `config` → `protocol` → `store` (the keyspace
 //! data) → `rdb` (the RDB file format: store values to bytes and back) →
+//! `notify` (each shard's queue of keyspace events) →
 //! `lua` (the VMs; they reach a shard only through
 //! `lua::ScriptHost`) → `node` (what every core shares) → `cmd` (the
 //! command table and every command's code; connection commands reach

@@ -584,6 +584,17 @@ impl Ctx<'_> {
         value
     }
 
+    /// Before a write replaces whatever is at `key` without looking
+    /// (SET, MSET, a *STORE destination): an expired key there is deleted
+    /// first, as Redis's `lookupKeyWrite` does, so that its expiry and the
+    /// new key are announced. Nothing when neither is announced.
+    #[inline]
+    pub fn before_overwrite(&mut self, key: &[u8]) {
+        if self.notify.wants(Class::EXPIRED) || self.notify.wants(Class::NEW) {
+            self.db_contains(key);
+        }
+    }
+
     fn db_contains(&mut self, key: &[u8]) -> bool {
         let now = self.now_ms;
         self.db().contains(key, now)

@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 
-use super::{effective, Class};
 use crate::config::DATABASES;
 use crate::store::Db;
+use crate::util::keyspace_events::{effective, Class};
 
 /// A message to publish: its channel and its payload.
 pub type Message = (Bytes, Bytes);
@@ -14,7 +14,7 @@ pub type Message = (Bytes, Bytes);
 /// The shard's pending keyspace events and the classes it announces.
 #[derive(Debug, Default)]
 pub struct Notifications {
-    /// The classes that produce messages now (see [`super::effective`]):
+    /// The classes that produce messages now (see `util::keyspace_events::effective`):
     /// 0 when notifications are off, the one thing the hot path checks.
     classes: u32,
     /// The `notify-keyspace-events` flags as configured.

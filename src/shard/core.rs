@@ -74,14 +74,10 @@ impl Core {
         }
     }
 
-    /// Publishes this shard's pending keyspace events, in order: after
-    /// each command (a script's and an `EXEC`'s as each of their commands
-    /// runs, as Redis does) and each tick of active expiry.
+    /// Publishes this shard's pending keyspace events (see
+    /// [`super::notify`]).
     pub fn publish_notifications(&self) {
-        let pending = self.state.borrow_mut().notify.take_pending();
-        for (channel, message) in pending {
-            crate::notify::publish::publish(self, &channel, &message);
-        }
+        super::notify::publish_pending(self);
     }
 
     /// This shard's statistics, with its log's.

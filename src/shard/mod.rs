@@ -11,6 +11,7 @@ pub mod effects;
 pub mod gate;
 pub mod log;
 pub mod mesh;
+pub mod notify;
 pub mod serve;
 
 use bytes::Bytes;
