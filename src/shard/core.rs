@@ -288,8 +288,14 @@ impl Core {
         let now_ms = crate::util::time::now_ms();
         let loaded = {
             let mut state = self.state.borrow_mut();
-            crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+            let loaded = crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
+                .map_err(|e| format!("{}: {e}", path.display()));
+            // Keys loaded are not created by a command: no `new` events
+            // (Redis's load adds keys without announcing them either).
+            for db in &mut state.keyspace.dbs {
+                db.take_created();
+            }
+            loaded?
         };
         if self.shard_id == 0 {
             self.node.functions.flush();
