@@ -283,7 +283,12 @@ fn keyspace(c: &mut Criterion) {
 
     // The same through the command table, as a shard runs a call: argument
     // checks, options, stats and the panic guard included (one hot key).
-    let mut shard = shardis::shard::ShardState::new(0, 0, 1);
+    let mut shard = shardis::shard::ShardState::new(
+        0,
+        0,
+        1,
+        std::rc::Rc::new(shardis::pubsub::Hub::detached()),
+    );
     shard.keyspace.dbs[0] = db;
     let gate = shardis::shard::gate::Gate::default();
     let access = || gate.open().expect("nobody holds the gate");

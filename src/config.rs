@@ -50,6 +50,15 @@ pub const DATABASES: usize = 16;
 /// requests, and making one stays well under a millisecond of the shard's
 /// time.
 pub const CAPTURE_CHUNK_BYTES: usize = 64 * 1024;
+/// Pub/Sub messages one core sends another in one mesh request, at most
+/// (more wait for the next request, in order).
+pub const PUBSUB_FORWARD_BATCH_MESSAGES: usize = 1024;
+
+// ---- Pub/Sub ----
+
+/// Channels, patterns or shard channels one command may name (the
+/// arguments are bounded by the query buffer; this bounds the reply).
+pub const MAX_PUBSUB_NAMES_PER_COMMAND: usize = 1024 * 1024;
 
 // ---- Keyspace ----
 
@@ -100,6 +109,7 @@ pub enum Param {
     AutoAofRewriteMinSize,
     Rdbchecksum,
     NotifyKeyspaceEvents,
+    ClientOutputBufferLimit,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +129,9 @@ enum Kind {
     /// `notify-keyspace-events`: class letters, stored as their flags
     /// (`crate::notify`) and shown in Redis's canonical order.
     KeyspaceEvents,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>`
+    /// groups; a CONFIG SET changes only the classes it names.
+    BufferLimits,
 }
 
 /// What a [`Param`] is: its names, its kind of value, its default, and
@@ -449,6 +462,14 @@ const PARAMS: &[ParamSpec] = &[
         default: "",
         mutable: true,
     },
+    ParamSpec {
+        id: Param::ClientOutputBufferLimit,
+        name: "client-output-buffer-limit",
+        alias: None,
+        kind: Kind::BufferLimits,
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        mutable: true,
+    },
 ];
 
 /// The node's configuration, shared by every core. Numbers live in atomics
@@ -457,6 +478,62 @@ const PARAMS: &[ParamSpec] = &[
 pub struct Config {
     numbers: Vec<AtomicI64>,
     strings: Mutex<Vec<String>>,
+    /// `client-output-buffer-limit`, per [`ClientClass`]: hard bytes,
+    /// soft bytes, soft seconds (read per message delivered: no lock).
+    buffer_limits: [[AtomicI64; 3]; 3],
+}
+
+/// A class of clients for `client-output-buffer-limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+impl ClientClass {
+    const NAMES: [&'static str; 3] = ["normal", "slave", "pubsub"];
+
+    fn parse(name: &str) -> Option<ClientClass> {
+        match name.to_ascii_lowercase().as_str() {
+            "normal" => Some(ClientClass::Normal),
+            "slave" | "replica" => Some(ClientClass::Replica),
+            "pubsub" => Some(ClientClass::Pubsub),
+            _ => None,
+        }
+    }
+}
+
+/// One class's output buffer limits (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit`'s groups: (class, [hard, soft, seconds]);
+/// Redis's errors otherwise.
+fn parse_buffer_limits(value: &str) -> Result<Vec<(ClientClass, [i64; 3])>, String> {
+    let words: Vec<&str> = value.split_ascii_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut groups = Vec::with_capacity(words.len() / 4);
+    for group in words.chunks(4) {
+        let class = ClientClass::parse(group[0])
+            .ok_or("Invalid client class specified in buffer limit configuration.")?;
+        let hard = parse_memory(group[1]).filter(|n| *n >= 0);
+        let soft = parse_memory(group[2]).filter(|n| *n >= 0);
+        let seconds = group[3].parse::<i64>().ok().filter(|n| *n >= 0);
+        let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        groups.push((class, [hard, soft, seconds]));
+    }
+    Ok(groups)
 }
 
 impl Default for Config {
@@ -464,6 +541,7 @@ impl Default for Config {
         let cfg = Config {
             numbers: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
             strings: Mutex::new(PARAMS.iter().map(|p| p.default.to_string()).collect()),
+            buffer_limits: Default::default(),
         };
         for p in PARAMS {
             cfg.store(p, p.default).expect("defaults are valid");
@@ -483,6 +561,31 @@ impl Config {
     #[inline]
     pub fn keyspace_events(&self) -> u32 {
         self.int(Param::NotifyKeyspaceEvents) as u32
+    }
+
+    /// A class's `client-output-buffer-limit`.
+    pub fn buffer_limit(&self, class: ClientClass) -> BufferLimit {
+        let [hard, soft, seconds] = &self.buffer_limits[class as usize];
+        let get = |n: &AtomicI64| n.load(Ordering::Relaxed).max(0) as u64;
+        BufferLimit {
+            hard_bytes: get(hard),
+            soft_bytes: get(soft),
+            soft_seconds: get(seconds),
+        }
+    }
+
+    /// `client-output-buffer-limit` as CONFIG GET shows it: every class,
+    /// in bytes.
+    fn render_buffer_limits(&self) -> String {
+        let mut out = Vec::with_capacity(3);
+        for (class, limits) in self.buffer_limits.iter().enumerate() {
+            let [hard, soft, seconds] = limits.each_ref().map(|n| n.load(Ordering::Relaxed));
+            out.push(format!(
+                "{} {hard} {soft} {seconds}",
+                ClientClass::NAMES[class]
+            ));
+        }
+        out.join(" ")
     }
 
     /// Where the RDB file is: `dir`/`dbfilename`.
@@ -630,7 +733,7 @@ impl Config {
 
     fn render(&self, p: &ParamSpec) -> String {
         match p.kind {
-            Kind::Str | Kind::Enum(_) | Kind::SavePoints => {
+            Kind::Str | Kind::Enum(_) | Kind::SavePoints | Kind::BufferLimits => {
                 self.lock_strings()[p.id as usize].clone()
             }
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
@@ -643,6 +746,15 @@ impl Config {
     fn store(&self, p: &ParamSpec, value: &str) -> Result<(), String> {
         let n = parse_value(p, value)?;
         self.numbers[p.id as usize].store(n, Ordering::Relaxed);
+        if let Kind::BufferLimits = p.kind {
+            for (class, values) in parse_buffer_limits(value)? {
+                for (slot, v) in self.buffer_limits[class as usize].iter().zip(values) {
+                    slot.store(v, Ordering::Relaxed);
+                }
+            }
+            self.lock_strings()[p.id as usize] = self.render_buffer_limits();
+            return Ok(());
+        }
         if matches!(p.kind, Kind::Str | Kind::Enum(_) | Kind::SavePoints) {
             let text = match p.kind {
                 Kind::Enum(_) => value.to_ascii_lowercase(),
@@ -667,6 +779,7 @@ fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
         Kind::KeyspaceEvents => crate::util::keyspace_events::parse_flags(value.as_bytes())
             .map(i64::from)
             .ok_or_else(|| crate::util::keyspace_events::INVALID_FLAGS.to_string()),
+        Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
         Kind::SavePoints => parse_save_points(value).map(|points| points.len() as i64),
         Kind::Enum(choices) => choices
             .iter()

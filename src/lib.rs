@@ -13,6 +13,7 @@ pub mod lua;
 pub mod node;
 pub mod notify;
 pub mod protocol;
+pub mod pubsub;
 pub mod rdb;
 pub mod scenario;
 pub mod server;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +28,21 @@ pub struct ClientInfo {
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
     pub killed: AtomicBool,
+    /// Pub/Sub subscriptions (CLIENT LIST `sub=`, `psub=`, `ssub=`).
+    pub sub: AtomicU32,
+    pub psub: AtomicU32,
+    pub ssub: AtomicU32,
+}
+
+impl ClientInfo {
+    /// Whether it holds any Pub/Sub subscription (CLIENT LIST's `P`
+    /// flag, `TYPE pubsub`).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
+    }
 }
 
 /// What a node does in the background, one at a time: each shard has
@@ -242,6 +257,8 @@ pub struct Node {
     pub script_status: Vec<ScriptStatus>,
     /// Shards done loading their data at start.
     loaded_shards: AtomicUsize,
+    /// Who subscribes to what, per core (see `pubsub::index`).
+    pub pubsub: crate::pubsub::Index,
 }
 
 impl Node {
@@ -273,6 +290,7 @@ impl Node {
             listeners: Mutex::new(Vec::new()),
             script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
             loaded_shards: AtomicUsize::new(0),
+            pubsub: crate::pubsub::Index::new(cores.len()),
             cores,
         }
     }
@@ -338,6 +356,9 @@ impl Node {
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
             killed: AtomicBool::new(false),
+            sub: AtomicU32::new(0),
+            psub: AtomicU32::new(0),
+            ssub: AtomicU32::new(0),
         });
         clients.insert(info.id, info.clone());
         Some(info)

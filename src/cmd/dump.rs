@@ -133,12 +133,14 @@ mod tests {
     fn run(shard: &mut Keyspace, args: &[&[u8]]) -> Reply {
         let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let cmd = super::super::lookup(args[0]).expect("known command");
+        let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
             notify: &mut Default::default(),
             db: 0,
             now_ms: NOW_MS,
             resp3: false,
+            pubsub: &hub,
         };
         (cmd.run.shard_fn().expect("shard-side command"))(&mut ctx, &argv)
     }

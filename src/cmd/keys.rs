@@ -475,12 +475,14 @@ mod tests {
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
         let cmd = super::super::lookup(args[0].as_bytes()).expect("known command");
+        let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
             notify: &mut Default::default(),
             db,
             now_ms: NOW_MS,
             resp3: false,
+            pubsub: &hub,
         };
         (cmd.run.shard_fn().expect("shard-side command"))(&mut ctx, &argv)
     }

@@ -35,6 +35,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod pubsub;
 pub mod scripting;
 pub mod session;
 pub mod sets;
@@ -75,6 +76,7 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 10;
     /// Refused while a replica loads its data in the background.
     pub const NO_ASYNC_LOADING: u32 = 1 << 11;
+    pub const PUBSUB: u32 = 1 << 12;
 
     // shardis's own flags: properties the connection acts on, which COMMAND
     // does not report (they are not in NAMES).
@@ -94,6 +96,7 @@ pub mod flags {
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
         (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
         (LOADING, "loading"),
         (STALE, "stale"),
@@ -183,6 +186,8 @@ pub trait CoreAccess: ScriptHost {
     fn node(&self) -> &Node;
     /// Whether a script or an EXEC holds this core's shard now.
     fn shard_held(&self) -> bool;
+    /// This core's Pub/Sub hub.
+    fn pubsub(&self) -> &std::rc::Rc<crate::pubsub::Hub>;
     /// A statistics snapshot of every shard, in shard order (INFO).
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>>;
     /// Zeroes every shard's statistics (CONFIG RESETSTAT).
@@ -556,9 +561,21 @@ pub struct Ctx<'a> {
     pub db: usize,
     pub now_ms: u64,
     pub resp3: bool,
+    /// The core's Pub/Sub hub (see [`Ctx::publish`]).
+    pub pubsub: &'a crate::pubsub::Hub,
 }
 
 impl Ctx<'_> {
+    /// Publishes `message` to `channel`, as PUBLISH does: delivered to its
+    /// subscribers and to matching pattern subscribers on every core, in
+    /// publish order per channel from this core. Returns the receivers
+    /// counted as PUBLISH replies (every core's). Never waits: subscribers
+    /// on other cores get it once this core's forwarding task has sent
+    /// it, right after the current command (see `pubsub::hub`).
+    pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
+        self.pubsub.publish(channel, message)
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         &mut self.keyspace.dbs[self.db]
@@ -639,6 +656,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         transactions::COMMANDS,
         admin::COMMANDS,
         persistence::COMMANDS,
+        pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()

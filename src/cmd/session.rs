@@ -22,6 +22,9 @@ pub struct Session {
     pub client: Arc<ClientInfo>,
     /// QUIT was received: reply, then close.
     pub quit: bool,
+    /// Pub/Sub: what the connection is subscribed to and its inbox, from
+    /// its first subscribe on.
+    pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
 }
 
 impl Session {
@@ -32,6 +35,24 @@ impl Session {
             authenticated,
             client,
             quit: false,
+            pubsub: None,
+        }
+    }
+
+    /// In subscribed mode: subscribed to anything (in RESP2 only the
+    /// Pub/Sub commands, PING, QUIT and RESET may run then).
+    pub fn subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|s| s.total() > 0)
+    }
+
+    /// Switches the protocol (HELLO, RESET): replies and messages.
+    fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+        self.client
+            .resp
+            .store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        if let Some(subs) = &self.pubsub {
+            subs.inbox.set_resp3(resp3);
         }
     }
 
@@ -66,7 +87,10 @@ const CLIENT: &[Command] = &[
     command("client|help",    2,  LOADING | STALE)                   .connection(client_help),
 ];
 
-fn ping(_: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+fn ping(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
+    if argv.len() <= 2 && !ctx.session.resp3 && ctx.session.subscribed() {
+        return super::pubsub::subscribed_ping(argv);
+    }
     match argv.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(argv[1].clone()),
@@ -89,8 +113,9 @@ fn quit(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
 pub fn reset(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
     let s = &mut *ctx.session;
     s.set_db(0);
-    s.resp3 = false;
-    s.client.resp.store(2, Ordering::Relaxed);
+    // Out of subscribed mode: every subscription goes.
+    s.pubsub = None;
+    s.set_resp3(false);
     s.authenticated = ctx.core.node().config.string(Param::Requirepass).is_empty();
     lock(&s.client.name).clear();
     Reply::status("RESET")
@@ -181,10 +206,7 @@ fn hello(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         *s.client.name.lock().unwrap_or_else(|e| e.into_inner()) =
             String::from_utf8_lossy(&name).into_owned();
     }
-    s.resp3 = resp3;
-    s.client
-        .resp
-        .store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    s.set_resp3(resp3);
     let text = |t: &str| Reply::bulk(t.as_bytes());
     Reply::Map(vec![
         (text("server"), text("redis")),
@@ -290,7 +312,7 @@ fn client_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
 fn client_line(c: &ClientInfo) -> String {
     let now = crate::util::time::now_ms();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -298,7 +320,11 @@ fn client_line(c: &ClientInfo) -> String {
         lock(&c.name),
         c.created.elapsed().as_secs(),
         now.saturating_sub(c.last_command_ms.load(Ordering::Relaxed)) / 1000,
+        if c.is_pubsub() { "P" } else { "N" },
         c.db.load(Ordering::Relaxed),
+        c.sub.load(Ordering::Relaxed),
+        c.psub.load(Ordering::Relaxed),
+        c.ssub.load(Ordering::Relaxed),
         c.resp.load(Ordering::Relaxed),
         lock(&c.lib_name),
         lock(&c.lib_ver),
@@ -308,6 +334,8 @@ fn client_line(c: &ClientInfo) -> String {
 
 fn client_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
+    // `Some(pubsub)`: only clients of that type (normal or pubsub).
+    let mut of_type: Option<bool> = None;
     let mut i = 2;
     while i < argv.len() {
         if is(&argv[i], "type") && i + 1 < argv.len() {
@@ -318,8 +346,10 @@ fn client_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
                     String::from_utf8_lossy(&argv[i + 1])
                 ));
             }
-            if t != b"normal" {
-                return Reply::Verbatim("txt", Bytes::new());
+            match t.as_slice() {
+                b"normal" => of_type = Some(false),
+                b"pubsub" => of_type = Some(true),
+                _ => return Reply::Verbatim("txt", Bytes::new()),
             }
             i += 2;
         } else if is(&argv[i], "id") && i + 1 < argv.len() {
@@ -342,6 +372,7 @@ fn client_list(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         .clients()
         .iter()
         .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+        .filter(|c| of_type.is_none_or(|pubsub| c.is_pubsub() == pubsub))
         .map(|c| client_line(c))
         .collect();
     Reply::Verbatim("txt", Bytes::from(text))
@@ -360,9 +391,11 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         };
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
-    // Every client here is a normal one of the `default` user: a filter for
-    // another type (Sentinel and replication send `TYPE master`/`replica`)
-    // matches none.
+    // `Some(pubsub)`: only clients of that type (normal or pubsub).
+    let mut of_type: Option<bool> = None;
+    // Clients here are normal or pubsub ones of the `default` user: a
+    // filter for another type (Sentinel and replication send `TYPE
+    // master`/`replica`) matches none.
     let mut only_other_type = false;
     let mut i = 2;
     while i + 1 < argv.len() {
@@ -384,8 +417,9 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
             };
         } else if is(&argv[i], "type") {
             match v.to_ascii_lowercase().as_str() {
-                "normal" => {}
-                "master" | "slave" | "replica" | "pubsub" => only_other_type = true,
+                "normal" => of_type = Some(false),
+                "pubsub" => of_type = Some(true),
+                "master" | "slave" | "replica" => only_other_type = true,
                 _ => return Reply::error(format!("ERR Unknown client type '{v}'")),
             }
         } else if is(&argv[i], "user") {
@@ -408,6 +442,7 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         id.is_none_or(|id| c.id == id)
             && addr.as_ref().is_none_or(|a| &c.addr == a)
             && laddr.as_ref().is_none_or(|a| &c.laddr == a)
+            && of_type.is_none_or(|pubsub| c.is_pubsub() == pubsub)
             && !(skipme && c.id == me)
     });
     Reply::Int(n as i64)

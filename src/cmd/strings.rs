@@ -653,12 +653,14 @@ mod tests {
     #[test]
     fn other_types_are_wrongtype() {
         let mut shard = crate::store::Keyspace::for_shard(0, 1);
+        let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: &mut shard,
             notify: &mut Default::default(),
             db: 0,
             now_ms: 1_000,
             resp3: false,
+            pubsub: &hub,
         };
         let list = Value::List(std::iter::once(b"a".to_vec()).collect());
         ctx.db().set(b"l", list);

@@ -1272,12 +1272,14 @@ mod tests {
 
     fn run(shard: &mut Keyspace, f: super::super::ShardFn, args: &[&str]) -> Reply {
         let argv: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
             notify: &mut Default::default(),
             db: 0,
             now_ms: 1,
             resp3: false,
+            pubsub: &hub,
         };
         f(&mut ctx, &argv)
     }

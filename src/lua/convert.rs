@@ -29,7 +29,11 @@ pub unsafe fn push_reply(state: *mut ffi::lua_State, reply: &Reply, resp3: bool)
         Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(state),
         Reply::NoReply => ffi::lua_pushnil(state),
         Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(state, 0),
-        Reply::Array(items) => sequence(state, items, resp3),
+        // Scripts cannot subscribe (NOSCRIPT): pushes and sequences
+        // never reach them, but would read as arrays.
+        Reply::Array(items) | Reply::Push(items) | Reply::Sequence(items) => {
+            sequence(state, items, resp3)
+        }
         Reply::Set(items) if resp3 => field_table(state, c"set", |state| {
             ffi::lua_createtable(state, 0, items.len() as c_int);
             for item in items {

@@ -39,6 +39,12 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// RESP3 `(digits`; RESP2 a bulk string.
     BigNumber(Bytes),
+    /// RESP3 `>n` (an out-of-band push: Pub/Sub confirmations); RESP2
+    /// an array.
+    Push(Vec<Reply>),
+    /// Several replies to one command, one after the other (SUBSCRIBE
+    /// confirms each channel with a reply of its own).
+    Sequence(Vec<Reply>),
     /// Nothing is sent (a successful SHUTDOWN closes the connection).
     NoReply,
 }
@@ -80,9 +86,10 @@ impl Reply {
             + match self {
                 Reply::Status(s) | Reply::Error(s) => s.len(),
                 Reply::Bulk(b) | Reply::BigNumber(b) | Reply::Verbatim(_, b) => b.len(),
-                Reply::Array(items) | Reply::Set(items) => {
-                    items.iter().map(Reply::size_estimate).sum()
-                }
+                Reply::Array(items)
+                | Reply::Set(items)
+                | Reply::Push(items)
+                | Reply::Sequence(items) => items.iter().map(Reply::size_estimate).sum(),
                 Reply::Map(pairs) => pairs
                     .iter()
                     .map(|(k, v)| k.size_estimate() + v.size_estimate())
@@ -151,6 +158,17 @@ impl Reply {
                     out.extend_from_slice(b"\r\n");
                 } else {
                     bulk(out, text);
+                }
+            }
+            Reply::Push(items) => {
+                int_line(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
+                for item in items {
+                    item.encode(out, resp3);
+                }
+            }
+            Reply::Sequence(replies) => {
+                for reply in replies {
+                    reply.encode(out, resp3);
                 }
             }
             Reply::NoReply => {}

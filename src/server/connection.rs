@@ -227,7 +227,13 @@ impl Connection {
         let mut read_ahead = false;
         loop {
             if !read_ahead {
-                let n = self.receive().await?;
+                // A subscriber also wakes for its messages (one branch for
+                // every other connection).
+                let n = if self.session.pubsub.is_some() {
+                    self.receive_or_deliver().await?
+                } else {
+                    self.receive().await?
+                };
                 if n == 0 {
                     return Ok(());
                 }
@@ -302,6 +308,41 @@ impl Connection {
         future::poll_fn(|cx| poll_input(core, stream, inbuf, cx)).await
     }
 
+    /// Waits for input while writing the messages that arrive for a
+    /// subscribed connection meanwhile; 0 at end of stream or when the
+    /// client is disconnected for its output buffer limit.
+    async fn receive_or_deliver(&mut self) -> std::io::Result<usize> {
+        loop {
+            let Some(inbox) = self.session.pubsub.as_ref().map(|s| s.inbox.clone()) else {
+                return self.receive().await;
+            };
+            let (stream, inbuf, core) = (&mut self.stream, &mut self.inbuf, &self.core);
+            let input = future::poll_fn(|cx| {
+                if inbox.poll_ready(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                poll_input(core, stream, inbuf, cx).map(Some)
+            })
+            .await;
+            match input {
+                Some(n) => return n,
+                None if inbox.is_closed() => return Ok(0),
+                None => {
+                    inbox.take_into(&mut self.out);
+                    self.write_out().await?;
+                }
+            }
+        }
+    }
+
+    /// Moves the messages delivered so far after the replies encoded so
+    /// far (never inside a reply).
+    fn take_messages(&mut self) {
+        if let Some(subs) = &self.session.pubsub {
+            subs.inbox.take_into(&mut self.out);
+        }
+    }
+
     /// Routes one command: runs it here, queues it for another shard, or
     /// (for connection commands) resolves everything queued and runs it.
     /// `argv` keeps its allocation when the command runs here.
@@ -338,7 +379,14 @@ impl Connection {
         match reply {
             // Queued: its own shard's pieces ran here (a split command).
             None => self.outbox.claim_last(claim),
-            Some(reply) if self.outbox.is_empty() => self.encode_claimed(&reply, resp3, claim),
+            Some(reply) if self.outbox.is_empty() => {
+                // A message it published to this very connection goes
+                // first, as in Redis.
+                if self.session.pubsub.is_some() {
+                    self.take_messages();
+                }
+                self.encode_claimed(&reply, resp3, claim)
+            }
             Some(reply) => self.outbox.push_ready(reply, resp3, claim),
         }
     }
@@ -418,6 +466,11 @@ impl Connection {
         let c = cmd::resolve(argv).map_err(|why| (why.command(), why.reply(argv)))?;
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
+        }
+        if self.session.pubsub.is_some() {
+            if let Some(refused) = cmd::pubsub::refused_when_subscribed(&self.session, c) {
+                return Err((Some(c), refused));
+            }
         }
         Ok(c)
     }
@@ -653,6 +706,7 @@ impl Connection {
         if self.gone {
             return Err(std::io::ErrorKind::ConnectionAborted.into());
         }
+        self.take_messages();
         self.write_out().await
     }
 
@@ -697,6 +751,9 @@ impl Connection {
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();
+            if let Some(subs) = &self.session.pubsub {
+                subs.inbox.written();
+            }
             if self.out.capacity() > MAX_REPLY_BUFFER_BYTES {
                 self.out.shrink_to(READ_CHUNK_BYTES);
             }

@@ -166,6 +166,12 @@ async fn shard_main(
         spawn_network(serve_peer(core.clone(), rx, network_queue), network_queue);
     }
     glommio::spawn_local(expire_loop(core.clone())).detach();
+    if node.shards() > 1 {
+        spawn_network(
+            crate::shard::serve::forward_pubsub(core.clone()),
+            network_queue,
+        );
+    }
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
     }

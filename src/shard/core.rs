@@ -41,6 +41,8 @@ pub struct Core {
     /// The shard's append-only log while `appendonly` is on: set once
     /// replay is done, or by `CONFIG SET appendonly yes`.
     pub log: super::log::LogSlot,
+    /// This core's Pub/Sub hub (the shard's state holds it too).
+    pub pubsub: Rc<crate::pubsub::Hub>,
     /// This core itself, for the background jobs it spawns.
     pub me: std::rc::Weak<Core>,
 }
@@ -627,6 +629,10 @@ impl CoreAccess for Core {
 
     fn shard_held(&self) -> bool {
         self.gate.is_held()
+    }
+
+    fn pubsub(&self) -> &Rc<crate::pubsub::Hub> {
+        &self.pubsub
     }
 
     fn reports(&self) -> LocalFuture<'_, Vec<ShardReport>> {

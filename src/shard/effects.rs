@@ -206,7 +206,7 @@ pub(crate) mod tests {
 
     /// A one-shard keyspace whose effects land in the returned list.
     fn recorded() -> (ShardState, Rc<RefCell<Vec<Seen>>>) {
-        let mut shard = ShardState::new(0, 0, 1);
+        let mut shard = ShardState::new(0, 0, 1, std::rc::Rc::new(crate::pubsub::Hub::detached()));
         let log = Rc::new(RefCell::new(Vec::new()));
         let sink = log.clone();
         shard.add_effect_sink(Box::new(move |e| sink.borrow_mut().push(seen(e))));
@@ -347,7 +347,7 @@ pub(crate) mod tests {
 
     #[test]
     fn without_sinks_expired_keys_are_not_collected() {
-        let mut shard = ShardState::new(0, 0, 1);
+        let mut shard = ShardState::new(0, 0, 1, std::rc::Rc::new(crate::pubsub::Hub::detached()));
         let id = shard.add_effect_sink(Box::new(|_| {}));
         shard.remove_effect_sink(id);
         assert!(!shard.effects.is_active());

@@ -67,6 +67,11 @@ pub enum Request {
     LogStop {
         reply: oneshot::Sender<std::io::Result<()>>,
     },
+    /// Pub/Sub messages published on the sending core for subscribers on
+    /// this one, oldest first (see `pubsub::hub`).
+    Publish {
+        messages: Vec<crate::pubsub::Envelope>,
+    },
     /// A save's view of the shard (see `rdb::snapshot::Capture`).
     Capture {
         step: CaptureStep,

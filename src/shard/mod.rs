@@ -14,12 +14,15 @@ pub mod mesh;
 pub mod notify;
 pub mod serve;
 
+use std::rc::Rc;
+
 use bytes::Bytes;
 
 use crate::cmd::{errors, Call, Ctx};
 use crate::node::{ShardReport, ShardStats};
 use crate::notify::{Class, Notifications};
 use crate::protocol::Reply;
+use crate::pubsub::Hub;
 use crate::store::{Db, Keyspace};
 use effects::{Effect, Effects};
 
@@ -35,10 +38,14 @@ pub struct ShardState {
     pub capture: Option<crate::rdb::snapshot::Capture>,
     /// Keyspace events waiting to be published (see `crate::notify`).
     pub notify: Notifications,
+    /// This core's Pub/Sub hub: shard code publishes through it.
+    pub pubsub: Rc<Hub>,
 }
 
 impl ShardState {
-    pub fn new(id: usize, core: usize, shards: usize) -> Self {
+    /// Shard `id` of `shards`, on `core`, publishing through `pubsub`
+    /// (`Hub::detached()` for a shard without a server).
+    pub fn new(id: usize, core: usize, shards: usize, pubsub: Rc<Hub>) -> Self {
         ShardState {
             id,
             core,
@@ -47,6 +54,7 @@ impl ShardState {
             effects: Effects::default(),
             capture: None,
             notify: Notifications::default(),
+            pubsub,
         }
     }
 
@@ -70,6 +78,14 @@ impl ShardState {
             db.keep_expired(expired);
             db.keep_created(created);
         }
+    }
+
+    /// Publishes `message` to `channel` from shard code that runs outside
+    /// a command (active expiry, keyspace notifications): delivered to
+    /// subscribers on every core as a PUBLISH would; returns how many
+    /// receivers it has. Never waits (see `pubsub::hub`).
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        self.pubsub.publish(channel, message)
     }
 
     /// CONFIG RESETSTAT on this shard.
@@ -162,6 +178,7 @@ impl ShardState {
             db: call.db as usize,
             now_ms,
             resp3: call.resp3,
+            pubsub: &self.pubsub,
         };
         // A bug in one command must not take the whole shard down with its
         // executor: report it to the client and in the log instead.

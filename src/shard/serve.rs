@@ -27,7 +27,8 @@ pub async fn build_core(
     ends: MeshEnds,
 ) -> Result<(Rc<Core>, Vec<ConnectedReceiver<Request>>, TaskQueueHandle), String> {
     let (senders, receivers) = mesh::connect(ends).await;
-    let state = ShardState::new(id, node.cores[id], node.shards());
+    let hub = Rc::new(crate::pubsub::Hub::new(id, node.clone()));
+    let state = ShardState::new(id, node.cores[id], node.shards(), hub.clone());
     let memory_limit = node.config.int(Param::LuaMemoryLimit) as usize;
     let scripts = crate::lua::Engine::new(memory_limit)
         .map_err(|e| format!("cannot create the Lua VM of shard {id}: {e}"))?;
@@ -50,6 +51,7 @@ pub async fn build_core(
         script_queue,
         read_chunk: std::cell::RefCell::new(vec![0; READ_CHUNK_BYTES].into_boxed_slice()),
         log: Default::default(),
+        pubsub: hub,
         me: me.clone(),
     });
     Ok((core, receivers, network_queue))
@@ -146,6 +148,11 @@ async fn serve_request(core: Rc<Core>, req: Request) {
             }
             let _ = reply.send(result);
         }
+        Request::Publish { messages } => {
+            for message in &messages {
+                core.pubsub.deliver(message);
+            }
+        }
         Request::Report { reply } => {
             let _ = reply.send(core.report());
         }
@@ -222,6 +229,18 @@ async fn commit_replies(
     for (reply, claim) in replies.iter_mut().zip(claims) {
         if let Some(misconf) = claim.and_then(|lsn| log.lost(lsn)) {
             *reply = Reply::error(misconf);
+        }
+    }
+}
+
+/// Sends the Pub/Sub messages this core's publishers queued for other
+/// cores (see `pubsub::hub`): one request per destination per turn, in
+/// order. A destination whose channel is full holds the others back, never
+/// a publisher.
+pub async fn forward_pubsub(core: Rc<Core>) {
+    while !core.node.is_shutting_down() {
+        for (to, messages) in core.pubsub.outgoing().await {
+            let _ = core.senders.send(to, Request::Publish { messages }).await;
         }
     }
 }

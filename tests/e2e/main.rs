@@ -15,6 +15,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod loadgen;
+mod notification_delivery;
 mod notifications;
 mod rdb;
 mod scenario;

@@ -15,7 +15,8 @@ const NOW: u64 = 1_000_000;
 
 /// A one-shard keyspace announcing the classes `flags` names.
 fn announcing(flags: &str) -> ShardState {
-    let mut shard = ShardState::new(0, 0, 1);
+    let hub = std::rc::Rc::new(crate::pubsub::Hub::detached());
+    let mut shard = ShardState::new(0, 0, 1, hub);
     shard.set_keyspace_events(parse_flags(flags.as_bytes()).expect("valid flags"));
     shard
 }

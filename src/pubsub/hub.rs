@@ -1,0 +1,221 @@
+//! A core's pub/sub hub: the subscribers whose connections live on this
+//! core, and the messages waiting to go to other cores.
+//!
+//! The publish API for shard-side code is [`Hub::publish`]: commands and
+//! scripts reach it as `Ctx::publish` (see `cmd::Ctx`), other shard code
+//! (active expiry, keyspace notifications) as `ShardState::publish`. It
+//! never waits: local subscribers get the message in their inboxes at
+//! once; for each other core with receivers it is queued here and sent by
+//! the core's forwarding task (`shard::serve::forward_pubsub`), one mesh
+//! request per destination per turn, first in first out, so messages from
+//! one core to one channel arrive in the order published.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use super::{Envelope, Inbox, Kind};
+use crate::config::PUBSUB_FORWARD_BATCH_MESSAGES;
+use crate::node::Node;
+use crate::util::glob::glob_match;
+
+/// Local subscribers of one kind, by name.
+type Subscribers = HashMap<Bytes, Vec<Rc<Inbox>>>;
+
+pub struct Hub {
+    core: usize,
+    node: Arc<Node>,
+    /// Per kind (index `Kind as usize`).
+    local: RefCell<[Subscribers; 3]>,
+    /// Per destination core, the messages not sent yet, oldest first.
+    outgoing: RefCell<Vec<Vec<Envelope>>>,
+    /// The forwarding task, waiting for messages to send.
+    forwarder: Cell<Option<Waker>>,
+    /// Scratch per-core receiver counts (no allocation per publish).
+    per_core: RefCell<Vec<u32>>,
+}
+
+impl Hub {
+    /// The hub of shard `core` of `node`.
+    pub fn new(core: usize, node: Arc<Node>) -> Hub {
+        let cores = node.shards();
+        Hub {
+            core,
+            local: RefCell::default(),
+            outgoing: RefCell::new((0..cores).map(|_| Vec::new()).collect()),
+            forwarder: Cell::new(None),
+            per_core: RefCell::new(vec![0; cores]),
+            node,
+        }
+    }
+
+    /// A hub of its own one-core node (unit tests and benchmarks that
+    /// build a shard without a server).
+    pub fn detached() -> Hub {
+        let node = Node::new(crate::config::Config::default(), vec![0]);
+        Hub::new(0, Arc::new(node))
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Publishes `message` to `channel` (PUBLISH's semantics: channel and
+    /// matching pattern subscribers on every core) and returns how many
+    /// receivers it has, as PUBLISH replies. Never waits.
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        self.send(Kind::Channel, channel, message)
+    }
+
+    /// SPUBLISH: to the subscribers of shard channel `channel`.
+    pub fn publish_shard(&self, channel: &[u8], message: &[u8]) -> usize {
+        self.send(Kind::Shard, channel, message)
+    }
+
+    fn send(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
+        let index = &self.node.pubsub;
+        if !index.any(kind) && !(kind == Kind::Channel && index.any(Kind::Pattern)) {
+            return 0;
+        }
+        let mut per_core = self.per_core.borrow_mut();
+        per_core.iter_mut().for_each(|n| *n = 0);
+        let total = index.receivers(kind, channel, &mut per_core);
+        if total == 0 {
+            return 0;
+        }
+        let mut envelope = None;
+        let mut queued = false;
+        for (core, &n) in per_core.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let envelope = envelope.get_or_insert_with(|| Envelope {
+                kind,
+                channel: Bytes::copy_from_slice(channel),
+                message: Bytes::copy_from_slice(message),
+            });
+            if core == self.core {
+                self.deliver(envelope);
+            } else if let Some(queue) = self.outgoing.borrow_mut().get_mut(core) {
+                queue.push(envelope.clone());
+                queued = true;
+            }
+        }
+        if queued {
+            if let Some(waker) = self.forwarder.take() {
+                waker.wake();
+            }
+        }
+        total
+    }
+
+    /// Delivers a message to this core's subscribers (from this core or
+    /// from another one's forwarding task).
+    pub fn deliver(&self, envelope: &Envelope) {
+        let local = self.local.borrow();
+        let (channel, message) = (&envelope.channel[..], &envelope.message[..]);
+        if let Some(inboxes) = local[envelope.kind as usize].get(channel) {
+            for inbox in inboxes {
+                inbox.push(&self.node, envelope.kind, None, channel, message);
+            }
+        }
+        if envelope.kind == Kind::Channel {
+            for (pattern, inboxes) in &local[Kind::Pattern as usize] {
+                if glob_match(pattern, channel, false) {
+                    for inbox in inboxes {
+                        inbox.push(&self.node, Kind::Pattern, Some(pattern), channel, message);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribes `inbox` (a connection on this core) to `name`.
+    pub fn subscribe(&self, kind: Kind, name: &Bytes, inbox: &Rc<Inbox>) {
+        self.local.borrow_mut()[kind as usize]
+            .entry(name.clone())
+            .or_default()
+            .push(inbox.clone());
+        self.node.pubsub.add(kind, name, self.core);
+    }
+
+    /// Unsubscribes `inbox` from `name`.
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], inbox: &Rc<Inbox>) {
+        let mut local = self.local.borrow_mut();
+        let map = &mut local[kind as usize];
+        let Some(inboxes) = map.get_mut(name) else {
+            return;
+        };
+        let Some(at) = inboxes.iter().position(|i| Rc::ptr_eq(i, inbox)) else {
+            return;
+        };
+        inboxes.swap_remove(at);
+        if inboxes.is_empty() {
+            map.remove(name);
+        }
+        self.node.pubsub.remove(kind, name, self.core);
+    }
+
+    /// Waits for messages to other cores; returns them per destination,
+    /// at most [`PUBSUB_FORWARD_BATCH_MESSAGES`] each, oldest first (the
+    /// rest come next time).
+    pub async fn outgoing(&self) -> Vec<(usize, Vec<Envelope>)> {
+        std::future::poll_fn(|cx| {
+            let mut outgoing = self.outgoing.borrow_mut();
+            let mut batches = Vec::new();
+            for (core, queue) in outgoing.iter_mut().enumerate() {
+                if queue.is_empty() {
+                    continue;
+                }
+                let batch = if queue.len() <= PUBSUB_FORWARD_BATCH_MESSAGES {
+                    std::mem::take(queue)
+                } else {
+                    queue.drain(..PUBSUB_FORWARD_BATCH_MESSAGES).collect()
+                };
+                batches.push((core, batch));
+            }
+            if batches.is_empty() {
+                self.forwarder.set(Some(cx.waker().clone()));
+                Poll::Pending
+            } else {
+                Poll::Ready(batches)
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_delivery_counts_channel_and_pattern_receivers() {
+        let hub = Hub::detached();
+        let client = hub
+            .node
+            .register_client("a:1".into(), "b:2".into(), -1, 0)
+            .expect("a client");
+        let inbox = Rc::new(Inbox::new(client, false));
+        assert_eq!(hub.publish(b"ch", b"x"), 0);
+        hub.subscribe(Kind::Channel, &Bytes::from_static(b"ch"), &inbox);
+        hub.subscribe(Kind::Pattern, &Bytes::from_static(b"c*"), &inbox);
+        assert_eq!(hub.publish(b"ch", b"x"), 2);
+        assert_eq!(hub.publish_shard(b"ch", b"x"), 0);
+        let mut out = Vec::new();
+        inbox.take_into(&mut out);
+        assert_eq!(
+            out,
+            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n\
+              *4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$1\r\nx\r\n"
+        );
+        hub.unsubscribe(Kind::Channel, b"ch", &inbox);
+        hub.unsubscribe(Kind::Pattern, b"c*", &inbox);
+        assert_eq!(hub.publish(b"ch", b"x"), 0);
+        assert!(!hub.node.pubsub.any(Kind::Pattern));
+    }
+}
