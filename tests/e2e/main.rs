@@ -15,7 +15,6 @@ mod hashes;
 mod keys;
 mod lists;
 mod loadgen;
-mod notification_delivery;
 mod notifications;
 mod rdb;
 mod scenario;
