@@ -54,7 +54,12 @@ pub const CAPTURE_CHUNK_BYTES: usize = 64 * 1024;
 /// (more wait for the next request, in order).
 pub const PUBSUB_FORWARD_BATCH_MESSAGES: usize = 1024;
 
-// ---- Pub/Sub ----
+// ---- Pub/Sub and output buffer limits ----
+
+/// Reply bytes `client-output-buffer-limit` does not count: what Redis
+/// holds in a client's fixed reply buffer (`PROTO_REPLY_CHUNK_BYTES`),
+/// outside the reply list its limits measure.
+pub const REPLY_BUFFER_NOT_COUNTED_BYTES: usize = 16 * 1024;
 
 /// Channels, patterns or shard channels one command may name (the
 /// arguments are bounded by the query buffer; this bounds the reply).

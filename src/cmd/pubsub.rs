@@ -223,16 +223,16 @@ fn pubsub_shardchannels(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     channels(ctx, argv, Kind::Shard)
 }
 
-/// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: name, count pairs (a map
-/// in RESP3, as Redis).
+/// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: name, count pairs in a
+/// flat array (in RESP3 too, as Redis 7.0).
 fn numsub(ctx: &mut ConnCtx, argv: &[Bytes], kind: Kind) -> Reply {
     let index = &ctx.core.node().pubsub;
-    Reply::Map(
+    Reply::Array(
         argv[2..]
             .iter()
-            .map(|name| {
+            .flat_map(|name| {
                 let n = index.subscribers(kind, name);
-                (Reply::Bulk(name.clone()), Reply::Int(n as i64))
+                [Reply::Bulk(name.clone()), Reply::Int(n as i64)]
             })
             .collect(),
     )

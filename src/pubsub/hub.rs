@@ -78,7 +78,7 @@ impl Hub {
 
     fn send(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
         let index = &self.node.pubsub;
-        if !index.any(kind) && !(kind == Kind::Channel && index.any(Kind::Pattern)) {
+        if !index.may_receive(kind) {
             return 0;
         }
         let mut per_core = self.per_core.borrow_mut();

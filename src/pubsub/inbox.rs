@@ -12,8 +12,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::{encode_message, Kind};
-use crate::config::{BufferLimit, ClientClass};
+use crate::config::ClientClass;
 use crate::node::{ClientInfo, Node};
+use crate::util::output_limit::LimitWatch;
 
 pub struct Inbox {
     client: Arc<ClientInfo>,
@@ -25,8 +26,8 @@ pub struct Inbox {
     writing: Cell<usize>,
     /// The connection waiting for a message.
     waker: Cell<Option<Waker>>,
-    /// Since when the unwritten bytes have been over the soft limit.
-    over_soft_since: Cell<Option<Instant>>,
+    /// How long the unwritten bytes have been over the soft limit.
+    limit_watch: LimitWatch,
     /// Over its limit: the client is being disconnected, nothing more is
     /// queued.
     closed: Cell<bool>,
@@ -40,7 +41,7 @@ impl Inbox {
             queued: RefCell::default(),
             writing: Cell::new(0),
             waker: Cell::new(None),
-            over_soft_since: Cell::new(None),
+            limit_watch: LimitWatch::default(),
             closed: Cell::new(false),
         }
     }
@@ -80,31 +81,11 @@ impl Inbox {
             queued.len() + self.writing.get()
         };
         let limit = node.config.buffer_limit(ClientClass::Pubsub);
-        if self.over_limit(limit, unwritten, Instant::now()) {
+        if self.limit_watch.exceeded(limit, unwritten, Instant::now()) {
             self.close(node, unwritten);
         }
         if let Some(waker) = self.waker.take() {
             waker.wake();
-        }
-    }
-
-    /// Whether `unwritten` bytes break `limit` now; tracks how long the
-    /// soft limit has been exceeded (Redis's `checkClientOutputBufferLimits`).
-    fn over_limit(&self, limit: BufferLimit, unwritten: usize, now: Instant) -> bool {
-        let unwritten = unwritten as u64;
-        if limit.hard_bytes > 0 && unwritten >= limit.hard_bytes {
-            return true;
-        }
-        if limit.soft_bytes == 0 || unwritten < limit.soft_bytes {
-            self.over_soft_since.set(None);
-            return false;
-        }
-        match self.over_soft_since.get() {
-            None => {
-                self.over_soft_since.set(Some(now));
-                false
-            }
-            Some(since) => now.duration_since(since).as_secs() > limit.soft_seconds,
         }
     }
 
@@ -160,46 +141,7 @@ impl Inbox {
     pub fn written(&self) {
         self.writing.set(0);
         if self.queued.borrow().is_empty() {
-            self.over_soft_since.set(None);
+            self.limit_watch.drained();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn inbox() -> Inbox {
-        let node = Node::new(crate::config::Config::default(), vec![0]);
-        let client = node
-            .register_client("a:1".into(), "b:2".into(), -1, 0)
-            .expect("a client");
-        Inbox::new(client, false)
-    }
-
-    #[test]
-    fn hard_limit_at_once_soft_limit_after_its_seconds() {
-        let inbox = inbox();
-        let limit = BufferLimit {
-            hard_bytes: 100,
-            soft_bytes: 50,
-            soft_seconds: 2,
-        };
-        let t0 = Instant::now();
-        assert!(!inbox.over_limit(limit, 10, t0));
-        assert!(inbox.over_limit(limit, 100, t0));
-        assert!(!inbox.over_limit(limit, 60, t0));
-        assert!(!inbox.over_limit(limit, 60, t0 + Duration::from_secs(2)));
-        assert!(inbox.over_limit(limit, 60, t0 + Duration::from_secs(3)));
-        // Back under the soft limit: the clock starts again.
-        assert!(!inbox.over_limit(limit, 10, t0 + Duration::from_secs(3)));
-        assert!(!inbox.over_limit(limit, 60, t0 + Duration::from_secs(4)));
-        let none = BufferLimit {
-            hard_bytes: 0,
-            soft_bytes: 0,
-            soft_seconds: 0,
-        };
-        assert!(!inbox.over_limit(none, usize::MAX / 2, t0));
     }
 }

@@ -73,6 +73,13 @@ impl Index {
         self.totals[kind as usize].load(Ordering::Acquire) > 0
     }
 
+    /// Whether a message of `kind` may have a receiver anywhere (a
+    /// PUBLISH also reaches pattern subscribers): one or two atomic
+    /// loads, no lock.
+    pub fn may_receive(&self, kind: Kind) -> bool {
+        self.any(kind) || (kind == Kind::Channel && self.any(Kind::Pattern))
+    }
+
     /// One more subscription of `core` to `name`.
     pub fn add(&self, kind: Kind, name: &Bytes, core: usize) {
         let mut tables = self.write();
@@ -108,10 +115,10 @@ impl Index {
     /// counts; `Kind::Shard`: its shard-channel subscribers), per core,
     /// added into `per_core` (one slot per core); their total.
     pub fn receivers(&self, kind: Kind, channel: &[u8], per_core: &mut [u32]) -> usize {
-        let patterns = kind == Kind::Channel && self.any(Kind::Pattern);
-        if !self.any(kind) && !patterns {
+        if !self.may_receive(kind) {
             return 0;
         }
+        let patterns = kind == Kind::Channel && self.any(Kind::Pattern);
         let tables = self.read();
         let mut total = 0;
         let mut add = |counts: &PerCore| {

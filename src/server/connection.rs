@@ -26,14 +26,15 @@ use super::route::{self, Piece, Plan};
 use crate::cmd::Call;
 use crate::cmd::{self, errors, flags, Command, ConnCtx, ConnectionFn, Gather, Run, Session, Tx};
 use crate::config::{
-    Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
-    READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES,
+    ClientClass, Param, IDLE_BUFFER_MAX_BYTES, MAX_PIPELINE_BATCH_COMMANDS, MAX_REPLY_BUFFER_BYTES,
+    READ_BUFFER_GROWTH_BYTES, READ_CHUNK_BYTES, REPLY_BUFFER_NOT_COUNTED_BYTES,
 };
 use crate::node::ClientInfo;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::shard::core::{Core, BUSY_BEHAVIOR_DEFER};
 use crate::shard::mesh::{BatchReplies, Request};
 use crate::shard::serve::{claim_since, log_records};
+use crate::util::output_limit::LimitWatch;
 use transaction::{Transaction, Watches};
 
 /// Why a command is refused before it runs, with the command when known.
@@ -184,6 +185,8 @@ pub struct Connection {
     /// The replies in `out` that claim a write this core's log holds, in
     /// order.
     claims: Vec<Claim>,
+    /// `client-output-buffer-limit` on the replies not written yet.
+    reply_limit: LimitWatch,
 }
 
 pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
@@ -209,6 +212,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, client: Arc<ClientInfo>) {
         gone: false,
         log_broken_before: false,
         claims: Vec::new(),
+        reply_limit: LimitWatch::default(),
     };
     let _ = conn.run().await;
     // Watched keys are registered on their shards until forgotten.
@@ -710,6 +714,39 @@ impl Connection {
         self.write_out().await
     }
 
+    /// Whether the replies not written yet break the client's class of
+    /// `client-output-buffer-limit` (`normal`, or `pubsub` in subscribed
+    /// mode; messages are also checked as they are delivered, see
+    /// `pubsub::inbox`); then the client is disconnected, as Redis does.
+    fn over_output_limit(&self) -> bool {
+        let class = if self.session.subscribed() {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        };
+        let limit = self.core.node.config.buffer_limit(class);
+        if limit.hard_bytes == 0 && limit.soft_bytes == 0 {
+            return false;
+        }
+        // Redis counts what does not fit its client's fixed reply buffer.
+        let counted = self
+            .out
+            .len()
+            .saturating_sub(REPLY_BUFFER_NOT_COUNTED_BYTES);
+        let now = std::time::Instant::now();
+        if !self.reply_limit.exceeded(limit, counted, now) {
+            return false;
+        }
+        let client = &self.session.client;
+        eprintln!(
+            "Client id={} addr={} closed for overcoming of output buffer limits ({class:?}, {} bytes unwritten).",
+            client.id,
+            client.addr,
+            self.out.len()
+        );
+        true
+    }
+
     /// Waits until the shard's log holds every record so far (see
     /// `shard::log`); if it broke first, each reply that claims a record
     /// it lost becomes `-MISCONF` (see [`Claim`]), and the connection goes
@@ -737,6 +774,9 @@ impl Connection {
     /// Writes the encoded replies; waits while the client is not reading.
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            if self.over_output_limit() {
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
             // Let the other connections this reactor turn woke run first,
             // so that the turn's replies leave in one burst, as Redis
             // writes its replies just before it sleeps: a client's core
@@ -751,6 +791,7 @@ impl Connection {
             self.stream.write_all(&self.out).await?;
             self.core.state.borrow_mut().stats.net_output_bytes += self.out.len() as u64;
             self.out.clear();
+            self.reply_limit.drained();
             if let Some(subs) = &self.session.pubsub {
                 subs.inbox.written();
             }

@@ -14,6 +14,8 @@ pub mod keyspace_events;
 pub mod longdouble;
 /// Redis-compatible number parsing and formatting (`string2ll`, `strtod`, `%.17g`).
 pub mod numbers;
+/// `client-output-buffer-limit`'s hard and soft limits, per client.
+pub mod output_limit;
 /// Redis Cluster key-to-slot hashing (CRC16 with `{hash tag}` support).
 pub mod slot;
 /// The wall clock in milliseconds, as Redis's `mstime()`.

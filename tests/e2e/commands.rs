@@ -11,7 +11,9 @@ use common::{assert_no_differences, frame, Raw, Server, Step::*, Transcript};
 use shardis::protocol::frame::Frame;
 
 /// The containers shardis implements.
-const CONTAINERS: &[&str] = &["client", "config", "command", "script", "function"];
+const CONTAINERS: &[&str] = &[
+    "client", "config", "command", "script", "function", "pubsub",
+];
 
 /// Subcommands shardis has that redis-server 7.0 has not: CLIENT SETINFO
 /// (Redis 7.2) and SCRIPT STATUS (shardis's own).
@@ -224,6 +226,15 @@ fn command_info_of_containers_matches_redis() {
             "save",
             "bgsave",
             "bgrewriteaof",
+            "subscribe",
+            "unsubscribe",
+            "psubscribe",
+            "punsubscribe",
+            "ssubscribe",
+            "sunsubscribe",
+            "publish",
+            "spublish",
+            "pubsub|numsub",
         ];
         for name in names {
             let (mine, theirs) = (info(&mut a, name), info(&mut b, name));

@@ -16,6 +16,7 @@ mod keys;
 mod lists;
 mod loadgen;
 mod notifications;
+mod pubsub;
 mod rdb;
 mod scenario;
 mod scripting;

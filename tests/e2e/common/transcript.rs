@@ -50,6 +50,9 @@ pub struct Transcript {
     flags: Vec<String>,
     /// Each step with the name of its connection ("" for none).
     steps: Vec<(String, Action)>,
+    /// Connections served by a given shard's core (see
+    /// [`Transcript::pin`]).
+    pinned: HashMap<String, usize>,
 }
 
 enum Action {
@@ -82,6 +85,7 @@ impl Transcript {
             protocols: vec![2],
             flags: Vec::new(),
             steps: Vec::new(),
+            pinned: HashMap::new(),
         }
     }
 
@@ -100,6 +104,13 @@ impl Transcript {
     /// Command-line flags for both servers (`--name value` ...).
     pub fn flags(&mut self, flags: &[&str]) -> &mut Self {
         self.flags = flags.iter().map(|f| f.to_string()).collect();
+        self
+    }
+
+    /// Has shardis serve `connection` on shard `shard`'s core (modulo
+    /// the shard count), so that steps span cores; redis-server ignores it.
+    pub fn pin(&mut self, connection: &str, shard: usize) -> &mut Self {
+        self.pinned.insert(connection.to_string(), shard);
         self
     }
 
@@ -165,9 +176,9 @@ impl Transcript {
     pub fn assert_same_as_redis(&self) {
         let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
         for &protocol in &self.protocols {
-            let expected = self.play(&Server::redis(&flags), protocol);
+            let expected = self.play(&Server::redis(&flags), protocol, None);
             for &shards in &self.shards {
-                let got = self.play(&Server::shardis(shards, &flags), protocol);
+                let got = self.play(&Server::shardis(shards, &flags), protocol, Some(shards));
                 assert_no_differences(
                     &self.differences(&got, &expected),
                     &format!(" ({shards} shard(s), RESP{protocol})"),
@@ -181,18 +192,21 @@ impl Transcript {
     pub fn diff(&self, ours: &Server, reference: &Server) -> Vec<String> {
         self.protocols
             .iter()
-            .flat_map(|&p| self.differences(&self.play(ours, p), &self.play(reference, p)))
+            .flat_map(|&p| {
+                self.differences(&self.play(ours, p, None), &self.play(reference, p, None))
+            })
             .collect()
     }
 
-    /// Plays every step on `server`: the (normalized) reply of each step
-    /// that reads one.
-    fn play(&self, server: &Server, protocol: u8) -> Vec<Option<Vec<u8>>> {
+    /// Plays every step on `server` (shardis with `shards` shards, or
+    /// redis-server): the (normalized) reply of each step that reads one.
+    fn play(&self, server: &Server, protocol: u8, shards: Option<usize>) -> Vec<Option<Vec<u8>>> {
         let mut connections: HashMap<&str, Raw> = HashMap::new();
         for (name, _) in self.steps.iter().filter(|(name, _)| !name.is_empty()) {
+            let core = shards.and_then(|n| self.pinned.get(name).map(|s| s % n));
             connections
                 .entry(name)
-                .or_insert_with(|| connect(server, protocol));
+                .or_insert_with(|| connect(server, protocol, core));
         }
         let mut replies = Vec::new();
         for (name, action) in &self.steps {
@@ -259,9 +273,12 @@ fn slices(args: &[Vec<u8>]) -> Vec<&[u8]> {
     args.iter().map(Vec::as_slice).collect()
 }
 
-/// A client of `server` in `protocol`.
-fn connect(server: &Server, protocol: u8) -> Raw {
-    let mut c = server.client();
+/// A client of `server` in `protocol` (on shard `core`'s core if given).
+fn connect(server: &Server, protocol: u8, core: Option<usize>) -> Raw {
+    let mut c = match core {
+        Some(shard) => super::connect_to_core(server.port, shard),
+        None => server.client(),
+    };
     if protocol == 3 {
         c.cmd(&["HELLO", "3"]); // the reply names the server: not comparable
     }
