@@ -21,10 +21,18 @@
 //!    under 8 x 1,000 requests/s of GET/SET; the last run's JSON and SVG
 //!    go to target/scenario-bench/.
 //!
+//! 5. Pub/Sub (issue 16): PUBLISH with no subscriber (ops/s, the load's
+//!    engine); fan-out, 1 publisher (pipeline 16) and 100 subscribers of
+//!    one channel, 64-byte messages (delivered/s, publish-to-receive p50
+//!    and p99); many channels, 1,000 channels of one subscriber each and
+//!    a publisher on every core (delivered/s). shardis with 1 shard on
+//!    core 0 and with 2 shards on cores 0 and 1, redis-server on core 0;
+//!    the load on core 1.
+//!
 //! `cargo bench --bench scenario`. Environment: RUNS (3; each figure is
 //! the median of RUNS runs, servers alternating), RUN_SECONDS (5, each
 //! throughput and latency run), SKIP (a comma list of `throughput`,
-//! `latency`, `scripts`, `blocking`), SHARDIS_ARGS (extra shardis flags, e.g.
+//! `latency`, `scripts`, `blocking`, `pubsub`), SHARDIS_ARGS (extra shardis flags, e.g.
 //! `--spin-before-park-us 50`; tuning/sweep varies them). Without
 //! redis-server on PATH only shardis runs.
 //! Every figure comes with the shardis-bench command that measures it.
@@ -35,6 +43,7 @@ use clap::Parser;
 use shardis::loadgen::args::BenchArgs;
 use shardis::loadgen::stats::{merged, RunStats, TypeStats};
 use shardis::scenario::load::Group;
+use shardis::scenario::pubsub::{PubsubResult, PubsubSpec};
 use shardis::scenario::report::{group_index, TargetResult};
 use shardis::scenario::{self, BlockingScript};
 use support::{command, env, median, median_f64, ms, redis_installed, start, start_redis, Server};
@@ -107,6 +116,9 @@ fn main() {
     }
     if !skip.contains("blocking") {
         blocking_script(runs, with_redis);
+    }
+    if !skip.contains("pubsub") {
+        pubsub(runs, seconds, with_redis);
     }
 }
 
@@ -372,6 +384,128 @@ fn fixed_rate(targets: &[Target], runs: usize, seconds: u64, what: &str, run: &[
         );
     }
     println!("reproduce: {}", reproduce(&last));
+}
+
+/// The Pub/Sub rows: shardis with 1 shard (core 0) and with 2 shards
+/// (cores 0 and 1) against redis-server (core 0), the load on core 1.
+fn pubsub(runs: usize, seconds: u64, with_redis: bool) {
+    // In table order: each shardis in turn first, redis-server second.
+    let mut targets = vec![Target {
+        name: "shardis (1 shard)",
+        server: start_shardis(&["--cores", SERVER_CORE], None),
+    }];
+    if with_redis {
+        targets.push(Target {
+            name: "redis-server",
+            server: start_redis(&[], Some(SERVER_CORE)),
+        });
+    }
+    targets.push(Target {
+        name: "shardis (2 shards)",
+        server: start_shardis(&["--cores", "0,1"], None),
+    });
+    println!("\n## PUBLISH with no subscriber (ops/s; load on core {LOAD_CORE})");
+    let mut commands = Vec::new();
+    let last = targets.len() - 1;
+    for shardis in [0, last] {
+        targets.swap(0, shardis);
+        let pair = &targets[..targets.len().min(2)];
+        rate_header(pair);
+        for pipeline in [1, 16] {
+            let mut run = words(&format!(
+                "--key-prefix nosub: --pipeline {pipeline} --test-time {seconds}"
+            ));
+            run.extend([
+                "--command".to_string(),
+                "PUBLISH __key__ __data__".to_string(),
+            ]);
+            commands.push(rate_row(pair, "PUBLISH", pipeline, &run, runs));
+        }
+        targets.swap(0, shardis);
+    }
+    print_reproduce(&commands);
+    let fan_out = PubsubSpec {
+        host: "127.0.0.1".into(),
+        port: 0,
+        channels: 1,
+        subscribers_per_channel: 100,
+        publishers: 1,
+        publisher_cores: 1,
+        pipeline: 16,
+        payload_bytes: 64,
+        duration: std::time::Duration::from_secs(seconds),
+        reader_threads: 2,
+    };
+    let many = PubsubSpec {
+        channels: 1000,
+        subscribers_per_channel: 1,
+        publishers: 2,
+        publisher_cores: 2,
+        ..fan_out.clone()
+    };
+    for (title, spec) in [
+        (
+            "Fan-out: 1 publisher, 100 subscribers of one channel, 64-byte messages",
+            fan_out,
+        ),
+        (
+            "Many channels: 1,000 channels x 1 subscriber, a publisher per core",
+            many,
+        ),
+    ] {
+        println!("\n## {title} (load on core {LOAD_CORE})");
+        println!(
+            "{:<20} {:>14} {:>12} {:>10} {:>10}",
+            "server", "delivered/s", "publish/s", "p50 ms", "p99 ms"
+        );
+        let mut rates = Vec::new();
+        for t in &targets {
+            let mut results = Vec::new();
+            for _ in 0..runs {
+                let spec = PubsubSpec {
+                    port: t.server.port,
+                    ..spec.clone()
+                };
+                results.push(pubsub_load(&spec, t.name));
+            }
+            let delivered = median_f64(results.iter().map(|r| r.delivered_per_sec).collect());
+            rates.push(delivered);
+            println!(
+                "{:<20} {:>14.0} {:>12.0} {:>10} {:>10}",
+                t.name,
+                delivered,
+                median_f64(results.iter().map(|r| r.publish_per_sec).collect()),
+                ms(median(results.iter().map(|r| r.p50_us).collect())),
+                ms(median(results.iter().map(|r| r.p99_us).collect())),
+            );
+        }
+        if let (true, [one, redis, two]) = (with_redis, &rates[..]) {
+            println!(
+                "delivered/s ratio to redis-server: {:.2}x (1 shard), {:.2}x (2 shards)",
+                one / redis,
+                two / redis
+            );
+        }
+    }
+}
+
+/// One Pub/Sub load from threads pinned to the load's core; every
+/// message counted by PUBLISH must arrive.
+fn pubsub_load(spec: &PubsubSpec, name: &str) -> PubsubResult {
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            core_affinity::set_for_current(core_affinity::CoreId { id: LOAD_CORE });
+            shardis::scenario::pubsub::run(spec)
+        })
+        .join()
+        .expect("the Pub/Sub load thread")
+    })
+    .unwrap_or_else(|e| panic!("the Pub/Sub load against {name}: {e}"));
+    assert_eq!(
+        result.delivered, result.receivers_counted,
+        "messages lost against {name}"
+    );
+    result
 }
 
 /// `shardis-bench scenario blocking-script`'s flags, parsed as it parses

@@ -53,6 +53,11 @@ pub const CAPTURE_CHUNK_BYTES: usize = 64 * 1024;
 /// Pub/Sub messages one core sends another in one mesh request, at most
 /// (more wait for the next request, in order).
 pub const PUBSUB_FORWARD_BATCH_MESSAGES: usize = 1024;
+/// Bytes of Pub/Sub messages one core may hold for another that has not
+/// taken them yet (its mesh channel full: the other core is overloaded);
+/// past it, messages for that core are dropped, with a line in the log,
+/// rather than exhausting memory (a publisher never waits).
+pub const PUBSUB_FORWARD_QUEUE_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 // ---- Pub/Sub and output buffer limits ----
 
@@ -509,13 +514,7 @@ impl ClientClass {
     }
 }
 
-/// One class's output buffer limits (0: none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferLimit {
-    pub hard_bytes: u64,
-    pub soft_bytes: u64,
-    pub soft_seconds: u64,
-}
+pub use crate::util::output_limit::BufferLimit;
 
 /// `client-output-buffer-limit`'s groups: (class, [hard, soft, seconds]);
 /// Redis's errors otherwise.

@@ -4,7 +4,8 @@
 //! data) → `rdb` (the RDB file format: store values to bytes and back) →
 //! `notify` (each shard's queue of keyspace events) →
 //! `lua` (the VMs; they reach a shard only through
-//! `lua::ScriptHost`) → `node` (what every core shares) → `cmd` (the
+//! `lua::ScriptHost`) → `node` (what every core shares) → `pubsub` (a
+//! core's Pub/Sub hub, subscribers' inboxes) → `cmd` (the
 //! command table and every command's code; connection commands reach
 //! their core only through `cmd::CoreAccess`) → `aof` (the append-only
 //! log's files: records, writer, manifest, recovery) → `shard` (what a core owns:

@@ -86,7 +86,7 @@ fn subscriptions<'a>(ctx: &'a mut ConnCtx<'_>) -> &'a mut Subscriptions {
 /// A subscribe / unsubscribe confirmation: a push in RESP3.
 fn confirm(kind: Kind, subscribe: bool, name: Option<Bytes>, count: usize) -> Reply {
     Reply::Push(vec![
-        Reply::bulk(kind.confirm_name(subscribe).as_bytes()),
+        Reply::bulk(crate::pubsub::confirm_name(kind, subscribe).as_bytes()),
         name.map_or(Reply::Nil, Reply::Bulk),
         Reply::Int(count as i64),
     ])

@@ -19,12 +19,69 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 
 use super::{Envelope, Inbox, Kind};
-use crate::config::PUBSUB_FORWARD_BATCH_MESSAGES;
+use crate::config::{PUBSUB_FORWARD_BATCH_MESSAGES, PUBSUB_FORWARD_QUEUE_MAX_BYTES};
 use crate::node::Node;
 use crate::util::glob::glob_match;
 
 /// Local subscribers of one kind, by name.
 type Subscribers = HashMap<Bytes, Vec<Rc<Inbox>>>;
+
+/// Messages for one other core, not sent yet.
+#[derive(Default)]
+struct Outgoing {
+    messages: Vec<Envelope>,
+    /// About how many bytes they hold (see
+    /// [`PUBSUB_FORWARD_QUEUE_MAX_BYTES`]).
+    bytes: usize,
+    /// Messages dropped since the queue last had room (logged once per
+    /// overflow).
+    dropped: u64,
+}
+
+/// About how many bytes a queued message holds (its bytes and the
+/// envelope's).
+fn queued_size(envelope: &Envelope) -> usize {
+    envelope.channel.len() + envelope.message.len() + std::mem::size_of::<Envelope>()
+}
+
+impl Outgoing {
+    fn push(&mut self, envelope: &Envelope, to: usize) {
+        let size = queued_size(envelope);
+        if self.bytes + size > PUBSUB_FORWARD_QUEUE_MAX_BYTES {
+            if self.dropped == 0 {
+                eprintln!(
+                    "Pub/Sub: core {to} is not taking messages ({} bytes queued for it): dropping messages for it until it catches up",
+                    self.bytes
+                );
+            }
+            self.dropped += 1;
+            return;
+        }
+        if self.dropped > 0 {
+            eprintln!(
+                "Pub/Sub: core {to} caught up; {} messages for it were dropped",
+                self.dropped
+            );
+            self.dropped = 0;
+        }
+        self.bytes += size;
+        self.messages.push(envelope.clone());
+    }
+
+    /// The oldest messages, at most [`PUBSUB_FORWARD_BATCH_MESSAGES`].
+    fn take_batch(&mut self) -> Vec<Envelope> {
+        let batch: Vec<Envelope> = if self.messages.len() <= PUBSUB_FORWARD_BATCH_MESSAGES {
+            std::mem::take(&mut self.messages)
+        } else {
+            self.messages
+                .drain(..PUBSUB_FORWARD_BATCH_MESSAGES)
+                .collect()
+        };
+        let taken: usize = batch.iter().map(queued_size).sum();
+        self.bytes = self.bytes.saturating_sub(taken);
+        batch
+    }
+}
 
 pub struct Hub {
     core: usize,
@@ -32,7 +89,7 @@ pub struct Hub {
     /// Per kind (index `Kind as usize`).
     local: RefCell<[Subscribers; 3]>,
     /// Per destination core, the messages not sent yet, oldest first.
-    outgoing: RefCell<Vec<Vec<Envelope>>>,
+    outgoing: RefCell<Vec<Outgoing>>,
     /// The forwarding task, waiting for messages to send.
     forwarder: Cell<Option<Waker>>,
     /// Scratch per-core receiver counts (no allocation per publish).
@@ -46,7 +103,7 @@ impl Hub {
         Hub {
             core,
             local: RefCell::default(),
-            outgoing: RefCell::new((0..cores).map(|_| Vec::new()).collect()),
+            outgoing: RefCell::new((0..cores).map(|_| Outgoing::default()).collect()),
             forwarder: Cell::new(None),
             per_core: RefCell::new(vec![0; cores]),
             node,
@@ -101,7 +158,7 @@ impl Hub {
             if core == self.core {
                 self.deliver(envelope);
             } else if let Some(queue) = self.outgoing.borrow_mut().get_mut(core) {
-                queue.push(envelope.clone());
+                queue.push(envelope, core);
                 queued = true;
             }
         }
@@ -168,15 +225,9 @@ impl Hub {
             let mut outgoing = self.outgoing.borrow_mut();
             let mut batches = Vec::new();
             for (core, queue) in outgoing.iter_mut().enumerate() {
-                if queue.is_empty() {
-                    continue;
+                if !queue.messages.is_empty() {
+                    batches.push((core, queue.take_batch()));
                 }
-                let batch = if queue.len() <= PUBSUB_FORWARD_BATCH_MESSAGES {
-                    std::mem::take(queue)
-                } else {
-                    queue.drain(..PUBSUB_FORWARD_BATCH_MESSAGES).collect()
-                };
-                batches.push((core, batch));
             }
             if batches.is_empty() {
                 self.forwarder.set(Some(cx.waker().clone()));

@@ -1,7 +1,8 @@
 //! Pub/Sub across cores.
 //!
-//! - [`index`]: the node-wide subscription index (per name, per core
-//!   counts), read by publishers, written by (un)subscribes.
+//! - [`Index`] (in `node::subscriptions`, as every core shares it): the
+//!   node-wide subscription index (per name, per core counts), read by
+//!   publishers, written by (un)subscribes.
 //! - [`hub`]: a core's subscribers and its outgoing messages to other
 //!   cores; the publish API shard-side code calls (`Ctx::publish`,
 //!   `ShardState::publish`).
@@ -17,45 +18,31 @@
 
 pub mod hub;
 pub mod inbox;
-pub mod index;
 pub mod subscriptions;
 
+pub use crate::node::subscriptions::{Index, Kind};
 pub use hub::Hub;
 pub use inbox::Inbox;
-pub use index::Index;
 pub use subscriptions::Subscriptions;
 
-/// A kind of subscription, each its own namespace (Redis's three dicts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// SUBSCRIBE / PUBLISH.
-    Channel = 0,
-    /// PSUBSCRIBE: glob patterns matched against PUBLISH's channel.
-    Pattern = 1,
-    /// SSUBSCRIBE / SPUBLISH.
-    Shard = 2,
+/// The first element of a message of `kind`.
+pub fn message_name(kind: Kind) -> &'static [u8] {
+    match kind {
+        Kind::Channel => b"message",
+        Kind::Pattern => b"pmessage",
+        Kind::Shard => b"smessage",
+    }
 }
 
-impl Kind {
-    /// The first element of a message of this kind.
-    pub fn message_name(self) -> &'static [u8] {
-        match self {
-            Kind::Channel => b"message",
-            Kind::Pattern => b"pmessage",
-            Kind::Shard => b"smessage",
-        }
-    }
-
-    /// The first element of a subscribe / unsubscribe confirmation.
-    pub fn confirm_name(self, subscribe: bool) -> &'static str {
-        match (self, subscribe) {
-            (Kind::Channel, true) => "subscribe",
-            (Kind::Channel, false) => "unsubscribe",
-            (Kind::Pattern, true) => "psubscribe",
-            (Kind::Pattern, false) => "punsubscribe",
-            (Kind::Shard, true) => "ssubscribe",
-            (Kind::Shard, false) => "sunsubscribe",
-        }
+/// The first element of a subscribe / unsubscribe confirmation.
+pub fn confirm_name(kind: Kind, subscribe: bool) -> &'static str {
+    match (kind, subscribe) {
+        (Kind::Channel, true) => "subscribe",
+        (Kind::Channel, false) => "unsubscribe",
+        (Kind::Pattern, true) => "psubscribe",
+        (Kind::Pattern, false) => "punsubscribe",
+        (Kind::Shard, true) => "ssubscribe",
+        (Kind::Shard, false) => "sunsubscribe",
     }
 }
 
@@ -83,7 +70,7 @@ pub fn encode_message(
     let parts = if pattern.is_some() { 4 } else { 3 };
     out.push(if resp3 { b'>' } else { b'*' });
     out.extend_from_slice(if parts == 4 { b"4\r\n" } else { b"3\r\n" });
-    bulk(out, kind.message_name());
+    bulk(out, message_name(kind));
     if let Some(pattern) = pattern {
         bulk(out, pattern);
     }

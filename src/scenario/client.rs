@@ -31,6 +31,11 @@ impl Client {
         })
     }
 
+    /// The connection's write side (for pipelined sends).
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
     /// The connection, for a caller that drives it itself.
     pub fn into_stream(self) -> TcpStream {
         self.writer

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod load;
+pub mod pubsub;
 pub mod report;
 pub mod svg;
 

@@ -6,7 +6,13 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use crate::config::BufferLimit;
+/// One class's output buffer limits (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
 
 /// One client's soft-limit clock.
 #[derive(Default)]

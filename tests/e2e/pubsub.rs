@@ -152,6 +152,12 @@ fn reset_and_quit_in_subscribed_mode_match_redis() {
             Exact(&["PUBSUB", "SHARDNUMSUB", "c"]),
             Exact(&["PUBLISH", "a", "x"]),
         ])
+        // SUBSCRIBE inside MULTI runs at EXEC, into subscribed mode.
+        .on("m", &["MULTI"])
+        .on("m", &["SUBSCRIBE", "a"])
+        .on("m", &["EXEC"])
+        .on("m", &["GET", "k"])
+        .on("m", &["UNSUBSCRIBE"])
         .on("q", &["SUBSCRIBE", "a"])
         .on("q", &["QUIT"])
         .assert_same_as_redis();

@@ -1,4 +1,5 @@
-//! The node-wide subscription index: for every channel, pattern and shard
+//! Pub/Sub's node-wide subscription index (the bus itself is
+//! `crate::pubsub`): for every channel, pattern and shard
 //! channel, how many subscriptions each core holds. A publisher on any
 //! core reads it to count a message's receivers (PUBLISH's reply) and to
 //! find the cores to send it to, with no round trip; only (un)subscribes
@@ -11,8 +12,18 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 use hashbrown::HashMap;
 
-use super::Kind;
 use crate::util::glob::glob_match;
+
+/// A kind of subscription, each its own namespace (Redis's three dicts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// SUBSCRIBE / PUBLISH.
+    Channel = 0,
+    /// PSUBSCRIBE: glob patterns matched against PUBLISH's channel.
+    Pattern = 1,
+    /// SSUBSCRIBE / SPUBLISH.
+    Shard = 2,
+}
 
 /// Per core, how many subscriptions to one name it holds.
 type PerCore = Vec<u32>;

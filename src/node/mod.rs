@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+pub mod subscriptions;
+
 use crate::config::Config;
 use crate::lua::status::{KillReason, ScriptStatus};
 use crate::util::time::now_ms;
@@ -258,7 +260,7 @@ pub struct Node {
     /// Shards done loading their data at start.
     loaded_shards: AtomicUsize,
     /// Who subscribes to what, per core (see `pubsub::index`).
-    pub pubsub: crate::pubsub::Index,
+    pub pubsub: subscriptions::Index,
 }
 
 impl Node {
@@ -290,7 +292,7 @@ impl Node {
             listeners: Mutex::new(Vec::new()),
             script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
             loaded_shards: AtomicUsize::new(0),
-            pubsub: crate::pubsub::Index::new(cores.len()),
+            pubsub: subscriptions::Index::new(cores.len()),
             cores,
         }
     }
