@@ -131,6 +131,7 @@ pub enum Param {
     ReplPingReplicaPeriod,
     MinReplicasToWrite,
     MinReplicasMaxLag,
+    NotifyKeyspaceEvents,
     ClientOutputBufferLimit,
 }
 
@@ -148,6 +149,9 @@ enum Kind {
     Str,
     /// `save`: pairs of seconds and changes, or empty for none.
     SavePoints,
+    /// `notify-keyspace-events`: class letters, stored as their flags
+    /// (`crate::notify`) and shown in Redis's canonical order.
+    KeyspaceEvents,
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>`
     /// groups; a CONFIG SET changes only the classes it names.
     BufferLimits,
@@ -526,6 +530,14 @@ const PARAMS: &[ParamSpec] = &[
         mutable: true,
     },
     ParamSpec {
+        id: Param::NotifyKeyspaceEvents,
+        name: "notify-keyspace-events",
+        alias: None,
+        kind: Kind::KeyspaceEvents,
+        default: "",
+        mutable: true,
+    },
+    ParamSpec {
         id: Param::ClientOutputBufferLimit,
         name: "client-output-buffer-limit",
         alias: None,
@@ -611,6 +623,13 @@ impl Config {
     /// A numeric (int, memory, bool, enum index) parameter.
     pub fn int(&self, id: Param) -> i64 {
         self.numbers[id as usize].load(Ordering::Relaxed)
+    }
+
+    /// The `notify-keyspace-events` flags (see `crate::notify`): one
+    /// relaxed load, read by every shard before each command.
+    #[inline]
+    pub fn keyspace_events(&self) -> u32 {
+        self.int(Param::NotifyKeyspaceEvents) as u32
     }
 
     /// A class's `client-output-buffer-limit`.
@@ -792,6 +811,9 @@ impl Config {
                 self.lock_strings()[p.id as usize].clone()
             }
             Kind::Int { .. } | Kind::Memory { .. } => self.int(p.id).to_string(),
+            Kind::KeyspaceEvents => {
+                crate::util::keyspace_events::flags_to_string(self.int(p.id) as u32)
+            }
         }
     }
 
@@ -828,6 +850,9 @@ fn find(name: &str) -> Option<&'static ParamSpec> {
 fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
     match p.kind {
         Kind::Str => Ok(0),
+        Kind::KeyspaceEvents => crate::util::keyspace_events::parse_flags(value.as_bytes())
+            .map(i64::from)
+            .ok_or_else(|| crate::util::keyspace_events::INVALID_FLAGS.to_string()),
         Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
         Kind::SavePoints => parse_save_points(value).map(|points| points.len() as i64),
         Kind::Enum(choices) => choices

@@ -11,6 +11,7 @@ pub mod layers;
 pub mod loadgen;
 pub mod lua;
 pub mod node;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{command, int_arg, is, Command, Ctx};
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::rdb::payload::{self, PayloadError};
 
@@ -104,9 +105,7 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         })
     })?;
     let db = ctx.db();
-    if options.replace {
-        db.remove_live(key, now);
-    }
+    let replaced = options.replace && db.remove_live(key, now).is_some();
     // Saturating: a relative ttl near i64::MAX is "never" either way.
     let expires_at = match ttl {
         0 => 0,
@@ -114,9 +113,13 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         ttl => ttl.saturating_add(now as i64),
     };
     if expires_at != 0 && expires_at <= now as i64 {
+        if replaced {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
         return Ok(Reply::ok());
     }
     db.insert(key, value, expires_at as u64);
+    ctx.notify(Class::GENERIC, "restore", key);
     Ok(Reply::ok())
 }
 
@@ -133,6 +136,7 @@ mod tests {
         let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: NOW_MS,
             resp3: false,

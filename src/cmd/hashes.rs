@@ -12,6 +12,7 @@ use super::{
     command, errors, int_arg, is, random_count, scan_accepts, scan_cursor, scan_options,
     too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::store::value::Hash;
 use crate::util::longdouble::LongDouble;
@@ -64,6 +65,7 @@ fn set_fields(ctx: &mut Ctx, argv: &[Bytes], name: &str) -> Result<i64> {
         .chunks_exact(2)
         .filter(|pair| put(hash, &pair[0], &pair[1]))
         .count();
+    ctx.notify(Class::HASH, "hset", &argv[1]);
     Ok(created as i64)
 }
 
@@ -85,6 +87,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Int(0));
     }
     put(ctx.hash_or_insert(key)?, field, &argv[3]);
+    ctx.notify(Class::HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -125,8 +128,11 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         .iter()
         .filter(|f| hash.remove(&f[..]).is_some())
         .count();
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    ctx.notify(Class::HASH, "hdel", key);
+    if emptied {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     Ok(Reply::Int(deleted as i64))
 }
@@ -192,6 +198,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         .checked_add(incr)
         .ok_or_else(|| Reply::error(errors::OVERFLOW))?;
     put(ctx.hash_or_insert(key)?, field, new.to_string().as_bytes());
+    ctx.notify(Class::HASH, "hincrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -212,6 +219,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         .ok_or_else(|| Reply::error(errors::INCR_NAN_OR_INF))?;
     let text = sum.to_human_string();
     put(ctx.hash_or_insert(key)?, field, text.as_bytes());
+    ctx.notify(Class::HASH, "hincrbyfloat", key);
     Ok(Reply::bulk_string(text))
 }
 

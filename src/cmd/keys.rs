@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{command, errors, int_arg, is, reply, Command, Ctx, Gather};
 use super::{scan_accepts, scan_options, ArgCursor};
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::util::slot::SLOT_COUNT;
 
@@ -46,13 +47,14 @@ const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 /// DEL key [key ...] / UNLINK key [key ...]: how many live keys were removed.
 fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
-    let db = ctx.db();
-    Reply::Int(
-        argv[1..]
-            .iter()
-            .filter(|k| db.remove_live(k, now).is_some())
-            .count() as i64,
-    )
+    let mut deleted = 0;
+    for key in &argv[1..] {
+        if ctx.db().remove_live(key, now).is_some() {
+            deleted += 1;
+            ctx.notify(Class::GENERIC, "del", key);
+        }
+    }
+    Reply::Int(deleted)
 }
 
 /// EXISTS key [key ...] / TOUCH key [key ...]: how many of the keys exist
@@ -169,8 +171,10 @@ fn expire_generic(
     if when <= now as i64 {
         // A deadline already past deletes the key, as Redis does.
         db.remove(&argv[1]);
+        ctx.notify(Class::GENERIC, "del", &argv[1]);
     } else {
         db.set_expiry(&argv[1], when as u64, now);
+        ctx.notify(Class::GENERIC, "expire", &argv[1]);
     }
     Ok(Reply::Int(1))
 }
@@ -222,7 +226,11 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let db = ctx.db();
     match db.get(&argv[1], now) {
-        Some(e) if e.expires_at_ms() != 0 => Reply::Int(db.set_expiry(&argv[1], 0, now) as i64),
+        Some(e) if e.expires_at_ms() != 0 => {
+            db.set_expiry(&argv[1], 0, now);
+            ctx.notify(Class::GENERIC, "persist", &argv[1]);
+            Reply::Int(1)
+        }
         _ => Reply::Int(0),
     }
 }
@@ -313,7 +321,12 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Reply {
         return Reply::error(errors::NO_SUCH_KEY);
     };
     let expires_at_ms = entry.expires_at_ms();
+    // The old value at the new name goes first, as in Redis (the new
+    // name's key is created anew: a `new` event).
+    db.remove_live(to, now);
     db.insert(to, entry.into_value(), expires_at_ms);
+    ctx.notify(Class::GENERIC, "rename_from", from);
+    ctx.notify(Class::GENERIC, "rename_to", to);
     done
 }
 
@@ -410,11 +423,16 @@ fn copy_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     };
     let now = ctx.now_ms;
     let expires_at = ctx.db().get(from, now).map_or(0, |e| e.expires_at_ms());
-    let target = &mut ctx.keyspace.dbs[target];
-    if !replace && target.contains(to, now) {
-        return Ok(Reply::Int(0));
+    let target_db = &mut ctx.keyspace.dbs[target];
+    if target_db.contains(to, now) {
+        if !replace {
+            return Ok(Reply::Int(0));
+        }
+        // Deleted, then created anew (a `new` event), as in Redis.
+        target_db.remove(to);
     }
-    target.insert(to, value, expires_at);
+    target_db.insert(to, value, expires_at);
+    ctx.notify_in(target, Class::GENERIC, "copy_to", to);
     Ok(Reply::Int(1))
 }
 
@@ -437,6 +455,8 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     };
     let expires_at_ms = entry.expires_at_ms();
     ctx.keyspace.dbs[target].insert(key, entry.into_value(), expires_at_ms);
+    ctx.notify(Class::GENERIC, "move_from", key);
+    ctx.notify_in(target, Class::GENERIC, "move_to", key);
     Reply::Int(1)
 }
 
@@ -458,6 +478,7 @@ mod tests {
         let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db,
             now_ms: NOW_MS,
             resp3: false,

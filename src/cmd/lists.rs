@@ -12,6 +12,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{command, errors, int_arg, is, Command, Ctx};
 use super::{one_of, reply, ArgCursor};
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::store::value::List;
 use crate::store::Value;
@@ -51,6 +52,22 @@ enum End {
 }
 
 impl End {
+    /// The event a push at this end announces.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The event a pop at this end announces.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+
     /// `LEFT` or `RIGHT`, any case; anything else is a syntax error.
     fn parse(arg: &[u8]) -> Result<End, Reply> {
         one_of(arg, &[("left", End::Left), ("right", End::Right)]).ok_or_else(errors::syntax)
@@ -136,21 +153,23 @@ fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) -> Reply {
     let key = &argv[1];
     let elements = argv[2..].iter().map(|e| e.to_vec());
-    match ctx.list_mut(key) {
+    let len = match ctx.list_mut(key) {
         Ok(Some(list)) => {
             elements.for_each(|e| push(list, end, e));
-            Reply::Int(list.len() as i64)
+            list.len()
         }
-        Err(e) => e,
-        Ok(None) if only_existing => Reply::Int(0),
+        Err(e) => return e,
+        Ok(None) if only_existing => return Reply::Int(0),
         Ok(None) => {
             let mut list = List::with_capacity(argv.len() - 2);
             elements.for_each(|e| push(&mut list, end, e));
             let len = list.len();
             ctx.db().set(key, Value::List(list));
-            Reply::Int(len as i64)
+            len
         }
-    }
+    };
+    ctx.notify(Class::LIST, end.push_event(), key);
+    Reply::Int(len as i64)
 }
 
 /// `LPOP key [count]`
@@ -181,12 +200,18 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, name: &str) -> Result<Re
             Reply::Nil
         });
     };
+    let before = list.len();
     let reply = match count {
         None => pop(list, end).map_or(Reply::Nil, |e| Reply::Bulk(Bytes::from(e))),
         Some(n) => Reply::Array(pop_many(list, end, n as u64)),
     };
-    if list.is_empty() {
+    let (popped, emptied) = (list.len() != before, list.is_empty());
+    if popped {
+        ctx.notify(Class::LIST, end.pop_event(), key);
+    }
+    if emptied {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     Ok(reply)
 }
@@ -236,6 +261,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
         let i = resolve_index(index, list.len())
             .ok_or_else(|| Reply::error(errors::INDEX_OUT_OF_RANGE))?;
         list[i] = argv[3].to_vec();
+        ctx.notify(Class::LIST, "lset", &argv[1]);
         Ok(Reply::ok())
     })())
 }
@@ -281,8 +307,13 @@ fn lrem_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             }
         });
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if removed > 0 {
+        ctx.notify(Class::LIST, "lrem", key);
+    }
+    if emptied {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -303,8 +334,11 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
                 list.drain(..first);
             }
         }
-        if list.is_empty() {
+        let emptied = list.is_empty();
+        ctx.notify(Class::LIST, "ltrim", key);
+        if emptied {
             ctx.db().remove(key);
+            ctx.notify(Class::GENERIC, "del", key);
         }
         Ok(Reply::ok())
     })())
@@ -324,7 +358,9 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
             None => Reply::Int(-1),
             Some(i) => {
                 list.insert(i + after as usize, argv[4].to_vec());
-                Reply::Int(list.len() as i64)
+                let len = list.len();
+                ctx.notify(Class::LIST, "linsert", &argv[1]);
+                Reply::Int(len as i64)
             }
         })
     })())
@@ -429,14 +465,22 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     let reply = Reply::bulk(&element);
     if src == dst {
         push(list, to, element);
+        ctx.notify(Class::LIST, to.push_event(), dst);
+        ctx.notify(Class::LIST, from.pop_event(), src);
         return Ok(reply);
     }
-    if list.is_empty() {
-        ctx.db().remove(src);
-    }
+    let emptied = list.is_empty();
+    // As Redis: the push is announced first, then the pop, then the
+    // source's deletion.
     match ctx.list_mut(dst) {
         Ok(Some(list)) => push(list, to, element),
         _ => ctx.db().set(dst, Value::List(VecDeque::from([element]))),
+    }
+    ctx.notify(Class::LIST, to.push_event(), dst);
+    ctx.notify(Class::LIST, from.pop_event(), src);
+    if emptied {
+        ctx.db().remove(src);
+        ctx.notify(Class::GENERIC, "del", src);
     }
     Ok(reply)
 }
@@ -477,8 +521,11 @@ fn lmpop_inner(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             continue;
         }
         let items = pop_many(list, end, count);
-        if list.is_empty() {
+        let emptied = list.is_empty();
+        ctx.notify(Class::LIST, end.pop_event(), key);
+        if emptied {
             ctx.db().remove(key);
+            ctx.notify(Class::GENERIC, "del", key);
         }
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),

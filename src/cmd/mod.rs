@@ -52,6 +52,7 @@ use hashbrown::HashMap;
 
 use crate::lua::ScriptHost;
 use crate::node::{Node, ShardReport};
+use crate::notify::{Class, Notifications};
 use crate::protocol::Reply;
 use crate::store::{Db, Keyspace};
 
@@ -556,6 +557,8 @@ impl Call {
 /// What shard-side code sees while it runs.
 pub struct Ctx<'a> {
     pub keyspace: &'a mut Keyspace,
+    /// The shard's keyspace events waiting to be published.
+    pub notify: &'a mut Notifications,
     /// The client's selected database.
     pub db: usize,
     pub now_ms: u64,
@@ -583,6 +586,13 @@ impl Ctx<'_> {
     /// The live value of `key` for a read command, counted in INFO as a
     /// keyspace hit or miss. Write paths use `db().get_mut` instead.
     pub fn read(&mut self, key: &[u8]) -> Option<crate::store::ValueRef<'_>> {
+        if self.notify.wants(Class::KEY_MISS) && !self.db_contains(key) {
+            // Redis's `lookupKeyRead`: a miss is announced (after the
+            // key's expiry, if that is why it is missing).
+            self.keyspace.misses += 1;
+            self.notify(Class::KEY_MISS, "keymiss", key);
+            return None;
+        }
         let keyspace = &mut *self.keyspace;
         let value = keyspace.dbs[self.db].value(key, self.now_ms);
         if value.is_some() {
@@ -591,6 +601,39 @@ impl Ctx<'_> {
             keyspace.misses += 1;
         }
         value
+    }
+
+    /// Before a write replaces whatever is at `key` without looking
+    /// (SET, MSET, a *STORE destination): an expired key there is deleted
+    /// first, as Redis's `lookupKeyWrite` does, so that its expiry and the
+    /// new key are announced. Nothing when neither is announced.
+    #[inline]
+    pub fn before_overwrite(&mut self, key: &[u8]) {
+        if self.notify.wants(Class::EXPIRED) || self.notify.wants(Class::NEW) {
+            self.db_contains(key);
+        }
+    }
+
+    fn db_contains(&mut self, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        self.db().contains(key, now)
+    }
+
+    /// Announces keyspace event `event` of `class` for `key` of the
+    /// selected database (Redis's `notifyKeyspaceEvent`), right after the
+    /// change it names. Only a branch when notifications are off.
+    #[inline]
+    pub fn notify(&mut self, class: Class, event: &'static str, key: &[u8]) {
+        self.notify_in(self.db, class, event, key);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: Class, event: &'static str, key: &[u8]) {
+        if self.notify.wants(class) {
+            self.notify
+                .event(&mut self.keyspace.dbs, class, event, db, key);
+        }
     }
 
     /// A pseudo-random number (SPOP, SRANDMEMBER, RANDOMKEY ...).

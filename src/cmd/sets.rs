@@ -12,6 +12,7 @@ use super::{
     too_many_repeats, Command, Ctx, MAX_RANDOM_REPEATS,
 };
 use super::{empty_scan, ArgCursor};
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::store::value::Set;
 use crate::store::Value;
@@ -39,10 +40,12 @@ pub static COMMANDS: &[Command] = &[
 
 type Result<T> = std::result::Result<T, Reply>;
 
-/// Deletes the set at `key` if it has become empty, as Redis does.
+/// Deletes the set at `key` if it has become empty, as Redis does (and
+/// announces it).
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if matches!(ctx.peek_set(key), Ok(Some(s)) if s.is_empty()) {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
 }
 
@@ -100,6 +103,7 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         .iter()
         .filter(|m| set.insert(Box::from(&m[..])))
         .count();
+    ctx.notify(Class::SET, "sadd", key);
     Ok(Reply::Int(added as i64))
 }
 
@@ -116,6 +120,7 @@ fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Int(0));
     };
     let removed = members.iter().filter(|m| set.remove(&m[..])).count();
+    ctx.notify(Class::SET, "srem", key);
     delete_if_empty(ctx, key);
     Ok(Reply::Int(removed as i64))
 }
@@ -172,6 +177,7 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> Result<Reply> {
         return Ok(Reply::Nil);
     };
     set.remove(&member);
+    ctx.notify(Class::SET, "spop", key);
     delete_if_empty(ctx, key);
     Ok(Reply::bulk(&member))
 }
@@ -190,12 +196,14 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
     if count as u64 >= len as u64 {
         // The whole set goes.
         let now = ctx.now_ms;
-        return Ok(match ctx.db().remove_live(key, now) {
-            Some(entry) => match entry.into_value() {
-                Value::Set(s) => Reply::Set(members_reply(s.iter())),
-                _ => Reply::Set(Vec::new()),
-            },
-            None => Reply::Set(Vec::new()),
+        let Some(entry) = ctx.db().remove_live(key, now) else {
+            return Ok(Reply::Set(Vec::new()));
+        };
+        ctx.notify(Class::SET, "spop", key);
+        ctx.notify(Class::GENERIC, "del", key);
+        return Ok(match entry.into_value() {
+            Value::Set(s) => Reply::Set(members_reply(s.iter())),
+            _ => Reply::Set(Vec::new()),
         });
     }
     let indices = random_indices(ctx, len, count);
@@ -210,6 +218,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> Result<Reply> {
     for m in &popped {
         set.remove(m);
     }
+    ctx.notify(Class::SET, "spop", key);
     Ok(Reply::Set(members_reply(&popped)))
 }
 
@@ -346,11 +355,20 @@ fn combine_reply(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Result<Reply> {
 fn combine_store(ctx: &mut Ctx, argv: &[Bytes], op: Op) -> Result<Reply> {
     let result = combine(ctx, &argv[2..], op)?;
     let len = result.len();
-    let db = ctx.db();
+    let dst = &argv[1];
+    ctx.before_overwrite(dst);
     if len == 0 {
-        db.remove(&argv[1]);
+        if ctx.db().remove(dst).is_some() {
+            ctx.notify(Class::GENERIC, "del", dst);
+        }
     } else {
-        db.set(&argv[1], Value::Set(result));
+        ctx.db().set(dst, Value::Set(result));
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(Class::SET, event, dst);
     }
     Ok(Reply::Int(len as i64))
 }
@@ -419,8 +437,11 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply> {
     if let Some(set) = ctx.set_mut(src)? {
         set.remove(member);
     }
+    ctx.notify(Class::SET, "srem", src);
     delete_if_empty(ctx, src);
-    ctx.set_or_insert(dst)?.insert(Box::from(member));
+    if ctx.set_or_insert(dst)?.insert(Box::from(member)) {
+        ctx.notify(Class::SET, "sadd", dst);
+    }
     Ok(Reply::Int(1))
 }
 

@@ -10,6 +10,7 @@ use super::flags::*;
 use super::{command, errors, int_arg, is, Command, Ctx, Gather};
 use super::{one_of, ArgCursor};
 use crate::config::MAX_STRING_BYTES;
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef};
 use crate::util::longdouble::{self, IncrFloatError};
@@ -212,11 +213,16 @@ fn set_generic(
         None if opts.keepttl => old_expiry.unwrap_or(0),
         None => 0,
     };
+    ctx.before_overwrite(key);
+    ctx.db().insert_str(key, value, expires_at);
+    ctx.notify(Class::STRING, "set", key);
+    if deadline.is_some() {
+        ctx.notify(Class::GENERIC, "expire", key);
+    }
     if expires_at != 0 && expires_at <= now {
-        // An absolute deadline already past: the key is gone at once.
+        // An absolute deadline already past: the key is gone at once
+        // (announced as Redis 7.0 announces it: set, then expire).
         ctx.db().remove(key);
-    } else {
-        ctx.db().insert_str(key, value, expires_at);
     }
     Ok(old.unwrap_or(ok))
 }
@@ -289,6 +295,7 @@ fn set_with_expire(ctx: &mut Ctx, argv: &[Bytes], kind: ExpireKind, cmd: &str) -
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = ctx.read_str(&argv[1])?.map_or(Reply::Nil, Reply::bulk);
     ctx.db().set(&argv[1], Value::Str(argv[2].to_vec()));
+    ctx.notify(Class::STRING, "set", &argv[1]);
     Ok(old)
 }
 
@@ -298,6 +305,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Nil);
     };
     ctx.db().remove(&argv[1]);
+    ctx.notify(Class::GENERIC, "del", &argv[1]);
     Ok(old)
 }
 
@@ -319,12 +327,21 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         // Only EXAT / PXAT can name a past time.
         Some(deadline) if deadline <= now => {
             ctx.db().remove(key);
+            ctx.notify(Class::GENERIC, "del", key);
         }
         Some(deadline) => {
             ctx.db().set_expiry(key, deadline, now);
+            ctx.notify(Class::GENERIC, "expire", key);
         }
         None if opts.persist => {
-            ctx.db().set_expiry(key, 0, now);
+            let volatile = ctx
+                .db()
+                .get(key, now)
+                .is_some_and(|e| e.expires_at_ms() != 0);
+            if volatile {
+                ctx.db().set_expiry(key, 0, now);
+                ctx.notify(Class::GENERIC, "persist", key);
+            }
         }
         None => {}
     }
@@ -368,11 +385,15 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         format_i64(new, text);
         Ok(new)
     })?;
-    if let Some(new) = incremented {
-        return Ok(Reply::Int(new));
-    }
-    ctx.db().set(key, Value::Str(by.to_string().into_bytes()));
-    Ok(Reply::Int(by))
+    let new = match incremented {
+        Some(new) => new,
+        None => {
+            ctx.db().set(key, Value::Str(by.to_string().into_bytes()));
+            by
+        }
+    };
+    ctx.notify(Class::STRING, "incrby", key);
+    Ok(Reply::Int(new))
 }
 
 /// INCRBYFLOAT key increment: the new value as a bulk string.
@@ -382,11 +403,13 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let new = incr_by_float(s, by)?;
         let reply = Reply::bulk(&new);
         replace_str(ctx, key, new);
+        ctx.notify(Class::STRING, "incrbyfloat", key);
         return Ok(reply);
     }
     let new = incr_by_float(b"0", by)?;
     let reply = Reply::bulk(&new);
     ctx.db().set(key, Value::Str(new));
+    ctx.notify(Class::STRING, "incrbyfloat", key);
     Ok(reply)
 }
 
@@ -410,13 +433,19 @@ fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, Reply> {
 /// APPEND key value: the new length; the expiry is kept.
 fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, tail) = (&argv[1], &argv[2]);
-    if let Some(s) = ctx.str_mut(key)? {
-        check_length(s.len(), tail.len())?;
-        s.extend_from_slice(tail);
-        return Ok(Reply::Int(s.len() as i64));
-    }
-    ctx.db().set(key, Value::Str(tail.to_vec()));
-    Ok(Reply::Int(tail.len() as i64))
+    let len = match ctx.str_mut(key)? {
+        Some(s) => {
+            check_length(s.len(), tail.len())?;
+            s.extend_from_slice(tail);
+            s.len()
+        }
+        None => {
+            ctx.db().set(key, Value::Str(tail.to_vec()));
+            tail.len()
+        }
+    };
+    ctx.notify(Class::STRING, "append", key);
+    Ok(Reply::Int(len as i64))
 }
 
 /// STRLEN key
@@ -469,7 +498,9 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s.resize(end, 0);
         }
         s[offset..end].copy_from_slice(value);
-        return Ok(Reply::Int(s.len() as i64));
+        let len = s.len();
+        ctx.notify(Class::STRING, "setrange", key);
+        return Ok(Reply::Int(len as i64));
     }
     // Setting nothing on a missing key creates nothing.
     if value.is_empty() {
@@ -479,6 +510,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut s = vec![0; end];
     s[offset..].copy_from_slice(value);
     ctx.db().set(key, Value::Str(s));
+    ctx.notify(Class::STRING, "setrange", key);
     Ok(Reply::Int(end as i64))
 }
 
@@ -500,9 +532,10 @@ fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     if argv.len().is_multiple_of(2) {
         return Reply::error(errors::wrong_args("mset"));
     }
-    let db = ctx.db();
     for pair in argv[1..].chunks_exact(2) {
-        db.set(&pair[0], Value::Str(pair[1].to_vec()));
+        ctx.before_overwrite(&pair[0]);
+        ctx.db().set(&pair[0], Value::Str(pair[1].to_vec()));
+        ctx.notify(Class::STRING, "set", &pair[0]);
     }
     Reply::ok()
 }
@@ -519,7 +552,8 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     for pair in argv[1..].chunks_exact(2) {
-        db.set(&pair[0], Value::Str(pair[1].to_vec()));
+        ctx.db().set(&pair[0], Value::Str(pair[1].to_vec()));
+        ctx.notify(Class::STRING, "set", &pair[0]);
     }
     Ok(Reply::Int(1))
 }
@@ -622,6 +656,7 @@ mod tests {
         let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: &mut shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: 1_000,
             resp3: false,

@@ -26,6 +26,7 @@ use super::flags::*;
 use super::{command, errors, float_arg, int_arg, is, reply, Command, Ctx};
 use super::{empty_scan, one_of, scan_cursor, scan_options, ArgCursor, ScanOptions};
 use crate::config::MAX_SCAN_COUNT;
+use crate::notify::Class;
 use crate::protocol::Reply;
 use crate::store::{Value, ValueRef, ZSet};
 use crate::util::glob::glob_match;
@@ -120,14 +121,19 @@ fn members_reply<'a>(
 }
 
 /// Writes a *STORE result to `dst` (deleting it when empty); its size.
-fn store(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>) -> Reply {
+/// `event` announces the write (`del` a deletion).
+fn store(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>, event: &'static str) -> Reply {
+    ctx.before_overwrite(dst);
     if items.is_empty() {
-        ctx.db().remove(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.notify(Class::GENERIC, "del", dst);
+        }
         return Reply::Int(0);
     }
     let z = ZSet::from_pairs(items);
     let len = z.len();
     ctx.db().set(dst, Value::ZSet(z));
+    ctx.notify(Class::ZSET, event, dst);
     Reply::Int(len as i64)
 }
 
@@ -450,6 +456,10 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> Result<Reply, Repl
             done
         }
     };
+    if done.added + done.updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(Class::ZSET, event, key);
+    }
     Ok(if flags.incr {
         if done.processed > 0 {
             Reply::Double(done.score)
@@ -507,8 +517,13 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
             return Ok(Reply::Int(0));
         };
         let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
-        if z.is_empty() {
+        let emptied = z.is_empty();
+        if removed > 0 {
+            ctx.notify(Class::ZSET, "zrem", key);
+        }
+        if emptied {
             ctx.db().remove(key);
+            ctx.notify(Class::GENERIC, "del", key);
         }
         Ok(Reply::Int(removed as i64))
     })())
@@ -694,7 +709,7 @@ fn zrange_generic(
         return Ok(members_reply(items, withscores, resp3));
     }
     let owned = items.into_iter().map(|(m, s)| (m.into(), s)).collect();
-    Ok(store(ctx, &argv[1], owned))
+    Ok(store(ctx, &argv[1], owned, "zrangestore"))
 }
 
 // ---- Removal ----
@@ -740,8 +755,13 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
             out.extend([member, score]);
         }
     }
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if !out.is_empty() {
+        ctx.notify(Class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
+    if emptied {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     Ok(Reply::Array(out))
 }
@@ -750,7 +770,7 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let spec = Spec::Rank(int_arg(&argv[2])?, int_arg(&argv[3])?);
-        zremrange(ctx, argv, spec)
+        zremrange(ctx, argv, spec, "zremrangebyrank")
     })())
 }
 
@@ -758,7 +778,7 @@ fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let spec = Spec::Score(ScoreRange::parse(&argv[2], &argv[3])?);
-        zremrange(ctx, argv, spec)
+        zremrange(ctx, argv, spec, "zremrangebyscore")
     })())
 }
 
@@ -766,11 +786,16 @@ fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
 fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     reply((|| {
         let spec = Spec::Lex(LexRange::parse(&argv[2], &argv[3])?);
-        zremrange(ctx, argv, spec)
+        zremrange(ctx, argv, spec, "zremrangebylex")
     })())
 }
 
-fn zremrange(ctx: &mut Ctx, argv: &[Bytes], spec: Spec) -> Result<Reply, Reply> {
+fn zremrange(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    spec: Spec,
+    event: &'static str,
+) -> Result<Reply, Reply> {
     let key = &argv[1];
     let Some(z) = ctx.zset_mut(key)? else {
         return Ok(Reply::Int(0));
@@ -781,8 +806,13 @@ fn zremrange(ctx: &mut Ctx, argv: &[Bytes], spec: Spec) -> Result<Reply, Reply> 
         Spec::Lex(r) => r.ranks(z),
     };
     let removed = z.remove_range(from, to);
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if removed > 0 {
+        ctx.notify(Class::ZSET, event, key);
+    }
+    if emptied {
         ctx.db().remove(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -1070,12 +1100,9 @@ fn set_op(
     // Types are checked before options, as Redis does.
     let mut lens = Vec::with_capacity(keys.len());
     for key in keys {
-        let found = if output == Output::Store {
-            value(ctx, key)
-        } else {
-            ctx.read(key)
-        };
-        lens.push(match found {
+        // A read, counted and announced on a miss, as Redis 7.0 looks
+        // up the inputs of the *STORE forms too.
+        lens.push(match ctx.read(key) {
             None => 0,
             Some(ValueRef::ZSet(z)) => z.len(),
             Some(ValueRef::Set(s)) => s.len(),
@@ -1134,7 +1161,12 @@ fn set_op(
             .then_with(|| a.0.cmp(&b.0))
     });
     if output == Output::Store {
-        return Ok(store(ctx, &argv[1], result));
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        return Ok(store(ctx, &argv[1], result, event));
     }
     let resp3 = ctx.resp3;
     Ok(members_reply(
@@ -1243,6 +1275,7 @@ mod tests {
         let hub = crate::pubsub::Hub::detached();
         let mut ctx = Ctx {
             keyspace: shard,
+            notify: &mut Default::default(),
             db: 0,
             now_ms: 1,
             resp3: false,

@@ -64,9 +64,22 @@ impl Core {
                 if self.node.rdb.refuses_writes(&self.node.config) && call.cmd.has(flags::WRITE) {
                     return Reply::error(cmd::errors::MISCONF_RDB);
                 }
-                self.state.borrow_mut().execute(access, call, now_ms)
+                let mut state = self.state.borrow_mut();
+                state.set_keyspace_events(self.node.config.keyspace_events());
+                let reply = state.execute(access, call, now_ms);
+                if state.notify.has_pending() {
+                    drop(state);
+                    self.publish_notifications();
+                }
+                reply
             }
         }
+    }
+
+    /// Publishes this shard's pending keyspace events (see
+    /// [`super::notify`]).
+    pub fn publish_notifications(&self) {
+        super::notify::publish_pending(self);
     }
 
     /// This shard's statistics, with its log's.
@@ -133,7 +146,13 @@ impl Core {
 
     /// One tick of active expiry (it deletes keys, so it needs access).
     pub fn expire_tick(&self, access: Access<'_>, budget: usize) {
-        self.state.borrow_mut().expire_tick(access, budget);
+        let mut state = self.state.borrow_mut();
+        state.set_keyspace_events(self.node.config.keyspace_events());
+        state.expire_tick(access, budget);
+        if state.notify.has_pending() {
+            drop(state);
+            self.publish_notifications();
+        }
     }
 
     /// Runs a script: first inline, in the caller's task, for its first
@@ -273,8 +292,14 @@ impl Core {
         let now_ms = crate::util::time::now_ms();
         let loaded = {
             let mut state = self.state.borrow_mut();
-            crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+            let loaded = crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
+                .map_err(|e| format!("{}: {e}", path.display()));
+            // Keys loaded are not created by a command: no `new` events
+            // (Redis's load adds keys without announcing them either).
+            for db in &mut state.keyspace.dbs {
+                db.take_created();
+            }
+            loaded?
         };
         if self.shard_id == 0 {
             self.node.functions.flush();

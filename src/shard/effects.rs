@@ -26,6 +26,13 @@
 //!   batch. Other changes outside the keyspace (configuration) are not
 //!   effects.
 //!
+//! Keyspace notifications are not a sink: their events name what a
+//! command did in Redis's words (`lpop` then `del`), which its arguments
+//! do not tell, so command code announces them next to each change
+//! (`Ctx::notify`, see `crate::notify`); the expired keys they announce
+//! are the ones recorded here, taken in the same step
+//! (`ShardState::record_expired`).
+//!
 //! Per key, the database keeps its own record of changes for `WATCH`
 //! (see `Db::watch`): every path that records an effect here also bumps
 //! the versions of the watched keys it changed.

@@ -11,6 +11,7 @@ pub mod effects;
 pub mod gate;
 pub mod log;
 pub mod mesh;
+pub mod notify;
 pub mod replicate;
 pub mod serve;
 
@@ -20,6 +21,7 @@ use bytes::Bytes;
 
 use crate::cmd::{errors, Call, Ctx};
 use crate::node::{ShardReport, ShardStats};
+use crate::notify::{Class, Notifications};
 use crate::protocol::Reply;
 use crate::pubsub::Hub;
 use crate::store::{Db, Keyspace};
@@ -35,6 +37,8 @@ pub struct ShardState {
     pub effects: Effects,
     /// The point-in-time view a save is taking of the keyspace, if any.
     pub capture: Option<crate::rdb::snapshot::Capture>,
+    /// Keyspace events waiting to be published (see `crate::notify`).
+    pub notify: Notifications,
     /// This core's Pub/Sub hub: shard code publishes through it.
     pub pubsub: Rc<Hub>,
 }
@@ -50,7 +54,30 @@ impl ShardState {
             stats: ShardStats::default(),
             effects: Effects::default(),
             capture: None,
+            notify: Notifications::default(),
             pubsub,
+        }
+    }
+
+    /// Takes the `notify-keyspace-events` flags as configured now (the
+    /// core passes them before each command: CONFIG SET may change them
+    /// on any core). The databases keep the expired and created keys
+    /// only while someone wants them.
+    #[inline]
+    pub fn set_keyspace_events(&mut self, flags: u32) {
+        if self.notify.set_flags(flags) {
+            self.keep_changed_keys();
+        }
+    }
+
+    /// Has the databases keep expired keys while the write hook or
+    /// notifications want them, and created keys while notifications do.
+    fn keep_changed_keys(&mut self) {
+        let expired = self.effects.is_active() || self.notify.wants(Class::EXPIRED);
+        let created = self.notify.wants(Class::NEW);
+        for db in &mut self.keyspace.dbs {
+            db.keep_expired(expired);
+            db.keep_created(created);
         }
     }
 
@@ -76,7 +103,11 @@ impl ShardState {
     /// clock per event-loop iteration.
     pub fn execute(&mut self, _access: gate::Access<'_>, call: &Call, now_ms: u64) -> Reply {
         if !self.effects.is_active() {
-            return self.run(call, now_ms);
+            let reply = self.run(call, now_ms);
+            if self.notify.wants(Class::EXPIRED) || self.notify.wants(Class::NEW) {
+                self.record_expired();
+            }
+            return reply;
         }
         let before = self.changes();
         let reply = self.run(call, now_ms);
@@ -100,10 +131,9 @@ impl ShardState {
 
     /// Adds a sink to the write hook: from now on it sees every effect.
     pub fn add_effect_sink(&mut self, sink: effects::Sink) -> effects::SinkId {
-        for db in &mut self.keyspace.dbs {
-            db.keep_expired(true);
-        }
-        self.effects.add_sink(sink)
+        let id = self.effects.add_sink(sink);
+        self.keep_changed_keys();
+        id
     }
 
     /// Removes a sink from the write hook (between batches, see
@@ -111,11 +141,7 @@ impl ShardState {
     /// collecting expired keys.
     pub fn remove_effect_sink(&mut self, id: effects::SinkId) {
         self.effects.remove_sink(id);
-        if !self.effects.is_active() {
-            for db in &mut self.keyspace.dbs {
-                db.keep_expired(false);
-            }
-        }
+        self.keep_changed_keys();
     }
 
     /// Changes applied to any database so far.
@@ -123,11 +149,21 @@ impl ShardState {
         self.keyspace.dbs.iter().map(Db::changes).sum()
     }
 
-    /// Records the keys deleted because they expired since the last call.
+    /// Records the keys deleted because they expired since the last call
+    /// (and announces those no command announced yet, with the keys
+    /// created).
     fn record_expired(&mut self) {
+        let record = self.effects.is_active();
         for (db, d) in self.keyspace.dbs.iter_mut().enumerate() {
-            for key in d.take_expired() {
-                self.effects.record(Effect::Expired { db, key: &key });
+            for (i, key) in d.take_expired().iter().enumerate() {
+                self.notify.expired(db, i, key);
+                if record {
+                    self.effects.record(Effect::Expired { db, key });
+                }
+            }
+            self.notify.expired_taken(db);
+            for key in d.take_created() {
+                self.notify.created(db, &key);
             }
         }
     }
@@ -139,6 +175,7 @@ impl ShardState {
         self.stats.commands += 1;
         let mut ctx = Ctx {
             keyspace: &mut self.keyspace,
+            notify: &mut self.notify,
             db: call.db as usize,
             now_ms,
             resp3: call.resp3,

@@ -46,6 +46,9 @@ pub struct Db {
     /// Keys deleted because they expired, until the shard takes them
     /// (`Some` only while the shard records effects).
     expired: Option<Vec<Box<[u8]>>>,
+    /// Keys created, until the shard takes them (`Some` only while the
+    /// shard announces `new` events, see `crate::notify`).
+    created: Option<Vec<Box<[u8]>>>,
     /// A point-in-time view being taken (see `super::freeze`).
     freeze: Option<Box<Freeze>>,
 }
@@ -77,6 +80,7 @@ impl Db {
             watched: HashMap::new(),
             changes: 0,
             expired: None,
+            created: None,
             freeze: None,
         }
     }
@@ -247,6 +251,9 @@ impl Db {
             TableEntry::Vacant(v) => {
                 v.insert(entry);
                 self.keys += 1;
+                if let Some(created) = &mut self.created {
+                    created.push(Box::from(key));
+                }
             }
         }
         if expires_at_ms != 0 {
@@ -500,7 +507,9 @@ impl Db {
     /// Starts (or stops) keeping the keys deleted because they expired,
     /// for [`Self::take_expired`].
     pub fn keep_expired(&mut self, on: bool) {
-        self.expired = on.then(Vec::new);
+        if on != self.expired.is_some() {
+            self.expired = on.then(Vec::new);
+        }
     }
 
     /// The keys deleted because they expired since the last call, in the
@@ -508,6 +517,30 @@ impl Db {
     pub fn take_expired(&mut self) -> Vec<Box<[u8]>> {
         match &mut self.expired {
             Some(expired) if !expired.is_empty() => std::mem::take(expired),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The expired keys kept since the last [`Self::take_expired`], which
+    /// stay kept (keyspace notifications announce them mid-command; the
+    /// write hook takes them after it).
+    pub fn expired_pending(&self) -> &[Box<[u8]>] {
+        self.expired.as_deref().unwrap_or_default()
+    }
+
+    /// Starts (or stops) keeping the keys created, for
+    /// [`Self::take_created`]; keeping on, the ones kept stay.
+    pub fn keep_created(&mut self, on: bool) {
+        if on != self.created.is_some() {
+            self.created = on.then(Vec::new);
+        }
+    }
+
+    /// The keys created since the last call, in order (empty unless
+    /// [`Self::keep_created`]).
+    pub fn take_created(&mut self) -> Vec<Box<[u8]>> {
+        match &mut self.created {
+            Some(created) if !created.is_empty() => std::mem::take(created),
             _ => Vec::new(),
         }
     }

@@ -8,6 +8,8 @@ pub mod durable;
 pub mod glob;
 /// Broken invariants: panic in tests, log and answer an error in release.
 pub mod invariant;
+/// The classes of keyspace events and their `notify-keyspace-events` letters.
+pub mod keyspace_events;
 /// Exact x87 `long double` emulation for `INCRBYFLOAT` / `HINCRBYFLOAT`.
 pub mod longdouble;
 /// Redis-compatible number parsing and formatting (`string2ll`, `strtod`, `%.17g`).

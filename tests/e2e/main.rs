@@ -16,6 +16,7 @@ mod keys;
 mod lists;
 mod loadgen;
 mod master;
+mod notifications;
 mod pubsub;
 mod rdb;
 mod scenario;

@@ -87,6 +87,28 @@ impl Raw {
             .unwrap_or_else(|e| panic!("reading a reply: {e}"))
     }
 
+    /// The next reply if one comes within `wait` (a subscriber's next
+    /// message, or none).
+    pub fn read_reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        self.writer.set_read_timeout(Some(wait)).expect("timeout");
+        let reply = self.reader.read_bytes();
+        self.writer
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("timeout");
+        match reply {
+            Ok(reply) => Some(reply),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("reading a reply: {e}"),
+        }
+    }
+
     /// True when the server closed the connection (EOF) within the timeout.
     pub fn is_closed(&mut self) -> bool {
         if !self.reader.buffered().is_empty() {
