@@ -54,16 +54,47 @@ pub fn feed(hub: &Hub, db: usize, client: &str, argv: &[Bytes]) {
     hub.feed_monitors(&monitor::line(db, client, args));
 }
 
-/// The positions of passwords in `argv`: every argument of AUTH, the
-/// two after HELLO's AUTH.
+/// The positions of passwords in `argv`: every argument of AUTH; the two
+/// after each of HELLO's AUTH options, found as HELLO parses them.
 fn redacted_from(argv: &[Bytes]) -> Vec<usize> {
     if argv[0].eq_ignore_ascii_case(b"auth") {
         return (1..argv.len()).collect();
     }
+    let mut redacted = Vec::new();
     if argv[0].eq_ignore_ascii_case(b"hello") {
-        if let Some(at) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
-            return (at + 1..argv.len().min(at + 3)).collect();
+        let mut i = 2;
+        while i < argv.len() {
+            let more = argv.len() - i - 1;
+            if argv[i].eq_ignore_ascii_case(b"auth") && more >= 2 {
+                redacted.extend([i + 1, i + 2]);
+                i += 3;
+            } else if argv[i].eq_ignore_ascii_case(b"setname") && more >= 1 {
+                i += 2;
+            } else {
+                break;
+            }
         }
     }
-    Vec::new()
+    redacted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<Bytes> {
+        args.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn passwords_are_redacted_where_redis_redacts_them() {
+        assert_eq!(redacted_from(&argv(&["AUTH", "pw"])), [1]);
+        assert_eq!(redacted_from(&argv(&["auth", "user", "pw"])), [1, 2]);
+        let hello = argv(&["HELLO", "3", "SETNAME", "auth", "AUTH", "u", "p"]);
+        assert_eq!(redacted_from(&hello), [5, 6]);
+        assert!(redacted_from(&argv(&["HELLO", "3", "AUTH", "u"])).is_empty());
+        assert!(redacted_from(&argv(&["SET", "auth", "x"])).is_empty());
+    }
 }

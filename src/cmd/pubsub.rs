@@ -10,7 +10,7 @@ use super::flags::*;
 use super::{command, errors, Command, ConnCtx, Ctx, Session};
 use crate::config::MAX_PUBSUB_NAMES_PER_COMMAND;
 use crate::protocol::Reply;
-use crate::pubsub::{Kind, Subscriptions};
+use crate::pubsub::{Index, Kind, Subscriptions};
 use crate::util::slot::key_hash_slot;
 
 #[rustfmt::skip]
@@ -203,7 +203,7 @@ fn sunsubscribe(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 }
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern].
-fn channels(ctx: &mut ConnCtx, argv: &[Bytes], kind: Kind) -> Reply {
+fn channels(index: &Index, argv: &[Bytes], kind: Kind) -> Reply {
     if argv.len() > 3 {
         return Reply::error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
@@ -211,22 +211,21 @@ fn channels(ctx: &mut ConnCtx, argv: &[Bytes], kind: Kind) -> Reply {
         ));
     }
     let pattern = argv.get(2).map(|p| &p[..]);
-    let names = ctx.core.node().pubsub.names(kind, pattern);
+    let names = index.names(kind, pattern);
     Reply::Array(names.into_iter().map(Reply::Bulk).collect())
 }
 
 fn pubsub_channels(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    channels(ctx, argv, Kind::Channel)
+    channels(&ctx.core.node().pubsub, argv, Kind::Channel)
 }
 
 fn pubsub_shardchannels(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    channels(ctx, argv, Kind::Shard)
+    channels(&ctx.core.node().pubsub, argv, Kind::Shard)
 }
 
 /// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: name, count pairs in a
 /// flat array (in RESP3 too, as Redis 7.0).
-fn numsub(ctx: &mut ConnCtx, argv: &[Bytes], kind: Kind) -> Reply {
-    let index = &ctx.core.node().pubsub;
+fn numsub(index: &Index, argv: &[Bytes], kind: Kind) -> Reply {
     Reply::Array(
         argv[2..]
             .iter()
@@ -239,11 +238,25 @@ fn numsub(ctx: &mut ConnCtx, argv: &[Bytes], kind: Kind) -> Reply {
 }
 
 fn pubsub_numsub(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    numsub(ctx, argv, Kind::Channel)
+    numsub(&ctx.core.node().pubsub, argv, Kind::Channel)
 }
 
 fn pubsub_shardnumsub(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
-    numsub(ctx, argv, Kind::Shard)
+    numsub(&ctx.core.node().pubsub, argv, Kind::Shard)
+}
+
+/// PUBSUB's subcommands from a script's `redis.call` (Redis allows them
+/// there): `name` is the subcommand's full name (`pubsub|numsub`).
+pub fn from_script(index: &Index, name: &str, argv: &[Bytes]) -> Option<Reply> {
+    Some(match name {
+        "pubsub|channels" => channels(index, argv, Kind::Channel),
+        "pubsub|shardchannels" => channels(index, argv, Kind::Shard),
+        "pubsub|numsub" => numsub(index, argv, Kind::Channel),
+        "pubsub|shardnumsub" => numsub(index, argv, Kind::Shard),
+        "pubsub|numpat" => Reply::Int(index.pattern_count() as i64),
+        "pubsub|help" => help(),
+        _ => return None,
+    })
 }
 
 fn pubsub_numpat(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
@@ -251,6 +264,10 @@ fn pubsub_numpat(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
 }
 
 fn pubsub_help(_: &mut ConnCtx, _: &[Bytes]) -> Reply {
+    help()
+}
+
+fn help() -> Reply {
     Reply::Array(
         [
             "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

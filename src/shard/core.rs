@@ -757,7 +757,9 @@ impl Core {
                 Some(_) => Reply::error(cmd::errors::DB_INDEX_OUT_OF_RANGE),
                 None => Reply::error(cmd::errors::NOT_INTEGER),
             },
-            _ => Reply::error("ERR This Redis command is not allowed from script"),
+            name => cmd::pubsub::from_script(&self.node.pubsub, name, argv).unwrap_or_else(|| {
+                Reply::error("ERR This Redis command is not allowed from script")
+            }),
         }
     }
 }

@@ -158,6 +158,15 @@ fn reset_and_quit_in_subscribed_mode_match_redis() {
         .on("m", &["EXEC"])
         .on("m", &["GET", "k"])
         .on("m", &["UNSUBSCRIBE"])
+        // PUBSUB from a script.
+        .on("s", &["SUBSCRIBE", "a"])
+        .cmd(&[
+            "EVAL",
+            "return redis.call('pubsub', 'numsub', 'a', 'b')",
+            "0",
+        ])
+        .cmd(&["EVAL", "return redis.call('pubsub', 'channels')", "0"])
+        .cmd(&["EVAL", "return redis.call('pubsub', 'numpat')", "0"])
         .on("q", &["SUBSCRIBE", "a"])
         .on("q", &["QUIT"])
         .assert_same_as_redis();
