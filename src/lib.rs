@@ -13,6 +13,7 @@ pub mod lua;
 pub mod node;
 pub mod protocol;
 pub mod rdb;
+pub mod replication;
 pub mod scenario;
 pub mod server;
 pub mod shard;

@@ -242,11 +242,14 @@ pub struct Node {
     pub script_status: Vec<ScriptStatus>,
     /// Shards done loading their data at start.
     loaded_shards: AtomicUsize,
+    /// Role, replication ids and offsets, the link to the master.
+    pub replication: crate::replication::Replication,
 }
 
 impl Node {
     pub fn new(config: Config, cores: Vec<usize>) -> Self {
         let seed = now_ms() ^ std::process::id() as u64;
+        let replication = crate::replication::Replication::new(&config);
         Node {
             config,
             script_cache: crate::lua::ScriptCache::default(),
@@ -273,6 +276,7 @@ impl Node {
             listeners: Mutex::new(Vec::new()),
             script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
             loaded_shards: AtomicUsize::new(0),
+            replication,
             cores,
         }
     }

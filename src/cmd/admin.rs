@@ -149,6 +149,9 @@ const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
     ("memory", memory_section),
     ("persistence", persistence_section),
     ("stats", stats_section),
+    ("replication", |s, out| {
+        crate::replication::info::write_section(s.node, out)
+    }),
     ("shards", shards_section),
     ("scripting", |s, out| scripting_section(out, s.node)),
     ("keyspace", keyspace_section),

@@ -35,6 +35,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod replica;
 pub mod scripting;
 pub mod session;
 pub mod sets;
@@ -596,6 +597,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         transactions::COMMANDS,
         admin::COMMANDS,
         persistence::COMMANDS,
+        replica::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -43,7 +43,7 @@ impl Session {
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("ping",   -1, FAST | STALE)                                                            .connection(ping),
+    command("ping",   -1, FAST)                                                                    .connection(ping),
     command("echo",   2,  FAST | STALE)                                                            .connection(echo),
     command("select", 2,  LOADING | STALE | FAST | SWITCHES_DB)                                    .connection(select),
     command("auth",   -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)                .connection(auth),
@@ -362,8 +362,9 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
     // Every client here is a normal one of the `default` user: a filter for
     // another type (Sentinel and replication send `TYPE master`/`replica`)
-    // matches none.
+    // matches none, but `TYPE master` breaks the link to the master.
     let mut only_other_type = false;
+    let mut master = false;
     let mut i = 2;
     while i + 1 < argv.len() {
         let v = String::from_utf8_lossy(&argv[i + 1]).into_owned();
@@ -385,7 +386,8 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         } else if is(&argv[i], "type") {
             match v.to_ascii_lowercase().as_str() {
                 "normal" => {}
-                "master" | "slave" | "replica" | "pubsub" => only_other_type = true,
+                "master" => master = true,
+                "slave" | "replica" | "pubsub" => only_other_type = true,
                 _ => return Reply::error(format!("ERR Unknown client type '{v}'")),
             }
         } else if is(&argv[i], "user") {
@@ -402,6 +404,9 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     }
     if only_other_type {
         return Reply::Int(0);
+    }
+    if master {
+        return Reply::Int(i64::from(core.node().replication.kill_link()));
     }
     let me = ctx.session.client.id;
     let n = core.node().kill_clients(|c| {

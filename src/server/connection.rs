@@ -419,6 +419,10 @@ impl Connection {
         if !self.session.authenticated && !c.has(flags::NO_AUTH) {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
+        let node = &self.core.node;
+        if let Some(refusal) = node.replication.refusal(c, &node.config) {
+            return Err((Some(c), Reply::error(refusal)));
+        }
         Ok(c)
     }
 

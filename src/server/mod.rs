@@ -168,6 +168,9 @@ async fn shard_main(
     glommio::spawn_local(expire_loop(core.clone())).detach();
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
+        // The link to a master (REPLICAOF), whenever there is one.
+        let link = crate::replication::replica::supervise(core.clone());
+        spawn_network(link, network_queue);
     }
     node.shard_loaded();
     let _ = ready.send(Ok(id));

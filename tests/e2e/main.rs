@@ -16,6 +16,7 @@ mod keys;
 mod lists;
 mod loadgen;
 mod rdb;
+mod replication;
 mod scenario;
 mod scripting;
 mod server;
