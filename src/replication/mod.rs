@@ -23,8 +23,6 @@ pub const READONLY: &str = "READONLY You can't write against a read only replica
 /// Redis's reply while the link is down and stale data may not be served.
 pub const MASTERDOWN: &str =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
-/// A script that declares it may write, on a read-only replica (Redis's text).
-pub const READONLY_SCRIPT: &str = "READONLY Can not run script with write flag on readonly replica";
 /// `master_replid2` when there is none.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
@@ -188,6 +186,29 @@ impl Replication {
         }
         let serve_stale = config.int(Param::ReplicaServeStaleData) == 0;
         if !serve_stale && !self.link_is_up() && !c.has(flags::STALE) {
+            return Some(MASTERDOWN);
+        }
+        None
+    }
+
+    /// Why a script with `flags` may not start on this node, as Redis
+    /// decides before it runs: a declared script that may write, on a
+    /// read-only replica (`-READONLY`, Redis's shared text); any script
+    /// without `allow-stale` while the link is down and stale data is
+    /// refused (`-MASTERDOWN`).
+    pub fn refuses_script(
+        &self,
+        flags: &crate::lua::engine::ScriptFlags,
+        config: &Config,
+    ) -> Option<&'static str> {
+        if !self.is_replica() {
+            return None;
+        }
+        if flags.declared && !flags.no_writes && self.read_only(config) {
+            return Some(READONLY);
+        }
+        let serve_stale = config.int(Param::ReplicaServeStaleData) == 0;
+        if !serve_stale && !self.link_is_up() && !flags.allow_stale {
             return Some(MASTERDOWN);
         }
         None

@@ -603,6 +603,10 @@ impl ScriptHost for Core {
         self.gate.notify();
     }
 
+    fn refuses_script(&self, flags: &crate::lua::engine::ScriptFlags) -> Option<&'static str> {
+        self.node.replication.refuses_script(flags, &self.node.config)
+    }
+
     fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed> {
         let c = match cmd::resolve(&argv) {
             Ok(c) => c,
