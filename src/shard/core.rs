@@ -604,7 +604,9 @@ impl ScriptHost for Core {
     }
 
     fn refuses_script(&self, flags: &crate::lua::engine::ScriptFlags) -> Option<&'static str> {
-        self.node.replication.refuses_script(flags, &self.node.config)
+        self.node
+            .replication
+            .refuses_script(flags, &self.node.config)
     }
 
     fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed> {

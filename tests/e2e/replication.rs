@@ -477,3 +477,143 @@ fn masterauth_authenticates_the_link() {
         "*2\r\n$10\r\nmasteruser\r\n$7\r\ndefault\r\n"
     );
 }
+
+/// A scripted master on a plain socket: the replica's handshake, its
+/// acknowledged offsets byte for byte (the GETACK itself counted after
+/// its ACK, as Redis 7.0), its PSYNC after a broken link; then hostile
+/// replies, each of which only breaks the link.
+#[test]
+fn a_scripted_master_sees_redis_offsets_and_hostile_bytes_do_no_harm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// Reads one RESP array of bulks the replica sent.
+    fn command(reader: &mut BufReader<TcpStream>) -> Vec<String> {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a command");
+        let n: usize = line.trim()[1..].parse().expect("an array");
+        (0..n)
+            .map(|_| {
+                line.clear();
+                reader.read_line(&mut line).expect("a bulk header");
+                let len: usize = line.trim()[1..].parse().expect("a bulk");
+                let mut bulk = vec![0; len + 2];
+                reader.read_exact(&mut bulk).expect("a bulk");
+                String::from_utf8_lossy(&bulk[..len]).into_owned()
+            })
+            .collect()
+    }
+
+    /// Accepts the replica and answers its handshake up to PSYNC; the
+    /// PSYNC's arguments.
+    fn handshake(
+        listener: &TcpListener,
+        replica_port: u16,
+    ) -> (TcpStream, BufReader<TcpStream>, Vec<String>) {
+        let (mut conn, _) = listener.accept().expect("the replica connects");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+        assert_eq!(command(&mut reader), ["PING"]);
+        conn.write_all(b"+PONG\r\n").expect("write");
+        let port = replica_port.to_string();
+        assert_eq!(command(&mut reader), ["REPLCONF", "listening-port", &port]);
+        conn.write_all(b"+OK\r\n").expect("write");
+        assert_eq!(
+            command(&mut reader),
+            ["REPLCONF", "capa", "eof", "capa", "psync2"]
+        );
+        conn.write_all(b"-ERR old master\r\n").expect("write");
+        let psync = command(&mut reader);
+        assert_eq!(psync[0], "PSYNC");
+        (conn, reader, psync)
+    }
+
+    fn encode(args: &[&str]) -> Vec<u8> {
+        shardis::protocol::encode_command(args)
+    }
+
+    let mut keyspace = shardis::store::Keyspace::for_shard(0, 1);
+    keyspace.dbs[0].insert(b"a", shardis::store::Value::Str(b"1".to_vec()), 0);
+    let mut writer = shardis::rdb::Writer::new(Vec::new());
+    writer.begin(0).expect("rdb");
+    shardis::rdb::snapshot::write_keyspace(&mut writer, &keyspace, 0).expect("rdb");
+    let rdb = writer.finish().expect("rdb");
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let master_port = listener.local_addr().expect("addr").port().to_string();
+    let replica = Server::shardis(2, &[]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master_port]), "+OK\r\n");
+    let (mut conn, mut reader, psync) = handshake(&listener, replica.port);
+    assert_eq!(psync.len(), 3);
+    let id = "8".repeat(40);
+    let mut full = format!("+FULLRESYNC {id} 100\r\n\n\n${}\r\n", rdb.len()).into_bytes();
+    full.extend_from_slice(&rdb);
+    conn.write_all(&full).expect("write");
+    assert_eq!(command(&mut reader), ["REPLCONF", "ACK", "100"]);
+
+    let set = encode(&["SET", "b", "2"]);
+    let getack = encode(&["REPLCONF", "GETACK", "*"]);
+    let ping = encode(&["PING"]);
+    conn.write_all(&[set.clone(), getack.clone()].concat())
+        .expect("write");
+    let after_set = 100 + set.len();
+    assert_eq!(
+        command(&mut reader),
+        ["REPLCONF", "ACK", &after_set.to_string()],
+        "GETACK is answered with the offset before it"
+    );
+    conn.write_all(&ping).expect("write");
+    let all = after_set + getack.len() + ping.len();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while command(&mut reader) != ["REPLCONF", "ACK", &all.to_string()] {
+        assert!(Instant::now() < deadline, "no ACK of {all}");
+    }
+    assert_eq!(r.cmd(&["MGET", "a", "b"]), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    assert_eq!(
+        info_number(&mut r, "replication", "slave_repl_offset"),
+        all as i64
+    );
+    assert_eq!(info_field(&mut r, "replication", "master_replid"), id);
+
+    // A broken link: the replica asks to continue where it stopped.
+    drop((conn, reader));
+    let (conn, reader, psync) = handshake(&listener, replica.port);
+    assert_eq!(psync, ["PSYNC", &id, &(all + 1).to_string()]);
+    drop((conn, reader));
+
+    // Hostile replies: each breaks the link, nothing else.
+    let hostile: [&[u8]; 5] = [
+        b"+FULLRESYNC short 0\r\n",
+        b"+FULLRESYNC 8888888888888888888888888888888888888888 0\r\n$99999999999999999999999\r\n",
+        b"+FULLRESYNC 8888888888888888888888888888888888888888 0\r\n$EOF:tooshort\r\n",
+        b"+CONTINUE\r\n*1\r\nX\r\n",
+        &[b'x'; 200 * 1024],
+    ];
+    for bytes in hostile {
+        let (mut conn, _reader, _) = handshake(&listener, replica.port);
+        let _ = conn.write_all(bytes);
+        // The replica hangs up.
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest);
+        assert_eq!(r.cmd(&["PING"]), "+PONG\r\n");
+    }
+    assert_eq!(r.cmd(&["MGET", "a", "b"]), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    assert_eq!(
+        info_field(&mut r, "replication", "master_link_status"),
+        "down"
+    );
+
+    // A master silent for `repl-timeout`: the replica hangs up.
+    assert_eq!(r.cmd(&["CONFIG", "SET", "repl-timeout", "2"]), "+OK\r\n");
+    let (mut conn, _reader, _) = handshake(&listener, replica.port);
+    conn.write_all(b"+CONTINUE\r\n").expect("write");
+    let silent = Instant::now();
+    let _ = conn.read_to_end(&mut Vec::new());
+    let waited = silent.elapsed();
+    assert!(
+        waited > Duration::from_millis(1500) && waited < Duration::from_secs(8),
+        "the replica hung up after {waited:?}"
+    );
+}
