@@ -3,7 +3,8 @@
 //! From the bottom: `util` → `config` → `protocol` → `store` (the keyspace
 //! data) → `rdb` (the RDB file format: store values to bytes and back) →
 //! `lua` (the VMs; they reach a shard only through
-//! `lua::ScriptHost`) → `node` (what every core shares) → `cmd` (the
+//! `lua::ScriptHost`) → `replication` (the role, ids and offsets every
+//! core reads) → `node` (what every core shares) → `cmd` (the
 //! command table and every command's code; connection commands reach
 //! their core only through `cmd::CoreAccess`) → `aof` (the append-only
 //! log's files: records, writer, manifest, recovery) → `shard` (what a core owns:

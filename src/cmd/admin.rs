@@ -150,7 +150,7 @@ const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
     ("persistence", persistence_section),
     ("stats", stats_section),
     ("replication", |s, out| {
-        crate::replication::info::write_section(s.node, out)
+        crate::replication::info::write_section(&s.node.replication, &s.node.config, out)
     }),
     ("shards", shards_section),
     ("scripting", |s, out| scripting_section(out, s.node)),

@@ -1,6 +1,6 @@
 //! The replica side of replication (Redis's `server` group): REPLICAOF
 //! (and its old name SLAVEOF) and ROLE. The link itself is
-//! `replication::replica`.
+//! `server::replica`.
 
 use bytes::Bytes;
 
@@ -50,5 +50,5 @@ fn replicaof(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
 
 /// ROLE (see `replication::info::role_reply`).
 fn role(ctx: &mut ConnCtx, _: &[Bytes]) -> Reply {
-    crate::replication::info::role_reply(ctx.core.node())
+    crate::replication::info::role_reply(&ctx.core.node().replication)
 }

@@ -192,7 +192,14 @@ fn hello(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         (text("proto"), Reply::Int(if resp3 { 3 } else { 2 })),
         (text("id"), Reply::Int(s.client.id as i64)),
         (text("mode"), text("standalone")),
-        (text("role"), text("master")),
+        (
+            text("role"),
+            text(if core.node().replication.is_replica() {
+                "replica"
+            } else {
+                "master"
+            }),
+        ),
         (text("modules"), Reply::Array(Vec::new())),
     ])
 }

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Param;
-use crate::node::Node;
+use super::Replication;
+use crate::config::{Config, Param};
 use crate::protocol::Reply;
 use crate::util::time::now_ms;
 
@@ -15,9 +15,7 @@ fn seconds_since(since: u64) -> u64 {
 }
 
 /// INFO's `# Replication` (Redis 7.0's fields, in its order).
-pub fn write_section(node: &Node, out: &mut String) {
-    let repl = &node.replication;
-    let config = &node.config;
+pub fn write_section(repl: &Replication, config: &Config, out: &mut String) {
     let state = repl.lock();
     out.push_str("# Replication\r\n");
     match &state.master {
@@ -84,8 +82,7 @@ pub fn write_section(node: &Node, out: &mut String) {
 /// ROLE: `["master", offset, [replicas]]` or
 /// `["slave", host, port, link state, offset]` (Redis 7.0's shapes; the
 /// offset is -1 while there is no link).
-pub fn role_reply(node: &Node) -> Reply {
-    let repl = &node.replication;
+pub fn role_reply(repl: &Replication) -> Reply {
     let state = repl.lock();
     let text = |t: &str| Reply::bulk(t.as_bytes());
     match &state.master {

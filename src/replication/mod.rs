@@ -1,20 +1,18 @@
 //! The node's replication state, shared by every core: its role (master,
 //! or replica of which master), its replication id and offsets (PSYNC2's
 //! `master_replid2` / `second_repl_offset` after a promotion), and the
-//! state of the link to the master. What reads it: INFO replication,
-//! ROLE, the READONLY / MASTERDOWN checks. The link itself is
-//! [`replica`]; it runs on core 0 and applies the master's stream through
-//! [`apply`].
+//! state of the link to the master. What reads it: INFO replication and
+//! ROLE ([`info`]), the READONLY / MASTERDOWN checks. It sits below
+//! `node` (see `layers`); the link itself, which drives shards, is
+//! `server::replica`: it runs on core 0 and applies the master's stream
+//! through `server::replica::apply`.
 
-pub mod apply;
 pub mod info;
-pub mod replica;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::cmd::{flags, Command};
 use crate::config::{Config, Param};
 use crate::util::time::now_ms;
 
@@ -172,20 +170,21 @@ impl Replication {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// The refusal Redis gives `c` from an ordinary client on this node:
+    /// The refusal Redis gives a command from an ordinary client on this
+    /// node (`writes`: it is flagged write; `stale_ok`: flagged stale):
     /// `-READONLY` for a write on a read-only replica, `-MASTERDOWN` for a
     /// command that needs fresh data while the link is down and
     /// `replica-serve-stale-data no`. (The master's own stream is applied
     /// without these checks.)
-    pub fn refusal(&self, c: &Command, config: &Config) -> Option<&'static str> {
+    pub fn refusal(&self, writes: bool, stale_ok: bool, config: &Config) -> Option<&'static str> {
         if !self.is_replica() {
             return None;
         }
-        if c.has(flags::WRITE) && self.read_only(config) {
+        if writes && self.read_only(config) {
             return Some(READONLY);
         }
         let serve_stale = config.int(Param::ReplicaServeStaleData) == 0;
-        if !serve_stale && !self.link_is_up() && !c.has(flags::STALE) {
+        if !serve_stale && !self.link_is_up() && !stale_ok {
             return Some(MASTERDOWN);
         }
         None
@@ -465,19 +464,20 @@ mod tests {
     fn refusals_follow_redis() {
         let config = Config::default();
         let r = Replication::new(&config);
-        let set = crate::cmd::lookup(b"set").expect("set");
-        let get = crate::cmd::lookup(b"get").expect("get");
-        assert_eq!(r.refusal(set, &config), None, "a master takes writes");
+        // (writes, stale_ok): SET and GET.
+        let (set, get) = ((true, false), (false, false));
+        let refusal = |(w, s): (bool, bool)| r.refusal(w, s, &config);
+        assert_eq!(refusal(set), None, "a master takes writes");
         r.set_master("h".into(), 1);
-        assert_eq!(r.refusal(set, &config), Some(READONLY));
-        assert_eq!(r.refusal(get, &config), None, "stale data is served");
+        assert_eq!(refusal(set), Some(READONLY));
+        assert_eq!(refusal(get), None, "stale data is served");
         config
             .set_many(&[("replica-serve-stale-data", "no")])
             .expect("set");
-        assert_eq!(r.refusal(get, &config), Some(MASTERDOWN));
+        assert_eq!(refusal(get), Some(MASTERDOWN));
         config
             .set_many(&[("replica-read-only", "no")])
             .expect("set");
-        assert_eq!(r.refusal(set, &config), Some(MASTERDOWN));
+        assert_eq!(refusal(set), Some(MASTERDOWN));
     }
 }

@@ -420,7 +420,8 @@ impl Connection {
             return Err((Some(c), Reply::error(errors::NOAUTH)));
         }
         let node = &self.core.node;
-        if let Some(refusal) = node.replication.refusal(c, &node.config) {
+        let (writes, stale_ok) = (c.has(flags::WRITE), c.has(flags::STALE));
+        if let Some(refusal) = node.replication.refusal(writes, stale_ok, &node.config) {
             return Err((Some(c), Reply::error(refusal)));
         }
         Ok(c)

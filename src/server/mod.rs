@@ -5,6 +5,7 @@ pub mod connection;
 pub mod host;
 mod load;
 mod port;
+pub mod replica;
 pub mod route;
 
 use std::rc::Rc;
@@ -169,7 +170,7 @@ async fn shard_main(
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
         // The link to a master (REPLICAOF), whenever there is one.
-        let link = crate::replication::replica::supervise(core.clone());
+        let link = replica::supervise(core.clone());
         spawn_network(link, network_queue);
     }
     node.shard_loaded();

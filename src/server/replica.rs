@@ -19,6 +19,8 @@
 //! slots' keys from it in one step: reads see the old data until then. A
 //! load does not yield while it parses (no `-LOADING` phase yet).
 
+pub mod apply;
+
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -28,16 +30,16 @@ use futures_channel::oneshot;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use super::apply::Applier;
-use super::{LinkState, MasterAddr};
 use crate::config::{
     Param, MAX_MASTER_LINE_BYTES, MAX_STREAM_ROUND_COMMANDS, MAX_SYNC_PAYLOAD_BYTES,
     READ_CHUNK_BYTES, REPLID_BYTES, REPL_ACK_INTERVAL_MS, REPL_LINK_POLL_MS,
     REPL_RETRY_INTERVAL_MS, SYNC_PAYLOAD_PREALLOC_BYTES,
 };
 use crate::protocol::{ParseLimits, RequestParser};
+use crate::replication::{LinkState, MasterAddr, Replication};
 use crate::shard::core::Core;
 use crate::shard::mesh::Request;
+use apply::Applier;
 
 const POLL: Duration = Duration::from_millis(REPL_LINK_POLL_MS);
 
@@ -113,7 +115,7 @@ struct Link {
 }
 
 impl Link {
-    fn repl(&self) -> &super::Replication {
+    fn repl(&self) -> &Replication {
         &self.core.node.replication
     }
 
