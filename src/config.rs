@@ -87,6 +87,30 @@ pub const REPLICA_FEED_CHUNK_BYTES: usize = 256 * 1024;
 /// A replica's requests (REPLCONF ACK) buffered at most.
 pub const REPLICA_INPUT_LIMIT_BYTES: usize = 64 * 1024;
 
+// ---- Replication (the replica side) ----
+
+/// Longest line a master may send during the handshake (its replies, the
+/// payload header): Redis reads these with a buffer of this size.
+pub const MAX_MASTER_LINE_BYTES: usize = 64 * 1024;
+/// Largest full-sync payload a replica accepts (it is held in memory
+/// while every shard loads its part).
+pub const MAX_SYNC_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+/// Most a replica reserves ahead of the payload bytes actually received.
+pub const SYNC_PAYLOAD_PREALLOC_BYTES: usize = 64 * 1024 * 1024;
+/// Length of a replication id and of the diskless payload's end mark.
+pub const REPLID_BYTES: usize = 40;
+/// How often a replica sends `REPLCONF ACK <offset>` (Redis: every second).
+pub const REPL_ACK_INTERVAL_MS: u64 = 1000;
+/// Pause before a replica tries its master again after a failed attempt
+/// or a broken link (Redis's replication cron runs once a second).
+pub const REPL_RETRY_INTERVAL_MS: u64 = 1000;
+/// How often the link task checks whether it was stopped (REPLICAOF NO
+/// ONE, another master, CLIENT KILL TYPE master) while nothing arrives.
+pub const REPL_LINK_POLL_MS: u64 = 100;
+/// Commands of the master's stream applied per round before the applied
+/// offset moves on (one round trip per shard per round).
+pub const MAX_STREAM_ROUND_COMMANDS: usize = 4096;
+
 // ---- Runtime configuration ----
 
 /// A configuration parameter's identity; index into [`PARAMS`].
@@ -133,6 +157,16 @@ pub enum Param {
     MinReplicasMaxLag,
     NotifyKeyspaceEvents,
     ClientOutputBufferLimit,
+    Replicaof,
+    Masterauth,
+    Masteruser,
+    ReplicaReadOnly,
+    ReplicaServeStaleData,
+    ReplicaPriority,
+    ReplTimeout,
+    ReplicaAnnounceIp,
+    ReplicaAnnouncePort,
+    ReplicaAnnounced,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -545,6 +579,94 @@ const PARAMS: &[ParamSpec] = &[
         default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         mutable: true,
     },
+    ParamSpec {
+        id: Param::Replicaof,
+        name: "replicaof",
+        alias: Some("slaveof"),
+        // `host port`, or empty; REPLICAOF changes the master at run time
+        // (as Redis, CONFIG SET may not).
+        kind: Kind::Str,
+        default: "",
+        mutable: false,
+    },
+    ParamSpec {
+        id: Param::Masterauth,
+        name: "masterauth",
+        alias: None,
+        kind: Kind::Str,
+        default: "",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::Masteruser,
+        name: "masteruser",
+        alias: None,
+        kind: Kind::Str,
+        default: "",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaReadOnly,
+        name: "replica-read-only",
+        alias: Some("slave-read-only"),
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaServeStaleData,
+        name: "replica-serve-stale-data",
+        alias: Some("slave-serve-stale-data"),
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaPriority,
+        name: "replica-priority",
+        alias: Some("slave-priority"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "100",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplTimeout,
+        name: "repl-timeout",
+        alias: None,
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        default: "60",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaAnnounceIp,
+        name: "replica-announce-ip",
+        alias: Some("slave-announce-ip"),
+        kind: Kind::Str,
+        default: "",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaAnnouncePort,
+        name: "replica-announce-port",
+        alias: Some("slave-announce-port"),
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "0",
+        mutable: true,
+    },
+    ParamSpec {
+        id: Param::ReplicaAnnounced,
+        name: "replica-announced",
+        alias: None,
+        kind: Kind::Enum(&["yes", "no"]),
+        default: "yes",
+        mutable: true,
+    },
 ];
 
 /// The node's configuration, shared by every core. Numbers live in atomics
@@ -846,8 +968,28 @@ fn find(name: &str) -> Option<&'static ParamSpec> {
     })
 }
 
+/// `replicaof`'s value, `host port` (None: empty or malformed).
+pub fn parse_replicaof(value: &str) -> Option<(String, u16)> {
+    let mut words = value.split_whitespace();
+    let (host, port) = (words.next()?, words.next()?);
+    if words.next().is_some() {
+        return None;
+    }
+    Some((host.to_string(), parse_port(port)?))
+}
+
+/// A TCP port as Redis reads one (REPLICAOF): decimal digits, no sign or
+/// leading zero, 0 to 65535.
+pub fn parse_port(text: &str) -> Option<u16> {
+    let n = crate::util::numbers::parse_i64(text.as_bytes())?;
+    u16::try_from(n).ok()
+}
+
 /// Validates a value; returns its numeric form (0 for strings).
 fn parse_value(p: &ParamSpec, value: &str) -> Result<i64, String> {
+    if p.id == Param::Replicaof && !value.is_empty() && parse_replicaof(value).is_none() {
+        return Err("Invalid master host or port".into());
+    }
     match p.kind {
         Kind::Str => Ok(0),
         Kind::KeyspaceEvents => crate::util::keyspace_events::parse_flags(value.as_bytes())

@@ -2,10 +2,10 @@
 //!
 //! From the bottom: `util` → `config` → `protocol` → `store` (the keyspace
 //! data) → `rdb` (the RDB file format: store values to bytes and back) →
-//! `replication` (the replication stream's backlog and the master's
-//! state) → `notify` (each shard's queue of keyspace events) →
-//! `lua` (the VMs; they reach a shard only through
-//! `lua::ScriptHost`) → `node` (what every core shares) → `pubsub` (a
+//! `notify` (each shard's queue of keyspace events) → `lua` (the VMs;
+//! they reach a shard only through `lua::ScriptHost`) → `replication`
+//! (the role, ids and offsets every core reads; the stream's backlog) →
+//! `node` (what every core shares) → `pubsub` (a
 //! core's Pub/Sub hub, subscribers' inboxes) → `cmd` (the
 //! command table and every command's code; connection commands reach
 //! their core only through `cmd::CoreAccess`) → `aof` (the append-only

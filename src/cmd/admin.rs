@@ -149,7 +149,14 @@ const INFO_SECTIONS: &[(&str, SectionWriter)] = &[
     ("memory", memory_section),
     ("persistence", persistence_section),
     ("stats", stats_section),
-    ("replication", replication_section),
+    ("replication", |s, out| {
+        crate::replication::info::write_section(
+            &s.node.replication,
+            &s.node.master,
+            &s.node.config,
+            out,
+        )
+    }),
     ("shards", shards_section),
     ("scripting", |s, out| scripting_section(out, s.node)),
     ("keyspace", keyspace_section),
@@ -196,37 +203,6 @@ fn memory_section(s: &InfoSnapshot<'_>, out: &mut String) {
         let _ = write!(out, "used_memory_shard_{}:{bytes}\r\n", r.id);
     }
     let _ = write!(out, "used_memory_other:{other}\r\n\r\n");
-}
-
-/// INFO's `# Replication`, as a Redis 7.0 master writes it.
-fn replication_section(s: &InfoSnapshot<'_>, out: &mut String) {
-    let master = &s.node.master;
-    let fed = master.fed();
-    let offset = master.offset();
-    let _ = write!(
-        out,
-        "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
-        fed.len()
-    );
-    for (i, f) in fed.iter().enumerate() {
-        let _ = write!(
-            out,
-            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
-            f.ip,
-            f.port,
-            f.state.name(),
-            f.ack,
-            f.last_ack.elapsed().as_secs()
-        );
-    }
-    let (first, held) = master.backlog().map_or((0, 0), |b| b.held());
-    let _ = write!(
-        out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{held}\r\n\r\n",
-        master.replid,
-        u8::from(master.backlog().is_some()),
-        s.node.config.int(crate::config::Param::ReplBacklogSize),
-    );
 }
 
 fn stats_section(s: &InfoSnapshot<'_>, out: &mut String) {

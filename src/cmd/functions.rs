@@ -76,6 +76,13 @@ async fn run(core: Rc<dyn ScriptHost>, call: Call, now_ms: u64, read_only: bool)
         Some(n) if n < 0 => return Reply::error("ERR Number of keys can't be negative"),
         Some(n) => n as usize,
     };
+    let flags = crate::lua::engine::ScriptFlags {
+        declared: true,
+        ..function.flags
+    };
+    if let Some(refused) = core.refuses_script(&flags) {
+        return Reply::error(refused);
+    }
     if read_only && !function.flags.no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }

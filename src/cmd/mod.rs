@@ -37,6 +37,7 @@ pub mod lists;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
+pub mod replica;
 pub mod replication;
 pub mod scripting;
 pub mod session;
@@ -660,6 +661,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         persistence::COMMANDS,
         pubsub::COMMANDS,
         monitor::COMMANDS,
+        replica::COMMANDS,
         replication::COMMANDS,
     ]
     .into_iter()

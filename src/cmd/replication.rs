@@ -18,30 +18,10 @@ pub static COMMANDS: &[Command] = &[
     command("sync",     1,  ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).connection(sync),
     command("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY).connection(replconf),
     command("wait",     3,  NOSCRIPT).connection_waits(wait),
-    command("role",     1,  NOSCRIPT | LOADING | STALE | FAST).connection(role),
 ];
 
-/// ROLE, a master's: its offset and each replica's address and
-/// acknowledged offset.
-fn role(ctx: &mut ConnCtx, _argv: &[Bytes]) -> Reply {
-    let master = &ctx.core.node().master;
-    let replicas = master
-        .fed()
-        .into_iter()
-        .map(|f| {
-            Reply::Array(vec![
-                Reply::Bulk(Bytes::from(f.ip)),
-                Reply::Bulk(Bytes::from(f.port.to_string())),
-                Reply::Bulk(Bytes::from(f.ack.to_string())),
-            ])
-        })
-        .collect();
-    Reply::Array(vec![
-        Reply::Bulk(Bytes::from_static(b"master")),
-        Reply::Int(master.offset() as i64),
-        Reply::Array(replicas),
-    ])
-}
+/// Redis's refusal of WAIT on a replica.
+const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 
 /// How often a WAIT looks at the acknowledgements even if none came.
 const WAIT_RECHECK: Duration = Duration::from_millis(100);
@@ -66,6 +46,14 @@ fn sync(ctx: &mut ConnCtx, _argv: &[Bytes]) -> Reply {
 }
 
 fn ask_for_stream(ctx: &mut ConnCtx, replid: String, offset: i64, legacy: bool) -> Reply {
+    if ctx.core.node().replication.is_replica() {
+        // Its stream would be its own shards' effects under its master's
+        // id and offsets: a sub-replica could later resume from its
+        // master at the wrong place.
+        return Reply::error(
+            "ERR chained replication is not supported: this node is a replica itself",
+        );
+    }
     if ctx.session.replica.psync.is_none() {
         ctx.session.replica.psync = Some(Psync {
             replid,
@@ -129,6 +117,9 @@ fn wait<'a>(ctx: &'a mut ConnCtx<'_>, argv: &'a [Bytes]) -> ConnFuture<'a> {
             Some(t) => t as u64,
             None => return Reply::error("ERR timeout is not an integer or out of range"),
         };
+        if ctx.core.node().replication.is_replica() {
+            return Reply::error(WAIT_ON_REPLICA);
+        }
         let master = &ctx.core.node().master;
         let target = master.offset();
         let acked = master.acked_at_least(target) as i64;

@@ -107,6 +107,9 @@ async fn run(
     let Some((function, flags)) = script else {
         return Reply::error(NOSCRIPT_ERROR);
     };
+    if let Some(refused) = core.refuses_script(&flags) {
+        return Reply::error(refused);
+    }
     let (keys, args) = argv[3..].split_at(numkeys);
     let job = Job {
         kind: Kind::Eval,

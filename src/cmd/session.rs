@@ -67,7 +67,7 @@ impl Session {
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command("ping",   -1, FAST | STALE)                                                            .connection(ping),
+    command("ping",   -1, FAST)                                                                    .connection(ping),
     command("echo",   2,  FAST | STALE)                                                            .connection(echo),
     command("select", 2,  LOADING | STALE | FAST | SWITCHES_DB)                                    .connection(select),
     command("auth",   -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)                .connection(auth),
@@ -217,7 +217,14 @@ fn hello(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
         (text("proto"), Reply::Int(if resp3 { 3 } else { 2 })),
         (text("id"), Reply::Int(s.client.id as i64)),
         (text("mode"), text("standalone")),
-        (text("role"), text("master")),
+        (
+            text("role"),
+            text(if core.node().replication.is_replica() {
+                "replica"
+            } else {
+                "master"
+            }),
+        ),
         (text("modules"), Reply::Array(Vec::new())),
     ])
 }
@@ -414,8 +421,10 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     let mut of_type: Option<bool> = None;
     // Clients here are normal or pubsub ones of the `default` user: a
     // filter for another type (Sentinel and replication send `TYPE
-    // master`/`replica`) matches none.
+    // master`/`replica`) matches none, but `TYPE master` breaks the link to
+    // the master.
     let mut only_other_type = false;
+    let mut master = false;
     let mut i = 2;
     while i + 1 < argv.len() {
         let v = String::from_utf8_lossy(&argv[i + 1]).into_owned();
@@ -438,7 +447,8 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
             match v.to_ascii_lowercase().as_str() {
                 "normal" => of_type = Some(false),
                 "pubsub" => of_type = Some(true),
-                "master" | "slave" | "replica" => only_other_type = true,
+                "master" => master = true,
+                "slave" | "replica" => only_other_type = true,
                 _ => return Reply::error(format!("ERR Unknown client type '{v}'")),
             }
         } else if is(&argv[i], "user") {
@@ -455,6 +465,9 @@ fn client_kill(ctx: &mut ConnCtx, argv: &[Bytes]) -> Reply {
     }
     if only_other_type {
         return Reply::Int(0);
+    }
+    if master {
+        return Reply::Int(i64::from(core.node().replication.kill_link()));
     }
     let me = ctx.session.client.id;
     let n = core.node().kill_clients(|c| {

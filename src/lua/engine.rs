@@ -15,6 +15,10 @@ use crate::protocol::Reply;
 /// Flags a script declares in its `#!lua flags=...` shebang.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ScriptFlags {
+    /// The script has a shebang (a function always has flags): its flags,
+    /// not its commands, say whether it may write (Redis's non-compat
+    /// mode).
+    pub declared: bool,
     pub no_writes: bool,
     pub allow_oom: bool,
     pub allow_stale: bool,
@@ -652,6 +656,7 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), Reply> {
     if !body.starts_with(b"#!") {
         return Ok((flags, body.to_vec()));
     }
+    flags.declared = true;
     let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());

@@ -47,6 +47,12 @@ pub trait ScriptHost {
     /// The script just went past `busy-reply-threshold`: whoever waits for
     /// the shard should look again (and answer `-BUSY`).
     fn became_busy(&self);
+    /// Why a script with `flags` may not start here (a replica's
+    /// READONLY or MASTERDOWN, as Redis checks a script's flags before it
+    /// runs); None where it may.
+    fn refuses_script(&self, _flags: &engine::ScriptFlags) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A `redis.call` refused because the script was killed.

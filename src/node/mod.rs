@@ -265,11 +265,14 @@ pub struct Node {
     loaded_shards: AtomicUsize,
     /// Who subscribes to what, per core (see `pubsub::index`).
     pub pubsub: subscriptions::Index,
+    /// Role, replication ids and offsets, the link to the master.
+    pub replication: crate::replication::Replication,
 }
 
 impl Node {
     pub fn new(config: Config, cores: Vec<usize>) -> Self {
         let seed = now_ms() ^ std::process::id() as u64;
+        let replication = crate::replication::Replication::new(&config);
         Node {
             config,
             script_cache: crate::lua::ScriptCache::default(),
@@ -288,7 +291,7 @@ impl Node {
                     char::from_digit((x % 16) as u32, 16).unwrap_or('0')
                 })
                 .collect(),
-            master: crate::replication::Master::new(crate::replication::new_replid()),
+            master: crate::replication::Master::new(),
             shutting_down: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             stats: NodeStats::default(),
@@ -298,6 +301,7 @@ impl Node {
             script_status: cores.iter().map(|_| ScriptStatus::default()).collect(),
             loaded_shards: AtomicUsize::new(0),
             pubsub: subscriptions::Index::new(cores.len()),
+            replication,
             cores,
         }
     }

@@ -530,6 +530,11 @@ impl Connection {
         {
             return Err((Some(c), Reply::error(errors::NOREPLICAS)));
         }
+        let node = &self.core.node;
+        let (writes, stale_ok) = (c.has(flags::WRITE), c.has(flags::STALE));
+        if let Some(refusal) = node.replication.refusal(writes, stale_ok, &node.config) {
+            return Err((Some(c), Reply::error(refusal)));
+        }
         if let Some(subs) = &self.session.pubsub {
             if let Some(refused) = cmd::pubsub::refused_when_subscribed(&self.session, c) {
                 return Err((Some(c), refused));

@@ -87,7 +87,7 @@ async fn feed(
             let reader = backlog.add_reader(from);
             master.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
             let line = if session.replica.capa_psync2 {
-                format!("+CONTINUE {}\r\n", master.replid)
+                format!("+CONTINUE {}\r\n", core.node.replication.lock().replid)
             } else {
                 "+CONTINUE\r\n".to_string()
             };
@@ -140,7 +140,8 @@ fn partial_from(core: &Core, psync: &Psync) -> Option<u64> {
     let master = &core.node.master;
     let backlog = master.backlog()?;
     let has = u64::try_from(psync.offset).ok()?.checked_sub(1)?;
-    (psync.replid == master.replid && backlog.holds_from(has)).then_some(has)
+    let ours = core.node.replication.lock().replid == psync.replid;
+    (ours && backlog.holds_from(has)).then_some(has)
 }
 
 /// `+FULLRESYNC replid offset` and the snapshot: streamed between
@@ -153,17 +154,17 @@ async fn send_snapshot(
     psync: &Psync,
     snapshot: &sync::Snapshot,
 ) -> std::io::Result<()> {
-    let master = &core.node.master;
     let mut preamble = String::new();
     if !psync.legacy {
-        preamble = format!("+FULLRESYNC {} {}\r\n", master.replid, snapshot.cut.start);
+        let replid = core.node.replication.lock().replid.clone();
+        preamble = format!("+FULLRESYNC {replid} {}\r\n", snapshot.cut.start);
         eprintln!(
             "Full resync requested by replica {}; starting at offset {}",
             session.client.addr, snapshot.cut.start
         );
     }
     if session.replica.capa_eof && !psync.legacy {
-        let mark = crate::replication::new_replid();
+        let mark = crate::replication::random_replid();
         preamble.push_str(&format!("$EOF:{mark}\r\n"));
         let mut out = Socket(stream);
         sync::send(core, snapshot, preamble.as_bytes(), &mut out).await?;

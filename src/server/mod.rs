@@ -6,6 +6,7 @@ pub mod feed;
 pub mod host;
 mod load;
 mod port;
+pub mod replica;
 pub mod route;
 
 use std::rc::Rc;
@@ -176,6 +177,9 @@ async fn shard_main(
     if id == 0 {
         glommio::spawn_local(crate::cmd::persistence::cron(core.clone())).detach();
         glommio::spawn_local(feed::cron(core.clone())).detach();
+        // The link to a master (REPLICAOF), whenever there is one.
+        let link = replica::supervise(core.clone());
+        spawn_network(link, network_queue);
     }
     node.shard_loaded();
     let _ = ready.send(Ok(id));

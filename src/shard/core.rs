@@ -289,11 +289,30 @@ impl Core {
     pub async fn reload_rdb(&self, path: std::path::PathBuf) -> Result<(), String> {
         let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let _free = self.wait_for_shard().await?;
+        self.replace_keyspace(&data)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A replica's full sync on this shard: once no script or EXEC holds
+    /// it (waiting as long as a read-only script runs), its keyspace
+    /// becomes its slots' keys of the master's payload, in one step:
+    /// reads see the old data until then (`replica-serve-stale-data`).
+    /// Shard 0 also replaces the function libraries. Nothing changes if
+    /// the payload does not read.
+    pub async fn load_sync(&self, payload: &[u8]) -> Result<(), String> {
+        let _free = self.wait_until_free().await;
+        self.replace_keyspace(payload)
+            .map_err(|e| format!("the master's payload: {e}"))
+    }
+
+    /// The keyspace (and on shard 0 the function libraries) become the
+    /// RDB `data`'s; the caller holds the shard free.
+    fn replace_keyspace(&self, data: &[u8]) -> Result<(), String> {
         let now_ms = crate::util::time::now_ms();
         let loaded = {
             let mut state = self.state.borrow_mut();
-            let loaded = crate::rdb::snapshot::reload_keyspace(&data, &mut state.keyspace, now_ms)
-                .map_err(|e| format!("{}: {e}", path.display()));
+            let loaded = crate::rdb::snapshot::reload_keyspace(data, &mut state.keyspace, now_ms)
+                .map_err(|e| e.to_string());
             // Keys loaded are not created by a command: no `new` events
             // (Redis's load adds keys without announcing them either).
             for db in &mut state.keyspace.dbs {
@@ -410,6 +429,47 @@ impl Core {
                 return Ok(access);
             }
             glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Waits until no script or EXEC holds this shard, however long (a
+    /// replica's master is never answered BUSY: its stream waits, as
+    /// Redis's replica reads nothing while a script runs).
+    pub async fn wait_until_free(&self) -> Access<'_> {
+        loop {
+            if let Some(access) = self.gate.open() {
+                return access;
+            }
+            self.gate.changed().await;
+        }
+    }
+
+    /// Applies a share of the master's stream (a replica): `calls` in
+    /// order, each once the shard is free; with `atomic` (a MULTI block)
+    /// all of them holding the shard, as one batch of effects. They run
+    /// with the clock at 0, so no key is expired for them: as on Redis's
+    /// replicas, a key goes only when the master says so (the master
+    /// sends absolute times: SET PXAT, PEXPIREAT).
+    pub async fn apply_from_master(self: &Rc<Self>, calls: Vec<Call>, atomic: bool) {
+        const MASTER_CLOCK_MS: u64 = 0;
+        if atomic {
+            let access = self.wait_until_free().await;
+            let held = self.hold_gate(access);
+            let _batch = EffectBatch::begin(self);
+            for call in &calls {
+                self.execute_held(&held, call, MASTER_CLOCK_MS).await;
+            }
+            return;
+        }
+        for call in calls {
+            if call.is_script() {
+                // Free now, so nothing answers it BUSY.
+                let _free = self.wait_until_free().await;
+                self.execute_when_free(call, MASTER_CLOCK_MS).await;
+            } else {
+                let access = self.wait_until_free().await;
+                self.execute(access, &call, MASTER_CLOCK_MS);
+            }
         }
     }
 
@@ -599,6 +659,12 @@ impl ScriptHost for Core {
         self.gate.notify();
     }
 
+    fn refuses_script(&self, flags: &crate::lua::engine::ScriptFlags) -> Option<&'static str> {
+        self.node
+            .replication
+            .refuses_script(flags, &self.node.config)
+    }
+
     fn call(&self, argv: Vec<Bytes>) -> Result<Reply, Killed> {
         let c = match cmd::resolve(&argv) {
             Ok(c) => c,
@@ -619,6 +685,11 @@ impl ScriptHost for Core {
             return Ok(Reply::error(
                 "ERR Write commands are not allowed from read-only scripts.",
             ));
+        }
+        // Scripts run for clients only (the master's stream carries their
+        // effects): a read-only replica refuses their writes, as Redis.
+        if c.has(flags::WRITE) && self.node.replication.read_only(&self.node.config) {
+            return Ok(Reply::error(crate::replication::READONLY));
         }
         if self.pubsub.monitored() && cmd::monitor::shown(c) {
             cmd::monitor::feed(&self.pubsub, state.db as usize, "lua", &argv);

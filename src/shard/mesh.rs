@@ -58,6 +58,20 @@ pub enum Request {
         path: std::path::PathBuf,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// A replica's full sync: the keyspace becomes the payload's (see
+    /// `Core::load_sync`); one copy of the bytes serves every shard.
+    LoadSync {
+        payload: Bytes,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A replica's share of its master's stream: `calls` run in order,
+    /// waiting for the shard however long a script holds it (see
+    /// `Core::apply_from_master`); `atomic` for a MULTI ... EXEC block.
+    Apply {
+        calls: Vec<Call>,
+        atomic: bool,
+        reply: oneshot::Sender<()>,
+    },
     /// `CONFIG SET appendonly yes` on the shard (see `Core::start_log`).
     LogStart {
         incr: std::path::PathBuf,

@@ -86,6 +86,8 @@ pub async fn serve_peer(
                 | Request::Capture { .. }
                 | Request::RewriteBegin { .. }
                 | Request::Reload { .. }
+                | Request::LoadSync { .. }
+                | Request::Apply { .. }
                 | Request::LogStart { .. }
                 | Request::LogStop { .. }
                 | Request::Replicate { .. }
@@ -167,6 +169,17 @@ async fn serve_request(core: Rc<Core>, req: Request) {
         }
         Request::Reload { path, reply } => {
             let _ = reply.send(core.reload_rdb(path).await);
+        }
+        Request::LoadSync { payload, reply } => {
+            let _ = reply.send(core.load_sync(&payload).await);
+        }
+        Request::Apply {
+            calls,
+            atomic,
+            reply,
+        } => {
+            core.apply_from_master(calls, atomic).await;
+            let _ = reply.send(());
         }
         Request::RewriteBegin { incr, reply } => {
             let _ = reply.send(core.begin_rewrite(incr).await);
@@ -265,6 +278,10 @@ pub async fn expire_loop(core: Rc<Core>) {
         let Some(access) = core.gate.open() else {
             continue;
         };
+        // As Redis, a replica's keys expire only by its master's DEL.
+        if core.node.replication.is_replica() {
+            continue;
+        }
         core.expire_tick(access, ACTIVE_EXPIRE_KEYS_PER_TICK);
         // After SCRIPT FLUSH on any core, this VM's compiled scripts go
         // now rather than at its next EVAL (an atomic load when nothing

@@ -19,6 +19,7 @@ mod master;
 mod notifications;
 mod pubsub;
 mod rdb;
+mod replication;
 mod scenario;
 mod scripting;
 mod server;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use redis::Connection;
 
 use crate::aof::Writers;
+use crate::common::dataset::contents_of;
 use crate::common::{key_on, run, Server, TempDir};
-use crate::rdb::contents_of;
 
 /// How long a replica may take to sync or catch up.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);

@@ -41,7 +41,9 @@ async fn backlog(core: &Core) -> std::io::Result<Arc<Backlog>> {
     let config = &core.node.config;
     let keep = config.int(Param::ReplBacklogSize) as usize;
     let limit = crate::config::REPLICA_OUTPUT_LIMIT_BYTES;
-    let backlog = Arc::new(Backlog::new(keep, limit, 0));
+    // A promoted replica's stream goes on from what it had applied.
+    let start = core.node.replication.offset().max(0) as u64;
+    let backlog = Arc::new(Backlog::new(keep, limit, start));
     for shard in 0..core.node.shards() {
         if shard == core.shard_id {
             core.start_replication(backlog.clone()).await?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use shardis::protocol::frame::{self, Frame, FrameReader, DEFAULT_LIMITS};
 
+pub mod dataset;
 mod server;
 mod tempdir;
 mod transcript;

@@ -107,6 +107,26 @@ impl Server {
         Server::start("redis-server", &args, cores)
     }
 
+    /// A redis-server on `port` (a master restarted on its old port),
+    /// persistence off as for [`Server::redis`].
+    pub fn redis_on(port: u16, extra: &[&str]) -> Server {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+                .args(extra);
+            if let Some(server) = Server::try_spawn(cmd, port) {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// `program --port <free port> args...` (under `taskset -c cores` when
     /// `cores` is given), once it accepts connections and is the process
     /// that answers on its port.
