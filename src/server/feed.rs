@@ -283,6 +283,11 @@ async fn send_stream(
         if session.client.killed.load(Ordering::Relaxed) || node.is_shutting_down() {
             return Ok(());
         }
+        if node.replication.is_replica() {
+            // As Redis: a node that turns replica drops its replicas (they
+            // sync again with it once it is a master, or elsewhere).
+            return Err(std::io::Error::other("this node became a replica"));
+        }
         let next = futures_lite::future::poll_fn(|cx| {
             match backlog.read(reader, REPLICA_FEED_CHUNK_BYTES, cx.waker()) {
                 Ok(Read::Data(bytes)) => Poll::Ready(Some(bytes)),

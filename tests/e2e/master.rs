@@ -402,3 +402,42 @@ fn a_busy_shard_does_not_hold_back_the_other_shards_stream() {
         "{delays:?}"
     );
 }
+
+/// shardis follows shardis (of another shard count): full sync, the
+/// stream, a partial resync after the link breaks, and the promotion.
+#[test]
+fn shardis_follows_shardis_and_takes_over() {
+    let master = Server::shardis(2, &[]);
+    let mut m = master.redis_client();
+    mixed_writes(&mut m, 0);
+    let port = master.port.to_string();
+    let replica = Server::shardis(3, &["--replicaof", &format!("127.0.0.1 {port}")]);
+    let mut r = replica.redis_client();
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    while info_field(&mut r, "replication", "master_link_status") != "up" {
+        assert!(
+            Instant::now() < deadline,
+            "the shardis replica never synced"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mixed_writes(&mut m, 1);
+    assert_same_after_wait(&mut m, &mut r, 1);
+    run(&mut r, &[b"CLIENT", b"KILL", b"TYPE", b"master"]);
+    mixed_writes(&mut m, 2);
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    while info_field(&mut m, "stats", "sync_partial_ok") != "1" {
+        assert!(Instant::now() < deadline, "no partial resync");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_same_after_wait(&mut m, &mut r, 1);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
+    // The cut-over: the replica becomes a master with the same data.
+    let before = contents_of(&mut r);
+    run(&mut r, &[b"REPLICAOF", b"NO", b"ONE"]);
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    assert_eq!(contents_of(&mut r), before);
+    run(&mut r, &[b"SET", b"after", b"promotion"]);
+    let got: String = redis::cmd("GET").arg("after").query(&mut r).expect("GET");
+    assert_eq!(got, "promotion");
+}
