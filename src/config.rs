@@ -58,6 +58,10 @@ pub const PUBSUB_FORWARD_BATCH_MESSAGES: usize = 1024;
 /// past it, messages for that core are dropped, with a line in the log,
 /// rather than exhausting memory (a publisher never waits).
 pub const PUBSUB_FORWARD_QUEUE_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Past this many bytes of messages waiting to go to other cores, a core's
+/// connections stop reading commands until half is sent (see
+/// `pubsub::Hub::wait_for_forwarding`).
+pub const PUBSUB_FORWARD_PAUSE_BYTES: usize = 16 * 1024 * 1024;
 
 // ---- Pub/Sub and output buffer limits ----
 

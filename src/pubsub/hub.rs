@@ -15,11 +15,15 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use hashbrown::HashMap;
 
 use super::{Envelope, Inbox, Kind};
-use crate::config::{PUBSUB_FORWARD_BATCH_MESSAGES, PUBSUB_FORWARD_QUEUE_MAX_BYTES};
+use crate::config::{
+    PUBSUB_FORWARD_BATCH_MESSAGES, PUBSUB_FORWARD_PAUSE_BYTES, PUBSUB_FORWARD_QUEUE_MAX_BYTES,
+};
 use crate::node::Node;
 use crate::util::glob::glob_match;
 
@@ -29,7 +33,7 @@ type Subscribers = HashMap<Bytes, Vec<Rc<Inbox>>>;
 /// Messages for one other core, not sent yet.
 #[derive(Default)]
 struct Outgoing {
-    messages: Vec<Envelope>,
+    messages: VecDeque<Envelope>,
     /// About how many bytes they hold (see
     /// [`PUBSUB_FORWARD_QUEUE_MAX_BYTES`]).
     bytes: usize,
@@ -65,18 +69,13 @@ impl Outgoing {
             self.dropped = 0;
         }
         self.bytes += size;
-        self.messages.push(envelope.clone());
+        self.messages.push_back(envelope.clone());
     }
 
     /// The oldest messages, at most [`PUBSUB_FORWARD_BATCH_MESSAGES`].
     fn take_batch(&mut self) -> Vec<Envelope> {
-        let batch: Vec<Envelope> = if self.messages.len() <= PUBSUB_FORWARD_BATCH_MESSAGES {
-            std::mem::take(&mut self.messages)
-        } else {
-            self.messages
-                .drain(..PUBSUB_FORWARD_BATCH_MESSAGES)
-                .collect()
-        };
+        let n = self.messages.len().min(PUBSUB_FORWARD_BATCH_MESSAGES);
+        let batch: Vec<Envelope> = self.messages.drain(..n).collect();
         let taken: usize = batch.iter().map(queued_size).sum();
         self.bytes = self.bytes.saturating_sub(taken);
         batch
@@ -266,6 +265,25 @@ impl Hub {
             map.remove(name);
         }
         self.node.pubsub.remove(kind, name, self.core);
+    }
+
+    /// Bytes of messages waiting to go to other cores.
+    pub fn forward_backlog_bytes(&self) -> usize {
+        self.outgoing.borrow().iter().map(|q| q.bytes).sum()
+    }
+
+    /// Flow control: while more than [`PUBSUB_FORWARD_PAUSE_BYTES`] wait
+    /// to go to other cores (they are slower than this core's publishers),
+    /// this core's connections read no new commands until half of that
+    /// is left, so publishers slow down instead of messages piling up.
+    /// A message is never dropped for a publisher that keeps going.
+    pub async fn wait_for_forwarding(&self) {
+        if self.forward_backlog_bytes() <= PUBSUB_FORWARD_PAUSE_BYTES {
+            return;
+        }
+        while self.forward_backlog_bytes() > PUBSUB_FORWARD_PAUSE_BYTES / 2 {
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     /// Waits for messages to other cores; returns them per destination,

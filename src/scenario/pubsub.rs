@@ -21,8 +21,10 @@ const LIMITS: FrameLimits = FrameLimits {
     max_bytes: 1 << 20,
     max_depth: 4,
 };
-/// How long the readers wait for the last messages once publishing stops.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Once publishing stops the readers wait for the last messages while
+/// they keep arriving; a message still missing after this long with none
+/// arriving counts as lost.
+const DRAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Latencies the histograms hold, at most (longer ones are clamped).
 const MAX_LATENCY_US: u64 = 60_000_000;
 /// Connections tried for a publisher on a given shard.
@@ -113,9 +115,13 @@ pub fn run(spec: &PubsubSpec) -> std::io::Result<PubsubResult> {
         counted += receivers;
     }
     let publish_secs = epoch.elapsed().as_secs_f64();
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while delivered.load(Ordering::Relaxed) < counted && Instant::now() < deadline {
+    let (mut seen, mut last_progress) = (delivered.load(Ordering::Relaxed), Instant::now());
+    while seen < counted && last_progress.elapsed() < DRAIN_IDLE_TIMEOUT {
         std::thread::sleep(Duration::from_millis(5));
+        let now = delivered.load(Ordering::Relaxed);
+        if now > seen {
+            (seen, last_progress) = (now, Instant::now());
+        }
     }
     stop.store(true, Ordering::Relaxed);
     let mut histogram = latency_histogram();

@@ -240,6 +240,8 @@ impl Connection {
                 let n = if self.session.pubsub.is_some() {
                     self.receive_or_deliver().await?
                 } else {
+                    // Publishers pause while other cores fall behind.
+                    self.core.pubsub.wait_for_forwarding().await;
                     self.receive().await?
                 };
                 if n == 0 {
